@@ -1,0 +1,107 @@
+"""Role groups: who may prepare inputs, who reviews and approves them, who only watches.
+
+``ROLE_PERMISSIONS`` is the single source of truth; ``roles_sync()`` makes the auth groups
+match it exactly (idempotent: permissions not listed are removed from the group).
+"""
+
+from __future__ import annotations
+
+from django.apps import apps
+from django.contrib.auth.management import create_permissions
+from django.contrib.auth.models import Group, Permission
+from django.db import DEFAULT_DB_ALIAS, transaction
+
+MARKETING_OPS = "Marketing ops"
+LEGAL_REVIEWERS = "Legal reviewers"
+BRAND_REVIEWERS = "Brand reviewers"
+MANAGERS = "Managers"
+
+
+def _perms(actions: tuple[str, ...], models: tuple[str, ...], app_label: str = "workflows") -> list[str]:
+    return [f"{app_label}.{action}_{model}" for model in models for action in actions]
+
+
+# What ops prepare: briefs, claims drafts, prompt drafts, segments.
+_OPS_EDITS = ("campaignbrief", "claimset", "claim", "promptversion", "prompttemplate", "audiencesegment")
+# What ops read but do not change: runs and their evidence, the registries reviewers own.
+_OPS_READS = ("workflow", "run", "runoutput", "trace", "brandrules", "legalrestrictionset")
+# What a reviewer needs to see to judge an input or an output.
+_REVIEWER_READS = (
+    "run",
+    "runoutput",
+    "trace",
+    "workflow",
+    "campaignbrief",
+    "claimset",
+    "claim",
+    "promptversion",
+    "prompttemplate",
+    "brandrules",
+    "legalrestrictionset",
+    "audiencesegment",
+)
+
+# "app_label.codename"; a codename ending in "*" means every codename of the app with that prefix.
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    MARKETING_OPS: [
+        *_perms(("add", "change", "view"), _OPS_EDITS),
+        *_perms(("view",), _OPS_READS),
+        "workflows.start_run",
+    ],
+    LEGAL_REVIEWERS: [
+        *_perms(("view",), _REVIEWER_READS),
+        "workflows.approve_legalrestrictionset",
+        "workflows.approve_claimset",
+    ],
+    BRAND_REVIEWERS: [
+        *_perms(("view",), _REVIEWER_READS),
+        "workflows.approve_brandrules",
+    ],
+    MANAGERS: ["workflows.view_*"],
+}
+
+
+def ensure_permissions_exist(*, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Create model permissions now (migrate's post_migrate does it too; this makes it explicit)."""
+    for app_config in apps.get_app_configs():
+        create_permissions(app_config, verbosity=0, using=using)
+
+
+def resolve_permissions(names: list[str]) -> list[Permission]:
+    """The Permission rows for ``names``; ValueError naming every one that does not exist."""
+    found: dict[int, Permission] = {}
+    missing: list[str] = []
+    for name in names:
+        app_label, dot, codename = name.partition(".")
+        if not dot or not app_label or not codename:
+            missing.append(name)
+            continue
+        perms = Permission.objects.filter(content_type__app_label=app_label)
+        if codename.endswith("*"):
+            perms = perms.filter(codename__startswith=codename[:-1])
+        else:
+            perms = perms.filter(codename=codename)
+        rows = list(perms.select_related("content_type"))
+        if not rows:
+            missing.append(name)
+        found.update((p.pk, p) for p in rows)
+    if missing:
+        raise ValueError(
+            f"These permissions do not exist: {', '.join(missing)}. "
+            "Check ROLE_PERMISSIONS against the models' permissions (and that migrate has run)."
+        )
+    return sorted(found.values(), key=lambda p: (p.content_type.app_label, p.codename))
+
+
+def roles_sync() -> list[Group]:
+    """Create or update the role groups so their permissions are exactly ROLE_PERMISSIONS."""
+    ensure_permissions_exist()
+    # Resolve everything before writing, so an unknown codename changes nothing.
+    resolved = {group_name: resolve_permissions(names) for group_name, names in ROLE_PERMISSIONS.items()}
+    groups = []
+    with transaction.atomic():
+        for group_name, permissions in resolved.items():
+            group, _ = Group.objects.get_or_create(name=group_name)
+            group.permissions.set(permissions)
+            groups.append(group)
+    return groups

@@ -1,0 +1,204 @@
+"""Settings for marketingai.
+
+Every deploy-time value comes from the environment (see docs/configuration.md).
+The defaults are the embedded tier: SQLite in WAL mode, django-q2's ORM broker and the
+bundled local model served on 127.0.0.1.
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("MARKETINGAI_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    return int(value) if value.strip() else default
+
+
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name, "")
+    return float(value) if value.strip() else default
+
+
+def _local_secret_key() -> str:
+    """A per-installation key kept out of the repository, for the embedded tier only."""
+    key_file = VAR_DIR / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+SECRET_KEY_FROM_ENV = bool(os.environ.get("DJANGO_SECRET_KEY"))
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or _local_secret_key()
+# Without a secret key in the environment this is a local install: debug on unless told otherwise.
+DEBUG = env_bool("MARKETINGAI_DEBUG", default=not SECRET_KEY_FROM_ENV)
+ALLOWED_HOSTS = [
+    h.strip()
+    for h in os.environ.get("MARKETINGAI_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",")
+    if h.strip()
+]
+CSRF_TRUSTED_ORIGINS = [
+    o.strip() for o in os.environ.get("MARKETINGAI_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
+]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_q",
+    "simple_history",
+    "workflows",
+    "evals",
+    "approvals",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
+]
+
+ROOT_URLCONF = "marketingai.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "marketingai.wsgi.application"
+
+# --- Database -------------------------------------------------------------------------
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'marketingai.sqlite3'}",
+        conn_max_age=env_int("MARKETINGAI_DB_CONN_MAX_AGE", 0),
+    )
+}
+IS_SQLITE = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+if IS_SQLITE:
+    # WAL lets the admin read while a worker writes; IMMEDIATE + a long busy timeout keeps
+    # concurrent writers from failing with "database is locked".
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    # A file, not memory, so a worker cluster started by the tests shares the test database.
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(VAR_DIR / f"test_marketingai{os.environ.get('MARKETINGAI_TEST_DB_SUFFIX', '')}.sqlite3")
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = os.environ.get("MARKETINGAI_TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+LOGIN_URL = "admin:login"
+
+EMAIL_BACKEND = os.environ.get(
+    "MARKETINGAI_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
+)
+
+# --- Background work (django-q2) ----------------------------------------------------------
+REDIS_URL = os.environ.get("MARKETINGAI_REDIS_URL", "")
+Q_CLUSTER = {
+    "name": "marketingai",
+    # SQLite has one writer at a time: keep the cluster small there.
+    "workers": env_int("MARKETINGAI_Q_WORKERS", 2 if IS_SQLITE else 4),
+    "recycle": 200,
+    # Above the run budget plus one model call (MARKETINGAI_LLM below); retry must exceed it.
+    "timeout": env_int("MARKETINGAI_Q_TIMEOUT", 900),
+    "retry": env_int("MARKETINGAI_Q_TIMEOUT", 900) + 60,
+    # A task runs once: the run itself records failure, and a repeat would repeat model calls.
+    "max_attempts": 1,
+    "ack_failures": True,
+    "catch_up": False,
+    "save_limit": 1000,
+    "poll": 0.5,
+    "label": "Background tasks",
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+# --- Model endpoint (OpenAI-compatible) ------------------------------------------------
+LOCAL_MODEL_PORT = env_int("MARKETINGAI_LOCAL_MODEL_PORT", 8081)
+LOCAL_MODEL_ALIAS = "smollm2-135m-instruct"
+MARKETINGAI_LLM = {
+    # OPENAI_BASE_URL and OPENAI_API_KEY are the openai SDK's own variable names.
+    "BASE_URL": os.environ.get("OPENAI_BASE_URL") or f"http://127.0.0.1:{LOCAL_MODEL_PORT}/v1",
+    # Local servers ignore the key, but the SDK refuses an empty one.
+    "API_KEY": os.environ.get("OPENAI_API_KEY") or "local-no-key",
+    "MODEL": os.environ.get("MARKETINGAI_MODEL") or LOCAL_MODEL_ALIAS,
+    "FALLBACK_MODEL": os.environ.get("MARKETINGAI_FALLBACK_MODEL", ""),
+    "TIMEOUT_SECONDS": env_float("MARKETINGAI_MODEL_TIMEOUT", 60.0),
+    "MAX_RETRIES": env_int("MARKETINGAI_MODEL_MAX_RETRIES", 2),
+    # "json_schema" (OpenAI), "json_object" (llama-cpp-python: json_object + schema) or "auto".
+    "STRUCTURED_OUTPUT": os.environ.get("MARKETINGAI_STRUCTURED_OUTPUT", "auto"),
+    # Attempts per model when the output is malformed or breaks the schema.
+    "GENERATION_ATTEMPTS": env_int("MARKETINGAI_GENERATION_ATTEMPTS", 3),
+    # No new model call starts after this many seconds of one run's generation.
+    "RUN_BUDGET_SECONDS": env_int("MARKETINGAI_RUN_BUDGET_SECONDS", 600),
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("MARKETINGAI_LOG_LEVEL", "INFO")},
+    "loggers": {
+        "httpx": {"level": "WARNING"},
+        "httpx2": {"level": "WARNING"},
+        "openai": {"level": "WARNING"},
+    },
+}
+
+if not DEBUG:
+    SESSION_COOKIE_SECURE = env_bool("MARKETINGAI_SECURE_COOKIES", True)
+    CSRF_COOKIE_SECURE = env_bool("MARKETINGAI_SECURE_COOKIES", True)

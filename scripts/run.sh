@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Migrate, load the demo workspace, start the bundled model, the task cluster and the admin.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+PY="$VENV/bin/python"
+ADMIN_PORT=${MARKETINGAI_ADMIN_PORT:-8000}
+MODEL_PORT=${MARKETINGAI_LOCAL_MODEL_PORT:-8081}
+export MARKETINGAI_LOCAL_MODEL_PORT=$MODEL_PORT
+mkdir -p var/log
+
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+echo "==> Migrating the database"
+"$PY" manage.py migrate --noinput
+echo "==> Loading the demo workspace"
+"$PY" manage.py load_demo
+
+model_url="http://127.0.0.1:$MODEL_PORT/v1"
+if [ -z "${OPENAI_BASE_URL:-}" ]; then
+  if curl -fsS "$model_url/models" >/dev/null 2>&1; then
+    echo "==> The bundled model already answers at $model_url"
+  else
+    echo "==> Starting the bundled model at $model_url (log: var/log/model.log)"
+    "$PY" manage.py serve_local_model --port "$MODEL_PORT" >var/log/model.log 2>&1 &
+    pids+=($!)
+    for _ in $(seq 1 60); do
+      curl -fsS "$model_url/models" >/dev/null 2>&1 && break
+      sleep 1
+    done
+    curl -fsS "$model_url/models" >/dev/null 2>&1 || { echo "The model server did not start; see var/log/model.log" >&2; exit 1; }
+  fi
+else
+  echo "==> Using the model endpoint at $OPENAI_BASE_URL"
+fi
+
+echo "==> Starting the task cluster (log: var/log/qcluster.log)"
+"$PY" manage.py qcluster >var/log/qcluster.log 2>&1 &
+pids+=($!)
+
+cat <<MSG
+
+  marketingai is running.
+  Admin:  http://127.0.0.1:$ADMIN_PORT/admin/
+  Demo logins (demo only, never use these passwords elsewhere):
+$("$PY" -c 'from workflows.demo import DEMO_PASSWORDS; print("\n".join(f"    {u:8} {p}" for u, p in DEMO_PASSWORDS.items()))')
+  Try: Workflows > Workflows > Trial expiration email > Start run
+  Or:  $PY manage.py run_workflow trial_expiration_email --json
+  Stop with Ctrl-C.
+
+MSG
+"$PY" manage.py runserver "127.0.0.1:$ADMIN_PORT" --noreload

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.scripted_openai import Reply, ScriptedOpenAIServer
+
+VALID_EMAIL = {
+    "subject_lines": ["Your trial ends Friday", "Keep your boards running", "Three days left on trial"],
+    "preview_text": "Pick a plan to keep your dashboards and saved reports.",
+    "email_body": "Hi there,\n\nYour trial ends in three days. Choose a plan to keep your work.\n\nThe team",
+    "cta_text": "Choose a plan",
+    "rationale": "Plain reminder grounded in the brief.",
+    "risk_flags": [],
+}
+
+
+@pytest.fixture(scope="session")
+def scripted_server():
+    server = ScriptedOpenAIServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def model_server(scripted_server, settings):
+    """The scripted endpoint, configured as the run's model with short timeouts and quick retries."""
+    scripted_server.reset()
+    settings.MARKETINGAI_LLM = {
+        **settings.MARKETINGAI_LLM,
+        "BASE_URL": scripted_server.base_url,
+        "API_KEY": "sk-test-placeholder-key-0001",
+        "MODEL": "scripted-model",
+        "FALLBACK_MODEL": "",
+        "TIMEOUT_SECONDS": 1.0,
+        "MAX_RETRIES": 1,
+        "STRUCTURED_OUTPUT": "auto",
+        "GENERATION_ATTEMPTS": 3,
+        "RUN_BUDGET_SECONDS": 60,
+    }
+    yield scripted_server
+    scripted_server.reset()
+
+
+@pytest.fixture
+def valid_email():
+    return dict(VALID_EMAIL)
+
+
+@pytest.fixture
+def reply():
+    return Reply
+
+
+@pytest.fixture
+def workspace(db):
+    """The demo workspace: trial expiration email workflow on v7, claims_v14, brand_v6, users."""
+    from workflows.demo import load_demo
+
+    load_demo(force=True)
+    from django.contrib.auth import get_user_model
+
+    from workflows.models import Workflow
+
+    workflow = Workflow.objects.select_related("production_version").get(slug="trial_expiration_email")
+    users = {u.username: u for u in get_user_model().objects.all()}
+    return {"workflow": workflow, "brief": workflow.briefs.order_by("pk").first(), "users": users}

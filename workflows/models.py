@@ -1,0 +1,682 @@
+"""The workflow domain: versioned inputs, prompts, workflows, briefs, runs and traces.
+
+Lifecycle changes are model methods that check, set, record who/when/why and save.
+Orchestration across models, the model endpoint and the task queue lives in services.py.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.db.models import Max, Q
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+from workflows import contracts
+
+
+def _with_history_context(instance: models.Model, *, by, reason: str) -> None:
+    """Make the next save's history row name the acting user and why (also in a worker)."""
+    instance._history_user = by
+    instance._change_reason = reason
+
+
+class ArtifactStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    APPROVED = "approved", "Approved"
+    ARCHIVED = "archived", "Archived"
+
+
+class VersionedQuerySet(models.QuerySet):
+    def approved(self):
+        return self.filter(status=ArtifactStatus.APPROVED)
+
+    def latest_approved(self):
+        return self.approved().order_by("-version").first()
+
+
+class VersionedArtifact(models.Model):
+    """A document that is edited as a draft and frozen once approved.
+
+    Editing an approved version means creating the next version (`new_draft`).
+    """
+
+    LABEL_PREFIX: ClassVar[str] = ""
+    # Fields that may change after approval (the lifecycle itself).
+    LIFECYCLE_FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {"status", "approved_at", "approved_by", "archived_at"}
+    )
+    # Fields the version number is counted within.
+    VERSION_SCOPE: ClassVar[tuple[str, ...]] = ()
+
+    version = models.PositiveIntegerField(editable=False)
+    status = models.CharField(
+        max_length=16, choices=ArtifactStatus.choices, default=ArtifactStatus.DRAFT, editable=False
+    )
+    changelog = models.CharField(
+        max_length=300, blank=True, help_text="What changed in this version, in one line."
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    approved_at = models.DateTimeField(null=True, blank=True, editable=False)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+    )
+    archived_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = VersionedQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    @property
+    def label(self) -> str:
+        return f"{self.LABEL_PREFIX}_v{self.version}"
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def is_frozen(self) -> bool:
+        return self.status != ArtifactStatus.DRAFT
+
+    def _scope_filter(self) -> dict[str, Any]:
+        return {field: getattr(self, field) for field in self.VERSION_SCOPE}
+
+    def _content_fields(self) -> list[str]:
+        skip = self.LIFECYCLE_FIELDS | {"id", "version", "created_at"}
+        return [
+            f.attname for f in self._meta.concrete_fields if f.name not in skip and f.attname not in skip
+        ]
+
+    def save(self, *args, **kwargs):
+        if self.version is None:
+            with transaction.atomic():
+                latest = type(self).objects.filter(**self._scope_filter()).aggregate(n=Max("version"))["n"]
+                self.version = (latest or 0) + 1
+                return super().save(*args, **kwargs)
+        update_fields = kwargs.get("update_fields")
+        if self.pk and not (update_fields and set(update_fields) <= self.LIFECYCLE_FIELDS):
+            self._refuse_edit_of_frozen_version()
+        return super().save(*args, **kwargs)
+
+    def _refuse_edit_of_frozen_version(self) -> None:
+        stored = type(self).objects.filter(pk=self.pk).values(*self._content_fields(), "status").first()
+        if stored is None or stored["status"] == ArtifactStatus.DRAFT:
+            return
+        changed = [f for f in self._content_fields() if stored[f] != getattr(self, f)]
+        if changed:
+            raise ValidationError(
+                f"{self} is {stored['status']} and cannot be edited "
+                f"(changed: {', '.join(sorted(changed))}). Create a new draft version instead."
+            )
+
+    @transaction.atomic
+    def approve(self, *, by, reason: str = "") -> None:
+        if self.status != ArtifactStatus.DRAFT:
+            raise ValidationError(f"Only a draft can be approved; {self} is {self.status}.")
+        self.full_clean()
+        self.status = ArtifactStatus.APPROVED
+        self.approved_at = timezone.now()
+        self.approved_by = by
+        _with_history_context(self, by=by, reason=reason or f"Approved {self}")
+        self.save(update_fields=["status", "approved_at", "approved_by"])
+
+    @transaction.atomic
+    def archive(self, *, by, reason: str = "") -> None:
+        if self.status == ArtifactStatus.ARCHIVED:
+            return
+        self.status = ArtifactStatus.ARCHIVED
+        self.archived_at = timezone.now()
+        _with_history_context(self, by=by, reason=reason or f"Archived {self}")
+        self.save(update_fields=["status", "archived_at"])
+
+    def copy_fields(self) -> dict[str, Any]:
+        skip = self.LIFECYCLE_FIELDS | {"id", "version", "created_at", "author", "changelog"}
+        return {
+            f.name: getattr(self, f.name) for f in self._meta.concrete_fields if f.name not in skip
+        }
+
+
+class SupersedingArtifact(VersionedArtifact):
+    """A registry document of which exactly the latest approved version is in force."""
+
+    class Meta:
+        abstract = True
+
+    @transaction.atomic
+    def approve(self, *, by, reason: str = "") -> None:
+        super().approve(by=by, reason=reason)
+        for older in type(self).objects.approved().exclude(pk=self.pk).filter(version__lt=self.version):
+            older.archive(by=by, reason=f"Superseded by {self}")
+
+
+# --- Registries of trusted inputs ---------------------------------------------------
+
+
+class ClaimSet(SupersedingArtifact):
+    """A version of the marketing claims registry, e.g. ``claims_v14``."""
+
+    LABEL_PREFIX = "claims"
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-version"]
+        permissions = [("approve_claimset", "Can approve claims registry versions")]
+        constraints = [
+            models.UniqueConstraint(fields=["version"], name="claimset_unique_version"),
+            models.CheckConstraint(
+                condition=Q(status__in=ArtifactStatus.values), name="claimset_status_valid"
+            ),
+        ]
+
+    def claims_for_prompt(self, *, on_date=None) -> list[dict[str, str]]:
+        on_date = on_date or timezone.localdate()
+        return [
+            {"id": c.key, "claim": c.text}
+            for c in self.claims.all()
+            if c.is_usable(on_date=on_date)
+        ]
+
+    @transaction.atomic
+    def new_draft(self, *, by) -> ClaimSet:
+        draft = ClaimSet.objects.create(author=by, changelog=f"Copied from {self}")
+        Claim.objects.bulk_create(
+            Claim(claim_set=draft, key=c.key, text=c.text, status=c.status, expires_on=c.expires_on)
+            for c in self.claims.all()
+        )
+        return draft
+
+
+class Claim(models.Model):
+    class Status(models.TextChoices):
+        APPROVED = "approved", "Approved"
+        RETIRED = "retired", "Retired"
+
+    claim_set = models.ForeignKey(ClaimSet, on_delete=models.CASCADE, related_name="claims")
+    key = models.SlugField(max_length=80, help_text="Stable id of the claim across versions.")
+    text = models.TextField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.APPROVED)
+    expires_on = models.DateField(null=True, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["key"]
+        constraints = [
+            models.UniqueConstraint(fields=["claim_set", "key"], name="claim_unique_key_per_set"),
+            models.CheckConstraint(condition=Q(status__in=["approved", "retired"]), name="claim_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.claim_set})"
+
+    def is_usable(self, *, on_date) -> bool:
+        return self.status == self.Status.APPROVED and (self.expires_on is None or self.expires_on >= on_date)
+
+    def save(self, *args, **kwargs):
+        if ClaimSet.objects.filter(pk=self.claim_set_id).exclude(status=ArtifactStatus.DRAFT).exists():
+            raise ValidationError(
+                f"{self.claim_set} is frozen; add or change claims in a new draft version."
+            )
+        super().save(*args, **kwargs)
+
+
+class BrandRules(SupersedingArtifact):
+    """Brand voice and terminology rules, e.g. ``brand_v6``."""
+
+    LABEL_PREFIX = "brand"
+
+    rules = models.TextField(help_text="One rule per line, as the model should read them.")
+    reviewed_at = models.DateTimeField(
+        default=timezone.now, help_text="When brand last reviewed these rules (freshness is checked)."
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-version"]
+        verbose_name_plural = "brand rules"
+        permissions = [("approve_brandrules", "Can approve brand rules")]
+        constraints = [
+            models.UniqueConstraint(fields=["version"], name="brandrules_unique_version"),
+            models.CheckConstraint(
+                condition=Q(status__in=ArtifactStatus.values), name="brandrules_status_valid"
+            ),
+        ]
+
+
+class LegalRestrictionSet(SupersedingArtifact):
+    """Legal restrictions from the policy repository, e.g. ``legal_v3``."""
+
+    LABEL_PREFIX = "legal"
+
+    restrictions = models.TextField(help_text="One restriction per line, as the model should read them.")
+    restricted_terms = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Terms that need an approved claim before they may appear, e.g. ["SOC 2", "HIPAA"].',
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-version"]
+        verbose_name = "legal restriction set"
+        permissions = [("approve_legalrestrictionset", "Can approve legal restriction sets")]
+        constraints = [
+            models.UniqueConstraint(fields=["version"], name="legalrestrictionset_unique_version"),
+            models.CheckConstraint(
+                condition=Q(status__in=ArtifactStatus.values), name="legalrestrictionset_status_valid"
+            ),
+        ]
+
+    def clean(self):
+        if not isinstance(self.restricted_terms, list) or not all(
+            isinstance(t, str) and t.strip() for t in self.restricted_terms
+        ):
+            raise ValidationError({"restricted_terms": "Give a JSON list of non-empty strings."})
+
+
+class AudienceSegment(models.Model):
+    slug = models.SlugField(max_length=80, unique=True)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    source = models.CharField(max_length=80, default="cdp", help_text="Where the segment comes from.")
+    refreshed_at = models.DateTimeField(null=True, blank=True, help_text="When the source last updated it.")
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def label(self) -> str:
+        return f"seg_{self.slug}"
+
+
+# --- Prompts ---------------------------------------------------------------------------
+
+
+class PromptTemplate(models.Model):
+    slug = models.SlugField(max_length=80, unique=True)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class PromptVersion(VersionedArtifact):
+    """One immutable-once-approved version of a prompt: ``trial_expiration_email:v7``."""
+
+    VERSION_SCOPE = ("template_id",)
+
+    template = models.ForeignKey(PromptTemplate, on_delete=models.PROTECT, related_name="versions")
+    system_prompt = models.TextField()
+    user_template = models.TextField(
+        help_text="The user message. Insert inputs with {{variable}} placeholders."
+    )
+    output_schema = models.JSONField(help_text="JSON Schema the model's output must satisfy.")
+    model_name = models.CharField(
+        max_length=120, blank=True, help_text="Leave blank for the configured default model."
+    )
+    temperature = models.DecimalField(max_digits=3, decimal_places=2, default=0.4)
+    max_tokens = models.PositiveIntegerField(default=700)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["template", "-version"]
+        permissions = [("approve_promptversion", "Can approve prompt versions")]
+        constraints = [
+            models.UniqueConstraint(fields=["template", "version"], name="promptversion_unique_per_template"),
+            models.CheckConstraint(
+                condition=Q(status__in=ArtifactStatus.values), name="promptversion_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(temperature__gte=0) & Q(temperature__lte=2), name="promptversion_temperature_range"
+            ),
+        ]
+
+    @property
+    def label(self) -> str:
+        return f"{self.template.slug}:v{self.version}"
+
+    def clean(self):
+        from workflows import rendering
+
+        errors = {}
+        schema_problem = contracts.schema_problem(self.output_schema)
+        if schema_problem:
+            errors["output_schema"] = schema_problem
+        unknown = rendering.template_variables(self.user_template) - rendering.KNOWN_VARIABLES
+        if unknown:
+            errors["user_template"] = (
+                f"Unknown placeholders: {', '.join(sorted(unknown))}. "
+                f"Available: {', '.join(sorted(rendering.KNOWN_VARIABLES))}."
+            )
+        if errors:
+            raise ValidationError(errors)
+
+    def approve(self, *, by, reason: str = "") -> None:
+        if by is not None and self.author_id is not None and by.pk == self.author_id:
+            raise ValidationError(f"{self.label} was written by {by}: a second person must approve it.")
+        super().approve(by=by, reason=reason)
+
+    def new_draft(self, *, by) -> PromptVersion:
+        return PromptVersion.objects.create(author=by, changelog=f"Edited from {self.label}", **self.copy_fields())
+
+
+# --- Workflows and briefs ----------------------------------------------------------------
+
+
+def default_steps() -> list[str]:
+    return ["render_prompt", "generate"]
+
+
+class Workflow(models.Model):
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        LANDING_PAGE = "landing_page", "Landing page"
+        PAID_SEARCH = "paid_search", "Paid search"
+        SOCIAL = "social", "Social"
+        SLACK = "slack", "Slack"
+
+    slug = models.SlugField(max_length=80, unique=True)
+    name = models.CharField(max_length=200)
+    channel = models.CharField(max_length=20, choices=Channel.choices, default=Channel.EMAIL)
+    description = models.TextField(blank=True)
+    prompt_template = models.ForeignKey(PromptTemplate, on_delete=models.PROTECT, related_name="workflows")
+    production_version = models.ForeignKey(
+        PromptVersion,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="production_for",
+        editable=False,
+        help_text="The pinned prompt version that production runs use.",
+    )
+    output_schema = models.JSONField(help_text="The output contract every run must satisfy.")
+    fallback_content = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="Manually approved content used when generation fails. Must satisfy the output contract.",
+    )
+    steps = models.JSONField(
+        default=default_steps, help_text="The named pipeline steps every run of this workflow goes through."
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+        permissions = [("pin_production", "Can pin the production prompt version")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self):
+        from workflows import pipeline
+
+        errors = {}
+        problem = contracts.schema_problem(self.output_schema)
+        if problem:
+            errors["output_schema"] = problem
+        elif self.fallback_content is not None:
+            outcome = contracts.validate_document(self.fallback_content, self.output_schema)
+            if not outcome.valid:
+                errors["fallback_content"] = "Does not satisfy the output contract: " + "; ".join(outcome.errors)
+        unknown_steps = pipeline.unknown_steps(self.steps)
+        if unknown_steps:
+            errors["steps"] = f"Unknown steps: {', '.join(unknown_steps)}. Known: {', '.join(pipeline.known_steps())}."
+        if errors:
+            raise ValidationError(errors)
+
+    @transaction.atomic
+    def pin_production_version(self, version: PromptVersion, *, by, reason: str) -> None:
+        if version.template_id != self.prompt_template_id:
+            raise ValidationError(f"{version.label} is not a version of {self.prompt_template}.")
+        if version.status != ArtifactStatus.APPROVED:
+            raise ValidationError(f"Only an approved version can serve production; {version.label} is {version.status}.")
+        if not reason.strip():
+            raise ValidationError("Say why production moves to this version.")
+        self.production_version = version
+        _with_history_context(self, by=by, reason=f"Production pinned to {version.label}: {reason}")
+        self.save(update_fields=["production_version"])
+
+
+class CampaignBrief(models.Model):
+    workflow = models.ForeignKey(Workflow, on_delete=models.PROTECT, related_name="briefs")
+    name = models.CharField(max_length=200)
+    audience_segment = models.ForeignKey(AudienceSegment, on_delete=models.PROTECT, related_name="briefs")
+    audience_role = models.CharField(max_length=120, help_text="Who the copy speaks to, e.g. 'engineering manager'.")
+    plan_name = models.CharField(max_length=120)
+    product_usage_summary = models.TextField(blank=True)
+    offer = models.TextField(blank=True, help_text="The approved offer, if any. Leave blank for none.")
+    offer_expires_at = models.DateTimeField(null=True, blank=True)
+    starts_on = models.DateField(null=True, blank=True)
+    ends_on = models.DateField(null=True, blank=True)
+    key_facts = models.TextField(blank=True, help_text="Campaign facts the copy may use, one per line.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_on__isnull=True) | Q(starts_on__isnull=True) | Q(ends_on__gte=models.F("starts_on")),
+                name="brief_ends_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} {self.name}"
+
+    @property
+    def label(self) -> str:
+        return f"brief_{self.pk}"
+
+    def clean(self):
+        if self.offer_expires_at and not self.offer.strip():
+            raise ValidationError({"offer": "An expiry date needs an offer."})
+        if self.starts_on and self.ends_on and self.ends_on < self.starts_on:
+            raise ValidationError({"ends_on": "The campaign cannot end before it starts."})
+
+
+# --- Runs ------------------------------------------------------------------------------
+
+
+class RunQuerySet(models.QuerySet):
+    def with_related(self):
+        return self.select_related(
+            "workflow",
+            "brief",
+            "brief__audience_segment",
+            "prompt_version",
+            "prompt_version__template",
+            "claim_set",
+            "brand_rules",
+            "legal_restrictions",
+            "started_by",
+        )
+
+    def in_progress(self):
+        return self.filter(status__in=[Run.Status.QUEUED, Run.Status.GENERATING])
+
+
+def new_trace_id() -> str:
+    return f"trace_{secrets.token_hex(4)}"
+
+
+class Run(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        GENERATING = "generating", "Generating"
+        GENERATED = "generated", "Generated"
+        FAILED = "failed", "Failed"
+
+    TRANSITIONS: ClassVar[dict[str, frozenset[str]]] = {
+        Status.QUEUED: frozenset({Status.GENERATING, Status.FAILED}),
+        Status.GENERATING: frozenset({Status.GENERATED, Status.FAILED}),
+        Status.GENERATED: frozenset(),
+        Status.FAILED: frozenset(),
+    }
+    IN_PROGRESS: ClassVar[frozenset[str]] = frozenset({Status.QUEUED, Status.GENERATING})
+
+    class OutputSource(models.TextChoices):
+        MODEL = "model", "Model"
+        CACHE = "cache", "Cache (identical generation)"
+        FALLBACK_MODEL = "fallback_model", "Fallback model"
+        FALLBACK_TEMPLATE = "fallback_template", "Fallback template"
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.PROTECT, related_name="runs")
+    brief = models.ForeignKey(CampaignBrief, on_delete=models.PROTECT, related_name="runs")
+    prompt_version = models.ForeignKey(PromptVersion, on_delete=models.PROTECT, related_name="runs")
+    claim_set = models.ForeignKey(ClaimSet, null=True, on_delete=models.PROTECT, related_name="runs")
+    brand_rules = models.ForeignKey(BrandRules, null=True, on_delete=models.PROTECT, related_name="runs")
+    legal_restrictions = models.ForeignKey(
+        LegalRestrictionSet, null=True, on_delete=models.PROTECT, related_name="runs"
+    )
+    model_name = models.CharField(max_length=120)
+    temperature = models.DecimalField(max_digits=3, decimal_places=2)
+    max_tokens = models.PositiveIntegerField()
+    fresh_sample = models.BooleanField(
+        default=False, help_text="Skip the cache of identical generations and sample anew."
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, editable=False)
+    output_source = models.CharField(max_length=20, choices=OutputSource.choices, blank=True, editable=False)
+    trace_id = models.CharField(max_length=40, unique=True, default=new_trace_id, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    finished_at = models.DateTimeField(null=True, blank=True, editable=False)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="started_runs"
+    )
+    error_detail = models.TextField(blank=True, editable=False)
+
+    objects = RunQuerySet.as_manager()
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [("start_run", "Can start workflow runs")]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=["queued", "generating", "generated", "failed"]), name="run_status_valid"),
+        ]
+        indexes = [models.Index(fields=["workflow", "status"], name="run_workflow_status_idx")]
+
+    def __str__(self) -> str:
+        return self.run_id
+
+    @property
+    def run_id(self) -> str:
+        created = timezone.localtime(self.created_at)
+        return f"run_{created:%Y_%m_%d_%H%M}_{self.pk}"
+
+    @property
+    def is_in_progress(self) -> bool:
+        return self.status in self.IN_PROGRESS
+
+    def can_transition_to(self, status: str) -> bool:
+        return status in self.TRANSITIONS[self.status]
+
+    @transaction.atomic
+    def _transition(self, to: str, *, by, reason: str, **fields) -> None:
+        current = Run.objects.select_for_update().values_list("status", flat=True).get(pk=self.pk)
+        if to not in self.TRANSITIONS[current]:
+            raise ValidationError(f"{self.run_id} cannot go from {current} to {to}.")
+        self.status = to
+        for name, value in fields.items():
+            setattr(self, name, value)
+        _with_history_context(self, by=by, reason=reason)
+        self.save(update_fields=["status", *fields])
+
+    def mark_generating(self, *, by) -> None:
+        self._transition(self.Status.GENERATING, by=by, reason="Generation started", started_at=timezone.now())
+
+    def mark_generated(self, *, by, source: str) -> None:
+        self._transition(
+            self.Status.GENERATED,
+            by=by,
+            reason=f"Output stored (source: {source})",
+            output_source=source,
+            finished_at=timezone.now(),
+        )
+
+    def mark_failed(self, *, by, error: str) -> None:
+        self._transition(
+            self.Status.FAILED, by=by, reason="Run failed", error_detail=error, finished_at=timezone.now()
+        )
+
+
+class RunOutput(models.Model):
+    run = models.OneToOneField(Run, on_delete=models.CASCADE, related_name="output")
+    content = models.JSONField(null=True, blank=True, help_text="The parsed output.")
+    raw_text = models.TextField(blank=True, help_text="The model's text exactly as returned.")
+    schema_valid = models.BooleanField(default=False)
+    schema_errors = models.JSONField(default=list, blank=True)
+    source = models.CharField(max_length=20, choices=Run.OutputSource.choices)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    history = HistoricalRecords()
+
+    def __str__(self) -> str:
+        return f"Output of {self.run}"
+
+
+class Trace(models.Model):
+    """The run's trace: what ran, on which inputs, with which model, and what came of it."""
+
+    run = models.OneToOneField(Run, on_delete=models.CASCADE, related_name="trace")
+    trace_id = models.CharField(max_length=40, unique=True)
+    document = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+
+    def __str__(self) -> str:
+        return self.trace_id
+
+
+class GenerationCacheEntry(models.Model):
+    """A valid generation keyed by everything that determines it; a hit costs no tokens."""
+
+    key = models.CharField(max_length=64, unique=True)
+    model_name = models.CharField(max_length=120)
+    response_text = models.TextField()
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    source_run = models.ForeignKey(Run, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    hits = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "generation cache entries"
+
+    def __str__(self) -> str:
+        return f"{self.model_name} {self.key[:12]}"

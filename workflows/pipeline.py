@@ -1,0 +1,64 @@
+"""The run pipeline: a workflow is a sequence of named steps.
+
+A step is a function taking the RunContext. Apps register steps by name (``@step("...")``)
+and a workflow lists the names it runs, so a new kind of workflow is configuration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from workflows.llm import EndpointConfig
+    from workflows.models import Run
+
+
+class StepFailed(Exception):
+    """A step could not complete; the message is shown to ops as the run's error."""
+
+
+@dataclass
+class RunContext:
+    run: Run
+    endpoint: EndpointConfig
+    trace: dict[str, Any]
+    variables: dict[str, Any] = field(default_factory=dict)
+    messages: list[dict[str, str]] = field(default_factory=list)
+    output_source: str = ""
+
+    @property
+    def actor(self):
+        return self.run.started_by
+
+
+StepFunction = Callable[[RunContext], None]
+_STEPS: dict[str, StepFunction] = {}
+
+
+def step(name: str) -> Callable[[StepFunction], StepFunction]:
+    def register(function: StepFunction) -> StepFunction:
+        if name in _STEPS and _STEPS[name] is not function:
+            raise ValueError(f"A pipeline step named {name!r} is already registered.")
+        _STEPS[name] = function
+        return function
+
+    return register
+
+
+def known_steps() -> list[str]:
+    return sorted(_STEPS)
+
+
+def unknown_steps(names: Any) -> list[str]:
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        return [repr(names)]
+    return [n for n in names if n not in _STEPS]
+
+
+def get_step(name: str) -> StepFunction:
+    try:
+        return _STEPS[name]
+    except KeyError:
+        raise StepFailed(f"The workflow lists an unknown step {name!r}.") from None

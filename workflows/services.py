@@ -1,0 +1,137 @@
+"""Orchestration of runs: start, execute the pipeline, recover stuck runs."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from workflows import pipeline, tracing
+from workflows.llm import EndpointConfig
+from workflows.models import (
+    BrandRules,
+    CampaignBrief,
+    ClaimSet,
+    LegalRestrictionSet,
+    Run,
+    Trace,
+    Workflow,
+    _with_history_context,
+)
+from workflows.redaction import redact
+
+logger = logging.getLogger(__name__)
+
+
+def run_start(
+    *,
+    workflow: Workflow,
+    brief: CampaignBrief,
+    started_by,
+    fresh_sample: bool = False,
+    enqueue: bool = True,
+) -> Run:
+    """Record a queued run on the workflow's production prompt and the inputs in force now.
+
+    With ``enqueue`` the pipeline runs on the django-q2 cluster once the run is committed.
+    """
+    if brief.workflow_id != workflow.pk:
+        raise ValidationError(f"{brief} belongs to another workflow, not {workflow.slug}.")
+    version = workflow.production_version
+    if version is None:
+        raise ValidationError(f"{workflow.slug} has no production prompt version pinned: pin an approved version first.")
+    endpoint = EndpointConfig.from_settings()
+    with transaction.atomic():
+        run = Run(
+            workflow=workflow,
+            brief=brief,
+            prompt_version=version,
+            claim_set=ClaimSet.objects.latest_approved(),
+            brand_rules=BrandRules.objects.latest_approved(),
+            legal_restrictions=LegalRestrictionSet.objects.latest_approved(),
+            model_name=version.model_name or settings.MARKETINGAI_LLM["MODEL"],
+            temperature=version.temperature,
+            max_tokens=version.max_tokens,
+            fresh_sample=fresh_sample,
+            started_by=started_by,
+        )
+        _with_history_context(run, by=started_by, reason=f"Run started on {version.label}")
+        run.save()
+        trace = Trace(
+            run=run,
+            trace_id=run.trace_id,
+            document=tracing.new_document(
+                run, endpoint_url=endpoint.display_url, structured_output=endpoint.resolved_structured_output
+            ),
+        )
+        _with_history_context(trace, by=started_by, reason="Trace opened")
+        trace.save()
+        if enqueue:
+            transaction.on_commit(lambda: run_enqueue(run_id=run.pk))
+    return run
+
+
+def run_enqueue(*, run_id: int) -> str:
+    return async_task("workflows.tasks.run_execute_task", run_id, task_name=f"run-{run_id}", group="runs")
+
+
+def _save_trace(trace: Trace, run: Run, document: dict, *, reason: str) -> None:
+    document["status"] = run.status
+    trace.document = document
+    _with_history_context(trace, by=run.started_by, reason=reason)
+    trace.save(update_fields=["document", "updated_at"])
+
+
+def run_execute(*, run_id: int) -> Run:
+    """Run the workflow's steps for a queued run. Always ends the run in a final state."""
+    run = Run.objects.with_related().get(pk=run_id)
+    if run.status != Run.Status.QUEUED:
+        logger.warning("Run %s is %s, not queued: not executing it again.", run.pk, run.status)
+        return run
+    run.mark_generating(by=run.started_by)
+    trace = run.trace
+    endpoint = EndpointConfig.from_settings()
+    ctx = pipeline.RunContext(run=run, endpoint=endpoint, trace=trace.document)
+    _save_trace(trace, run, ctx.trace, reason="Generation started")
+    try:
+        for name in run.workflow.steps:
+            with tracing.timed_step(ctx.trace, name):
+                pipeline.get_step(name)(ctx)
+    except Exception as exc:  # noqa: BLE001 - whatever happens, the run must not stay in "generating"
+        if isinstance(exc, pipeline.StepFailed):
+            message = str(exc)
+        else:
+            logger.exception("Run %s failed unexpectedly", run.pk)
+            message = f"Unexpected error ({type(exc).__name__}): {exc}"
+        message = redact(message, [endpoint.api_key])
+        ctx.trace["error"] = message
+        run.mark_failed(by=run.started_by, error=message)
+        _save_trace(trace, run, ctx.trace, reason="Run failed")
+        return run
+    run.mark_generated(by=run.started_by, source=ctx.output_source)
+    _save_trace(trace, run, ctx.trace, reason="Output stored")
+    return run
+
+
+def runs_fail_stuck(*, older_than: timedelta | None = None) -> list[Run]:
+    """Fail runs whose worker died: queued or generating past the cluster's task timeout."""
+    if older_than is None:
+        older_than = timedelta(seconds=settings.Q_CLUSTER["retry"] + 60)
+    cutoff = timezone.now() - older_than
+    failed = []
+    for run in Run.objects.in_progress().filter(created_at__lt=cutoff).select_related("trace"):
+        message = (
+            f"The run was still {run.status} after {int(older_than.total_seconds() // 60)} minutes: "
+            "its worker stopped. Start a new run."
+        )
+        run.mark_failed(by=run.started_by, error=message)
+        document = run.trace.document
+        document["error"] = message
+        _save_trace(run.trace, run, document, reason="Stuck run failed")
+        failed.append(run)
+    return failed
