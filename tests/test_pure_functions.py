@@ -84,6 +84,10 @@ class TestContracts:
         assert contracts.validate_output("```json\n" + json.dumps(document) + "\n```", SCHEMA).valid
         assert contracts.validate_output("Here it is: " + json.dumps(document) + " Thanks!", SCHEMA).valid
 
+    def test_raw_newlines_inside_strings_are_tolerated(self):
+        outcome = contracts.validate_output('{"subject_lines": ["a\nb", "c", "d"], "cta_text": "Go"}', SCHEMA)
+        assert outcome.valid and outcome.content["subject_lines"][0] == "a\nb"
+
     def test_non_object_output_is_invalid(self):
         outcome = contracts.validate_output("[1, 2]", SCHEMA)
         assert outcome.errors == ["The output must be a JSON object."]
@@ -104,6 +108,23 @@ class TestContracts:
 
 
 class TestRequestShaping:
+    def test_llama_cpp_schema_drops_only_length_limits_too_long_for_a_grammar(self):
+        from workflows.llm import grammar_safe_schema
+
+        schema = {
+            "type": "object",
+            "properties": {
+                "body": {"type": "string", "maxLength": 1200, "minLength": 1},
+                "cta": {"type": "string", "maxLength": 30},
+                "flags": {"type": "array", "items": {"type": "string", "maxLength": 160}},
+            },
+        }
+        safe = grammar_safe_schema(schema)
+        assert safe["properties"]["body"] == {"type": "string", "minLength": 1}
+        assert safe["properties"]["cta"]["maxLength"] == 30
+        assert "maxLength" not in safe["properties"]["flags"]["items"]
+        assert schema["properties"]["body"]["maxLength"] == 1200  # the original is untouched
+
     def test_openai_form_uses_json_schema_strict_for_closed_schemas(self):
         fmt = response_format(StructuredOutput.JSON_SCHEMA, SCHEMA)
         assert fmt == {"type": "json_schema", "json_schema": {"name": "output", "schema": SCHEMA, "strict": True}}
@@ -114,6 +135,8 @@ class TestRequestShaping:
 
     def test_llama_cpp_form_is_json_object_with_schema(self):
         assert response_format(StructuredOutput.JSON_OBJECT, SCHEMA) == {"type": "json_object", "schema": SCHEMA}
+        long_field = {"type": "object", "properties": {"body": {"type": "string", "maxLength": 1200}}}
+        assert response_format(StructuredOutput.JSON_OBJECT, long_field)["schema"]["properties"]["body"] == {"type": "string"}
 
     def test_unknown_mode_is_refused(self):
         with pytest.raises(ValueError, match="Unknown structured output mode"):

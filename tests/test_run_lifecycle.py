@@ -67,7 +67,11 @@ def test_llama_cpp_mode_sends_json_object_with_schema(workspace, model_server, r
     model_server.push(reply.json(valid_email))
     start_and_execute(workspace)
     response_format = model_server.chat_requests[0]["response_format"]
-    assert response_format == {"type": "json_object", "schema": workspace["workflow"].production_version.output_schema}
+    from workflows.llm import grammar_safe_schema
+
+    schema = workspace["workflow"].production_version.output_schema
+    assert response_format == {"type": "json_object", "schema": grammar_safe_schema(schema)}
+    assert response_format["schema"]["properties"]["subject_lines"] == schema["properties"]["subject_lines"]
 
 
 def test_malformed_json_is_retried_with_a_correction(workspace, model_server, reply, valid_email):

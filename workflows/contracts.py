@@ -64,7 +64,8 @@ def validate_output(text: str, schema: dict) -> ValidationOutcome:
     if not text or not text.strip():
         return ValidationOutcome(errors=["The model returned no text."])
     try:
-        document = json.loads(extract_json_text(text))
+        # strict=False tolerates raw newlines inside strings, which llama.cpp grammars let through.
+        document = json.loads(extract_json_text(text), strict=False)
     except json.JSONDecodeError as exc:
         return ValidationOutcome(errors=[f"Malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}."])
     if not isinstance(document, dict):

@@ -89,8 +89,25 @@ def response_format(mode: str, schema: dict, name: str = "output") -> dict[str, 
         strict = schema.get("additionalProperties") is False
         return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": strict}}
     if mode == StructuredOutput.JSON_OBJECT:
-        return {"type": "json_object", "schema": schema}
+        return {"type": "json_object", "schema": grammar_safe_schema(schema)}
     raise ValueError(f"Unknown structured output mode {mode!r}; use one of {StructuredOutput.CHOICES}.")
+
+
+# llama.cpp turns maxLength into nested grammar rules; long limits exceed its grammar limits
+# and crash the server (measured: 1200 characters). Longer limits are left to validation.
+GRAMMAR_MAX_LENGTH = 100
+
+
+def grammar_safe_schema(schema: Any) -> Any:
+    """The schema without string length limits too long for a llama.cpp grammar."""
+    if isinstance(schema, list):
+        return [grammar_safe_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    safe = {key: grammar_safe_schema(value) for key, value in schema.items()}
+    if isinstance(safe.get("maxLength"), int) and safe["maxLength"] > GRAMMAR_MAX_LENGTH:
+        del safe["maxLength"]
+    return safe
 
 
 _clients: dict[EndpointConfig, openai.OpenAI] = {}

@@ -1,0 +1,170 @@
+"""End to end: the bundled SmolLM2 model served by llama-cpp-python, a real django-q2 cluster."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.urls import reverse
+
+from workflows import localmodel
+from workflows.models import Run
+
+pytestmark = pytest.mark.e2e
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until(predicate, *, timeout: float, interval: float = 0.5, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"Timed out after {timeout:g} s waiting for {what}.")
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def bundled_model(tmp_path_factory):
+    """The bundled model on its own port, started the way `serve_local_model` starts it."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("model") / "server.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(localmodel.server_command(port=port), stdout=out, stderr=subprocess.STDOUT)
+    base_url = f"http://127.0.0.1:{port}/v1"
+
+    def answers():
+        if process.poll() is not None:
+            raise AssertionError(f"The model server exited: {log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"{base_url}/models", timeout=1):
+                return True
+        except OSError:
+            return False
+
+    wait_until(answers, timeout=120, what="the bundled model server")
+    yield {"port": port, "base_url": base_url}
+    stop(process)
+
+
+@pytest.fixture
+def bundled_settings(settings, bundled_model):
+    settings.LOCAL_MODEL_PORT = bundled_model["port"]
+    settings.MARKETINGAI_LLM = {
+        **settings.MARKETINGAI_LLM,
+        "BASE_URL": bundled_model["base_url"],
+        "API_KEY": "local-no-key",
+        "MODEL": settings.LOCAL_MODEL_ALIAS,
+        "FALLBACK_MODEL": "",
+        "STRUCTURED_OUTPUT": "auto",
+        "TIMEOUT_SECONDS": 120.0,
+    }
+    return settings
+
+
+def subprocess_database_url() -> str:
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def task_cluster(transactional_db, bundled_model, tmp_path):
+    """`manage.py qcluster` in its own process, on the test database and the bundled model."""
+    from django_q.brokers import get_broker
+
+    get_broker().purge_queue()
+    env = {
+        **os.environ,
+        "DATABASE_URL": subprocess_database_url(),
+        "OPENAI_BASE_URL": bundled_model["base_url"],
+        "MARKETINGAI_LOCAL_MODEL_PORT": str(bundled_model["port"]),
+        "MARKETINGAI_MODEL_TIMEOUT": "120",
+        "MARKETINGAI_Q_WORKERS": "2",
+    }
+    log = tmp_path / "qcluster.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "qcluster"], cwd=PROJECT_DIR, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    yield {"process": process, "log": log}
+    stop(process)
+
+
+def test_admin_run_goes_through_the_cluster_to_a_traced_output(client, task_cluster, bundled_settings):
+    from workflows.demo import load_demo
+
+    load_demo(force=True)
+    from django.contrib.auth import get_user_model
+
+    ops = get_user_model().objects.get(username="ops")
+    client.force_login(ops)
+    from workflows.models import Workflow
+
+    workflow = Workflow.objects.get(slug="trial_expiration_email")
+    brief = workflow.briefs.order_by("pk").first()
+
+    response = client.post(reverse("admin:workflows_workflow_start_run", args=[workflow.pk]), {"brief": brief.pk})
+    assert response.status_code == 302
+    run = Run.objects.get()
+
+    def finished():
+        if task_cluster["process"].poll() is not None:
+            raise AssertionError(f"qcluster exited: {task_cluster['log'].read_text()[-3000:]}")
+        run.refresh_from_db()
+        return not run.is_in_progress
+
+    wait_until(finished, timeout=300, interval=1, what=f"run {run.pk} to finish on the cluster")
+
+    assert run.status == Run.Status.GENERATED, run.error_detail
+    assert run.output_source == Run.OutputSource.MODEL, run.trace.document["generation"]
+    assert run.output.schema_valid and run.output.content["subject_lines"]
+    trace = run.trace.document
+    generation = trace["generation"]
+    assert generation["input_tokens"] > 100 and generation["output_tokens"] > 10
+    assert generation["latency_ms"] > 0
+    assert trace["model"] == bundled_settings.LOCAL_MODEL_ALIAS
+    assert trace["endpoint"]["structured_output"] == "json_object"
+    assert trace["inputs"]["approved_claims_version"] == "claims_v14"
+    assert {h.history_user_id for h in run.history.all()} == {ops.pk}
+    page = client.get(reverse("admin:workflows_run_change", args=[run.pk])).content.decode()
+    assert "mai-status-generated" in page and run.trace_id in page
+
+
+@pytest.mark.django_db
+def test_command_line_run_prints_a_trace_with_real_token_counts(workspace, bundled_settings, capsys):
+    call_command("run_workflow", "trial_expiration_email", "--sync", "--json", "--fresh", "--user", "ops")
+
+    document = json.loads(capsys.readouterr().out)
+    assert document["status"] == "generated", document["error"]
+    assert document["generation"]["source"] == "model"
+    assert document["generation"]["input_tokens"] > 100
+    assert document["generation"]["output_tokens"] > 10
+    run = Run.objects.get(trace_id=document["trace_id"])
+    assert run.output.schema_valid
