@@ -139,6 +139,9 @@ STATIC_ROOT = VAR_DIR / "static"
 
 LOGIN_URL = "admin:login"
 
+# Change reasons say who moved what and why; they do not fit in 100 characters.
+SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
+
 EMAIL_BACKEND = os.environ.get(
     "MARKETINGAI_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
 )
