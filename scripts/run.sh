@@ -48,7 +48,9 @@ cat <<MSG
   marketingai is running.
   Admin:  http://127.0.0.1:$ADMIN_PORT/admin/
   Demo logins (demo only, never use these passwords elsewhere):
-$("$PY" -c 'from workflows.demo import DEMO_PASSWORDS; print("\n".join(f"    {u:8} {p}" for u, p in DEMO_PASSWORDS.items()))')
+$(DJANGO_SETTINGS_MODULE=marketingai.settings "$PY" -c 'import django; django.setup()
+from workflows.demo import DEMO_PASSWORDS
+print("\n".join(f"    {u:8} {p}" for u, p in DEMO_PASSWORDS.items()))')
   Try: Workflows > Workflows > Trial expiration email > Start run
   Or:  $PY manage.py run_workflow trial_expiration_email --json
   Stop with Ctrl-C.

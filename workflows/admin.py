@@ -64,7 +64,8 @@ class VersionedArtifactAdmin(SimpleHistoryAdmin):
     list_filter = ("status",)
     search_fields = ("changelog",)
     list_select_related = ("author", "approved_by")
-    readonly_fields = ("version", "status", "created_at", "approved_at", "approved_by", "archived_at")
+    # The author is whoever saved the draft: separation of duties depends on it.
+    readonly_fields = ("version", "status", "author", "created_at", "approved_at", "approved_by", "archived_at")
     actions = ["approve_selected", "copy_to_new_draft"]
 
     @admin.display(description="Version", ordering="version")
