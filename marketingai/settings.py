@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "workflows",
     "evals",
     "approvals",
+    "inputs",
 ]
 
 MIDDLEWARE = [
@@ -138,6 +139,8 @@ STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 
 LOGIN_URL = "admin:login"
+# Django 6 behaviour now: URL fields without a scheme assume https.
+FORMS_URLFIELD_ASSUME_HTTPS = True
 
 # Change reasons say who moved what and why; they do not fit in 100 characters.
 SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True

@@ -8,6 +8,9 @@ ADMIN_PORT=${MARKETINGAI_ADMIN_PORT:-8000}
 MODEL_PORT=${MARKETINGAI_LOCAL_MODEL_PORT:-8081}
 export MARKETINGAI_LOCAL_MODEL_PORT=$MODEL_PORT
 mkdir -p var/log
+# The demo CDP endpoint (served by the admin) and its source in the demo share this token.
+export MARKETINGAI_DEMO_CDP_TOKEN=${MARKETINGAI_DEMO_CDP_TOKEN:-demo-cdp-token}
+export MARKETINGAI_ADMIN_PORT=$ADMIN_PORT
 
 pids=()
 cleanup() {

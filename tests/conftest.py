@@ -51,16 +51,34 @@ def reply():
     return Reply
 
 
-@pytest.fixture
-def workspace(db):
-    """The demo workspace: trial expiration email workflow on v7, claims_v14, brand_v6, users."""
-    from workflows.demo import load_demo
-
-    load_demo(force=True)
+def _load_workspace():
     from django.contrib.auth import get_user_model
 
+    from workflows.demo import load_demo
     from workflows.models import Workflow
 
+    load_demo(force=True)
     workflow = Workflow.objects.select_related("production_version").get(slug="trial_expiration_email")
     users = {u.username: u for u in get_user_model().objects.all()}
     return {"workflow": workflow, "brief": workflow.briefs.order_by("pk").first(), "users": users}
+
+
+@pytest.fixture
+def demo_workspace(db):
+    """The whole demo: the trial expiration email workflow with its data contract and recipients."""
+    return _load_workspace()
+
+
+@pytest.fixture
+def workspace(db):
+    """The demo's workflow, prompts and registries, without recipient-level data: one generation per run.
+
+    The contract keeps its registry checks (claims, legal, brand) and drops the audience ones.
+    """
+    from inputs.models import InputRequirement
+
+    loaded = _load_workspace()
+    InputRequirement.objects.filter(
+        workflow=loaded["workflow"], input_name__in=["audience_segment", "product_usage_summary"]
+    ).delete()
+    return loaded

@@ -45,7 +45,7 @@ def test_valid_output_is_stored_with_a_full_trace(workspace, model_server, reply
     assert trace["inputs"]["campaign_brief_id"] == f"brief_{workspace['brief'].pk}"
     assert trace["generation"]["input_tokens"] == 812 and trace["generation"]["output_tokens"] == 143
     assert trace["generation"]["attempts"] == 1
-    assert [s["name"] for s in trace["steps"]] == ["render_prompt", "generate"]
+    assert [s["name"] for s in trace["steps"]] == ["check_data", "render_prompt", "generate"]
     assert all(s["status"] == "ok" for s in trace["steps"])
     assert trace["evals"] == {} and trace["approval"] == {} and trace["publish"] == {}
     assert trace["status"] == "generated"
@@ -80,7 +80,7 @@ def test_malformed_json_is_retried_with_a_correction(workspace, model_server, re
     run = start_and_execute(workspace)
 
     assert run.status == Run.Status.GENERATED
-    attempts = run.trace.document["generation"]["attempt_log"]
+    attempts = run.trace.document["generation"]["variants"][0]["attempt_log"]
     assert [a["outcome"] for a in attempts] == ["malformed_json", "valid"]
     assert attempts[0]["raw_excerpt"].startswith('{"subject_lines"')
     second = model_server.chat_requests[1]["messages"]
@@ -97,7 +97,7 @@ def test_schema_violations_exhaust_attempts_then_use_the_fallback_template(works
     assert run.status == Run.Status.GENERATED
     assert run.output_source == Run.OutputSource.FALLBACK_TEMPLATE
     assert run.output.content == workspace["workflow"].fallback_content
-    outcomes = [a["outcome"] for a in run.trace.document["generation"]["attempt_log"]]
+    outcomes = [a["outcome"] for a in run.trace.document["generation"]["variants"][0]["attempt_log"]]
     assert outcomes == ["schema_invalid"] * 3 + ["fallback_template"]
 
 
@@ -128,7 +128,7 @@ def test_timeout_moves_to_the_fallback_model(workspace, model_server, reply, val
     assert run.status == Run.Status.GENERATED
     assert run.output_source == Run.OutputSource.FALLBACK_MODEL
     assert [r["model"] for r in model_server.chat_requests] == ["scripted-model", "scripted-model", "scripted-fallback"]
-    attempts = run.trace.document["generation"]["attempt_log"]
+    attempts = run.trace.document["generation"]["variants"][0]["attempt_log"]
     assert attempts[0]["outcome"] == "timeout" and "did not answer within 0.3 s" in attempts[0]["detail"]
     assert run.trace.document["model"] == "scripted-fallback"
 
@@ -297,9 +297,11 @@ def test_a_run_needs_a_pinned_production_version(workspace):
         services.run_start(workflow=workflow, brief=workspace["brief"], started_by=None, enqueue=False)
 
 
-def test_missing_approved_claims_fail_the_run_with_a_plain_reason(workspace, model_server):
+def test_without_a_data_contract_missing_claims_still_fail_the_run_with_a_plain_reason(workspace, model_server):
+    from inputs.models import InputRequirement
     from workflows.models import ClaimSet
 
+    InputRequirement.objects.all().delete()
     for claim_set in ClaimSet.objects.approved():
         claim_set.archive(by=None)
 

@@ -372,6 +372,18 @@ class WorkflowAdmin(SimpleHistoryAdmin):
         return TemplateResponse(request, "admin/workflows/workflow/start_run.html", context)
 
 
+def _data_check_finding(entry: dict) -> str:
+    """What the data check found of one input, in a few words."""
+    found = []
+    if entry.get("version"):
+        found.append(entry["version"])
+    if "actual_age_hours" in entry:
+        found.append(f"{entry['actual_age_hours']} h old (max {entry['max_age_hours']} h)")
+    if "stale_recipients" in entry:
+        found.append(f"{entry['stale_recipients']} of {entry['recipients_checked']} recipients stale (max {entry['max_age_hours']} h)")
+    return ", ".join(found) or "-"
+
+
 @admin.register(Run)
 class RunAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
     list_display = (
@@ -391,7 +403,8 @@ class RunAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
     change_form_template = "admin/workflows/run/change_form.html"
     fieldsets = (
         (None, {"fields": ("run_label", "status", "error_detail", "workflow", "brief", "started_by")}),
-        ("Output", {"fields": ("output_view",)}),
+        ("Data check", {"fields": ("data_check_view",)}),
+        ("Output", {"fields": ("output_view", "variants_view")}),
         (
             "What ran",
             {
@@ -414,7 +427,50 @@ class RunAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
     readonly_fields = tuple(f for group in fieldsets for f in group[1]["fields"])
 
     def get_queryset(self, request):
-        return super().get_queryset(request).with_related().select_related("output", "trace")
+        return super().get_queryset(request).with_related().select_related("trace")
+
+    @admin.display(description="Data check")
+    def data_check_view(self, obj):
+        check = getattr(obj, "data_check", None)
+        if check is None:
+            return "Not checked yet." if obj.is_in_progress else "No data check ran."
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td><b>{}</b></td><td>{}</td></tr>",
+            (
+                (name, entry.get("source", ""), _data_check_finding(entry), entry.get("status", ""), entry.get("on_failure", ""))
+                for name, entry in check.document.get("required_inputs", {}).items()
+            ),
+        )
+        audience = check.document.get("audience") or {}
+        audience_line = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in audience.items())
+        return format_html(
+            '<p><b>{}</b>: {}</p><table><tr><th>Input</th><th>Source</th><th>Found</th><th>Status</th><th>On failure</th></tr>{}</table><p>{}</p>',
+            check.get_decision_display(),
+            check.summary,
+            rows,
+            audience_line or "No recipient-level data.",
+        )
+
+    @admin.display(description="Variants")
+    def variants_view(self, obj):
+        variants = list(obj.variants.select_related("output"))
+        if not variants:
+            return "-"
+        rows = []
+        for variant in variants:
+            output = getattr(variant, "output", None)
+            content = (output.content or {}) if output else {}
+            subject = (content.get("subject_lines") or ["-"])[0]
+            rows.append((variant.key, variant.recipient_count, output.get_source_display() if output else "no output", subject))
+        table = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows)
+        export = reverse("admin:inputs_recipientassignment_export", args=[obj.pk])
+        return format_html(
+            '<table><tr><th>Variant</th><th>Recipients</th><th>Source</th><th>First subject line</th></tr>{}</table>'
+            '<p><a href="{}">Export recipient assignments (CSV)</a></p>',
+            table,
+            export,
+        )
 
     @admin.display(description="Run", ordering="created_at")
     def run_label(self, obj):
@@ -483,7 +539,7 @@ class RunOutputAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
     list_display = ("run", "source", "schema_valid", "created_at")
     list_filter = ("source", "schema_valid")
     search_fields = ("run__trace_id", "raw_text")
-    list_select_related = ("run",)
+    list_select_related = ("run", "variant__run")
 
 
 @admin.register(Trace)

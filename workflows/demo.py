@@ -692,6 +692,17 @@ class _Loader:
                 pre_save=lambda brief: setattr(brief, "created_by", ops),
             )
 
+    def load_inputs(self, workflow: Workflow, segment: AudienceSegment) -> None:
+        """The data contract, the demo CDP source and its recipients (see inputs.demo)."""
+        from inputs import demo as inputs_demo
+
+        ops = self.users["ops"]
+        changes = inputs_demo.load_demo_contract(workflow=workflow, by=ops)
+        changes += inputs_demo.load_demo_source(segment=segment, by=ops)
+        changes += inputs_demo.load_demo_audience(segment=segment, by=ops, now=self.now)
+        for change in changes:
+            self.note("created", change)
+
     def summary(self, workflow: Workflow, inputs: list[VersionedArtifact]) -> DemoSummary:
         from django.contrib.auth.models import Group
 
@@ -737,4 +748,5 @@ def load_demo(*, stdout=None, force: bool = False) -> DemoSummary:
         template, production = loader.load_prompts()
         workflow = loader.load_workflow(template, production)
         loader.load_briefs(workflow, segment)
+        loader.load_inputs(workflow, segment)
         return loader.summary(workflow, inputs)

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db.models import F
 
 from workflows import contracts, llm
-from workflows.models import GenerationCacheEntry, Run, RunOutput, _with_history_context
+from workflows.models import GenerationCacheEntry, Run, RunOutput, RunVariant, _with_history_context
 from workflows.pipeline import RunContext, StepFailed
 
 RAW_EXCERPT_CHARS = 2000
@@ -116,16 +116,17 @@ def _check(text: str, *, prompt_schema: dict, contract_schema: dict) -> contract
     return contract if not contract.valid else outcome
 
 
-def _store_output(run: Run, *, content, raw_text: str, errors: list[str], source: str) -> RunOutput:
+def _store_output(run: Run, variant: RunVariant, *, content, raw_text: str, errors: list[str], source: str) -> RunOutput:
     output = RunOutput(
         run=run,
+        variant=variant,
         content=content,
         raw_text=raw_text,
         schema_valid=not errors and content is not None,
         schema_errors=errors,
         source=source,
     )
-    _with_history_context(output, by=run.started_by, reason=f"Output stored from {source}")
+    _with_history_context(output, by=run.started_by, reason=f"Output of {variant.key} stored from {source}")
     output.save()
     return output
 
@@ -138,35 +139,32 @@ def _models_to_try(run: Run) -> list[tuple[str, str]]:
     return models
 
 
-def generate(ctx: RunContext) -> None:
-    """Produce the run's output and record how; raises StepFailed when nothing usable came of it."""
+def generate_variant(ctx: RunContext, variant: RunVariant) -> dict[str, Any]:
+    """Produce one variant's output and return its trace summary; StepFailed when nothing usable came."""
     run = ctx.run
     version = run.prompt_version
     endpoint = ctx.endpoint
     prompt_schema = version.output_schema
     contract_schema = run.workflow.output_schema
     mode = endpoint.resolved_structured_output
+    base_messages = ctx.messages[variant.key]
     log = GenerationLog()
     attempts_per_model = max(1, int(settings.MARKETINGAI_LLM["GENERATION_ATTEMPTS"]))
     budget_seconds = float(settings.MARKETINGAI_LLM["RUN_BUDGET_SECONDS"])
-    deadline = time.monotonic() + budget_seconds
+    if ctx.deadline is None:
+        ctx.deadline = time.monotonic() + budget_seconds
+    deadline = ctx.deadline
 
-    if endpoint.is_bundled_local_model and not llm.endpoint_is_reachable(endpoint):
-        from workflows.localmodel import not_running_message
-
-        raise StepFailed(not_running_message(endpoint.display_url))
-
-    def finish(*, source: str, model_used: str) -> None:
-        ctx.output_source = source
-        ctx.trace["generation"] = log.summary(source=source, model_used=model_used)
-        ctx.trace["model"] = model_used
+    def stored(*, content, raw_text: str, source: str, model_used: str) -> dict[str, Any]:
+        _store_output(run, variant, content=content, raw_text=raw_text, errors=[], source=source)
+        return {"key": variant.key, **log.summary(source=source, model_used=model_used)}
 
     last_text, last_errors = "", []
     for model, source in _models_to_try(run):
         key = cache_key(
             prompt_version_id=version.pk,
             model=model,
-            messages=ctx.messages,
+            messages=base_messages,
             temperature=run.temperature,
             max_tokens=run.max_tokens,
             schema=prompt_schema,
@@ -181,10 +179,9 @@ def generate(ctx: RunContext) -> None:
                     GenerationCacheEntry.objects.filter(pk=cached.pk).update(hits=F("hits") + 1)
                     log.cache_hit = True
                     log.add(model=model, outcome="cache_hit", detail=f"Reused the output of run {cached.source_run_id}.")
-                    _store_output(run, content=outcome.content, raw_text=cached.response_text, errors=[], source=Run.OutputSource.CACHE)
-                    return finish(source=Run.OutputSource.CACHE, model_used=model)
+                    return stored(content=outcome.content, raw_text=cached.response_text, source=Run.OutputSource.CACHE, model_used=model)
 
-        messages = list(ctx.messages)
+        messages = list(base_messages)
         for _ in range(attempts_per_model):
             if time.monotonic() > deadline:
                 log.add(model=model, outcome="budget_exhausted", detail=f"The run's {budget_seconds:g} s budget is spent.")
@@ -223,23 +220,72 @@ def generate(ctx: RunContext) -> None:
                         "source_run": run,
                     },
                 )
-                _store_output(run, content=outcome.content, raw_text=result.text, errors=[], source=source)
-                return finish(source=source, model_used=result.model or model)
+                return stored(content=outcome.content, raw_text=result.text, source=source, model_used=result.model or model)
             attempt.raw_excerpt = result.text[:RAW_EXCERPT_CHARS]
             last_text, last_errors = result.text, outcome.errors
-            messages = [*ctx.messages, {"role": "assistant", "content": result.text[:RAW_EXCERPT_CHARS]}, correction_message(outcome.errors)]
+            messages = [*base_messages, {"role": "assistant", "content": result.text[:RAW_EXCERPT_CHARS]}, correction_message(outcome.errors)]
 
     fallback = run.workflow.fallback_content
     if fallback is not None and contracts.validate_document(fallback, contract_schema).valid:
         log.add(model="", outcome="fallback_template", detail="Used the workflow's manually approved fallback content.")
-        _store_output(run, content=fallback, raw_text=last_text, errors=[], source=Run.OutputSource.FALLBACK_TEMPLATE)
-        return finish(source=Run.OutputSource.FALLBACK_TEMPLATE, model_used="")
+        ctx.flags.append(f"Variant {variant.key} uses the fallback content: generation gave no usable output.")
+        return stored(content=fallback, raw_text=last_text, source=Run.OutputSource.FALLBACK_TEMPLATE, model_used="")
 
-    ctx.trace["generation"] = log.summary(source="", model_used="")
     if last_text:
-        _store_output(run, content=None, raw_text=last_text, errors=last_errors, source=Run.OutputSource.MODEL)
+        _store_output(run, variant, content=None, raw_text=last_text, errors=last_errors, source=Run.OutputSource.MODEL)
     tried = len(log.attempts)
     reason = last_errors[0] if last_errors else "no attempt was made"
-    raise StepFailed(
-        f"No usable output after {tried} attempt{'s' if tried != 1 else ''} and no fallback content: {reason}"
-    )
+    failure = StepFailed(f"No usable output after {tried} attempt{'s' if tried != 1 else ''} and no fallback content: {reason}")
+    failure.summary = {"key": variant.key, **log.summary(source="", model_used="")}
+    raise failure
+
+
+def _totals(summaries: list[dict[str, Any]]) -> dict[str, Any]:
+    sources = {s["source"] for s in summaries if s["source"]}
+    return {
+        "source": sources.pop() if len(sources) == 1 else (Run.OutputSource.MIXED if sources else ""),
+        "model_used": next((s["model_used"] for s in summaries if s["model_used"]), ""),
+        "cache_hit": bool(summaries) and all(s["cache_hit"] for s in summaries),
+        "latency_ms": sum(s["latency_ms"] for s in summaries),
+        "input_tokens": sum(s["input_tokens"] for s in summaries),
+        "output_tokens": sum(s["output_tokens"] for s in summaries),
+        "attempts": sum(s["attempts"] for s in summaries),
+        "variants": summaries,
+    }
+
+
+def generate_all(ctx: RunContext) -> None:
+    """One generation per variant, the generic (or only) one first.
+
+    A cohort that yields nothing usable hands its recipients to the generic variant
+    (audience rollback); the run fails only when the generic variant itself fails.
+    """
+    endpoint = ctx.endpoint
+    if endpoint.is_bundled_local_model and not llm.endpoint_is_reachable(endpoint):
+        from workflows.localmodel import not_running_message
+
+        raise StepFailed(not_running_message(endpoint.display_url))
+
+    ordered = sorted(ctx.variants, key=lambda v: (not (v.is_generic or v.key == RunVariant.DEFAULT_KEY), v.key))
+    main = ordered[0]
+    summaries: list[dict[str, Any]] = []
+    try:
+        for variant in ordered:
+            try:
+                summaries.append(generate_variant(ctx, variant))
+            except StepFailed as exc:
+                summaries.append({**exc.summary, "error": str(exc)})
+                if variant is main or not main.is_generic:
+                    raise
+                moved = variant.assignments.update(
+                    variant=main, treatment="generic", reason=f"Cohort {variant.key} generation failed"
+                )
+                RunVariant.objects.filter(pk=main.pk).update(recipient_count=F("recipient_count") + moved)
+                RunVariant.objects.filter(pk=variant.pk).update(recipient_count=0)
+                ctx.flags.append(f"Cohort {variant.key} failed to generate; its {moved} recipients get the generic variant.")
+    finally:
+        totals = _totals(summaries)
+        ctx.trace["generation"] = totals
+        ctx.output_source = totals["source"]
+        if totals["model_used"]:
+            ctx.trace["model"] = totals["model_used"]

@@ -392,7 +392,11 @@ class PromptVersion(VersionedArtifact):
 
 
 def default_steps() -> list[str]:
-    return ["render_prompt", "generate"]
+    return ["check_data", "render_prompt", "generate"]
+
+
+def default_cohort_attributes() -> list[str]:
+    return ["role", "usage_tier"]
 
 
 class Workflow(models.Model):
@@ -425,6 +429,11 @@ class Workflow(models.Model):
     )
     steps = models.JSONField(
         default=default_steps, help_text="The named pipeline steps every run of this workflow goes through."
+    )
+    cohort_attributes = models.JSONField(
+        default=default_cohort_attributes,
+        blank=True,
+        help_text="Recipient attributes the prompt personalizes on: one generation per combination, plus a generic one.",
     )
 
     history = HistoricalRecords()
@@ -538,12 +547,14 @@ class Run(models.Model):
         QUEUED = "queued", "Queued"
         GENERATING = "generating", "Generating"
         GENERATED = "generated", "Generated"
+        STOPPED = "stopped", "Stopped before generation"
         FAILED = "failed", "Failed"
 
     TRANSITIONS: ClassVar[dict[str, frozenset[str]]] = {
         Status.QUEUED: frozenset({Status.GENERATING, Status.FAILED}),
-        Status.GENERATING: frozenset({Status.GENERATED, Status.FAILED}),
+        Status.GENERATING: frozenset({Status.GENERATED, Status.STOPPED, Status.FAILED}),
         Status.GENERATED: frozenset(),
+        Status.STOPPED: frozenset(),
         Status.FAILED: frozenset(),
     }
     IN_PROGRESS: ClassVar[frozenset[str]] = frozenset({Status.QUEUED, Status.GENERATING})
@@ -553,6 +564,7 @@ class Run(models.Model):
         CACHE = "cache", "Cache (identical generation)"
         FALLBACK_MODEL = "fallback_model", "Fallback model"
         FALLBACK_TEMPLATE = "fallback_template", "Fallback template"
+        MIXED = "mixed", "Mixed (see variants)"
 
     workflow = models.ForeignKey(Workflow, on_delete=models.PROTECT, related_name="runs")
     brief = models.ForeignKey(CampaignBrief, on_delete=models.PROTECT, related_name="runs")
@@ -586,7 +598,7 @@ class Run(models.Model):
         ordering = ["-created_at", "-id"]
         permissions = [("start_run", "Can start workflow runs")]
         constraints = [
-            models.CheckConstraint(condition=Q(status__in=["queued", "generating", "generated", "failed"]), name="run_status_valid"),
+            models.CheckConstraint(condition=Q(status__in=["queued", "generating", "generated", "stopped", "failed"]), name="run_status_valid"),
         ]
         indexes = [models.Index(fields=["workflow", "status"], name="run_workflow_status_idx")]
 
@@ -628,14 +640,49 @@ class Run(models.Model):
             finished_at=timezone.now(),
         )
 
+    def mark_stopped(self, *, by, reason: str) -> None:
+        self._transition(
+            self.Status.STOPPED, by=by, reason="Stopped before generation", error_detail=reason, finished_at=timezone.now()
+        )
+
+    @property
+    def output(self) -> RunOutput | None:
+        """The output of the run's main variant: the only one, or the generic one beside cohorts."""
+        return (
+            self.outputs.select_related("variant")
+            .order_by(models.F("variant__is_generic").desc(nulls_first=True), "pk")
+            .first()
+        )
+
     def mark_failed(self, *, by, error: str) -> None:
         self._transition(
             self.Status.FAILED, by=by, reason="Run failed", error_detail=error, finished_at=timezone.now()
         )
 
 
+class RunVariant(models.Model):
+    """One generation of a run: for a cohort of recipients, or the generic one."""
+
+    GENERIC_KEY = "generic"
+    DEFAULT_KEY = "default"
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="variants")
+    key = models.CharField(max_length=200, help_text="'generic', 'default' (no recipients) or the cohort, e.g. role=admin|usage_tier=high.")
+    attributes = models.JSONField(default=dict, blank=True, help_text="The cohort attributes the prompt was given.")
+    is_generic = models.BooleanField(default=False)
+    recipient_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["run", "-is_generic", "key"]
+        constraints = [models.UniqueConstraint(fields=["run", "key"], name="runvariant_unique_key")]
+
+    def __str__(self) -> str:
+        return f"{self.run} / {self.key}"
+
+
 class RunOutput(models.Model):
-    run = models.OneToOneField(Run, on_delete=models.CASCADE, related_name="output")
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="outputs")
+    variant = models.OneToOneField(RunVariant, null=True, blank=True, on_delete=models.CASCADE, related_name="output")
     content = models.JSONField(null=True, blank=True, help_text="The parsed output.")
     raw_text = models.TextField(blank=True, help_text="The model's text exactly as returned.")
     schema_valid = models.BooleanField(default=False)
@@ -645,8 +692,11 @@ class RunOutput(models.Model):
 
     history = HistoricalRecords()
 
+    class Meta:
+        ordering = ["run", "id"]
+
     def __str__(self) -> str:
-        return f"Output of {self.run}"
+        return f"Output of {self.variant or self.run}"
 
 
 class Trace(models.Model):

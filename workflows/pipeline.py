@@ -19,14 +19,24 @@ class StepFailed(Exception):
     """A step could not complete; the message is shown to ops as the run's error."""
 
 
+class RunStopped(Exception):
+    """A step decided the run must not go on (e.g. the data check); the message says why."""
+
+
 @dataclass
 class RunContext:
     run: Run
     endpoint: EndpointConfig
     trace: dict[str, Any]
-    variables: dict[str, Any] = field(default_factory=dict)
-    messages: list[dict[str, str]] = field(default_factory=list)
+    # The generations to make: RunVariant rows (one "default" variant when there are no cohorts).
+    variants: list[Any] = field(default_factory=list)
+    # Rendered messages per variant key.
+    messages: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    # Findings the run carries forward to review (stale data, fallbacks used, ...).
+    flags: list[str] = field(default_factory=list)
     output_source: str = ""
+    # time.monotonic() after which no new model call starts (the run budget).
+    deadline: float | None = None
 
     @property
     def actor(self):

@@ -102,6 +102,12 @@ def run_execute(*, run_id: int) -> Run:
         for name in run.workflow.steps:
             with tracing.timed_step(ctx.trace, name):
                 pipeline.get_step(name)(ctx)
+            _save_trace(trace, run, ctx.trace, reason=f"Step {name} done")
+    except pipeline.RunStopped as exc:
+        ctx.trace["flags"] = ctx.flags
+        run.mark_stopped(by=run.started_by, reason=str(exc))
+        _save_trace(trace, run, ctx.trace, reason="Run stopped before generation")
+        return run
     except Exception as exc:  # noqa: BLE001 - whatever happens, the run must not stay in "generating"
         if isinstance(exc, pipeline.StepFailed):
             message = str(exc)
@@ -110,9 +116,11 @@ def run_execute(*, run_id: int) -> Run:
             message = f"Unexpected error ({type(exc).__name__}): {exc}"
         message = redact(message, [endpoint.api_key])
         ctx.trace["error"] = message
+        ctx.trace["flags"] = ctx.flags
         run.mark_failed(by=run.started_by, error=message)
         _save_trace(trace, run, ctx.trace, reason="Run failed")
         return run
+    ctx.trace["flags"] = ctx.flags
     run.mark_generated(by=run.started_by, source=ctx.output_source)
     _save_trace(trace, run, ctx.trace, reason="Output stored")
     return run

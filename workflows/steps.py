@@ -1,4 +1,4 @@
-"""The workflow app's pipeline steps."""
+"""The workflow app's pipeline steps: render the prompt and generate, once per variant."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from workflows import generation, rendering
-from workflows.models import Run
+from workflows.models import Run, RunVariant
 from workflows.pipeline import RunContext, StepFailed, step
 
 MISSING_INPUT_HINTS = {
@@ -15,11 +15,28 @@ MISSING_INPUT_HINTS = {
     "brand_rules": "There are no approved brand rules: approve a version before running.",
     "legal_restrictions": "There is no approved legal restriction set: approve one before running.",
 }
+GENERIC_USAGE = "No product usage data is used for this variant: write copy that fits any usage level."
 
 
-def prompt_variables(run: Run) -> dict[str, Any]:
+def _audience(run: Run, variant: RunVariant) -> tuple[dict[str, Any], Any]:
+    brief = run.brief
+    audience: dict[str, Any] = {"segment": brief.audience_segment.label, "plan": brief.plan_name}
+    if variant.key == RunVariant.DEFAULT_KEY:
+        audience["role"] = brief.audience_role
+        usage = brief.product_usage_summary or "No product usage data is available."
+    elif variant.is_generic:
+        audience["role"] = "any role in the segment"
+        usage = GENERIC_USAGE
+    else:
+        audience.update(variant.attributes)
+        usage = {"cohort": variant.attributes, "campaign_context": brief.product_usage_summary or ""}
+    return audience, usage
+
+
+def prompt_variables(run: Run, variant: RunVariant) -> dict[str, Any]:
     """The values a prompt may use, from the exact input versions the run recorded."""
     brief = run.brief
+    audience, usage = _audience(run, variant)
     variables: dict[str, Any] = {
         "campaign_brief": {
             "id": brief.label,
@@ -33,12 +50,8 @@ def prompt_variables(run: Run) -> dict[str, Any]:
             },
             "key_facts": [line.strip() for line in brief.key_facts.splitlines() if line.strip()],
         },
-        "audience": {
-            "segment": brief.audience_segment.label,
-            "role": brief.audience_role,
-            "plan": brief.plan_name,
-        },
-        "product_usage_summary": brief.product_usage_summary or "No product usage data is available.",
+        "audience": audience,
+        "product_usage_summary": usage,
         "output_schema": rendering.schema_outline(run.prompt_version.output_schema),
         "reviewer_note": "",
     }
@@ -51,22 +64,33 @@ def prompt_variables(run: Run) -> dict[str, Any]:
     return variables
 
 
+def ensure_default_variant(ctx: RunContext) -> None:
+    """Without cohorts (no data check step, or no recipients), a run makes one generation."""
+    if not ctx.variants:
+        variant, _ = RunVariant.objects.get_or_create(run=ctx.run, key=RunVariant.DEFAULT_KEY)
+        ctx.variants = [variant]
+
+
 @step("render_prompt")
 def render_prompt(ctx: RunContext) -> None:
+    ensure_default_variant(ctx)
     version = ctx.run.prompt_version
-    ctx.variables = prompt_variables(ctx.run)
     needed = rendering.template_variables(version.system_prompt) | rendering.template_variables(version.user_template)
-    missing = sorted(needed - ctx.variables.keys())
-    if missing:
-        raise StepFailed(" ".join(MISSING_INPUT_HINTS.get(name, f"The input {name!r} has no value.") for name in missing))
-    ctx.messages = rendering.build_messages(
-        system_prompt=version.system_prompt, user_template=version.user_template, variables=ctx.variables
-    )
-    rendered = json.dumps(ctx.messages, sort_keys=True, ensure_ascii=False).encode()
-    ctx.trace["inputs"]["rendered_prompt_sha256"] = hashlib.sha256(rendered).hexdigest()
-    ctx.trace["inputs"]["rendered_prompt_chars"] = sum(len(m["content"]) for m in ctx.messages)
+    hashes = {}
+    for variant in ctx.variants:
+        variables = prompt_variables(ctx.run, variant)
+        missing = sorted(needed - variables.keys())
+        if missing:
+            raise StepFailed(" ".join(MISSING_INPUT_HINTS.get(n, f"The input {n!r} has no value.") for n in missing))
+        messages = rendering.build_messages(
+            system_prompt=version.system_prompt, user_template=version.user_template, variables=variables
+        )
+        ctx.messages[variant.key] = messages
+        rendered = json.dumps(messages, sort_keys=True, ensure_ascii=False).encode()
+        hashes[variant.key] = hashlib.sha256(rendered).hexdigest()
+    ctx.trace["inputs"]["rendered_prompt_sha256"] = hashes
 
 
 @step("generate")
 def generate(ctx: RunContext) -> None:
-    generation.generate(ctx)
+    generation.generate_all(ctx)

@@ -8,6 +8,8 @@ from typing import Any
 
 from django.utils import timezone
 
+from workflows.pipeline import RunStopped
+
 
 def new_document(run, *, endpoint_url: str, structured_output: str) -> dict[str, Any]:
     brief = run.brief
@@ -31,6 +33,8 @@ def new_document(run, *, endpoint_url: str, structured_output: str) -> dict[str,
         },
         "endpoint": {"base_url": endpoint_url, "structured_output": structured_output},
         "steps": [],
+        "data_check": {},
+        "flags": [],
         "generation": {},
         "evals": {},
         "approval": {},
@@ -46,6 +50,9 @@ def timed_step(document: dict[str, Any], name: str):
     started = time.monotonic()
     try:
         yield entry
+    except RunStopped:
+        entry["status"] = "stopped"
+        raise
     except BaseException:
         entry["status"] = "failed"
         raise

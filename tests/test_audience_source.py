@@ -1,0 +1,537 @@
+"""Pulling recipients from an HTTP JSON source, over real HTTP.
+
+The demo endpoint is served by pytest-django's live server; error cases use a tiny
+loopback server that answers what the test tells it to and counts the requests it saw.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from inputs.demo_cdp import DEMO_CDP_TOKEN_ENV, DEMO_FIELD_MAPPING, DEMO_RECORDS_PATH
+from inputs.models import AudienceImport, AudienceSource, Recipient
+from inputs.sources import SourceError, audience_pull, map_records, source_age_hours
+from workflows.models import AudienceSegment
+
+CREDENTIAL_ENV = "TEST_AUDIENCE_SOURCE_CREDENTIAL"
+DEMO_TOKEN = "test-demo-token-7f3a9c"
+SEGMENT_SLUG = "trial_ending_3_days"
+
+
+# --- A tiny loopback server ------------------------------------------------------------
+
+
+@dataclass
+class Answer:
+    status: int = 200
+    body: bytes = b"{}"
+    content_type: str = "application/json"
+    delay: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def json(cls, document, **kwargs) -> Answer:
+        return cls(body=json.dumps(document).encode(), **kwargs)
+
+
+class TinyServer:
+    def __init__(self) -> None:
+        self.answer = Answer()
+        self.requests: list[dict] = []
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def url(self, path: str = "/recipients.json") -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}{path}"
+
+    def start(self) -> TinyServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _handler_class(self):
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                server.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}})
+                answer = server.answer
+                if answer.delay:
+                    time.sleep(answer.delay)
+                try:
+                    self.send_response(answer.status)
+                    self.send_header("Content-Type", answer.content_type)
+                    self.send_header("Content-Length", str(len(answer.body)))
+                    for name, value in answer.headers.items():
+                        self.send_header(name, value)
+                    self.end_headers()
+                    self.wfile.write(answer.body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (a timeout under test)
+
+        return Handler
+
+
+@pytest.fixture(scope="module")
+def tiny_server_process():
+    server = TinyServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def tiny_server(tiny_server_process):
+    tiny_server_process.answer = Answer()
+    tiny_server_process.requests.clear()
+    return tiny_server_process
+
+
+# --- Fixtures ----------------------------------------------------------------------------
+
+
+def our_records(count: int = 3, *, now=None) -> list[dict]:
+    """Records already in our shape: they need no mapping at all."""
+    now = now or timezone.now()
+    return [
+        {
+            "customer_id": f"cus_{n:03d}",
+            "email": f"person{n}@example.com",
+            "role": "engineering manager",
+            "plan": "Team trial",
+            "consent": "opted_in",
+            "usage_summary": "Created 3 dashboards.",
+            "usage_as_of": (now - timedelta(hours=2)).isoformat(),
+        }
+        for n in range(1, count + 1)
+    ]
+
+
+@pytest.fixture
+def segment(db):
+    return AudienceSegment.objects.create(slug=SEGMENT_SLUG, name="Trial ending in 3 days")
+
+
+@pytest.fixture
+def credential(monkeypatch):
+    """The demo endpoint's token and the source's credential, both from the environment only."""
+    monkeypatch.setenv(DEMO_CDP_TOKEN_ENV, DEMO_TOKEN)
+    monkeypatch.setenv(CREDENTIAL_ENV, f"Bearer {DEMO_TOKEN}")
+    return DEMO_TOKEN
+
+
+@pytest.fixture
+def demo_source(live_server, segment, credential):
+    return AudienceSource.objects.create(
+        segment=segment,
+        url=f"{live_server.url}/demo-cdp/segments/{SEGMENT_SLUG}/recipients.json",
+        auth_env_var=CREDENTIAL_ENV,
+        records_path=DEMO_RECORDS_PATH,
+        field_mapping=DEMO_FIELD_MAPPING,
+        timeout_seconds=10,
+    )
+
+
+@pytest.fixture
+def tiny_source(tiny_server, segment, credential):
+    return AudienceSource.objects.create(
+        segment=segment,
+        url=tiny_server.url(),
+        auth_env_var=CREDENTIAL_ENV,
+        records_path="recipients",
+        timeout_seconds=2,
+    )
+
+
+def snapshot(segment) -> list[tuple]:
+    return list(Recipient.objects.filter(segment=segment).order_by("customer_id").values_list("customer_id", "email", "audience_import_id"))
+
+
+# --- Pulling from the demo endpoint ------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_pull_from_demo_endpoint_maps_fields(demo_source, segment):
+    now = timezone.now()
+
+    result = audience_pull(source=demo_source, now=now)
+
+    assert result.status == AudienceImport.Status.IMPORTED, result.errors
+    assert result.row_count == 60
+    assert "demo-cdp/segments" in result.source_name and DEMO_TOKEN not in result.source_name
+    recipients = Recipient.objects.filter(segment=segment)
+    assert recipients.count() == 60
+    assert recipients.filter(consent=Recipient.Consent.OPTED_OUT).count() == 5
+    stale = recipients.filter(usage_as_of__lt=now - timedelta(hours=6)).count()
+    assert stale == 7
+    for recipient in recipients:
+        assert recipient.customer_id.startswith("cdp_")
+        assert recipient.email.endswith("@example.com")
+        assert recipient.role in {"engineering manager", "marketing lead", "finance admin"}
+        assert recipient.plan
+        assert recipient.usage_summary
+        assert timezone.is_aware(recipient.usage_as_of)
+        assert timedelta(hours=1) - timedelta(minutes=1) <= now - recipient.usage_as_of <= timedelta(hours=40, minutes=1)
+        assert recipient.attributes["usage_tier"] in {"high", "low"}
+        assert isinstance(recipient.attributes["company_size"], int)
+        assert not {"contact", "usage", "subscribed", "job_role", "id"} & set(recipient.attributes)
+
+    demo_source.refresh_from_db()
+    assert demo_source.last_fetched_at == now
+    assert demo_source.last_status == "imported 60 recipients"
+    assert source_age_hours(demo_source, now=now + timedelta(hours=3)) == pytest.approx(3.0)
+    assert demo_source.history.first().history_change_reason == "Pull: imported 60 recipients"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_demo_endpoint_is_stable_between_pulls(demo_source, segment):
+    audience_pull(source=demo_source)
+    first = {r.customer_id: (r.email, r.role, r.consent) for r in Recipient.objects.filter(segment=segment)}
+
+    audience_pull(source=demo_source)
+
+    second = {r.customer_id: (r.email, r.role, r.consent) for r in Recipient.objects.filter(segment=segment)}
+    assert first == second and len(first) == 60
+
+
+@pytest.mark.django_db(transaction=True)
+def test_demo_endpoint_refuses_a_wrong_token(demo_source, segment, monkeypatch):
+    wrong = "Bearer wrong-token-value-123"
+    monkeypatch.setenv(CREDENTIAL_ENV, wrong)
+
+    with pytest.raises(SourceError) as caught:
+        audience_pull(source=demo_source)
+
+    message = str(caught.value)
+    assert "HTTP 401" in message
+    assert "wrong-token-value-123" not in message and DEMO_TOKEN not in message
+    demo_source.refresh_from_db()
+    assert demo_source.last_status == message
+    assert demo_source.last_fetched_at is None
+    assert not Recipient.objects.filter(segment=segment).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_demo_endpoint_answers_404_for_an_unknown_segment(demo_source, live_server):
+    demo_source.url = f"{live_server.url}/demo-cdp/segments/no_such_segment/recipients.json"
+    demo_source.save()
+
+    with pytest.raises(SourceError, match="HTTP 404"):
+        audience_pull(source=demo_source)
+
+
+def test_demo_endpoint_needs_a_bearer_token(client, settings, monkeypatch):
+    monkeypatch.delenv(DEMO_CDP_TOKEN_ENV, raising=False)
+    url = f"/demo-cdp/segments/{SEGMENT_SLUG}/recipients.json"
+
+    assert client.get(url).status_code == 401
+    assert client.get(url, headers={"Authorization": "Bearer nope"}).status_code == 401
+    response = client.get(url, headers={"Authorization": "Bearer demo-cdp-token"})  # the default token
+    assert response.status_code == 200
+    assert len(response.json()["data"]["members"]) == 60
+
+
+# --- Credentials -------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_bare_token_is_sent_as_a_bearer_credential(tiny_source, tiny_server, monkeypatch):
+    monkeypatch.setenv(CREDENTIAL_ENV, "bare-token-abc123")
+    tiny_server.answer = Answer.json({"recipients": our_records()})
+
+    audience_pull(source=tiny_source)
+
+    (request,) = tiny_server.requests
+    assert request["headers"]["authorization"] == "Bearer bare-token-abc123"
+    assert request["headers"]["accept"] == "application/json"
+
+
+@pytest.mark.django_db
+def test_a_custom_auth_header_carries_the_value_as_is(tiny_source, tiny_server, monkeypatch):
+    monkeypatch.setenv(CREDENTIAL_ENV, "key-abc123")
+    tiny_source.auth_header = "X-Api-Key"
+    tiny_source.save()
+    tiny_server.answer = Answer.json({"recipients": our_records()})
+
+    audience_pull(source=tiny_source)
+
+    headers = tiny_server.requests[0]["headers"]
+    assert headers["x-api-key"] == "key-abc123" and "authorization" not in headers
+
+
+@pytest.mark.django_db
+def test_a_missing_env_var_fails_before_any_request(tiny_source, tiny_server, monkeypatch):
+    monkeypatch.delenv(CREDENTIAL_ENV)
+
+    with pytest.raises(SourceError) as caught:
+        audience_pull(source=tiny_source)
+
+    assert str(caught.value) == (
+        f"The environment variable {CREDENTIAL_ENV} that holds the credential for {tiny_server.url()} is not set."
+    )
+    assert tiny_server.requests == []
+    tiny_source.refresh_from_db()
+    assert tiny_source.last_status == str(caught.value)
+    assert tiny_source.last_fetched_at is None
+
+
+@pytest.mark.django_db
+def test_no_env_var_means_no_credential(tiny_source, tiny_server):
+    tiny_source.auth_env_var = ""
+    tiny_source.save()
+    tiny_server.answer = Answer.json({"recipients": our_records()})
+
+    audience_pull(source=tiny_source)
+
+    assert "authorization" not in tiny_server.requests[0]["headers"]
+
+
+@pytest.mark.django_db
+def test_a_query_string_stays_out_of_messages_and_records(tiny_source, tiny_server):
+    tiny_source.url = tiny_server.url("/recipients.json?api_key=query-secret-999")
+    tiny_source.save()
+    tiny_server.answer = Answer(status=500, body=b"query-secret-999")
+
+    with pytest.raises(SourceError) as caught:
+        audience_pull(source=tiny_source)
+
+    tiny_source.refresh_from_db()
+    assert tiny_server.requests[0]["path"] == "/recipients.json?api_key=query-secret-999"
+    assert "HTTP 500" in str(caught.value)
+    for text in (str(caught.value), tiny_source.last_status):
+        assert "query-secret-999" not in text
+
+
+@pytest.mark.django_db
+def test_a_url_with_a_password_is_refused_before_any_request(tiny_source, tiny_server):
+    tiny_source.url = tiny_server.url().replace("://", "://user:url-secret-888@")
+    tiny_source.save()
+
+    with pytest.raises(SourceError, match="environment variable instead") as caught:
+        audience_pull(source=tiny_source)
+
+    assert tiny_server.requests == []
+    tiny_source.refresh_from_db()
+    for text in (str(caught.value), tiny_source.last_status):
+        assert "url-secret-888" not in text and "user:" not in text
+
+
+@pytest.mark.django_db
+def test_a_redirect_is_not_followed_with_the_credential(tiny_source, tiny_server):
+    tiny_server.answer = Answer(status=302, body=b"", headers={"Location": "http://127.0.0.1:9/elsewhere"})
+
+    with pytest.raises(SourceError, match="redirect") as caught:
+        audience_pull(source=tiny_source)
+
+    assert len(tiny_server.requests) == 1
+    assert DEMO_TOKEN not in str(caught.value)
+
+
+# --- Failures leave the segment as it was ------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (Answer(status=500, body=b'{"error": "boom"}'), "HTTP 500"),
+        (Answer(status=200, body=b"<html>maintenance</html>", content_type="text/html"), "did not return JSON"),
+        (Answer(status=200, body=b"\xff\xfe not utf-8"), "did not return JSON"),
+        (Answer.json({"recipients": []}, delay=3.0), "did not answer within 2 seconds"),
+    ],
+    ids=["server-error", "html", "binary", "slow"],
+)
+def test_a_failed_fetch_leaves_existing_recipients_untouched(tiny_source, tiny_server, segment, answer, expected):
+    fetched = timezone.now() - timedelta(hours=5)
+    tiny_server.answer = Answer.json({"recipients": our_records(3, now=fetched)})
+    assert audience_pull(source=tiny_source, now=fetched).status == AudienceImport.Status.IMPORTED
+    before = snapshot(segment)
+    assert len(before) == 3
+
+    tiny_server.answer = answer
+    with pytest.raises(SourceError) as caught:
+        audience_pull(source=tiny_source)
+
+    message = str(caught.value)
+    assert expected in message
+    assert tiny_server.url() in message
+    assert DEMO_TOKEN not in message
+    assert snapshot(segment) == before
+    tiny_source.refresh_from_db()
+    assert tiny_source.last_status == message
+    assert tiny_source.last_fetched_at == fetched  # the data in use is still the earlier pull's
+    assert source_age_hours(tiny_source) == pytest.approx(5.0, abs=0.01)
+
+
+@pytest.mark.django_db
+def test_a_wrong_records_path_is_a_clear_error(tiny_source, tiny_server, segment):
+    tiny_source.records_path = "data.recipients"
+    tiny_source.save()
+    tiny_server.answer = Answer.json({"data": {"members": our_records()}})
+
+    with pytest.raises(SourceError, match=r"^The response has no list at 'data\.recipients'\.$"):
+        audience_pull(source=tiny_source)
+
+    assert not Recipient.objects.filter(segment=segment).exists()
+
+
+@pytest.mark.django_db
+def test_invalid_records_are_rejected_with_row_errors(tiny_source, tiny_server, segment):
+    records = our_records(3)
+    records[1]["email"] = "not-an-email"
+    tiny_server.answer = Answer.json({"recipients": records})
+
+    result = audience_pull(source=tiny_source)
+
+    assert result.status == AudienceImport.Status.REJECTED
+    assert result.errors
+    assert not Recipient.objects.filter(segment=segment).exists()
+    tiny_source.refresh_from_db()
+    count = len(result.errors)
+    assert tiny_source.last_status == f"rejected: {count} error{'' if count == 1 else 's'}"
+    assert tiny_source.last_fetched_at is None
+
+
+# --- map_records (pure) ------------------------------------------------------------------
+
+
+def test_map_records_follows_dotted_paths_and_keeps_the_rest_as_attributes():
+    payload = {
+        "data": {
+            "members": [
+                {
+                    "id": "c1",
+                    "contact": {"email": "a@example.com", "phone": "+1 555"},
+                    "job_role": "marketing lead",
+                    "plan": "Team",
+                    "subscribed": False,
+                    "usage": {"summary": "Two dashboards.", "updated_at": "2025-05-01T10:00:00+00:00"},
+                    "usage_tier": "low",
+                    "company_size": 40,
+                }
+            ]
+        }
+    }
+
+    (record,) = map_records(payload, records_path=DEMO_RECORDS_PATH, field_mapping=DEMO_FIELD_MAPPING)
+
+    assert record == {
+        "customer_id": "c1",
+        "email": "a@example.com",
+        "role": "marketing lead",
+        "plan": "Team",
+        "consent": False,
+        "usage_summary": "Two dashboards.",
+        "usage_as_of": "2025-05-01T10:00:00+00:00",
+        "attributes": {"usage_tier": "low", "company_size": 40},
+    }
+
+
+def test_map_records_reads_unmapped_fields_under_our_names():
+    payload = [{"customer_id": "c1", "email": "a@example.com", "consent": "opted_in", "region": "EU", "attributes": {"seats": 4}}]
+
+    (record,) = map_records(payload, records_path="", field_mapping={})
+
+    assert record == {
+        "customer_id": "c1",
+        "email": "a@example.com",
+        "consent": "opted_in",
+        "attributes": {"seats": 4, "region": "EU"},
+    }
+
+
+def test_map_records_puts_extra_fields_of_ours_into_attributes():
+    payload = {"rows": [{"id": "c1", "firmographics": {"size": 120}}]}
+
+    (record,) = map_records(payload, records_path="rows", field_mapping={"customer_id": "id", "company_size": "firmographics.size"})
+
+    assert record == {"customer_id": "c1", "attributes": {"company_size": 120}}
+
+
+def test_map_records_leaves_missing_fields_out_for_validation_to_report():
+    (record,) = map_records([{"id": "c1", "contact": {}}], records_path="", field_mapping={"customer_id": "id", "email": "contact.email"})
+
+    assert "email" not in record and record["customer_id"] == "c1"
+
+
+@pytest.mark.parametrize(
+    ("payload", "records_path", "message"),
+    [
+        ({"data": {"members": []}}, "data.recipients", "The response has no list at 'data.recipients'."),
+        ({"data": {"members": {"a": 1}}}, "data.members", "The response has no list at 'data.members'."),
+        ({"data": []}, "data.members", "The response has no list at 'data.members'."),
+        ({"members": []}, "", "The response is not a list of records; give the path to the list in the source."),
+        ({"members": [1, 2]}, "members", "Record 1 of the response is not an object."),
+    ],
+)
+def test_map_records_rejects_a_wrong_shape(payload, records_path, message):
+    with pytest.raises(SourceError) as caught:
+        map_records(payload, records_path=records_path, field_mapping={})
+    assert str(caught.value) == message
+
+
+def test_map_records_refuses_a_mapping_that_is_not_names():
+    with pytest.raises(SourceError, match="field mapping"):
+        map_records([{"id": "c1"}], records_path="", field_mapping={"customer_id": ["id"]})
+
+
+def test_source_age_hours_is_none_before_the_first_pull():
+    assert source_age_hours(AudienceSource(last_fetched_at=None)) is None
+
+
+# --- The pull_audience command -----------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_pull_audience_command_imports_the_segment(demo_source, segment, django_user_model):
+    user = django_user_model.objects.create_user(username="marketer")
+    out = StringIO()
+
+    call_command("pull_audience", SEGMENT_SLUG, "--user", "marketer", stdout=out)
+
+    assert out.getvalue().startswith(f"Pulled 60 recipients into {SEGMENT_SLUG} from {demo_source.url} (fetched at ")
+    assert Recipient.objects.filter(segment=segment).count() == 60
+    assert AudienceImport.objects.get(segment=segment).imported_by == user
+
+
+@pytest.mark.django_db
+def test_pull_audience_command_needs_a_source(segment):
+    with pytest.raises(CommandError, match=f"^Segment {SEGMENT_SLUG} has no HTTP source: add one in the admin.$"):
+        call_command("pull_audience", SEGMENT_SLUG)
+
+
+@pytest.mark.django_db
+def test_pull_audience_command_reports_a_source_error(tiny_source, tiny_server):
+    tiny_server.answer = Answer(status=503)
+
+    with pytest.raises(CommandError, match="HTTP 503"):
+        call_command("pull_audience", SEGMENT_SLUG)
+
+
+@pytest.mark.django_db
+def test_pull_audience_command_prints_the_row_errors_of_a_rejected_pull(tiny_source, tiny_server):
+    records = our_records(2)
+    records[0]["email"] = "not-an-email"
+    tiny_server.answer = Answer.json({"recipients": records})
+    err = StringIO()
+
+    with pytest.raises(CommandError, match="rejected"):
+        call_command("pull_audience", SEGMENT_SLUG, stderr=err)
+
+    assert err.getvalue().strip()
