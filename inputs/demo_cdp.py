@@ -13,7 +13,8 @@ import os
 import random
 from datetime import timedelta
 
-from django.http import JsonResponse
+from django.conf import settings
+from django.http import Http404, JsonResponse
 from django.urls import path
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -85,6 +86,8 @@ def demo_members(segment_slug: str, *, now=None) -> list[dict]:
 
 @require_GET
 def recipients_view(request, segment_slug: str):
+    if not settings.MARKETINGAI_DEMO_CDP:
+        raise Http404("The demo CDP is off (MARKETINGAI_DEMO_CDP).")
     if not _authorized(request):
         response = JsonResponse({"error": "A valid bearer token is required."}, status=401)
         response["WWW-Authenticate"] = 'Bearer realm="demo-cdp"'

@@ -165,19 +165,19 @@ def _plan_variants(run: Run, partition: AudiencePartition, *, stale_treatment: s
             run=run, key=key, attributes=partition.cohorts[key], recipient_count=len(members)
         )
         variants.append(variant)
-        assignments += [RecipientAssignment(run=run, recipient_id=pk, variant=variant, treatment=Treatment.PERSONALIZED) for pk in members]
+        assignments += [RecipientAssignment(run_id=run.pk, recipient_id=pk, variant_id=variant.pk, treatment=Treatment.PERSONALIZED) for pk in members]
     assignments += [
-        RecipientAssignment(run=run, recipient_id=pk, variant=generic, treatment=Treatment.GENERIC, reason="Missing a cohort attribute")
+        RecipientAssignment(run_id=run.pk, recipient_id=pk, variant_id=generic.pk, treatment=Treatment.GENERIC, reason="Missing a cohort attribute")
         for pk in partition.incomplete
     ]
     if stale_treatment == "generic":
         assignments += [
-            RecipientAssignment(run=run, recipient_id=pk, variant=generic, treatment=Treatment.GENERIC, reason="Stale product usage data")
+            RecipientAssignment(run_id=run.pk, recipient_id=pk, variant_id=generic.pk, treatment=Treatment.GENERIC, reason="Stale product usage data")
             for pk in partition.stale
         ]
     elif stale_treatment == "excluded":
         assignments += [
-            RecipientAssignment(run=run, recipient_id=pk, treatment=Treatment.EXCLUDED, reason="Stale product usage data")
+            RecipientAssignment(run_id=run.pk, recipient_id=pk, treatment=Treatment.EXCLUDED, reason="Stale product usage data")
             for pk in partition.stale
         ]
     RecipientAssignment.objects.bulk_create(assignments, batch_size=ASSIGNMENT_BATCH)

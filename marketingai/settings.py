@@ -149,6 +149,9 @@ EMAIL_BACKEND = os.environ.get(
     "MARKETINGAI_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
 )
 
+# The demo CDP endpoint (/demo-cdp/...) serves made-up recipients for the offline demo.
+MARKETINGAI_DEMO_CDP = env_bool("MARKETINGAI_DEMO_CDP", DEBUG)
+
 # --- Background work (django-q2) ----------------------------------------------------------
 REDIS_URL = os.environ.get("MARKETINGAI_REDIS_URL", "")
 Q_CLUSTER = {

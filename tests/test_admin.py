@@ -13,10 +13,11 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def executed_run(workspace, model_server, reply, valid_email):
-    model_server.push(reply.json(valid_email))
+def executed_run(demo_workspace, model_server, reply, valid_email):
+    """A demo run with its data check, cohort variants and recipient assignments."""
+    model_server.push(*[reply.json(valid_email)] * 7)
     run = services.run_start(
-        workflow=workspace["workflow"], brief=workspace["brief"], started_by=workspace["users"]["ops"], enqueue=False
+        workflow=demo_workspace["workflow"], brief=demo_workspace["brief"], started_by=demo_workspace["users"]["ops"], enqueue=False
     )
     return services.run_execute(run_id=run.pk)
 
@@ -44,7 +45,7 @@ def test_every_admin_page_opens_for_a_superuser(admin_client, executed_run):
                 history = reverse(f"admin:{opts.app_label}_{opts.model_name}_history", args=[obj.pk])
                 assert admin_client.get(history).status_code == 200, history
             checked += 1
-    assert checked >= 10
+    assert checked >= 15
 
 
 def _request_for(client):
@@ -133,6 +134,27 @@ def test_run_changelist_query_count_does_not_grow_with_runs(admin_client, worksp
     with CaptureQueriesContext(connection) as many:
         assert admin_client.get(url).status_code == 200
     assert len(many) == len(few)
+
+
+def test_segment_and_recipient_lists_keep_a_constant_query_count(admin_client, demo_workspace):
+    from inputs.imports import audience_import
+
+    segment = demo_workspace["brief"].audience_segment
+    urls = [reverse("admin:workflows_audiencesegment_changelist"), reverse("admin:inputs_recipient_changelist"), reverse("admin:inputs_audienceimport_changelist")]
+    before = []
+    for url in urls:
+        with CaptureQueriesContext(connection) as queries:
+            assert admin_client.get(url).status_code == 200
+        before.append(len(queries))
+    for n in range(3):
+        rows = "\n".join(f"x{n}_{i},x{i}@example.com,in" for i in range(40))
+        audience_import(segment=segment, data=f"customer_id,email,consent\n{rows}".encode(), filename=f"more{n}.csv")
+    after = []
+    for url in urls:
+        with CaptureQueriesContext(connection) as queries:
+            admin_client.get(url)
+        after.append(len(queries))
+    assert after == before
 
 
 @pytest.mark.parametrize(

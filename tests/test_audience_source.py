@@ -137,7 +137,8 @@ def credential(monkeypatch):
 
 
 @pytest.fixture
-def demo_source(live_server, segment, credential):
+def demo_source(live_server, segment, credential, settings):
+    settings.MARKETINGAI_DEMO_CDP = True
     return AudienceSource.objects.create(
         segment=segment,
         url=f"{live_server.url}/demo-cdp/segments/{SEGMENT_SLUG}/recipients.json",
@@ -535,3 +536,18 @@ def test_pull_audience_command_prints_the_row_errors_of_a_rejected_pull(tiny_sou
         call_command("pull_audience", SEGMENT_SLUG, stderr=err)
 
     assert err.getvalue().strip()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_demo_endpoint_is_off_unless_enabled(live_server, settings):
+    import urllib.error
+    import urllib.request
+
+    settings.MARKETINGAI_DEMO_CDP = False
+    request = urllib.request.Request(
+        f"{live_server.url}/demo-cdp/segments/{SEGMENT_SLUG}/recipients.json",
+        headers={"Authorization": "Bearer demo-cdp-token"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=5)
+    assert refused.value.code == 404
