@@ -42,22 +42,31 @@ _REVIEWER_READS = (
 )
 
 # "app_label.codename"; a codename ending in "*" means every codename of the app with that prefix.
+# Inputs: ops load audiences and keep data contracts; everyone who reviews a run sees its data check.
+_OPS_INPUT_EDITS = ("recipient", "audiencesource", "inputrequirement")
+_OPS_INPUT_READS = ("audienceimport", "datacheck", "recipientassignment")
+_REVIEWER_INPUT_READS = ("datacheck", "inputrequirement", "audienceimport")
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     MARKETING_OPS: [
         *_perms(("add", "change", "view"), _OPS_EDITS),
         *_perms(("view",), _OPS_READS),
+        *_perms(("add", "change", "view"), _OPS_INPUT_EDITS, app_label="inputs"),
+        *_perms(("view",), _OPS_INPUT_READS, app_label="inputs"),
         "workflows.start_run",
     ],
     LEGAL_REVIEWERS: [
         *_perms(("view",), _REVIEWER_READS),
+        *_perms(("view",), _REVIEWER_INPUT_READS, app_label="inputs"),
         "workflows.approve_legalrestrictionset",
         "workflows.approve_claimset",
     ],
     BRAND_REVIEWERS: [
         *_perms(("view",), _REVIEWER_READS),
+        *_perms(("view",), _REVIEWER_INPUT_READS, app_label="inputs"),
         "workflows.approve_brandrules",
     ],
-    MANAGERS: ["workflows.view_*"],
+    MANAGERS: ["workflows.view_*", "inputs.view_*"],
 }
 
 

@@ -210,3 +210,19 @@ def test_the_run_page_shows_the_data_check_and_variants(demo_workspace, model_se
     assert "Generate, with flags" in html and "7 of 55 recipients stale" in html
     assert "role=finance admin|usage_tier=high" in html
     assert reverse("admin:inputs_recipientassignment_export", args=[run.pk]) in html
+
+
+@pytest.mark.parametrize(
+    ("username", "allowed", "denied"),
+    [
+        ("ops", ["inputs.add_recipient", "inputs.change_inputrequirement", "inputs.view_datacheck"], ["inputs.delete_recipient"]),
+        ("legal", ["inputs.view_datacheck"], ["inputs.add_recipient", "inputs.change_inputrequirement"]),
+        ("manager", ["inputs.view_datacheck", "inputs.view_recipientassignment"], ["inputs.add_recipient", "workflows.start_run"]),
+    ],
+)
+def test_roles_reach_inputs_as_their_job_needs(demo_workspace, username, allowed, denied):
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.get(username=username)  # fresh object: no cached permissions
+    assert all(user.has_perm(p) for p in allowed), [p for p in allowed if not user.has_perm(p)]
+    assert not any(user.has_perm(p) for p in denied), [p for p in denied if user.has_perm(p)]

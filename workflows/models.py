@@ -456,6 +456,10 @@ class Workflow(models.Model):
             outcome = contracts.validate_document(self.fallback_content, self.output_schema)
             if not outcome.valid:
                 errors["fallback_content"] = "Does not satisfy the output contract: " + "; ".join(outcome.errors)
+        if not isinstance(self.cohort_attributes, list) or not all(
+            isinstance(a, str) and a.strip() for a in self.cohort_attributes
+        ):
+            errors["cohort_attributes"] = 'Give a JSON list of attribute names, e.g. ["role", "usage_tier"].'
         unknown_steps = pipeline.unknown_steps(self.steps)
         if unknown_steps:
             errors["steps"] = f"Unknown steps: {', '.join(unknown_steps)}. Known: {', '.join(pipeline.known_steps())}."
