@@ -143,10 +143,16 @@ def test_admin_run_goes_through_the_cluster_to_a_traced_output(client, task_clus
     wait_until(finished, timeout=300, interval=1, what=f"run {run.pk} to finish on the cluster")
 
     assert run.status == Run.Status.GENERATED, run.error_detail
-    assert run.output_source == Run.OutputSource.MODEL, run.trace.document["generation"]
-    assert run.output.schema_valid and run.output.content["subject_lines"]
     trace = run.trace.document
     generation = trace["generation"]
+    # The 135M model sometimes fails a cohort three times; that cohort then uses the fallback content.
+    assert run.output_source in {Run.OutputSource.MODEL, Run.OutputSource.MIXED}, generation
+    variants = list(run.variants.select_related("output"))
+    assert len(variants) == trace["data_check"]["audience"]["cohorts"] + 1
+    assert all(v.output.schema_valid for v in variants)
+    generic = next(v for v in generation["variants"] if v["key"] == "generic")
+    assert generic["source"] == "model", generic
+    assert run.output.content["subject_lines"]
     assert generation["input_tokens"] > 100 and generation["output_tokens"] > 10
     assert generation["latency_ms"] > 0
     assert trace["model"] == bundled_settings.LOCAL_MODEL_ALIAS

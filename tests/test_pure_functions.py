@@ -116,13 +116,15 @@ class TestRequestShaping:
             "properties": {
                 "body": {"type": "string", "maxLength": 1200, "minLength": 1},
                 "cta": {"type": "string", "maxLength": 30},
-                "flags": {"type": "array", "items": {"type": "string", "maxLength": 160}},
+                "flags": {"type": "array", "items": {"type": "string", "maxLength": 900}},
+                "rationale": {"type": "string", "maxLength": 300},
             },
         }
         safe = grammar_safe_schema(schema)
         assert safe["properties"]["body"] == {"type": "string", "minLength": 1}
         assert safe["properties"]["cta"]["maxLength"] == 30
         assert "maxLength" not in safe["properties"]["flags"]["items"]
+        assert safe["properties"]["rationale"]["maxLength"] == 300
         assert schema["properties"]["body"]["maxLength"] == 1200  # the original is untouched
 
     def test_openai_form_uses_json_schema_strict_for_closed_schemas(self):

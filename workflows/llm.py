@@ -94,8 +94,8 @@ def response_format(mode: str, schema: dict, name: str = "output") -> dict[str, 
 
 
 # llama.cpp turns maxLength into nested grammar rules; long limits exceed its grammar limits
-# and crash the server (measured: 1200 characters). Longer limits are left to validation.
-GRAMMAR_MAX_LENGTH = 100
+# and crash the server (measured: 1200 crashed it, 600 worked). Longer limits are left to validation.
+GRAMMAR_MAX_LENGTH = 600
 
 
 def grammar_safe_schema(schema: Any) -> Any:
