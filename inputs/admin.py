@@ -113,7 +113,7 @@ class AudienceSegmentWithRecipientsAdmin(AudienceSegmentAdmin):
                 self.message_user(request, str(exc), messages.ERROR)
             else:
                 level = messages.SUCCESS if result.status == AudienceImport.Status.IMPORTED else messages.ERROR
-                self.message_user(request, f"{source.url}: {source.last_status}", level)
+                self.message_user(request, f"Pulled from {source.url}: {source.last_status}", level)
         return redirect("admin:workflows_audiencesegment_change", object_id)
 
 

@@ -551,3 +551,29 @@ def test_demo_endpoint_is_off_unless_enabled(live_server, settings):
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=5)
     assert refused.value.code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_admin_pull_button_imports_and_reports(admin_client, demo_source):
+    from django.urls import reverse
+
+    url = reverse("admin:workflows_audiencesegment_pull", args=[demo_source.segment_id])
+    assert admin_client.get(url).status_code == 403  # a pull changes data: POST only
+
+    response = admin_client.post(url, follow=True)
+
+    assert "imported 60 recipients" in response.content.decode()
+    assert Recipient.objects.current(demo_source.segment_id).count() == 60
+
+
+@pytest.mark.django_db(transaction=True)
+def test_admin_pull_needs_the_permission_to_add_recipients(client, demo_source, django_user_model):
+    from django.urls import reverse
+
+    viewer = django_user_model.objects.create_user("viewer", password="x", is_staff=True)
+    client.force_login(viewer)
+
+    response = client.post(reverse("admin:workflows_audiencesegment_pull", args=[demo_source.segment_id]))
+
+    assert response.status_code == 403
+    assert not Recipient.objects.exists()
