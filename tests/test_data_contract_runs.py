@@ -207,7 +207,7 @@ def test_the_run_page_shows_the_data_check_and_variants(demo_workspace, model_se
 
     html = admin_client.get(reverse("admin:workflows_run_change", args=[run.pk])).content.decode()
 
-    assert "Generate, with flags" in html and "7 of 55 recipients stale" in html
+    assert "Generating with flags: Product usage data is stale" in html and "7 of 55 recipients stale" in html
     assert "role=finance admin|usage_tier=high" in html
     assert reverse("admin:inputs_recipientassignment_export", args=[run.pk]) in html
 

@@ -445,8 +445,7 @@ class RunAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
         audience = check.document.get("audience") or {}
         audience_line = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in audience.items())
         return format_html(
-            '<p><b>{}</b>: {}</p><table><tr><th>Input</th><th>Source</th><th>Found</th><th>Status</th><th>On failure</th></tr>{}</table><p>{}</p>',
-            check.get_decision_display(),
+            '<p><b>{}</b></p><table><tr><th>Input</th><th>Source</th><th>Found</th><th>Status</th><th>On failure</th></tr>{}</table><p>{}</p>',
             check.summary,
             rows,
             audience_line or "No recipient-level data.",
