@@ -22,6 +22,14 @@ from workflows.pipeline import RunContext, StepFailed
 RAW_EXCERPT_CHARS = 2000
 
 
+class VariantFailed(StepFailed):
+    """One variant gave no usable output; ``summary`` is its trace entry."""
+
+    def __init__(self, message: str, *, summary: dict[str, Any]):
+        super().__init__(message)
+        self.summary = summary
+
+
 def cache_key(
     *,
     prompt_version_id: int,
@@ -235,9 +243,10 @@ def generate_variant(ctx: RunContext, variant: RunVariant) -> dict[str, Any]:
         _store_output(run, variant, content=None, raw_text=last_text, errors=last_errors, source=Run.OutputSource.MODEL)
     tried = len(log.attempts)
     reason = last_errors[0] if last_errors else "no attempt was made"
-    failure = StepFailed(f"No usable output after {tried} attempt{'s' if tried != 1 else ''} and no fallback content: {reason}")
-    failure.summary = {"key": variant.key, **log.summary(source="", model_used="")}
-    raise failure
+    raise VariantFailed(
+        f"No usable output after {tried} attempt{'s' if tried != 1 else ''} and no fallback content: {reason}",
+        summary={"key": variant.key, **log.summary(source="", model_used="")},
+    )
 
 
 def _totals(summaries: list[dict[str, Any]]) -> dict[str, Any]:
@@ -273,7 +282,7 @@ def generate_all(ctx: RunContext) -> None:
         for variant in ordered:
             try:
                 summaries.append(generate_variant(ctx, variant))
-            except StepFailed as exc:
+            except VariantFailed as exc:
                 summaries.append({**exc.summary, "error": str(exc)})
                 if variant is main or not main.is_generic:
                     raise
