@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from inputs.demo_cdp import DEMO_CDP_TOKEN_ENV, DEMO_FIELD_MAPPING, DEMO_RECORDS_PATH, demo_members
 from inputs.models import AudienceImport, AudienceSource, InputRequirement
+from workflows.models import with_history_context
 
 Input, Freshness, OnFailure = InputRequirement.Input, InputRequirement.Freshness, InputRequirement.OnFailure
 
@@ -34,7 +35,7 @@ def load_demo_contract(*, workflow, by) -> list[str]:
         for name, value in values.items():
             setattr(requirement, name, value)
         requirement.full_clean()
-        requirement._history_user, requirement._change_reason = by, "Demo data contract"
+        with_history_context(requirement, by=by, reason="Demo data contract")
         requirement.save()
         changed.append(f"data contract: {input_name}")
     return changed
@@ -55,7 +56,7 @@ def load_demo_source(*, segment, by) -> list[str]:
     source = source or AudienceSource(segment=segment)
     for name, value in values.items():
         setattr(source, name, value)
-    source._history_user, source._change_reason = by, "Demo audience source"
+    with_history_context(source, by=by, reason="Demo audience source")
     source.save()
     return [f"audience source for {segment.slug}"]
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from inputs.importing import RecipientRow, parse_recipients
 from inputs.models import AudienceImport, Recipient
-from workflows.models import AudienceSegment, _with_history_context
+from workflows.models import AudienceSegment, with_history_context
 
 RECIPIENT_BATCH = 2000
 SOURCE_NAME_LENGTH = AudienceImport._meta.get_field("source_name").max_length
@@ -63,7 +63,7 @@ def audience_import_reject(
         imported_at=now or timezone.now(),
         imported_by=imported_by,
     )
-    _with_history_context(record, by=imported_by, reason=f"Rejected {source_name}: {len(errors)} errors")
+    with_history_context(record, by=imported_by, reason=f"Rejected {source_name}: {len(errors)} errors")
     record.save()
     return record
 
@@ -100,7 +100,7 @@ def audience_import_rows(
         imported_by=imported_by,
     )
     reason = f"Imported {count} recipients from {source_name}"
-    _with_history_context(record, by=imported_by, reason=reason)
+    with_history_context(record, by=imported_by, reason=reason)
     record.save()
     Recipient.objects.bulk_create(
         (
@@ -121,6 +121,6 @@ def audience_import_rows(
         batch_size=RECIPIENT_BATCH,
     )
     segment.refreshed_at = now
-    _with_history_context(segment, by=imported_by, reason=reason)
+    with_history_context(segment, by=imported_by, reason=reason)
     segment.save(update_fields=["refreshed_at"])
     return record

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from inputs import datacheck
 from inputs.models import DataCheck, InputRequirement, Recipient, RecipientAssignment
-from workflows.models import BrandRules, ClaimSet, LegalRestrictionSet, Run, RunVariant, _with_history_context
+from workflows.models import BrandRules, ClaimSet, LegalRestrictionSet, Run, RunVariant, with_history_context
 
 RECIPIENT_FIELDS = ("role", "plan")
 ASSIGNMENT_BATCH = 2000
@@ -135,7 +135,7 @@ def run_check_data(*, run: Run, now: datetime | None = None) -> tuple[datacheck.
             document=result.document,
             checked_at=now,
         )
-        _with_history_context(check, by=run.started_by, reason=f"Data check: {result.decision}")
+        with_history_context(check, by=run.started_by, reason=f"Data check: {result.decision}")
         check.save()
         if result.decision == datacheck.STOP_BEFORE_GENERATION or partition is None:
             return result, []

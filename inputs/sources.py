@@ -21,7 +21,7 @@ from django.utils import timezone
 from inputs.importing import count_errors
 from inputs.imports import audience_import
 from inputs.models import AudienceImport, AudienceSource
-from workflows.models import _with_history_context
+from workflows.models import with_history_context
 from workflows.redaction import redact, safe_url
 
 # Our recipient fields; any other field of ours (or unmapped field of theirs) is an attribute.
@@ -180,7 +180,7 @@ def _record(source: AudienceSource, *, status: str, fetched_at: datetime | None,
     if fetched_at is not None:
         source.last_fetched_at = fetched_at
         fields.append("last_fetched_at")
-    _with_history_context(source, by=by, reason=f"Pull: {source.last_status}")
+    with_history_context(source, by=by, reason=f"Pull: {source.last_status}")
     source.save(update_fields=fields)
 
 

@@ -36,7 +36,7 @@ from workflows.models import (
     PromptVersion,
     VersionedArtifact,
     Workflow,
-    _with_history_context,
+    with_history_context,
     default_steps,
 )
 
@@ -444,7 +444,7 @@ class _Loader:
             if pre_save:
                 pre_save(obj)
             obj.full_clean()
-            _with_history_context(obj, by=by, reason=DEMO_REASON)
+            with_history_context(obj, by=by, reason=DEMO_REASON)
             obj.save()
             self.note("created", f"{model._meta.verbose_name} {obj}")
             return obj
@@ -453,7 +453,7 @@ class _Loader:
             for name in changed:
                 setattr(obj, name, values[name])
             obj.full_clean()
-            _with_history_context(obj, by=by, reason=f"{DEMO_REASON}: restored {', '.join(changed)}")
+            with_history_context(obj, by=by, reason=f"{DEMO_REASON}: restored {', '.join(changed)}")
             obj.save(update_fields=changed)
             self.note("updated", f"{model._meta.verbose_name} {obj} ({', '.join(changed)})")
         return obj
@@ -482,7 +482,7 @@ class _Loader:
             if created_at is not None:
                 obj.created_at = created_at
             obj.full_clean()
-            _with_history_context(obj, by=author, reason=f"{DEMO_REASON}: {obj.changelog or 'new version'}")
+            with_history_context(obj, by=author, reason=f"{DEMO_REASON}: {obj.changelog or 'new version'}")
             obj.save()
             self.note("created", str(obj))
         if claims is not None and obj.status == ArtifactStatus.DRAFT:
@@ -492,7 +492,7 @@ class _Loader:
                     continue
                 claim = Claim(claim_set=obj, **values)
                 claim.full_clean()
-                _with_history_context(claim, by=author, reason=DEMO_REASON)
+                with_history_context(claim, by=author, reason=DEMO_REASON)
                 claim.save()
                 self.note("created", f"claim {claim}")
         if obj.status == ArtifactStatus.DRAFT and target in (ArtifactStatus.APPROVED, ArtifactStatus.ARCHIVED):

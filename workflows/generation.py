@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db.models import F
 
 from workflows import contracts, llm
-from workflows.models import GenerationCacheEntry, Run, RunOutput, RunVariant, _with_history_context
+from workflows.models import GenerationCacheEntry, Run, RunOutput, RunVariant, with_history_context
 from workflows.pipeline import RunContext, StepFailed
 
 RAW_EXCERPT_CHARS = 2000
@@ -134,7 +134,7 @@ def _store_output(run: Run, variant: RunVariant, *, content, raw_text: str, erro
         schema_errors=errors,
         source=source,
     )
-    _with_history_context(output, by=run.started_by, reason=f"Output of {variant.key} stored from {source}")
+    with_history_context(output, by=run.started_by, reason=f"Output of {variant.key} stored from {source}")
     output.save()
     return output
 

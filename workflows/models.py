@@ -19,7 +19,7 @@ from simple_history.models import HistoricalRecords
 from workflows import contracts
 
 
-def _with_history_context(instance: models.Model, *, by, reason: str) -> None:
+def with_history_context(instance: models.Model, *, by, reason: str) -> None:
     """Make the next save's history row name the acting user and why (also in a worker)."""
     instance._history_user = by
     instance._change_reason = reason
@@ -130,7 +130,7 @@ class VersionedArtifact(models.Model):
         self.status = ArtifactStatus.APPROVED
         self.approved_at = timezone.now()
         self.approved_by = by
-        _with_history_context(self, by=by, reason=reason or f"Approved {self}")
+        with_history_context(self, by=by, reason=reason or f"Approved {self}")
         self.save(update_fields=["status", "approved_at", "approved_by"])
 
     @transaction.atomic
@@ -139,7 +139,7 @@ class VersionedArtifact(models.Model):
             return
         self.status = ArtifactStatus.ARCHIVED
         self.archived_at = timezone.now()
-        _with_history_context(self, by=by, reason=reason or f"Archived {self}")
+        with_history_context(self, by=by, reason=reason or f"Archived {self}")
         self.save(update_fields=["status", "archived_at"])
 
     def copy_fields(self) -> dict[str, Any]:
@@ -475,7 +475,7 @@ class Workflow(models.Model):
         if not reason.strip():
             raise ValidationError("Say why production moves to this version.")
         self.production_version = version
-        _with_history_context(self, by=by, reason=f"Production pinned to {version.label}: {reason}")
+        with_history_context(self, by=by, reason=f"Production pinned to {version.label}: {reason}")
         self.save(update_fields=["production_version"])
 
 
@@ -629,7 +629,7 @@ class Run(models.Model):
         self.status = to
         for name, value in fields.items():
             setattr(self, name, value)
-        _with_history_context(self, by=by, reason=reason)
+        with_history_context(self, by=by, reason=reason)
         self.save(update_fields=["status", *fields])
 
     def mark_generating(self, *, by) -> None:

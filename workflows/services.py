@@ -21,7 +21,7 @@ from workflows.models import (
     Run,
     Trace,
     Workflow,
-    _with_history_context,
+    with_history_context,
 )
 from workflows.redaction import redact
 
@@ -60,7 +60,7 @@ def run_start(
             fresh_sample=fresh_sample,
             started_by=started_by,
         )
-        _with_history_context(run, by=started_by, reason=f"Run started on {version.label}")
+        with_history_context(run, by=started_by, reason=f"Run started on {version.label}")
         run.save()
         trace = Trace(
             run=run,
@@ -69,7 +69,7 @@ def run_start(
                 run, endpoint_url=endpoint.display_url, structured_output=endpoint.resolved_structured_output
             ),
         )
-        _with_history_context(trace, by=started_by, reason="Trace opened")
+        with_history_context(trace, by=started_by, reason="Trace opened")
         trace.save()
         if enqueue:
             transaction.on_commit(lambda: run_enqueue(run_id=run.pk))
@@ -83,7 +83,7 @@ def run_enqueue(*, run_id: int) -> str:
 def _save_trace(trace: Trace, run: Run, document: dict, *, reason: str) -> None:
     document["status"] = run.status
     trace.document = document
-    _with_history_context(trace, by=run.started_by, reason=reason)
+    with_history_context(trace, by=run.started_by, reason=reason)
     trace.save(update_fields=["document", "updated_at"])
 
 
