@@ -51,14 +51,20 @@ def reply():
     return Reply
 
 
-def _load_workspace():
+def _load_workspace(*, judges: bool = False):
+    """The demo; without judges unless asked, so scripted replies map one-to-one to generations."""
     from django.contrib.auth import get_user_model
 
+    from evals.models import EvalPolicy
     from workflows.demo import load_demo
     from workflows.models import Workflow
 
     load_demo(force=True)
     workflow = Workflow.objects.select_related("production_version").get(slug="trial_expiration_email")
+    if not judges:
+        policy = EvalPolicy.objects.get(workflow=workflow)
+        policy.judges = []
+        policy.save()
     users = {u.username: u for u in get_user_model().objects.all()}
     return {"workflow": workflow, "brief": workflow.briefs.order_by("pk").first(), "users": users}
 

@@ -45,9 +45,10 @@ def test_valid_output_is_stored_with_a_full_trace(workspace, model_server, reply
     assert trace["inputs"]["campaign_brief_id"] == f"brief_{workspace['brief'].pk}"
     assert trace["generation"]["input_tokens"] == 812 and trace["generation"]["output_tokens"] == 143
     assert trace["generation"]["attempts"] == 1
-    assert [s["name"] for s in trace["steps"]] == ["check_data", "render_prompt", "generate"]
+    assert [s["name"] for s in trace["steps"]] == ["check_data", "render_prompt", "generate", "evaluate"]
     assert all(s["status"] == "ok" for s in trace["steps"])
-    assert trace["evals"] == {} and trace["approval"] == {} and trace["publish"] == {}
+    assert trace["evals"]["risk_level"] == run.risk_level and trace["evals"]["results"]["json_schema"] == "pass"
+    assert trace["approval"] == {} and trace["publish"] == {}
     assert trace["status"] == "generated"
 
 
@@ -248,7 +249,7 @@ def test_history_of_worker_changes_names_the_user_who_started_the_run(workspace,
 
     ops = workspace["users"]["ops"]
     statuses = list(run.history.order_by("history_date").values_list("status", "history_user", "history_change_reason"))
-    assert [s for s, _, _ in statuses] == ["queued", "generating", "generated"]
+    assert [s for s, _, _ in statuses] == ["queued", "generating", "generating", "generated"]  # + risk level
     assert {u for _, u, _ in statuses} == {ops.pk}
     assert statuses[-1][2] == "Output stored (source: model)"
     assert {h.history_user_id for h in run.trace.history.all()} == {ops.pk}
@@ -274,7 +275,7 @@ def test_a_run_is_executed_once_even_if_delivered_twice(workspace, model_server,
     services.run_execute(run_id=run.pk)
 
     assert len(model_server.chat_requests) == 1
-    assert run.history.count() == 3
+    assert run.history.count() == 4  # queued, generating, risk level, generated
 
 
 def test_run_start_enqueues_on_commit_through_django_q(workspace, model_server, reply, valid_email, django_capture_on_commit_callbacks):

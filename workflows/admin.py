@@ -372,6 +372,19 @@ class WorkflowAdmin(SimpleHistoryAdmin):
         return TemplateResponse(request, "admin/workflows/workflow/start_run.html", context)
 
 
+def _unpassed_checks(evaluations) -> list[tuple[str, str, str, str]]:
+    """(variant, check, verdict, reason) for every finding or judge verdict that did not pass."""
+    rows = []
+    for evaluation in evaluations:
+        for finding in evaluation.findings:
+            if finding["verdict"] != "pass":
+                rows.append((evaluation.variant.key, finding["name"], finding["verdict"], finding["reason"]))
+        for verdict in evaluation.judge_verdicts:
+            if verdict["verdict"] != "pass":
+                rows.append((evaluation.variant.key, f"judge: {verdict['name']}", verdict["verdict"], "; ".join(verdict["reasons"])))
+    return rows
+
+
 def _data_check_finding(entry: dict) -> str:
     """What the data check found of one input, in a few words."""
     found = []
@@ -392,11 +405,12 @@ class RunAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
         "brief",
         "prompt_version",
         "status",
+        "risk_level",
         "output_source",
         "started_by",
         "created_at",
     )
-    list_filter = ("status", "workflow", "output_source", "prompt_version", "created_at")
+    list_filter = ("status", "risk_level", "workflow", "output_source", "prompt_version", "created_at")
     search_fields = ("trace_id", "brief__name", "error_detail", "started_by__username")
     list_select_related = ("workflow", "brief", "prompt_version__template", "started_by")
     date_hierarchy = "created_at"
@@ -405,6 +419,7 @@ class RunAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
         (None, {"fields": ("run_label", "status", "error_detail", "workflow", "brief", "started_by")}),
         ("Data check", {"fields": ("data_check_view",)}),
         ("Output", {"fields": ("output_view", "variants_view")}),
+        ("Evals", {"fields": ("risk_level", "evals_view")}),
         (
             "What ran",
             {
@@ -449,6 +464,19 @@ class RunAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
             check.summary,
             rows,
             audience_line or "No recipient-level data.",
+        )
+
+    @admin.display(description="Checks")
+    def evals_view(self, obj):
+        evaluations = list(obj.evaluations.select_related("variant"))
+        if not evaluations:
+            return "Not evaluated yet." if obj.is_in_progress else "No evals ran."
+        rows = _unpassed_checks(evaluations)
+        if not rows:
+            return f"All checks passed on {len(evaluations)} output(s)."
+        table = format_html_join("", "<tr><td>{}</td><td>{}</td><td><b>{}</b></td><td>{}</td></tr>", rows)
+        return format_html(
+            "<p>Checks that did not pass:</p><table><tr><th>Variant</th><th>Check</th><th>Verdict</th><th>Reason</th></tr>{}</table>", table
         )
 
     @admin.display(description="Variants")

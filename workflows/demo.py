@@ -115,6 +115,7 @@ FALLBACK_EMAIL = {
         "trial ends.\n\n"
         "Viewer seats are free and unlimited on the Team and Business plans. Everyone who follows "
         "the work can keep reading the dashboards.\n\n"
+        "Choose a plan\n\n"
         "The Kestrel team"
     ),
     "cta_text": "Choose a plan",
@@ -700,6 +701,9 @@ class _Loader:
         changes = inputs_demo.load_demo_contract(workflow=workflow, by=ops)
         changes += inputs_demo.load_demo_source(segment=segment, by=ops)
         changes += inputs_demo.load_demo_audience(segment=segment, by=ops, now=self.now)
+        from evals.demo import load_demo_evals
+
+        changes += load_demo_evals(workflow=workflow, users=self.users)
         for change in changes:
             self.note("created", change)
 

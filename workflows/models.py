@@ -392,7 +392,7 @@ class PromptVersion(VersionedArtifact):
 
 
 def default_steps() -> list[str]:
-    return ["check_data", "render_prompt", "generate"]
+    return ["check_data", "render_prompt", "generate", "evaluate"]
 
 
 def default_cohort_attributes() -> list[str]:
@@ -586,6 +586,13 @@ class Run(models.Model):
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, editable=False)
     output_source = models.CharField(max_length=20, choices=OutputSource.choices, blank=True, editable=False)
+    risk_level = models.CharField(
+        max_length=8,
+        choices=[("low", "Low"), ("medium", "Medium"), ("high", "High")],
+        blank=True,
+        editable=False,
+        help_text="The highest risk level of the run's outputs, from their evals.",
+    )
     trace_id = models.CharField(max_length=40, unique=True, default=new_trace_id, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -643,6 +650,12 @@ class Run(models.Model):
             output_source=source,
             finished_at=timezone.now(),
         )
+
+    @transaction.atomic
+    def record_risk_level(self, level: str, *, by) -> None:
+        self.risk_level = level
+        with_history_context(self, by=by, reason=f"Evals: risk {level}")
+        self.save(update_fields=["risk_level"])
 
     def mark_stopped(self, *, by, reason: str) -> None:
         self._transition(
