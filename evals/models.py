@@ -24,7 +24,8 @@ def default_validators() -> list[str]:
 
 
 def default_field_limits() -> dict[str, int]:
-    return {"subject_lines": 50, "preview_text": 90, "cta_text": 30}
+    # "Under 50 characters" for subject lines; other fields are bounded by the schema's maxLength.
+    return {"subject_lines": 50}
 
 
 def default_judges() -> list[str]:
