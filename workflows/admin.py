@@ -192,6 +192,30 @@ class PromptTemplateAdmin(SimpleHistoryAdmin):
         return ", ".join(f"v{v.version}" for v in pinned) or "-"
 
 
+def prompt_diff(old: PromptVersion, new: PromptVersion) -> list[tuple[str, str, bool]]:
+    """(section, HTML side-by-side diff, changed?) for each part of two prompt versions."""
+    import difflib
+
+    def parts(v: PromptVersion) -> dict[str, str]:
+        return {
+            "System prompt": v.system_prompt,
+            "User prompt template": v.user_template,
+            "Output schema": json.dumps(v.output_schema, indent=2, sort_keys=True),
+            "Model and parameters": f"model: {v.model_name or '(default)'}\ntemperature: {v.temperature}\nmax_tokens: {v.max_tokens}",
+        }
+
+    differ = difflib.HtmlDiff(wrapcolumn=70)
+    old_parts, new_parts = parts(old), parts(new)
+    return [
+        (
+            name,
+            differ.make_table(old_parts[name].splitlines(), new_parts[name].splitlines(), old.label, new.label, context=True, numlines=3),
+            old_parts[name] != new_parts[name],
+        )
+        for name in new_parts
+    ]
+
+
 class PinProductionForm(forms.Form):
     reason = forms.CharField(max_length=300, help_text="Why production moves to this version.")
 
@@ -227,12 +251,39 @@ class PromptVersionAdmin(VersionedArtifactAdmin):
     def get_urls(self):
         return [
             path(
+                "<path:object_id>/diff/",
+                self.admin_site.admin_view(self.diff_view),
+                name="workflows_promptversion_diff",
+            ),
+            path(
                 "<path:object_id>/pin/",
                 self.admin_site.admin_view(self.pin_production_view),
                 name="workflows_promptversion_pin",
             ),
             *super().get_urls(),
         ]
+
+    def diff_view(self, request, object_id):
+        version = get_object_or_404(PromptVersion.objects.select_related("template"), pk=object_id)
+        if not self.has_view_permission(request, version):
+            raise PermissionDenied
+        others = version.template.versions.exclude(pk=version.pk).order_by("-version")
+        against_id = request.GET.get("against")
+        against = (
+            others.filter(pk=against_id).first()
+            if against_id
+            else others.filter(version__lt=version.version).first() or others.first()
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"{version.label} compared with {against.label if against else 'nothing'}",
+            "version": version,
+            "against": against,
+            "others": others,
+            "sections": prompt_diff(against, version) if against else [],
+        }
+        return TemplateResponse(request, "admin/workflows/promptversion/diff.html", context)
 
     def pin_production_view(self, request, object_id):
         version = get_object_or_404(PromptVersion.objects.select_related("template"), pk=object_id)
@@ -324,10 +375,25 @@ class WorkflowAdmin(SimpleHistoryAdmin):
         ("Pipeline", {"fields": ("steps",), "classes": ("collapse",)}),
     )
 
+    actions = ["roll_back_production"]
+
     def get_queryset(self, request):
         from django.db.models import Count
 
         return super().get_queryset(request).annotate(run_total=Count("runs"))
+
+    def has_pin_production_permission(self, request):
+        return request.user.has_perm("workflows.pin_production")
+
+    @admin.action(description="Roll back production to the previous approved prompt version", permissions=["pin_production"])
+    def roll_back_production(self, request, queryset):
+        for workflow in queryset.select_related("production_version__template"):
+            try:
+                previous = workflow.rollback_production_version(by=request.user, reason=f"admin action by {request.user}")
+            except ValidationError as exc:
+                self.message_user(request, _messages_from(exc), messages.ERROR)
+            else:
+                self.message_user(request, f"{workflow} now serves {previous.label}.", messages.SUCCESS)
 
     @admin.display(description="Runs", ordering="run_total")
     def run_count(self, obj):

@@ -479,6 +479,32 @@ class Workflow(models.Model):
         self.save(update_fields=["production_version"])
 
 
+    def rollback_candidate(self) -> PromptVersion | None:
+        """The version production served before the current one that is still approved."""
+        seen = {self.production_version_id}
+        for version_id in self.history.order_by("-history_date").values_list("production_version_id", flat=True):
+            if version_id in seen or version_id is None:
+                continue
+            seen.add(version_id)
+            version = PromptVersion.objects.filter(pk=version_id, status=ArtifactStatus.APPROVED).first()
+            if version is not None:
+                return version
+        return None
+
+    @transaction.atomic
+    def rollback_production_version(self, *, by, reason: str = "") -> PromptVersion:
+        """Pin production back to the last approved version it served before the current one."""
+        previous = self.rollback_candidate()
+        if previous is None:
+            raise ValidationError(
+                f"{self.slug} has no earlier approved prompt version to roll back to "
+                f"(it serves {self.production_version.label if self.production_version else 'nothing'})."
+            )
+        current = self.production_version.label if self.production_version else "nothing"
+        self.pin_production_version(previous, by=by, reason=f"Rollback from {current}" + (f": {reason}" if reason else ""))
+        return previous
+
+
 class CampaignBrief(models.Model):
     workflow = models.ForeignKey(Workflow, on_delete=models.PROTECT, related_name="briefs")
     name = models.CharField(max_length=200)
