@@ -370,6 +370,11 @@ class TestRunWorkflowCommand:
         with pytest.raises(CommandError, match="is not a brief of trial_expiration_email"):
             call_command("run_workflow", "trial_expiration_email", "--brief", "999999", "--sync")
 
+    def test_unknown_user_is_refused_before_any_run_starts(self, workspace):
+        with pytest.raises(CommandError, match="No user 'nobody'"):
+            call_command("run_workflow", "trial_expiration_email", "--sync", "--user", "nobody")
+        assert not Run.objects.exists()
+
     def test_unknown_workflow_lists_the_known_ones(self, workspace):
         with pytest.raises(CommandError, match="Known workflows: trial_expiration_email"):
             call_command("run_workflow", "nope", "--sync")

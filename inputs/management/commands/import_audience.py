@@ -1,11 +1,11 @@
 from pathlib import Path
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from inputs.importing import count_errors
 from inputs.imports import audience_import
 from inputs.models import AudienceImport, Recipient
+from workflows.management.options import acting_user
 from workflows.models import AudienceSegment
 
 
@@ -26,12 +26,7 @@ class Command(BaseCommand):
         if found is None:
             known = ", ".join(AudienceSegment.objects.values_list("slug", flat=True)) or "none yet"
             raise CommandError(f"No audience segment {segment!r}. Known segments: {known}.")
-        importer = None
-        if user:
-            try:
-                importer = get_user_model().objects.get_by_natural_key(user)
-            except get_user_model().DoesNotExist:
-                raise CommandError(f"No user {user!r}.") from None
+        importer = acting_user(user)
         path = Path(file)
         try:
             data = path.read_bytes()

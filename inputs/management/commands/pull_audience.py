@@ -1,9 +1,9 @@
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from inputs.models import AudienceImport, AudienceSource
 from inputs.sources import SourceError, audience_pull
+from workflows.management.options import acting_user
 from workflows.redaction import safe_url
 
 
@@ -19,11 +19,7 @@ class Command(BaseCommand):
         source = AudienceSource.objects.select_related("segment").filter(segment__slug=slug).first()
         if source is None:
             raise CommandError(f"Segment {slug} has no HTTP source: add one in the admin.")
-        user = None
-        if options["user"]:
-            user = get_user_model().objects.filter(username=options["user"]).first()
-            if user is None:
-                raise CommandError(f"No user {options['user']!r}.")
+        user = acting_user(options["user"])
         try:
             result = audience_pull(source=source, pulled_by=user)
         except SourceError as exc:

@@ -1,11 +1,11 @@
 import json
 import time
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from workflows import services
+from workflows.management.options import acting_user
 from workflows.models import Run, Workflow
 
 
@@ -34,11 +34,7 @@ class Command(BaseCommand):
             raise CommandError(
                 f"Brief {options['brief']} is not a brief of {workflow.slug}." if options["brief"] else f"{workflow.slug} has no briefs."
             )
-        user = None
-        if options["user"]:
-            user = get_user_model().objects.filter(username=options["user"]).first()
-            if user is None:
-                raise CommandError(f"No user {options['user']!r}.")
+        user = acting_user(options["user"])
         try:
             run = services.run_start(
                 workflow=workflow, brief=brief, started_by=user, fresh_sample=options["fresh"], enqueue=not options["sync"]
