@@ -126,7 +126,15 @@ def run_check_data(*, run: Run, now: datetime | None = None) -> tuple[datacheck.
         observations=_observations(run, now),
         audience=partition.counts if partition else None,
     )
+    variants: list[RunVariant] = []
     with transaction.atomic():
+        if result.decision != datacheck.STOP_BEFORE_GENERATION and partition is not None:
+            variants = _plan_variants(run, partition, stale_treatment=result.stale_usage_treatment)
+            result.document["audience"].update(
+                personalized=sum(v.recipient_count for v in variants if not v.is_generic),
+                generic=next(v.recipient_count for v in variants if v.is_generic),
+                cohorts=sum(1 for v in variants if not v.is_generic),
+            )
         check = DataCheck(
             run=run,
             decision=result.decision,
@@ -137,15 +145,6 @@ def run_check_data(*, run: Run, now: datetime | None = None) -> tuple[datacheck.
         )
         with_history_context(check, by=run.started_by, reason=f"Data check: {result.decision}")
         check.save()
-        if result.decision == datacheck.STOP_BEFORE_GENERATION or partition is None:
-            return result, []
-        variants = _plan_variants(run, partition, stale_treatment=result.stale_usage_treatment)
-    result.document["audience"].update(
-        personalized=sum(v.recipient_count for v in variants if not v.is_generic),
-        generic=next(v.recipient_count for v in variants if v.is_generic),
-        cohorts=sum(1 for v in variants if not v.is_generic),
-    )
-    DataCheck.objects.filter(pk=check.pk).update(document=result.document)
     return result, variants
 
 

@@ -44,6 +44,7 @@ def test_demo_run_generates_once_per_cohort_plus_generic_and_flags_stale_usage(d
         "Generating with flags: Product usage data is stale for 13 percent of recipients (7 of 55); they get the generic variant."
     )
     assert run.trace.document["data_check"] == check.document
+    assert [h.document["audience"]["cohorts"] for h in check.history.all()] == [DEMO_COHORTS]  # saved once, complete
     assert run.trace.document["flags"] == check.document["flags"]
     audience = check.document["audience"]
     assert audience == {

@@ -97,6 +97,7 @@ def run_execute(*, run_id: int) -> Run:
     trace = run.trace
     endpoint = EndpointConfig.from_settings()
     ctx = pipeline.RunContext(run=run, endpoint=endpoint, trace=trace.document)
+    ctx.trace["flags"] = ctx.flags  # the same list: steps' flags reach every saved trace
     _save_trace(trace, run, ctx.trace, reason="Generation started")
     try:
         for name in run.workflow.steps:
@@ -104,7 +105,6 @@ def run_execute(*, run_id: int) -> Run:
                 pipeline.get_step(name)(ctx)
             _save_trace(trace, run, ctx.trace, reason=f"Step {name} done")
     except pipeline.RunStopped as exc:
-        ctx.trace["flags"] = ctx.flags
         run.mark_stopped(by=run.started_by, reason=str(exc))
         _save_trace(trace, run, ctx.trace, reason="Run stopped before generation")
         return run
@@ -116,11 +116,9 @@ def run_execute(*, run_id: int) -> Run:
             message = f"Unexpected error ({type(exc).__name__}): {exc}"
         message = redact(message, [endpoint.api_key])
         ctx.trace["error"] = message
-        ctx.trace["flags"] = ctx.flags
         run.mark_failed(by=run.started_by, error=message)
         _save_trace(trace, run, ctx.trace, reason="Run failed")
         return run
-    ctx.trace["flags"] = ctx.flags
     run.mark_generated(by=run.started_by, source=ctx.output_source)
     _save_trace(trace, run, ctx.trace, reason="Output stored")
     return run
