@@ -4,6 +4,9 @@ import pytest
 
 from tests.scripted_openai import Reply, ScriptedOpenAIServer
 
+# Browser tests: the `chromium` and `page` fixtures, failure screenshots, the `browser` marker.
+pytest_plugins = ["tests.browser"]
+
 VALID_EMAIL = {
     "subject_lines": ["Your trial ends Friday", "Keep your boards running", "Three days left on trial"],
     "preview_text": "Pick a plan to keep your dashboards and saved reports.",
