@@ -53,7 +53,7 @@ def prompt_variables(run: Run, variant: RunVariant) -> dict[str, Any]:
         "audience": audience,
         "product_usage_summary": usage,
         "output_schema": rendering.schema_outline(run.prompt_version.output_schema),
-        "reviewer_note": "",
+        "reviewer_note": run.reviewer_note,
     }
     if run.claim_set:
         variables["approved_claims"] = run.claim_set.claims_for_prompt()
@@ -85,6 +85,8 @@ def render_prompt(ctx: RunContext) -> None:
         messages = rendering.build_messages(
             system_prompt=version.system_prompt, user_template=version.user_template, variables=variables
         )
+        if "reviewer_note" not in needed:
+            messages = rendering.with_reviewer_note(messages, ctx.run.reviewer_note)
         ctx.messages[variant.key] = messages
         rendered = json.dumps(messages, sort_keys=True, ensure_ascii=False).encode()
         hashes[variant.key] = hashlib.sha256(rendered).hexdigest()
