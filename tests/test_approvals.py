@@ -424,3 +424,28 @@ def test_review_acceptance_counts_human_decisions_per_prompt_version(workspace, 
     assert routed_run(workspace, model_server, reply, valid_email).status == Run.Status.APPROVED
 
     assert selectors.review_acceptance_by_prompt_version([version.pk, 999999]) == {version.pk: (2, 3), 999999: (0, 0)}
+
+
+# --- Audit ------------------------------------------------------------------------------------------
+
+# One row per recipient (per import, per run): kept out of history for volume. Imports and runs are audited.
+HISTORY_EXEMPT = {"inputs.Recipient", "inputs.RecipientAssignment"}
+
+
+def test_every_model_of_our_apps_carries_history_except_the_per_recipient_rows():
+    from django.apps import apps
+
+    missing = [
+        model._meta.label
+        for app in ("workflows", "evals", "inputs", "approvals")
+        for model in apps.get_app_config(app).get_models()
+        if not model.__name__.startswith("Historical") and not model._meta.proxy and not hasattr(model, "history")
+    ]
+    assert sorted(missing) == sorted(HISTORY_EXEMPT)
+
+
+@pytestmark_db
+def test_worker_written_variants_name_the_runs_starter_in_history(workspace, model_server, reply, valid_email):
+    run = routed_run(workspace, model_server, reply, valid_email)
+
+    assert run.variants.get().history.get().history_user == workspace["users"]["ops"]
