@@ -448,4 +448,5 @@ def test_every_model_of_our_apps_carries_history_except_the_per_recipient_rows()
 def test_worker_written_variants_name_the_runs_starter_in_history(workspace, model_server, reply, valid_email):
     run = routed_run(workspace, model_server, reply, valid_email)
 
-    assert run.variants.get().history.get().history_user == workspace["users"]["ops"]
+    created = run.variants.get().history.get()
+    assert created.history_user == workspace["users"]["ops"] and created.history_change_reason == "One generation: no cohorts"

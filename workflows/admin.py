@@ -378,7 +378,7 @@ class WorkflowAdmin(SimpleHistoryAdmin):
         (None, {"fields": ("name", "slug", "channel", "description")}),
         ("Prompt", {"fields": ("prompt_template", "production_version")}),
         ("Output contract", {"fields": ("output_schema", "fallback_content")}),
-        ("Pipeline", {"fields": ("steps",), "classes": ("collapse",)}),
+        ("Pipeline", {"fields": ("steps", "auto_approval_allowed"), "classes": ("collapse",)}),
     )
 
     actions = ["roll_back_production"]

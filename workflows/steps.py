@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from workflows import generation, rendering
-from workflows.models import Run, RunVariant
+from workflows.models import Run, RunVariant, with_history_context
 from workflows.pipeline import RunContext, StepFailed, step
 
 MISSING_INPUT_HINTS = {
@@ -67,7 +67,11 @@ def prompt_variables(run: Run, variant: RunVariant) -> dict[str, Any]:
 def ensure_default_variant(ctx: RunContext) -> None:
     """Without cohorts (no data check step, or no recipients), a run makes one generation."""
     if not ctx.variants:
-        variant, _ = RunVariant.objects.get_or_create(run=ctx.run, key=RunVariant.DEFAULT_KEY)
+        variant = RunVariant.objects.filter(run=ctx.run, key=RunVariant.DEFAULT_KEY).first()
+        if variant is None:
+            variant = RunVariant(run=ctx.run, key=RunVariant.DEFAULT_KEY)
+            with_history_context(variant, by=ctx.actor, reason="One generation: no cohorts")
+            variant.save()
         ctx.variants = [variant]
 
 
