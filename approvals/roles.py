@@ -14,6 +14,8 @@ from django.db import DEFAULT_DB_ALIAS, transaction
 MARKETING_OPS = "Marketing ops"
 LEGAL_REVIEWERS = "Legal reviewers"
 BRAND_REVIEWERS = "Brand reviewers"
+LIFECYCLE_REVIEWERS = "Lifecycle marketing reviewers"
+PRODUCT_MARKETING_REVIEWERS = "Product marketing reviewers"
 MANAGERS = "Managers"
 
 
@@ -47,6 +49,13 @@ _OPS_INPUT_EDITS = ("recipient", "audiencesource", "inputrequirement")
 _OPS_INPUT_READS = ("audienceimport", "datacheck", "recipientassignment")
 _REVIEWER_INPUT_READS = ("datacheck", "inputrequirement", "audienceimport")
 
+# Approvals: reviewers work their queues and decide; ops and managers see items and decisions.
+_APPROVAL_READS = ("approvalitem", "decision", "reviewteam", "notification")
+_REVIEWER_APPROVALS = [
+    *_perms(("view",), (*_APPROVAL_READS, "reviewqueueitem", "routingrule"), app_label="approvals"),
+    "approvals.decide_approvalitem",
+]
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     MARKETING_OPS: [
         *_perms(("add", "change", "view"), _OPS_EDITS),
@@ -54,19 +63,32 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_perms(("add", "change", "view"), _OPS_INPUT_EDITS, app_label="inputs"),
         *_perms(("view",), _OPS_INPUT_READS, app_label="inputs"),
         "workflows.start_run",
+        *_perms(("view",), _APPROVAL_READS, app_label="approvals"),
     ],
     LEGAL_REVIEWERS: [
         *_perms(("view",), _REVIEWER_READS),
         *_perms(("view",), _REVIEWER_INPUT_READS, app_label="inputs"),
         "workflows.approve_legalrestrictionset",
         "workflows.approve_claimset",
+        *_REVIEWER_APPROVALS,
     ],
     BRAND_REVIEWERS: [
         *_perms(("view",), _REVIEWER_READS),
         *_perms(("view",), _REVIEWER_INPUT_READS, app_label="inputs"),
         "workflows.approve_brandrules",
+        *_REVIEWER_APPROVALS,
     ],
-    MANAGERS: ["workflows.view_*", "inputs.view_*"],
+    LIFECYCLE_REVIEWERS: [
+        *_perms(("view",), _REVIEWER_READS),
+        *_perms(("view",), _REVIEWER_INPUT_READS, app_label="inputs"),
+        *_REVIEWER_APPROVALS,
+    ],
+    PRODUCT_MARKETING_REVIEWERS: [
+        *_perms(("view",), _REVIEWER_READS),
+        *_perms(("view",), _REVIEWER_INPUT_READS, app_label="inputs"),
+        *_REVIEWER_APPROVALS,
+    ],
+    MANAGERS: ["workflows.view_*", "inputs.view_*", "approvals.view_*", "approvals.export_decision"],
 }
 
 

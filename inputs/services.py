@@ -148,21 +148,24 @@ def run_check_data(*, run: Run, now: datetime | None = None) -> tuple[datacheck.
     return result, variants
 
 
+def _new_variant(run: Run, **fields) -> RunVariant:
+    variant = RunVariant(run=run, **fields)
+    with_history_context(variant, by=run.started_by, reason=f"Variant {variant.key} planned by the data check")
+    variant.save()
+    return variant
+
+
 def _plan_variants(run: Run, partition: AudiencePartition, *, stale_treatment: str) -> list[RunVariant]:
     generic_members = list(partition.incomplete)
     if stale_treatment == "generic":
         generic_members += partition.stale
-    generic = RunVariant.objects.create(
-        run=run, key=RunVariant.GENERIC_KEY, is_generic=True, recipient_count=len(generic_members)
-    )
+    generic = _new_variant(run, key=RunVariant.GENERIC_KEY, is_generic=True, recipient_count=len(generic_members))
     variants = [generic]
     assignments: list[RecipientAssignment] = []
     Treatment = RecipientAssignment.Treatment
     for key in sorted(partition.cohorts):
         members = partition.cohort_members[key]
-        variant = RunVariant.objects.create(
-            run=run, key=key, attributes=partition.cohorts[key], recipient_count=len(members)
-        )
+        variant = _new_variant(run, key=key, attributes=partition.cohorts[key], recipient_count=len(members))
         variants.append(variant)
         assignments += [RecipientAssignment(run_id=run.pk, recipient_id=pk, variant_id=variant.pk, treatment=Treatment.PERSONALIZED) for pk in members]
     assignments += [

@@ -149,6 +149,13 @@ EMAIL_BACKEND = os.environ.get(
     "MARKETINGAI_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
 )
 
+# Approvals: links in notifications point here; the chat webhook is a secret, read only from the environment.
+MARKETINGAI_PUBLIC_URL = os.environ.get(
+    "MARKETINGAI_PUBLIC_URL", f"http://127.0.0.1:{os.environ.get('MARKETINGAI_ADMIN_PORT', '8000')}"
+)
+MARKETINGAI_SLACK_WEBHOOK_URL = os.environ.get("MARKETINGAI_SLACK_WEBHOOK_URL", "")
+MARKETINGAI_WEBHOOK_TIMEOUT = env_float("MARKETINGAI_WEBHOOK_TIMEOUT", 5.0)
+
 # The demo CDP endpoint (/demo-cdp/...) serves made-up recipients for the offline demo.
 MARKETINGAI_DEMO_CDP = env_bool("MARKETINGAI_DEMO_CDP", DEBUG)
 

@@ -72,7 +72,7 @@ def test_run_status_is_never_editable_in_the_admin(admin_client, executed_run):
     response = admin_client.post(url, {"status": "queued"})
     assert response.status_code == 403
     executed_run.refresh_from_db()
-    assert executed_run.status == Run.Status.GENERATED
+    assert executed_run.status == Run.Status.AWAITING_APPROVAL
 
 
 def test_start_run_from_the_workflow_page_queues_a_run(client, workspace, django_capture_on_commit_callbacks):

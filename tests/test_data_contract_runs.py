@@ -36,7 +36,7 @@ def test_demo_run_generates_once_per_cohort_plus_generic_and_flags_stale_usage(d
 
     run = run_once(demo_workspace)
 
-    assert run.status == Run.Status.GENERATED
+    assert run.status == Run.Status.AWAITING_APPROVAL
     assert len(model_server.chat_requests) == DEMO_COHORTS + 1
     check = run.data_check
     assert check.decision == DataCheck.Decision.GENERATE_WITH_FLAGS
@@ -84,7 +84,7 @@ def test_model_calls_grow_with_cohorts_not_recipients(demo_workspace, model_serv
 
     run = run_once(demo_workspace)
 
-    assert run.status == Run.Status.GENERATED
+    assert run.status == Run.Status.AWAITING_APPROVAL
     assert len(model_server.chat_requests) == 5  # 2 roles x 2 tiers + generic, for 600 recipients
     assert RecipientAssignment.objects.filter(run=run).count() == 600
 
@@ -150,7 +150,7 @@ def test_stale_brand_rules_warn_and_route_to_review(demo_workspace, model_server
 
     run = run_once(demo_workspace)
 
-    assert run.status == Run.Status.GENERATED
+    assert run.status == Run.Status.AWAITING_APPROVAL
     assert run.data_check.route_to_review is True
     assert "brand rules were last reviewed 120 days ago" in run.data_check.summary
 
@@ -165,7 +165,7 @@ def test_a_failing_cohort_hands_its_recipients_to_the_generic_variant(demo_works
 
     run = run_once(demo_workspace)
 
-    assert run.status == Run.Status.GENERATED
+    assert run.status == Run.Status.AWAITING_APPROVAL
     failed = next(v for v in run.trace.document["generation"]["variants"] if "error" in v)
     cohort = run.variants.get(key=failed["key"])
     assert cohort.recipient_count == 0 and not RecipientAssignment.objects.filter(variant=cohort).exists()

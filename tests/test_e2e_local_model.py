@@ -142,7 +142,7 @@ def test_admin_run_goes_through_the_cluster_to_a_traced_output(client, task_clus
 
     wait_until(finished, timeout=300, interval=1, what=f"run {run.pk} to finish on the cluster")
 
-    assert run.status == Run.Status.GENERATED, run.error_detail
+    assert run.status == Run.Status.AWAITING_APPROVAL, run.error_detail
     trace = run.trace.document
     generation = trace["generation"]
     # The 135M model sometimes fails a cohort three times; that cohort then uses the fallback content.
@@ -160,7 +160,7 @@ def test_admin_run_goes_through_the_cluster_to_a_traced_output(client, task_clus
     assert trace["inputs"]["approved_claims_version"] == "claims_v14"
     assert {h.history_user_id for h in run.history.all()} == {ops.pk}
     page = client.get(reverse("admin:workflows_run_change", args=[run.pk])).content.decode()
-    assert "mai-status-generated" in page and run.trace_id in page
+    assert "mai-status-awaiting_approval" in page and run.trace_id in page
 
 
 @pytest.mark.django_db
@@ -168,9 +168,63 @@ def test_command_line_run_prints_a_trace_with_real_token_counts(workspace, bundl
     call_command("run_workflow", "trial_expiration_email", "--sync", "--json", "--fresh", "--user", "ops")
 
     document = json.loads(capsys.readouterr().out)
-    assert document["status"] == "generated", document["error"]
+    assert document["status"] == "awaiting_approval", document["error"]
     assert document["generation"]["source"] == "model"
     assert document["generation"]["input_tokens"] > 100
     assert document["generation"]["output_tokens"] > 10
     run = Run.objects.get(trace_id=document["trace_id"])
     assert run.output.schema_valid
+
+
+# A reviewer of each team (the demo's users).
+TEAM_REVIEWERS = {"legal": "legal", "brand": "brand", "lifecycle_marketing": "lifecycle", "product_marketing": "product"}
+
+
+def test_a_bundled_model_run_is_routed_to_a_queue_and_decided_there_by_its_reviewer(client, task_cluster, bundled_settings):
+    from django.contrib.auth import get_user_model
+
+    from approvals.models import ApprovalItem, Decision
+    from workflows.demo import load_demo
+    from workflows.models import Workflow
+
+    load_demo(force=True)
+    users = {u.username: u for u in get_user_model().objects.all()}
+    workflow = Workflow.objects.get(slug="trial_expiration_email")
+    client.force_login(users["ops"])
+    client.post(reverse("admin:workflows_workflow_start_run", args=[workflow.pk]), {"brief": workflow.briefs.order_by("pk").first().pk})
+    run = Run.objects.get()
+
+    def routed():
+        if task_cluster["process"].poll() is not None:
+            raise AssertionError(f"qcluster exited: {task_cluster['log'].read_text()[-3000:]}")
+        run.refresh_from_db()
+        return not run.is_in_progress
+
+    wait_until(routed, timeout=300, interval=1, what=f"run {run.pk} to reach a review queue")
+    assert run.status == Run.Status.AWAITING_APPROVAL, run.error_detail
+    item = ApprovalItem.objects.select_related("team").get(run=run)
+    reviewer = users[TEAM_REVIEWERS[item.team.slug]]
+    client.force_login(reviewer)
+    queue = client.get(reverse("admin:approvals_reviewqueueitem_changelist")).content.decode()
+    assert run.run_id in queue
+
+    response = client.post(
+        reverse("admin:approvals_reviewqueueitem_change", args=[item.pk]),
+        {"decision": "reject", "note": "The 135M model's copy is not fit to send."},
+        follow=True,
+    )
+
+    assert "Decision recorded: reject on " + run.run_id in response.content.decode()
+    decision = Decision.objects.get(item=item)
+    assert decision.reviewer == reviewer and decision.decision == "reject"
+    run.refresh_from_db()
+    assert run.status == Run.Status.REJECTED
+    approval = run.trace.document["approval"]
+    assert approval["team"] == item.team.slug and approval["reviewer"] == reviewer.username and approval["decision"] == "reject"
+    assert run.trace.document["publish"]["status"] == "blocked"
+
+    def notified():
+        return item.notifications.exists()
+
+    wait_until(notified, timeout=60, what="the queue's notification task on the cluster")
+    assert item.notifications.filter(channel="email").get().status == "sent"

@@ -127,7 +127,7 @@ def test_every_cohort_variant_is_evaluated(demo_workspace, model_server, reply, 
 
     run = run_once(demo_workspace)
 
-    assert run.status == Run.Status.GENERATED
+    assert run.status == Run.Status.AWAITING_APPROVAL
     assert OutputEvaluation.objects.filter(run=run).count() == 7
     assert len(run.trace.document["evals"]["variants"]) == 7
 

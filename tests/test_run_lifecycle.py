@@ -34,7 +34,7 @@ def test_valid_output_is_stored_with_a_full_trace(workspace, model_server, reply
 
     run = start_and_execute(workspace)
 
-    assert run.status == Run.Status.GENERATED
+    assert run.status == Run.Status.AWAITING_APPROVAL
     assert run.output_source == Run.OutputSource.MODEL
     assert run.output.content == valid_email and run.output.schema_valid
     trace = run.trace.document
@@ -45,11 +45,11 @@ def test_valid_output_is_stored_with_a_full_trace(workspace, model_server, reply
     assert trace["inputs"]["campaign_brief_id"] == f"brief_{workspace['brief'].pk}"
     assert trace["generation"]["input_tokens"] == 812 and trace["generation"]["output_tokens"] == 143
     assert trace["generation"]["attempts"] == 1
-    assert [s["name"] for s in trace["steps"]] == ["check_data", "render_prompt", "generate", "evaluate"]
+    assert [s["name"] for s in trace["steps"]] == ["check_data", "render_prompt", "generate", "evaluate", "request_approval"]
     assert all(s["status"] == "ok" for s in trace["steps"])
     assert trace["evals"]["risk_level"] == run.risk_level and trace["evals"]["results"]["json_schema"] == "pass"
-    assert trace["approval"] == {} and trace["publish"] == {}
-    assert trace["status"] == "generated"
+    assert trace["approval"]["status"] == "awaiting_approval" and trace["publish"] == {}
+    assert trace["status"] == "awaiting_approval"
 
 
 def test_openai_endpoints_get_the_json_schema_response_format(workspace, model_server, reply, valid_email):
@@ -80,7 +80,7 @@ def test_malformed_json_is_retried_with_a_correction(workspace, model_server, re
 
     run = start_and_execute(workspace)
 
-    assert run.status == Run.Status.GENERATED
+    assert run.status == Run.Status.AWAITING_APPROVAL
     attempts = run.trace.document["generation"]["variants"][0]["attempt_log"]
     assert [a["outcome"] for a in attempts] == ["malformed_json", "valid"]
     assert attempts[0]["raw_excerpt"].startswith('{"subject_lines"')
@@ -95,7 +95,7 @@ def test_schema_violations_exhaust_attempts_then_use_the_fallback_template(works
     run = start_and_execute(workspace)
 
     assert len(model_server.chat_requests) == 3
-    assert run.status == Run.Status.GENERATED
+    assert run.status == Run.Status.AWAITING_APPROVAL
     assert run.output_source == Run.OutputSource.FALLBACK_TEMPLATE
     assert run.output.content == workspace["workflow"].fallback_content
     outcomes = [a["outcome"] for a in run.trace.document["generation"]["variants"][0]["attempt_log"]]
@@ -126,7 +126,7 @@ def test_timeout_moves_to_the_fallback_model(workspace, model_server, reply, val
 
     run = start_and_execute(workspace)
 
-    assert run.status == Run.Status.GENERATED
+    assert run.status == Run.Status.AWAITING_APPROVAL
     assert run.output_source == Run.OutputSource.FALLBACK_MODEL
     assert [r["model"] for r in model_server.chat_requests] == ["scripted-model", "scripted-model", "scripted-fallback"]
     attempts = run.trace.document["generation"]["variants"][0]["attempt_log"]
@@ -152,7 +152,7 @@ def test_rate_limit_is_retried_by_the_client(workspace, model_server, reply, val
 
     run = start_and_execute(workspace)
 
-    assert run.status == Run.Status.GENERATED
+    assert run.status == Run.Status.AWAITING_APPROVAL
     assert len(model_server.chat_requests) == 2
 
 
@@ -249,9 +249,9 @@ def test_history_of_worker_changes_names_the_user_who_started_the_run(workspace,
 
     ops = workspace["users"]["ops"]
     statuses = list(run.history.order_by("history_date").values_list("status", "history_user", "history_change_reason"))
-    assert [s for s, _, _ in statuses] == ["queued", "generating", "generating", "generated"]  # + risk level
+    assert [s for s, _, _ in statuses] == ["queued", "generating", "generating", "awaiting_approval"]  # + risk level
     assert {u for _, u, _ in statuses} == {ops.pk}
-    assert statuses[-1][2] == "Output stored (source: model)"
+    assert statuses[-1][2].startswith("Output stored (source: model); rule ")
     assert {h.history_user_id for h in run.trace.history.all()} == {ops.pk}
     assert run.output.history.get().history_user_id == ops.pk
 
@@ -260,12 +260,12 @@ def test_run_status_only_moves_along_its_transitions(workspace, model_server, re
     model_server.push(reply.json(valid_email))
     run = start_and_execute(workspace)
 
-    with pytest.raises(ValidationError, match="cannot go from generated to generating"):
+    with pytest.raises(ValidationError, match="cannot go from awaiting_approval to generating"):
         run.mark_generating(by=None)
-    with pytest.raises(ValidationError, match="cannot go from generated to failed"):
+    with pytest.raises(ValidationError, match="cannot go from awaiting_approval to failed"):
         run.mark_failed(by=None, error="x")
     run.refresh_from_db()
-    assert run.status == Run.Status.GENERATED
+    assert run.status == Run.Status.AWAITING_APPROVAL
 
 
 def test_a_run_is_executed_once_even_if_delivered_twice(workspace, model_server, reply, valid_email):
@@ -285,9 +285,9 @@ def test_run_start_enqueues_on_commit_through_django_q(workspace, model_server, 
     with mock.patch.object(Conf, "SYNC", True), django_capture_on_commit_callbacks(execute=True) as callbacks:
         run = services.run_start(workflow=workspace["workflow"], brief=workspace["brief"], started_by=workspace["users"]["ops"])
         assert Run.objects.get(pk=run.pk).status == Run.Status.QUEUED
-    assert len(callbacks) == 1
+    assert len(callbacks) == 2  # the run's task; from within it, the queue's notification
     run.refresh_from_db()
-    assert run.status == Run.Status.GENERATED
+    assert run.status == Run.Status.AWAITING_APPROVAL
 
 
 def test_a_run_needs_a_pinned_production_version(workspace):
@@ -362,7 +362,7 @@ class TestRunWorkflowCommand:
         model_server.push(reply.json(valid_email, prompt_tokens=321, completion_tokens=77))
         call_command("run_workflow", "trial_expiration_email", "--sync", "--json", "--user", "ops")
         document = json.loads(capsys.readouterr().out)
-        assert document["status"] == "generated"
+        assert document["status"] == "awaiting_approval"
         assert document["generation"]["input_tokens"] == 321
         assert document["started_by"] == "ops"
 

@@ -55,6 +55,12 @@ class ReadOnlyAdminMixin:
     def revert_disabled(self, request, obj=None):
         return True
 
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        # Hiding the revert button is not enough: a POST to this URL would save the old version.
+        if request.method == "POST":
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
 
 # --- Versioned artifacts -------------------------------------------------------------------
 
@@ -372,7 +378,7 @@ class WorkflowAdmin(SimpleHistoryAdmin):
         (None, {"fields": ("name", "slug", "channel", "description")}),
         ("Prompt", {"fields": ("prompt_template", "production_version")}),
         ("Output contract", {"fields": ("output_schema", "fallback_content")}),
-        ("Pipeline", {"fields": ("steps",), "classes": ("collapse",)}),
+        ("Pipeline", {"fields": ("steps", "auto_approval_allowed"), "classes": ("collapse",)}),
     )
 
     actions = ["roll_back_production"]

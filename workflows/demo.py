@@ -23,6 +23,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import models, transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from workflows.models import (
     ArtifactStatus,
@@ -47,6 +48,8 @@ DEMO_PASSWORDS = {
     "legal": "legal-demo",
     "brand": "brand-demo",
     "manager": "manager-demo",
+    "lifecycle": "lifecycle-demo",
+    "product": "product-demo",
 }
 
 # username -> (first name, last name, role group or None)
@@ -56,6 +59,8 @@ DEMO_USERS: dict[str, tuple[str, str, str | None]] = {
     "legal": ("Tomás", "Lindqvist", "Legal reviewers"),
     "brand": ("Mei", "Castellano", "Brand reviewers"),
     "manager": ("Jonah", "Abernathy", "Managers"),
+    "lifecycle": ("Noor", "Haddad", "Lifecycle marketing reviewers"),
+    "product": ("Felix", "Brandt", "Product marketing reviewers"),
 }
 
 PRODUCT = "Kestrel Boards"
@@ -704,6 +709,8 @@ class _Loader:
         from evals.demo import load_demo_evals
 
         changes += load_demo_evals(workflow=workflow, users=self.users)
+        # The review teams and routing rules, by dotted path: workflows does not import approvals.
+        changes += import_string("approvals.demo.load_demo_approvals")(workflow=workflow, users=self.users)
         for change in changes:
             self.note("created", change)
 

@@ -25,6 +25,14 @@ def with_history_context(instance: models.Model, *, by, reason: str) -> None:
     instance._change_reason = reason
 
 
+def history_user_of_run(instance, request=None, **kwargs):
+    """The history user of a run's parts saved without context: the request's user, else the run's starter."""
+    if request is not None and request.user.is_authenticated:
+        return request.user
+    run = getattr(instance, "run", None) or getattr(instance, "source_run", None)
+    return run.started_by if run is not None else None
+
+
 class ArtifactStatus(models.TextChoices):
     DRAFT = "draft", "Draft"
     APPROVED = "approved", "Approved"
@@ -392,7 +400,7 @@ class PromptVersion(VersionedArtifact):
 
 
 def default_steps() -> list[str]:
-    return ["check_data", "render_prompt", "generate", "evaluate"]
+    return ["check_data", "render_prompt", "generate", "evaluate", "request_approval"]
 
 
 def default_cohort_attributes() -> list[str]:
@@ -434,6 +442,10 @@ class Workflow(models.Model):
         default=default_cohort_attributes,
         blank=True,
         help_text="Recipient attributes the prompt personalizes on: one generation per combination, plus a generic one.",
+    )
+    auto_approval_allowed = models.BooleanField(
+        default=False,
+        help_text="Let an auto-approval routing rule approve runs whose evals all pass at low risk with no risk flags.",
     )
 
     history = HistoricalRecords()
@@ -579,15 +591,26 @@ class Run(models.Model):
         GENERATED = "generated", "Generated"
         STOPPED = "stopped", "Stopped before generation"
         FAILED = "failed", "Failed"
+        AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
+        APPROVED = "approved", "Approved"
+        CHANGES_REQUESTED = "changes_requested", "Changes requested"
+        REJECTED = "rejected", "Rejected (blocked)"
 
     TRANSITIONS: ClassVar[dict[str, frozenset[str]]] = {
         Status.QUEUED: frozenset({Status.GENERATING, Status.FAILED}),
-        Status.GENERATING: frozenset({Status.GENERATED, Status.STOPPED, Status.FAILED}),
+        Status.GENERATING: frozenset({Status.GENERATED, Status.AWAITING_APPROVAL, Status.STOPPED, Status.FAILED}),
         Status.GENERATED: frozenset(),
         Status.STOPPED: frozenset(),
         Status.FAILED: frozenset(),
+        Status.AWAITING_APPROVAL: frozenset({Status.APPROVED, Status.CHANGES_REQUESTED, Status.REJECTED}),
+        Status.APPROVED: frozenset(),
+        Status.CHANGES_REQUESTED: frozenset(),
+        Status.REJECTED: frozenset(),
     }
     IN_PROGRESS: ClassVar[frozenset[str]] = frozenset({Status.QUEUED, Status.GENERATING})
+    # The statuses a run may end its pipeline in; the review outcomes come only from a decision.
+    OUTPUT_READY: ClassVar[frozenset[str]] = frozenset({Status.GENERATED, Status.AWAITING_APPROVAL})
+    REVIEW_OUTCOMES: ClassVar[frozenset[str]] = frozenset({Status.APPROVED, Status.CHANGES_REQUESTED, Status.REJECTED})
 
     class OutputSource(models.TextChoices):
         MODEL = "model", "Model"
@@ -610,7 +633,7 @@ class Run(models.Model):
     fresh_sample = models.BooleanField(
         default=False, help_text="Skip the cache of identical generations and sample anew."
     )
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, editable=False)
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.QUEUED, editable=False)
     output_source = models.CharField(max_length=20, choices=OutputSource.choices, blank=True, editable=False)
     risk_level = models.CharField(
         max_length=8,
@@ -627,6 +650,18 @@ class Run(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="started_runs"
     )
     error_detail = models.TextField(blank=True, editable=False)
+    revision_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="revisions",
+        editable=False,
+        help_text="The run whose reviewer requested changes; this run regenerates it with the reviewer's note.",
+    )
+    reviewer_note = models.TextField(
+        blank=True, editable=False, help_text="The reviewer's note this revision's prompt carries."
+    )
 
     objects = RunQuerySet.as_manager()
     history = HistoricalRecords()
@@ -635,7 +670,22 @@ class Run(models.Model):
         ordering = ["-created_at", "-id"]
         permissions = [("start_run", "Can start workflow runs")]
         constraints = [
-            models.CheckConstraint(condition=Q(status__in=["queued", "generating", "generated", "stopped", "failed"]), name="run_status_valid"),
+            models.CheckConstraint(
+                condition=Q(
+                    status__in=[
+                        "queued",
+                        "generating",
+                        "generated",
+                        "stopped",
+                        "failed",
+                        "awaiting_approval",
+                        "approved",
+                        "changes_requested",
+                        "rejected",
+                    ]
+                ),
+                name="run_status_valid",
+            ),
         ]
         indexes = [models.Index(fields=["workflow", "status"], name="run_workflow_status_idx")]
 
@@ -663,19 +713,53 @@ class Run(models.Model):
         for name, value in fields.items():
             setattr(self, name, value)
         with_history_context(self, by=by, reason=reason)
-        self.save(update_fields=["status", *fields])
+        self._in_transition = True
+        try:
+            self.save(update_fields=["status", *fields])
+        finally:
+            self._in_transition = False
+
+    def save(self, *args, **kwargs):
+        update_fields = kwargs.get("update_fields")
+        if self.pk and not getattr(self, "_in_transition", False) and (update_fields is None or "status" in update_fields):
+            stored = Run.objects.filter(pk=self.pk).values_list("status", flat=True).first()
+            if stored is not None and stored != self.status:
+                raise ValidationError(
+                    f"{self.run_id} is {stored}: its status changes only through its lifecycle methods, not by saving."
+                )
+        super().save(*args, **kwargs)
 
     def mark_generating(self, *, by) -> None:
         self._transition(self.Status.GENERATING, by=by, reason="Generation started", started_at=timezone.now())
 
-    def mark_generated(self, *, by, source: str) -> None:
+    def mark_generated(self, *, by, source: str, status: str = Status.GENERATED, reason: str = "") -> None:
+        """The pipeline is done: generated, or awaiting approval when a step routed the run to review."""
+        if status not in self.OUTPUT_READY:
+            raise ValidationError(f"A run's pipeline ends generated or awaiting approval, not {status}.")
         self._transition(
-            self.Status.GENERATED,
+            status,
             by=by,
-            reason=f"Output stored (source: {source})",
+            reason=f"Output stored (source: {source})" + (f"; {reason}" if reason else ""),
             output_source=source,
             finished_at=timezone.now(),
         )
+
+    def mark_reviewed(self, to: str, *, by, reason: str, approval) -> None:
+        """Approved, changes requested or rejected: only as the outcome of the run's approval item.
+
+        ``approval`` is the stored approval item of this run whose decision says so
+        (it answers ``confirms_run_status(to)`` from the database).
+        """
+        if to not in self.REVIEW_OUTCOMES:
+            raise ValidationError(f"{to} is not a review outcome.")
+        if (
+            approval is None
+            or approval.pk is None
+            or approval.run_id != self.pk
+            or not approval.confirms_run_status(to)
+        ):
+            raise ValidationError(f"{self.run_id} can become {to} only through a decision on its approval item.")
+        self._transition(to, by=by, reason=reason)
 
     @transaction.atomic
     def record_risk_level(self, level: str, *, by) -> None:
@@ -714,6 +798,8 @@ class RunVariant(models.Model):
     attributes = models.JSONField(default=dict, blank=True, help_text="The cohort attributes the prompt was given.")
     is_generic = models.BooleanField(default=False)
     recipient_count = models.PositiveIntegerField(default=0)
+
+    history = HistoricalRecords(get_user=history_user_of_run)
 
     class Meta:
         ordering = ["run", "-is_generic", "key"]
@@ -767,6 +853,8 @@ class GenerationCacheEntry(models.Model):
     source_run = models.ForeignKey(Run, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     hits = models.PositiveIntegerField(default=0)
+
+    history = HistoricalRecords(get_user=history_user_of_run)
 
     class Meta:
         verbose_name_plural = "generation cache entries"

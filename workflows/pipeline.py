@@ -37,6 +37,11 @@ class RunContext:
     output_source: str = ""
     # time.monotonic() after which no new model call starts (the run budget).
     deadline: float | None = None
+    # The status the run ends in when every step succeeded; a review step asks for "awaiting_approval".
+    end_status: str = "generated"
+    end_reason: str = ""
+    # Called once the run is in its end status (e.g. an auto-approval by a routing rule).
+    after_finish: list[Callable[[], None]] = field(default_factory=list)
 
     @property
     def actor(self):

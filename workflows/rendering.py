@@ -54,6 +54,20 @@ def build_messages(*, system_prompt: str, user_template: str, variables: dict[st
     ]
 
 
+REVIEWER_NOTE_HEADING = "## Reviewer's note (address it in this version)"
+
+
+def with_reviewer_note(messages: list[dict[str, str]], note: str) -> list[dict[str, str]]:
+    """The messages with the reviewer's note appended to the last user message (for templates without {{reviewer_note}})."""
+    note = (note or "").strip()
+    if not note:
+        return messages
+    updated = [dict(m) for m in messages]
+    last_user = max(i for i, m in enumerate(updated) if m["role"] == "user")
+    updated[last_user]["content"] = f"{updated[last_user]['content']}\n\n{REVIEWER_NOTE_HEADING}\n{note}"
+    return updated
+
+
 def schema_outline(schema: dict) -> dict[str, Any]:
     """A compact example of the output shape for the prompt (``"string"``, ``["string"]``)."""
 

@@ -45,22 +45,58 @@ def run_start(
     version = workflow.production_version
     if version is None:
         raise ValidationError(f"{workflow.slug} has no production prompt version pinned: pin an approved version first.")
-    endpoint = EndpointConfig.from_settings()
-    with transaction.atomic():
-        run = Run(
+    return _record_run(
+        Run(
             workflow=workflow,
             brief=brief,
             prompt_version=version,
-            claim_set=ClaimSet.objects.latest_approved(),
-            brand_rules=BrandRules.objects.latest_approved(),
-            legal_restrictions=LegalRestrictionSet.objects.latest_approved(),
             model_name=version.model_name or settings.MARKETINGAI_LLM["MODEL"],
             temperature=version.temperature,
             max_tokens=version.max_tokens,
             fresh_sample=fresh_sample,
             started_by=started_by,
-        )
-        with_history_context(run, by=started_by, reason=f"Run started on {version.label}")
+        ),
+        by=started_by,
+        reason=f"Run started on {version.label}",
+        enqueue=enqueue,
+    )
+
+
+def run_start_revision(*, original: Run, reviewer_note: str, requested_by, enqueue: bool = True) -> Run:
+    """A new run regenerating ``original`` with the reviewer's note in its prompt.
+
+    Same workflow, brief, prompt version and model parameters; the registries in force now
+    (the data check would stop a run on superseded ones). The original starter stays the
+    starter, so the reviewer who asked for changes may review the revision.
+    """
+    if not reviewer_note.strip():
+        raise ValidationError("A revision needs the reviewer's note.")
+    return _record_run(
+        Run(
+            workflow=original.workflow,
+            brief=original.brief,
+            prompt_version=original.prompt_version,
+            model_name=original.model_name,
+            temperature=original.temperature,
+            max_tokens=original.max_tokens,
+            fresh_sample=original.fresh_sample,
+            started_by=original.started_by,
+            revision_of=original,
+            reviewer_note=reviewer_note.strip(),
+        ),
+        by=requested_by,
+        reason=f"Revision of {original.run_id} requested by {requested_by}: {reviewer_note.strip()}",
+        enqueue=enqueue,
+    )
+
+
+def _record_run(run: Run, *, by, reason: str, enqueue: bool) -> Run:
+    endpoint = EndpointConfig.from_settings()
+    with transaction.atomic():
+        run.claim_set = ClaimSet.objects.latest_approved()
+        run.brand_rules = BrandRules.objects.latest_approved()
+        run.legal_restrictions = LegalRestrictionSet.objects.latest_approved()
+        with_history_context(run, by=by, reason=reason)
         run.save()
         trace = Trace(
             run=run,
@@ -69,7 +105,7 @@ def run_start(
                 run, endpoint_url=endpoint.display_url, structured_output=endpoint.resolved_structured_output
             ),
         )
-        with_history_context(trace, by=started_by, reason="Trace opened")
+        with_history_context(trace, by=by, reason="Trace opened")
         trace.save()
         if enqueue:
             transaction.on_commit(lambda: run_enqueue(run_id=run.pk))
@@ -119,8 +155,15 @@ def run_execute(*, run_id: int) -> Run:
         run.mark_failed(by=run.started_by, error=message)
         _save_trace(trace, run, ctx.trace, reason="Run failed")
         return run
-    run.mark_generated(by=run.started_by, source=ctx.output_source)
+    run.mark_generated(by=run.started_by, source=ctx.output_source, status=ctx.end_status, reason=ctx.end_reason)
     _save_trace(trace, run, ctx.trace, reason="Output stored")
+    for hook in ctx.after_finish:
+        try:
+            hook()
+        except Exception:  # noqa: BLE001 - the run stays in its end status, e.g. awaiting a person
+            logger.exception("An after-finish hook of run %s failed", run.pk)
+    if ctx.after_finish:
+        run.refresh_from_db()
     return run
 
 

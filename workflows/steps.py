@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from workflows import generation, rendering
-from workflows.models import Run, RunVariant
+from workflows.models import Run, RunVariant, with_history_context
 from workflows.pipeline import RunContext, StepFailed, step
 
 MISSING_INPUT_HINTS = {
@@ -53,7 +53,7 @@ def prompt_variables(run: Run, variant: RunVariant) -> dict[str, Any]:
         "audience": audience,
         "product_usage_summary": usage,
         "output_schema": rendering.schema_outline(run.prompt_version.output_schema),
-        "reviewer_note": "",
+        "reviewer_note": run.reviewer_note,
     }
     if run.claim_set:
         variables["approved_claims"] = run.claim_set.claims_for_prompt()
@@ -67,7 +67,11 @@ def prompt_variables(run: Run, variant: RunVariant) -> dict[str, Any]:
 def ensure_default_variant(ctx: RunContext) -> None:
     """Without cohorts (no data check step, or no recipients), a run makes one generation."""
     if not ctx.variants:
-        variant, _ = RunVariant.objects.get_or_create(run=ctx.run, key=RunVariant.DEFAULT_KEY)
+        variant = RunVariant.objects.filter(run=ctx.run, key=RunVariant.DEFAULT_KEY).first()
+        if variant is None:
+            variant = RunVariant(run=ctx.run, key=RunVariant.DEFAULT_KEY)
+            with_history_context(variant, by=ctx.actor, reason="One generation: no cohorts")
+            variant.save()
         ctx.variants = [variant]
 
 
@@ -85,6 +89,8 @@ def render_prompt(ctx: RunContext) -> None:
         messages = rendering.build_messages(
             system_prompt=version.system_prompt, user_template=version.user_template, variables=variables
         )
+        if "reviewer_note" not in needed:
+            messages = rendering.with_reviewer_note(messages, ctx.run.reviewer_note)
         ctx.messages[variant.key] = messages
         rendered = json.dumps(messages, sort_keys=True, ensure_ascii=False).encode()
         hashes[variant.key] = hashlib.sha256(rendered).hexdigest()

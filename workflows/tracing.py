@@ -24,6 +24,7 @@ def new_document(run, *, endpoint_url: str, structured_output: str) -> dict[str,
         "max_tokens": run.max_tokens,
         "started_by": run.started_by.get_username() if run.started_by else None,
         "created_at": run.created_at.isoformat(),
+        "revision_of": run.revision_of.run_id if run.revision_of_id else None,
         "inputs": {
             "campaign_brief_id": brief.label,
             "audience_segment_id": brief.audience_segment.label,
