@@ -75,3 +75,29 @@ def test_a_failed_admin_login_saves_a_screenshot_and_the_page(page, live_server,
     assert all(p.parent == tmp_path / "test-artifacts" and p.stat().st_size > 0 for p in saved)
     assert saved[0].read_bytes().startswith(b"\x89PNG")
     assert 'name="password"' in saved[1].read_text()
+
+
+def test_legal_reviewer_approves_an_item_from_the_queue_in_the_browser(
+    page, live_server, workspace, model_server, reply, valid_email
+):
+    from approvals.models import Decision
+    from tests.approvals_support import open_item, routed_run, with_unsupported_claim
+
+    run = routed_run(workspace, model_server, reply, with_unsupported_claim(valid_email))
+    item = open_item(run)
+    assert item.team.slug == "legal"
+
+    admin_login(page, live_server, "legal", DEMO_PASSWORDS["legal"])
+    page.get_by_role("link", name="My queue").first.click()
+    page.get_by_role("link", name=run.run_id).click()
+    expect(page.locator("mark.mai-fail").first).to_be_visible()
+    page.locator('input[name="decision"][value="approve"]').check()
+    page.locator('textarea[name="note"]').fill("Checked with product: the claim is in the brief.")
+    page.get_by_role("button", name="Record decision").click()
+    expect(page.locator(".messagelist")).to_contain_text(f"Decision recorded: approve on {run.run_id}")
+
+    decision = Decision.objects.get(item=item)
+    assert decision.decision == "approve" and decision.reviewer == workspace["users"]["legal"]
+    assert decision.note == "Checked with product: the claim is in the brief."
+    run.refresh_from_db()
+    assert run.status == Run.Status.APPROVED
