@@ -54,6 +54,11 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_perms(("add", "change", "view"), _OPS_INPUT_EDITS, app_label="inputs"),
         *_perms(("view",), _OPS_INPUT_READS, app_label="inputs"),
         "workflows.start_run",
+        # Evals: ops import datasets and outcomes, run suites and request promotions; a manager approves.
+        *_perms(("add", "change", "view"), ("evaldataset", "campaignoutcome"), app_label="evals"),
+        *_perms(("view",), ("evaldatasetitem", "evalsuiterun", "evalsuiteresult", "promotionrequest", "promotioncriteria"), app_label="evals"),
+        "evals.start_evalsuiterun",
+        "evals.request_promotion",
     ],
     LEGAL_REVIEWERS: [
         *_perms(("view",), _REVIEWER_READS),
@@ -66,7 +71,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_perms(("view",), _REVIEWER_INPUT_READS, app_label="inputs"),
         "workflows.approve_brandrules",
     ],
-    MANAGERS: ["workflows.view_*", "inputs.view_*"],
+    MANAGERS: ["workflows.view_*", "inputs.view_*", "evals.view_*", "evals.approve_promotion"],
 }
 
 

@@ -88,7 +88,7 @@ def two_proportion_z(x1: int, n1: int, x2: int, n2: int, *, margin: float = 0.0)
 
 
 def _fmt(value: float) -> str:
-    return f"{value:.1f}".rstrip("0").rstrip(".") if value != int(value) else f"{int(value)}"
+    return f"{value:.2f}".rstrip("0").rstrip(".") if value != int(value) else f"{int(value)}"
 
 
 def _threshold(name: str, limit: float | None, measured: float | None, *, above: bool, strict: bool, what: str, unit: str = "%") -> CriterionResult:

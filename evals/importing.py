@@ -17,7 +17,7 @@ import csv
 import io
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from inputs.importing import MAX_ERRORS, MORE_ERRORS_PREFIX, RowError, decode_utf8
@@ -288,3 +288,108 @@ def parse_dataset(data: bytes, *, filename: str = "", format: str | None = None)
     if errors.kept:
         return DatasetParse(errors=errors.as_list())
     return DatasetParse(rows=rows)
+
+
+# --- Campaign outcomes per prompt version ---------------------------------------------------
+
+OUTCOME_REQUIRED = ("prompt_version", "period_start", "period_end", "sends")
+OUTCOME_COUNTS = ("sends", "clicks", "unsubscribes", "upgrades", "reviewed", "approved")
+OUTCOME_COLUMNS = (*OUTCOME_REQUIRED, "clicks", "unsubscribes", "upgrades", "reviewed", "approved", "source")
+
+
+@dataclass(frozen=True)
+class OutcomeRow:
+    row: int
+    version: int
+    period_start: date
+    period_end: date
+    counts: dict[str, int]
+    source: str
+
+
+@dataclass
+class OutcomesParse:
+    rows: list[OutcomeRow] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _version_number(text: str) -> int:
+    number = text.strip().rsplit(":", 1)[-1].lower().removeprefix("v")
+    if not number.isdigit():
+        raise ValueError(f"not a prompt version like v7: {text!r}")
+    return int(number)
+
+
+def parse_outcomes(data: bytes, *, default_source: str = "import") -> OutcomesParse:
+    """Parse a CSV of campaign outcomes: one row per prompt version and period."""
+    try:
+        text = decode_utf8(data)
+    except ValueError as exc:
+        return OutcomesParse(errors=[RowError(None, None, str(exc))])
+    errors = _Collector()
+    rows: list[OutcomeRow] = []
+    header: list[str] = []
+    row_number = 0
+    try:
+        for cells in csv.reader(io.StringIO(text, newline=""), strict=True):
+            row_number += 1
+            if row_number == 1:
+                header = [c.strip().lower() for c in cells]
+                missing = [c for c in OUTCOME_REQUIRED if c not in header]
+                unknown = [c for c in header if c and c not in OUTCOME_COLUMNS]
+                if missing or unknown:
+                    if missing:
+                        errors.add(1, None, f"missing required columns {', '.join(missing)}")
+                    if unknown:
+                        errors.add(1, None, f"unknown columns {', '.join(unknown)}; known: {', '.join(OUTCOME_COLUMNS)}")
+                    break
+                continue
+            if not cells or all(not c.strip() for c in cells):
+                continue
+            record = dict(zip(header, (c.strip() for c in cells)))
+            before = len(errors.kept) + errors.dropped
+            version = start = end = None
+            try:
+                version = _version_number(record.get("prompt_version", ""))
+            except ValueError as exc:
+                errors.add(row_number, "prompt_version", str(exc))
+            for name in ("period_start", "period_end"):
+                try:
+                    value = date.fromisoformat(record.get(name, ""))
+                except ValueError:
+                    errors.add(row_number, name, f"not a date like 2026-06-01: {record.get(name, '')!r}")
+                    continue
+                if name == "period_start":
+                    start = value
+                else:
+                    end = value
+            if start and end and end < start:
+                errors.add(row_number, "period_end", "is before period_start")
+            counts: dict[str, int] = {}
+            for name in OUTCOME_COUNTS:
+                try:
+                    number = _count(record.get(name))
+                except ValueError as exc:
+                    errors.add(row_number, name, str(exc))
+                    continue
+                counts[name] = number or 0
+            if "sends" in counts and not counts["sends"]:
+                errors.add(row_number, "sends", "must be at least 1")
+            for name in ("clicks", "unsubscribes", "upgrades"):
+                if counts.get(name, 0) > counts.get("sends", 0) and counts.get("sends"):
+                    errors.add(row_number, name, f"cannot exceed sends ({counts['sends']})")
+            if counts.get("approved", 0) > counts.get("reviewed", 0):
+                errors.add(row_number, "approved", f"cannot exceed reviewed ({counts.get('reviewed', 0)})")
+            if len(errors.kept) + errors.dropped == before:
+                rows.append(OutcomeRow(row_number, version, start, end, counts, (record.get("source") or default_source)[:120]))
+    except csv.Error as exc:
+        errors.add(row_number or 1, None, f"not readable as CSV: {exc}")
+    if not errors.kept and not rows:
+        errors.add(None, None, "The file has no outcome rows.")
+    if errors.kept:
+        return OutcomesParse(errors=errors.as_list())
+    return OutcomesParse(rows=rows)

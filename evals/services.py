@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils.text import slugify
@@ -18,6 +18,7 @@ from simple_history.utils import bulk_create_with_history
 
 from evals import decision, importing, judges, metrics, reporting, validators
 from evals.models import (
+    CampaignOutcome,
     EvalDataset,
     EvalDatasetItem,
     EvalPolicy,
@@ -25,6 +26,7 @@ from evals.models import (
     EvalSuiteRun,
     OutputEvaluation,
     PromotionCriteria,
+    PromotionRequest,
     RiskLevel,
     Rubric,
 )
@@ -663,3 +665,101 @@ def suite_report(suite: EvalSuiteRun, *, policy: EvalPolicy, duration_s: float =
         concurrency=suite.concurrency,
         duration_s=duration_s,
     )
+
+
+# --- Campaign outcomes --------------------------------------------------------------------------
+
+
+def outcomes_import(*, workflow: Workflow, data: bytes, filename: str, imported_by=None) -> tuple[int, list[str]]:
+    """Store a CSV of campaign outcomes per prompt version, all or nothing; (rows stored, errors).
+
+    A row for a version, period and source already stored replaces its figures.
+    """
+    parsed = importing.parse_outcomes(data, default_source=filename[:120] or "import")
+    if not parsed.ok:
+        return 0, [str(e) for e in parsed.errors]
+    versions = {v.version: v for v in workflow.prompt_template.versions.all()}
+    unknown = [f"row {row.row}, prompt_version: {workflow.prompt_template.slug} has no v{row.version}" for row in parsed.rows if row.version not in versions]
+    if unknown:
+        return 0, unknown
+    with transaction.atomic():
+        for row in parsed.rows:
+            outcome = CampaignOutcome.objects.filter(
+                prompt_version=versions[row.version], period_start=row.period_start, period_end=row.period_end, source=row.source
+            ).first() or CampaignOutcome(
+                prompt_version=versions[row.version], period_start=row.period_start, period_end=row.period_end, source=row.source
+            )
+            for name, value in row.counts.items():
+                setattr(outcome, name, value)
+            outcome.imported_by = imported_by
+            outcome.full_clean()
+            with_history_context(outcome, by=imported_by, reason=f"Imported from {filename}")
+            outcome.save()
+    return len(parsed.rows), []
+
+
+# --- Promotion of prompt versions ------------------------------------------------------------
+
+
+def promotion_basis(*, workflow: Workflow, version: PromptVersion) -> tuple[EvalSuiteRun | None, str]:
+    """The finished suite a promotion of ``version`` rests on, or why it may not be promoted now."""
+    if version.template_id != workflow.prompt_template_id:
+        return None, f"{version.label} is not a version of {workflow.prompt_template}."
+    if version.status != ArtifactStatus.APPROVED:
+        return None, f"Only an approved version can be promoted; {version.label} is {version.status}."
+    production = workflow.production_version
+    if production is not None and production.pk == version.pk:
+        return None, f"{workflow.slug} already serves {version.label}."
+    suites = EvalSuiteRun.objects.filter(workflow=workflow, candidate=version, status=EvalSuiteRun.Status.FINISHED)
+    suite = suites.filter(baseline=production).order_by("-finished_at", "-pk").first() if production else suites.order_by("-finished_at", "-pk").first()
+    if suite is None:
+        against = f" against the production version {production.label}" if production else ""
+        return None, f"{version.label} has no finished eval suite{against}: run one first."
+    if not suite.promotes:
+        return suite, f"The latest eval suite of {version.label} ({suite.label}) says do not promote."
+    return suite, ""
+
+
+def promotion_request(*, workflow: Workflow, version: PromptVersion, requested_by, note: str = "") -> PromotionRequest:
+    """Ask for ``version`` to serve production; only when its latest suite against production says promote."""
+    if requested_by is None or not requested_by.has_perm("evals.request_promotion"):
+        raise PermissionDenied(f"{requested_by or 'Nobody'} may not request promotions.")
+    with transaction.atomic():
+        suite, problem = promotion_basis(workflow=workflow, version=version)
+        if problem:
+            raise ValidationError(problem)
+        if PromotionRequest.objects.filter(workflow=workflow, version=version, status=PromotionRequest.Status.REQUESTED).exists():
+            raise ValidationError(f"A promotion of {version.label} is already waiting for a decision.")
+        request = PromotionRequest(workflow=workflow, version=version, suite=suite, requested_by=requested_by, note=note)
+        with_history_context(request, by=requested_by, reason=f"Promotion of {version.label} requested on {suite.label}")
+        request.save()
+    return request
+
+
+def promotion_approve(*, request: PromotionRequest, by, note: str = "") -> Workflow:
+    """A second person approves: production is pinned to the version, naming the suite and the approver."""
+    if by is None or not by.has_perm("evals.approve_promotion"):
+        raise PermissionDenied(f"{by or 'Nobody'} may not approve promotions.")
+    with transaction.atomic():
+        workflow = Workflow.objects.select_for_update().select_related("production_version").get(pk=request.workflow_id)
+        version = request.version
+        problem = request.refusal(by)
+        if problem:
+            raise ValidationError(problem)
+        suite, problem = promotion_basis(workflow=workflow, version=version)
+        if problem:
+            raise ValidationError(f"{problem} The request cannot be approved.")
+        request.approve(by=by, note=note)
+        reason = (
+            f"{suite.label} says promote ({version.label} vs {suite.baseline.label} on {suite.dataset.name}); "
+            f"requested by {request.requested_by}, approved by {by}" + (f": {note}" if note else "")
+        )
+        workflow.pin_production_version(version, by=by, reason=reason)
+    return workflow
+
+
+def promotion_reject(*, request: PromotionRequest, by, note: str = "") -> PromotionRequest:
+    if by is None or not by.has_perm("evals.approve_promotion"):
+        raise PermissionDenied(f"{by or 'Nobody'} may not decide promotions.")
+    request.reject(by=by, note=note)
+    return request
