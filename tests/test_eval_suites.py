@@ -54,6 +54,12 @@ def responder_for(reply, valid_email, *, candidate_email=None, fail_on=BROKEN, d
     return respond
 
 
+def reference_criteria(workflow, **changes):
+    """The reference article's criteria (the model defaults), with ``changes``."""
+    PromotionCriteria.objects.filter(workflow=workflow).delete()
+    return PromotionCriteria.objects.create(workflow=workflow, **changes)
+
+
 @pytest.fixture
 def suite_setup(workspace):
     result = services.dataset_import(
@@ -96,7 +102,7 @@ def test_a_suite_runs_on_django_q_and_records_a_failed_item_without_failing(
 
 
 def test_eval_suite_command_prints_the_report_and_exits_by_the_decision(suite_setup, model_server, reply, valid_email, capsys):
-    PromotionCriteria.objects.create(workflow=suite_setup["workflow"], min_json_validity_pct=None, max_regression_points=0)
+    reference_criteria(suite_setup["workflow"], min_json_validity_pct=None, max_regression_points=0)
     bad = dict(valid_email, preview_text="SOC 2 certified and HIPAA ready.")
     model_server.respond_with(responder_for(reply, valid_email, candidate_email=bad, fail_on=None))
 
@@ -104,5 +110,100 @@ def test_eval_suite_command_prints_the_report_and_exits_by_the_decision(suite_se
         call_command("eval_suite", "trial_expiration_email", "--candidate", f"v{suite_setup['candidate'].version}", "--sync", "--user", "ops")
 
     out = capsys.readouterr().out
-    print(out)
     assert exit_info.value.code == 1
+    assert "Candidate prompt: v10\nBaseline prompt: v7" in out
+    assert "- Legal terms:" in out and "0/6 pass" in out and "6/6 pass" in out
+    assert "[FAIL] Legal restricted-term failures 100% (must be at most 0%)" in out
+    assert out.rstrip().splitlines()[-1].startswith("Do not promote v10. ")
+
+
+def test_eval_suite_command_exits_zero_on_promote_and_prints_json(suite_setup, model_server, reply, valid_email, capsys):
+    reference_criteria(suite_setup["workflow"])
+    model_server.respond_with(responder_for(reply, valid_email, fail_on=None))
+
+    call_command("eval_suite", "trial_expiration_email", "--candidate", "v10", "--baseline", "v7", "--dataset", "past-briefs", "--json", "--sync")
+
+    report = json.loads(capsys.readouterr().out)
+    assert report["decision"] == "promote" and report["candidate"] == "trial_expiration_email:v10"
+    assert report["automated"][0] == {"name": "json_validity", "label": "JSON validity", "candidate": {"passed": 6, "total": 6}, "baseline": {"passed": 6, "total": 6}}
+    assert any(r.startswith("Not measured yet, so not blocking: Reviewer acceptance") for r in report["reasons"])
+
+
+def test_eval_suite_command_names_bad_input_in_one_sentence(suite_setup):
+    with pytest.raises(CommandError, match="trial_expiration_email has no version v99."):
+        call_command("eval_suite", "trial_expiration_email", "--candidate", "v99")
+    with pytest.raises(CommandError, match="The candidate and the baseline are both trial_expiration_email:v7"):
+        call_command("eval_suite", "trial_expiration_email", "--candidate", "v7", "--sync")
+    with pytest.raises(CommandError, match="has no dataset 'nope'"):
+        call_command("eval_suite", "trial_expiration_email", "--candidate", "v10", "--dataset", "nope")
+    assert not EvalSuiteRun.objects.exists()
+
+
+def test_concurrency_is_bounded_and_used(suite_setup, model_server, reply, valid_email):
+    model_server.respond_with(responder_for(reply, valid_email, fail_on=None, delay=0.15))
+    suite = services.suite_start(workflow=suite_setup["workflow"], candidate=suite_setup["candidate"], concurrency=3, started_by=None, enqueue=False)
+
+    services.suite_execute(suite_id=suite.pk)
+
+    assert model_server.max_in_flight == 3
+    assert len(model_server.chat_requests) == 12
+
+
+def test_a_second_suite_reuses_the_baseline_generations_from_the_cache(suite_setup, model_server, reply, valid_email):
+    model_server.respond_with(responder_for(reply, valid_email, fail_on=None))
+    first = services.suite_start(workflow=suite_setup["workflow"], candidate=suite_setup["candidate"], started_by=None, enqueue=False)
+    services.suite_execute(suite_id=first.pk)
+    another = approved_candidate(suite_setup, system_prompt=suite_setup["candidate"].system_prompt + " Be brief.")
+    calls_before = len(model_server.chat_requests)
+
+    second = services.suite_execute(
+        suite_id=services.suite_start(workflow=suite_setup["workflow"], candidate=another, started_by=None, enqueue=False).pk
+    )
+
+    assert len(model_server.chat_requests) - calls_before == 6  # the candidate's only
+    assert set(second.results.filter(side=EvalSuiteResult.Side.BASELINE).values_list("source", flat=True)) == {"cache"}
+    assert second.report["sides"]["baseline"]["cache_hits"] == 6
+
+
+def test_a_suite_fails_in_one_sentence_when_the_bundled_model_is_not_running(suite_setup, settings):
+    settings.MARKETINGAI_LLM = {**settings.MARKETINGAI_LLM, "BASE_URL": "http://127.0.0.1:9/v1"}
+    suite = services.suite_start(workflow=suite_setup["workflow"], candidate=suite_setup["candidate"], started_by=None, enqueue=False)
+
+    with mock.patch("workflows.llm.EndpointConfig.is_bundled_local_model", new_callable=mock.PropertyMock, return_value=True):
+        suite = services.suite_execute(suite_id=suite.pk)
+
+    assert suite.status == EvalSuiteRun.Status.FAILED and "not running" in suite.error_detail
+    assert suite.results.count() == 0
+
+
+def test_the_suite_page_shows_progress_and_follows_the_run(admin_client, suite_setup, model_server, reply, valid_email):
+    from django.urls import reverse
+
+    suite = services.suite_start(workflow=suite_setup["workflow"], candidate=suite_setup["candidate"], started_by=None, enqueue=False)
+    page = admin_client.get(reverse("admin:evals_evalsuiterun_change", args=[suite.pk])).content.decode()
+    assert "0 of 12" in page and "Follow the suite" in page
+    assert admin_client.get(reverse("admin:evals_evalsuiterun_status", args=[suite.pk])).json() == {
+        "status": "queued", "in_progress": True, "done": 0, "total": 12, "progress": "0 of 12"
+    }
+
+    model_server.respond_with(responder_for(reply, valid_email))
+    services.suite_execute(suite_id=suite.pk)
+
+    page = admin_client.get(reverse("admin:evals_evalsuiterun_change", args=[suite.pk])).content.decode()
+    assert "12 of 12" in page and "Follow the suite" not in page
+    assert "Eval suite: trial_expiration_email_eval" in page and "HTTP 400" in page
+
+
+def test_suites_are_started_from_the_admin_by_ops(client, suite_setup, django_capture_on_commit_callbacks):
+    from django.urls import reverse
+
+    client.force_login(suite_setup["users"]["ops"])
+    url = reverse("admin:evals_evalsuiterun_start")
+    assert f'value="{suite_setup["candidate"].pk}" selected' in client.get(url + f"?candidate={suite_setup['candidate'].pk}").content.decode()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = client.post(url, {"candidate": suite_setup["candidate"].pk, "workflow": suite_setup["workflow"].pk, "concurrency": 2})
+    suite = EvalSuiteRun.objects.get()
+    assert response.status_code == 302 and suite.started_by == suite_setup["users"]["ops"] and suite.concurrency == 2
+    assert len(callbacks) == 1  # enqueued once committed
+    client.force_login(suite_setup["users"]["legal"])
+    assert client.get(url).status_code == 403
