@@ -207,3 +207,47 @@ def test_suites_are_started_from_the_admin_by_ops(client, suite_setup, django_ca
     assert len(callbacks) == 1  # enqueued once committed
     client.force_login(suite_setup["users"]["legal"])
     assert client.get(url).status_code == 403
+
+
+def test_imported_outcomes_feed_the_business_figures_and_reviewer_acceptance(suite_setup, model_server, reply, valid_email, tmp_path, capsys):
+    csv_file = tmp_path / "outcomes.csv"
+    csv_file.write_text(
+        "prompt_version,period_start,period_end,sends,clicks,unsubscribes,upgrades,reviewed,approved,source\n"
+        "v10,2026-08-01,2026-08-07,4000,220,40,130,20,15,pilot\n"
+    )
+    call_command("import_outcomes", "trial_expiration_email", str(csv_file), "--user", "ops")
+    assert "Imported 1 outcome rows" in capsys.readouterr().out
+    model_server.respond_with(responder_for(reply, valid_email, fail_on=None))
+
+    suite = services.suite_execute(
+        suite_id=services.suite_start(workflow=suite_setup["workflow"], candidate=suite_setup["candidate"], started_by=None, enqueue=False).pk
+    )
+
+    report = suite.report
+    assert report["business"]["unsubscribe_rate"]["candidate"] == {"count": 40, "sends": 4000, "pct": 1.0}
+    assert report["business"]["unsubscribe_rate"]["baseline"]["sends"] == 46150  # the demo's two months of v7
+    assert report["reviewer_acceptance"] == {
+        "candidate": {"approved": 15, "decided": 20, "pct": 75.0},
+        "baseline": {"approved": 89, "decided": 98, "pct": 90.8},
+    }
+    criteria = {c["name"]: c for c in report["criteria"]}
+    assert criteria["unsubscribe_rate"]["status"] == "fail" and criteria["reviewer_acceptance"]["status"] == "fail"
+    assert suite.decision == EvalSuiteRun.Decision.DO_NOT_PROMOTE
+
+
+def test_a_bad_outcomes_file_imports_nothing(suite_setup, tmp_path, capsys):
+    from evals.models import CampaignOutcome
+
+    before = CampaignOutcome.objects.count()
+    csv_file = tmp_path / "outcomes.csv"
+    csv_file.write_text("prompt_version,period_start,period_end,sends,clicks\nv7,2026-08-01,2026-08-07,100,10\nv77,2026-08-01,2026-07-01,10,11\n")
+
+    with pytest.raises(CommandError, match="Nothing imported: 2 errors"):
+        call_command("import_outcomes", "trial_expiration_email", str(csv_file))
+    assert "row 3, period_end: is before period_start" in capsys.readouterr().err
+
+    csv_file.write_text("prompt_version,period_start,period_end,sends\nv7,2026-08-01,2026-08-07,100\nv77,2026-08-01,2026-08-07,10\n")
+    with pytest.raises(CommandError, match="Nothing imported: 1 error in"):
+        call_command("import_outcomes", "trial_expiration_email", str(csv_file))
+    assert "row 3, prompt_version: trial_expiration_email has no v77" in capsys.readouterr().err
+    assert CampaignOutcome.objects.count() == before
