@@ -655,7 +655,7 @@ def suite_report(suite: EvalSuiteRun, *, policy: EvalPolicy, duration_s: float =
             "brand_rules_version": suite.brand_rules.label if suite.brand_rules else None,
             "legal_restrictions_version": suite.legal_restrictions.label if suite.legal_restrictions else None,
             "eval_policy_version": suite.policy_version,
-            "criteria_version": suite.criteria_version,
+            "criteria_version": criteria_row.version if criteria_row else 0,
         },
         eval_names=[*(policy.validators or []), *(f"judge:{n}" for n in policy.judges or [])],
         candidate=candidate,
