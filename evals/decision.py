@@ -12,6 +12,22 @@ from dataclasses import dataclass, field
 
 PASS, FAIL, NOT_MEASURED, NOT_REQUIRED = "pass", "fail", "not_measured", "not_required"
 
+# Report order and labels: the reference screen's five first, then every other enabled check.
+EVAL_LABELS = {
+    "grounding": "Unsupported claims",
+    "judge:brand_voice": "Brand voice (judge)",
+    "cta_once": "CTA format",
+    "restricted_terms": "Legal terms",
+    "required_fields": "Required fields",
+    "length_limits": "Length limits",
+    "unsupported_offer_language": "Offer language",
+    "unsubscribe_language": "Unsubscribe-safe language",
+    "personalization_safety": "Personalization safety",
+    "risk_flags_empty": "Risk flags empty",
+    "judge:grounding": "Grounding (judge)",
+    "judge:policy": "Policy (judge)",
+}
+
 
 @dataclass(frozen=True)
 class Outcomes:
@@ -152,7 +168,7 @@ def _regressions(candidate: Figures, baseline: Figures, criteria: Criteria) -> C
     for eval_name in sorted(set(candidate.passed) & set(baseline.passed)):
         c, b = pct(candidate.passed[eval_name], candidate.items), pct(baseline.passed[eval_name], baseline.items)
         if b - c > allowance:
-            worse.append(f"{eval_name} {_fmt(round(c, 1))}% vs {_fmt(round(b, 1))}%")
+            worse.append(f"{EVAL_LABELS.get(eval_name, eval_name)} {_fmt(round(c, 1))}% vs {_fmt(round(b, 1))}%")
     if worse:
         return CriterionResult(name, FAIL, f"Worse than baseline by more than {_fmt(allowance)} points: {', '.join(worse)}")
     return CriterionResult(name, PASS, f"{what} by more than {_fmt(allowance)} points")

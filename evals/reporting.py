@@ -10,23 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from evals.decision import FAIL, NOT_MEASURED, NOT_REQUIRED, PASS, Decision, Figures, Outcomes, pct
+from evals.decision import EVAL_LABELS, FAIL, NOT_MEASURED, NOT_REQUIRED, PASS, Decision, Figures, Outcomes, pct
 
-# Report order and labels: the reference screen's five first, then every other enabled check.
-EVAL_LABELS = {
-    "grounding": "Unsupported claims",
-    "judge:brand_voice": "Brand voice (judge)",
-    "cta_once": "CTA format",
-    "restricted_terms": "Legal terms",
-    "required_fields": "Required fields",
-    "length_limits": "Length limits",
-    "unsupported_offer_language": "Offer language",
-    "unsubscribe_language": "Unsubscribe-safe language",
-    "personalization_safety": "Personalization safety",
-    "risk_flags_empty": "Risk flags empty",
-    "judge:grounding": "Grounding (judge)",
-    "judge:policy": "Policy (judge)",
-}
 STATUS_MARKS = {PASS: "pass", FAIL: "FAIL", NOT_MEASURED: "not measured yet", NOT_REQUIRED: "not required"}
 
 

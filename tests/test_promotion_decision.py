@@ -79,7 +79,7 @@ def test_the_regression_allowance_compares_every_eval_with_the_baseline():
     base = figures("v7", passed={"cta_once": 30, "grounding": 40})
     assert decide(figures(passed={"cta_once": 25, "grounding": 40}), base, criteria).promote  # 4.2 points worse
     worse = decide(figures(passed={"cta_once": 10, "grounding": 40}), base, criteria)
-    assert not worse.promote and "cta_once 8.3% vs 25%" in worse.reasons[0]
+    assert not worse.promote and "CTA format 8.3% vs 25%" in worse.reasons[0]
 
 
 def test_criteria_left_blank_are_not_required():
