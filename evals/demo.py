@@ -80,7 +80,7 @@ V9_SYSTEM = (
     "- Write 2 to 4 short sentences, then end the body with the line: Choose a plan\n"
     "- Each subject line has at most 44 characters.\n"
     "- Write no placeholders such as [date] or [name], and greet nobody by name.\n"
-    "- Put anything a reviewer should check in risk_flags; otherwise leave it empty.\n"
+    "- Leave risk_flags as an empty list unless the brief asks for something you may not write.\n"
     "- Reply with one JSON object in the requested shape and nothing else."
 )
 V9_USER = "\n\n".join(
@@ -91,7 +91,9 @@ V9_USER = "\n\n".join(
         "## Approved claims (the only product facts you may state)\n{{approved_claims}}",
         "## Brand rules\n{{brand_rules}}",
         "## Legal restrictions\n{{legal_restrictions}}",
-        "## Reply format\n{{output_schema}}",
+        "## Reply format\nOne JSON object like this one; risk_flags stays [] unless a reviewer must check something:\n"
+        '{"subject_lines": ["...", "...", "..."], "preview_text": "...", "email_body": "...\\n\\nChoose a plan", '
+        '"cta_text": "Choose a plan", "rationale": "...", "risk_flags": []}',
     ]
 )
 
