@@ -64,6 +64,11 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_perms(("view",), _OPS_INPUT_READS, app_label="inputs"),
         "workflows.start_run",
         *_perms(("view",), _APPROVAL_READS, app_label="approvals"),
+        # Evals: ops import datasets and outcomes, run suites and request promotions; a manager approves.
+        *_perms(("add", "change", "view"), ("evaldataset", "campaignoutcome"), app_label="evals"),
+        *_perms(("view",), ("evaldatasetitem", "evalsuiterun", "evalsuiteresult", "promotionrequest", "promotioncriteria"), app_label="evals"),
+        "evals.start_evalsuiterun",
+        "evals.request_promotion",
     ],
     LEGAL_REVIEWERS: [
         *_perms(("view",), _REVIEWER_READS),
@@ -88,7 +93,14 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_perms(("view",), _REVIEWER_INPUT_READS, app_label="inputs"),
         *_REVIEWER_APPROVALS,
     ],
-    MANAGERS: ["workflows.view_*", "inputs.view_*", "approvals.view_*", "approvals.export_decision"],
+    MANAGERS: [
+        "workflows.view_*",
+        "inputs.view_*",
+        "approvals.view_*",
+        "approvals.export_decision",
+        "evals.view_*",
+        "evals.approve_promotion",
+    ],
 }
 
 

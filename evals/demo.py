@@ -1,6 +1,11 @@
-"""The demo's eval policy and judge rubrics (brand voice, grounding, policy)."""
+"""The demo's eval policy, judge rubrics, eval dataset, candidate prompts v8 / v9 and promotion criteria."""
 
 from __future__ import annotations
+
+import copy
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
 
 from evals.models import EvalPolicy, Rubric
 from workflows.models import with_history_context
@@ -46,4 +51,172 @@ def load_demo_evals(*, workflow, users) -> list[str]:
         rubric.save()
         rubric.approve(by=users[approver], reason="Demo rubric approved")
         changes.append(f"rubric {rubric.label}")
+    changes += load_demo_suites(workflow=workflow, users=users)
+    return changes
+
+
+# --- Eval suites: the historical dataset, candidates v8 and v9, criteria and v7's outcomes ----------
+
+DATASET_FILE = Path(__file__).resolve().parent / "data" / "trial_expiration_briefs.json"
+DATASET_NAME = "Historical trial briefs"
+DATASET_SLUG = "historical-trial-briefs"
+
+# v8 adds a fixed trust line to the preview text and an urgency close: it names SOC 2 and a guarantee
+# that no approved claim states, so the restricted-terms check fails on every output, whatever the model.
+V8_TRUST_LINE = "SOC 2 certified, with guaranteed 99.9% uptime. Keep your boards."
+V8_SYSTEM_EXTRA = (
+    "\n- Reassure the reader about security: say Kestrel Boards is SOC 2 certified and its uptime is guaranteed."
+    "\n- Close with urgency: tell the reader to upgrade today before the trial price is gone."
+)
+
+# v9 is shorter and stricter: the approved CTA label, once, as the body's last line; a shorter body.
+V9_CTA = "Choose a plan"
+V9_SYSTEM = (
+    "You write one short email for Kestrel Boards to a reader whose free trial is ending.\n"
+    "Rules:\n"
+    "- State only facts from the approved claims and the campaign brief. No other numbers, prices, discounts, "
+    "deadlines, features, customer names, competitor names, or security and compliance terms.\n"
+    "- Mention the offer only if the brief has one, in the brief's words.\n"
+    "- Write 2 to 4 short sentences, then end the body with the line: Choose a plan\n"
+    "- Each subject line has at most 44 characters.\n"
+    "- Write no placeholders such as [date] or [name], and greet nobody by name.\n"
+    "- Leave risk_flags as an empty list unless the brief asks for something you may not write.\n"
+    "- Reply with one JSON object in the requested shape and nothing else."
+)
+V9_USER = "\n\n".join(
+    [
+        "## Campaign brief\n{{campaign_brief}}",
+        "## The reader\n{{audience}}",
+        "## What the reader did during the trial (do not repeat their questions)\n{{product_usage_summary}}",
+        "## Approved claims (the only product facts you may state)\n{{approved_claims}}",
+        "## Brand rules\n{{brand_rules}}",
+        "## Legal restrictions\n{{legal_restrictions}}",
+        "## Reply format\nOne JSON object like this one; risk_flags stays [] unless a reviewer must check something:\n"
+        '{"subject_lines": ["...", "...", "..."], "preview_text": "...", "email_body": "...\\n\\nChoose a plan", '
+        '"cta_text": "Choose a plan", "rationale": "...", "risk_flags": []}',
+    ]
+)
+
+
+def _v8_schema(base: dict) -> dict:
+    schema = copy.deepcopy(base)
+    schema["properties"]["preview_text"] = {
+        "type": "string",
+        "enum": [V8_TRUST_LINE],
+        "description": "The fixed trust line shown after the subject.",
+    }
+    return schema
+
+
+def _v9_schema(base: dict) -> dict:
+    schema = copy.deepcopy(base)
+    props = schema["properties"]
+    props["subject_lines"]["items"]["maxLength"] = 44
+    props["cta_text"] = {"type": "string", "enum": [V9_CTA], "description": "The approved call to action."}
+    props["email_body"] = {
+        "type": "string",
+        "minLength": 40,
+        "maxLength": 320,
+        "pattern": r"^[^\"\\]{20,300}\n\nChoose a plan$",
+        "description": "Plain-text body ending with the line: Choose a plan",
+    }
+    return schema
+
+
+def demo_candidates(production) -> dict[int, dict]:
+    return {
+        8: {
+            "changelog": "Fixed security trust line in the preview text; urgency close.",
+            "system_prompt": production.system_prompt + V8_SYSTEM_EXTRA,
+            "user_template": production.user_template,
+            "output_schema": _v8_schema(production.output_schema),
+        },
+        9: {
+            "changelog": "Shorter, stricter prompt: approved CTA once as the last line, 320-character body.",
+            "max_tokens": 400,
+            "system_prompt": V9_SYSTEM,
+            "user_template": V9_USER,
+            "output_schema": _v9_schema(production.output_schema),
+        },
+    }
+
+
+# Honest for the bundled 135M model, which fails many checks at any prompt (v7 itself names
+# restricted terms when a brief's usage data asks about SOC 2 or HIPAA, and invents numbers): the
+# absolute unsupported-claim and legal thresholds are left out and every check is held to "no more
+# than 10 points below the baseline" instead. JSON validity above 99 % stays, as in the reference.
+DEMO_CRITERIA = {
+    "min_json_validity_pct": Decimal("99"),
+    "max_unsupported_claim_pct": None,
+    "max_legal_failure_pct": None,
+    "min_reviewer_acceptance_pct": Decimal("90"),
+    "max_unsubscribe_increase_points": Decimal("0.1"),
+    "upgrade_rate_not_worse": True,
+    "max_regression_points": Decimal("10"),
+    "note": (
+        "Demo on the bundled 135M model: even the production prompt names restricted terms and invents numbers "
+        "on some briefs, so unsupported claims and legal terms are judged against the baseline (no check more "
+        "than 10 points worse) instead of the absolute 0.5 % and 0 %. JSON validity must stay above 99 %. "
+        "With a capable model, use the reference defaults."
+    ),
+}
+
+# Outcomes of emails v7 wrote in production (the demo's history): two months of sends.
+V7_OUTCOMES = [
+    {"period_start": date(2026, 6, 1), "period_end": date(2026, 6, 30), "sends": 21840, "clicks": 1031, "unsubscribes": 61, "upgrades": 612, "reviewed": 46, "approved": 42},
+    {"period_start": date(2026, 7, 1), "period_end": date(2026, 7, 31), "sends": 24310, "clicks": 1180, "unsubscribes": 70, "upgrades": 700, "reviewed": 52, "approved": 47},
+]
+
+
+def load_demo_suites(*, workflow, users) -> list[str]:
+    """The dataset of 120 historical briefs, candidates v8 and v9, promotion criteria and v7's outcomes."""
+    from evals import services
+    from evals.models import CampaignOutcome, EvalDataset, PromotionCriteria
+    from workflows.models import PromptVersion
+
+    changes = []
+    if not EvalDataset.objects.filter(workflow=workflow, slug=DATASET_SLUG).exists():
+        result = services.dataset_import(
+            workflow=workflow,
+            name=DATASET_NAME,
+            data=DATASET_FILE.read_bytes(),
+            filename=DATASET_FILE.name,
+            imported_by=users["ops"],
+            description="120 past trial-expiration briefs with their outcomes, including known edge cases (tags edge_case:*).",
+        )
+        if not result.ok:
+            raise ValueError(f"The demo dataset does not parse: {'; '.join(result.errors[:3])}")
+        changes.append(f"eval dataset {DATASET_NAME} ({result.dataset.items.count()} briefs)")
+    production = workflow.production_version
+    template = workflow.prompt_template
+    if production is not None and production.version == 7:
+        for number, spec in demo_candidates(production).items():
+            if PromptVersion.objects.filter(template=template, version=number).exists():
+                continue
+            version = PromptVersion(
+                template=template, version=number, author=users["ops"], model_name=production.model_name,
+                temperature=production.temperature, **{"max_tokens": production.max_tokens, **spec},
+            )
+            version.full_clean()
+            with_history_context(version, by=users["ops"], reason=f"Demo candidate: {spec['changelog']}")
+            version.save()
+            version.approve(by=users["admin"], reason="Demo: reviewed as a prompt; production needs a winning suite")
+            changes.append(f"candidate {version.label}")
+    if not PromotionCriteria.objects.filter(workflow=workflow).exists():
+        criteria = PromotionCriteria(workflow=workflow, **DEMO_CRITERIA)
+        criteria.full_clean()
+        with_history_context(criteria, by=users["admin"], reason="Demo promotion criteria")
+        criteria.save()
+        changes.append(f"promotion criteria for {workflow.slug}")
+    v7 = PromptVersion.objects.filter(template=template, version=7).first()
+    if v7 is not None:
+        for values in V7_OUTCOMES:
+            lookup = {"prompt_version": v7, "period_start": values["period_start"], "period_end": values["period_end"], "source": "demo_esp_export"}
+            if CampaignOutcome.objects.filter(**lookup).exists():
+                continue
+            outcome = CampaignOutcome(**lookup, **{k: v for k, v in values.items() if not k.startswith("period")}, imported_by=users["ops"])
+            outcome.full_clean()
+            with_history_context(outcome, by=users["ops"], reason="Demo outcomes of v7")
+            outcome.save()
+            changes.append(f"outcomes of {v7.label} {values['period_start']:%Y-%m}")
     return changes

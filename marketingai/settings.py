@@ -202,6 +202,9 @@ MARKETINGAI_LLM = {
     "RUN_BUDGET_SECONDS": env_int("MARKETINGAI_RUN_BUDGET_SECONDS", 600),
 }
 
+# An eval suite is one background task for all its generations (120 briefs x 2 versions).
+MARKETINGAI_EVAL_SUITE_TIMEOUT_SECONDS = env_int("MARKETINGAI_EVAL_SUITE_TIMEOUT", 4 * 3600)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,7 +1,9 @@
 """A scripted OpenAI-compatible server on loopback.
 
-Tests push the replies it gives, in order; the real openai client talks to it over HTTP,
-so its retries, timeouts and error mapping are exercised for real.
+Tests push the replies it gives, in order, or set a responder that picks the reply from the
+request (for concurrent callers); the real openai client talks to it over HTTP, so its
+retries, timeouts and error mapping are exercised for real. It counts the requests it was
+answering at the same time (``max_in_flight``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any
 
 
@@ -40,6 +43,9 @@ class ScriptedOpenAIServer:
     def __init__(self) -> None:
         self.replies: deque[Reply] = deque()
         self.requests: list[dict[str, Any]] = []
+        self.responder: Callable[[dict[str, Any]], Reply] | None = None
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -61,16 +67,25 @@ class ScriptedOpenAIServer:
         with self._lock:
             self.replies.extend(replies)
 
+    def respond_with(self, responder: Callable[[dict[str, Any]], Reply]) -> None:
+        """Answer every chat request with ``responder(request_body)`` instead of the pushed replies."""
+        self.responder = responder
+
     def reset(self) -> None:
         with self._lock:
             self.replies.clear()
             self.requests.clear()
+            self.responder = None
+            self.in_flight = 0
+            self.max_in_flight = 0
 
     @property
     def chat_requests(self) -> list[dict[str, Any]]:
         return [r["body"] for r in self.requests if r["path"].endswith("/chat/completions")]
 
-    def _next_reply(self) -> Reply:
+    def _next_reply(self, body: dict[str, Any]) -> Reply:
+        if self.responder is not None:
+            return self.responder(body)
         with self._lock:
             if self.replies:
                 return self.replies.popleft()
@@ -107,7 +122,17 @@ class ScriptedOpenAIServer:
                 length = int(self.headers.get("Content-Length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
                 server.requests.append({"path": self.path, "body": body, "headers": {k.lower(): v for k, v in self.headers.items()}})
-                reply = server._next_reply()
+                with server._lock:
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                try:
+                    self._answer(body)
+                finally:
+                    with server._lock:
+                        server.in_flight -= 1
+
+            def _answer(self, body):
+                reply = server._next_reply(body)
                 if reply.delay:
                     time.sleep(reply.delay)
                 if reply.status != 200:

@@ -192,23 +192,3 @@ def test_approve_action_is_hidden_without_the_approve_permission(client, workspa
     html = response.content.decode()
     assert "copy_to_new_draft" in html
     assert "approve_selected" not in html
-
-
-def test_pin_production_from_the_admin_records_who_and_why(admin_client, workspace):
-    workflow = workspace["workflow"]
-    v7 = workflow.production_version
-    v6 = v7.template.versions.get(version=6)
-    draft = v7.new_draft(by=workspace["users"]["ops"])
-    draft.approve(by=workspace["users"]["admin"])
-
-    response = admin_client.post(reverse("admin:workflows_promptversion_pin", args=[draft.pk]), {"reason": "Better subject lines"})
-
-    assert response.status_code == 302
-    workflow.refresh_from_db()
-    assert workflow.production_version == draft
-    latest = workflow.history.first()
-    assert latest.history_user.username == "admin"
-    assert latest.history_change_reason == f"Production pinned to {draft.label}: Better subject lines"
-    admin_client.post(reverse("admin:workflows_promptversion_pin", args=[v6.pk]), {"reason": "roll back"})
-    workflow.refresh_from_db()
-    assert workflow.production_version == draft  # v6 is archived: not pinnable

@@ -28,7 +28,7 @@ def test_rollback_pins_the_previous_approved_version_and_records_why(workspace):
     workflow.refresh_from_db()
     assert previous == v7 and workflow.production_version == v7
     assert workflow.history.first().history_change_reason == (
-        "Production pinned to trial_expiration_email:v7: Rollback from trial_expiration_email:v8: v8 raised unsupported claims"
+        f"Production pinned to trial_expiration_email:v7: Rollback from {v8.label}: v8 raised unsupported claims"
     )
 
 
@@ -68,9 +68,10 @@ def test_the_admin_rollback_action_is_one_click_for_admins_only(admin_client, cl
 def test_diff_view_shows_what_changed_between_versions(admin_client, workspace):
     v8 = approved_v8(workspace, temperature="0.20", system_prompt="Write <b>plainly</b>.\nNo hype.")
 
-    html = admin_client.get(reverse("admin:workflows_promptversion_diff", args=[v8.pk])).content.decode()
+    v7 = workspace["workflow"].production_version
+    html = admin_client.get(reverse("admin:workflows_promptversion_diff", args=[v8.pk]) + f"?against={v7.pk}").content.decode()
 
-    assert "trial_expiration_email:v8 compared with trial_expiration_email:v7" in html
+    assert f"{v8.label} compared with trial_expiration_email:v7" in html
     assert "temperature:&nbsp;0." in html and "diff_chg" in html  # 0.40 -> 0.20, marked as a change
     assert "Model and parameters <small>(unchanged)</small>" not in html
     assert "&lt;b&gt;plainly&lt;/b&gt;" in html and "<b>plainly</b>" not in html

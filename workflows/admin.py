@@ -222,10 +222,6 @@ def prompt_diff(old: PromptVersion, new: PromptVersion) -> list[tuple[str, str, 
     ]
 
 
-class PinProductionForm(forms.Form):
-    reason = forms.CharField(max_length=300, help_text="Why production moves to this version.")
-
-
 @admin.register(PromptVersion)
 class PromptVersionAdmin(VersionedArtifactAdmin):
     list_display = ("label", "template", *VersionedArtifactAdmin.list_display[1:])
@@ -261,11 +257,6 @@ class PromptVersionAdmin(VersionedArtifactAdmin):
                 self.admin_site.admin_view(self.diff_view),
                 name="workflows_promptversion_diff",
             ),
-            path(
-                "<path:object_id>/pin/",
-                self.admin_site.admin_view(self.pin_production_view),
-                name="workflows_promptversion_pin",
-            ),
             *super().get_urls(),
         ]
 
@@ -290,31 +281,6 @@ class PromptVersionAdmin(VersionedArtifactAdmin):
             "sections": prompt_diff(against, version) if against else [],
         }
         return TemplateResponse(request, "admin/workflows/promptversion/diff.html", context)
-
-    def pin_production_view(self, request, object_id):
-        version = get_object_or_404(PromptVersion.objects.select_related("template"), pk=object_id)
-        if not request.user.has_perm("workflows.pin_production"):
-            raise PermissionDenied
-        workflows = list(version.template.workflows.all())
-        form = PinProductionForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            for workflow in workflows:
-                try:
-                    workflow.pin_production_version(version, by=request.user, reason=form.cleaned_data["reason"])
-                except ValidationError as exc:
-                    self.message_user(request, _messages_from(exc), messages.ERROR)
-                    break
-                self.message_user(request, f"{workflow} now serves {version.label}.", messages.SUCCESS)
-            return redirect("admin:workflows_promptversion_change", version.pk)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": f"Pin {version.label} as production",
-            "version": version,
-            "workflows": workflows,
-            "form": form,
-        }
-        return TemplateResponse(request, "admin/workflows/promptversion/pin.html", context)
 
 
 # --- Inputs --------------------------------------------------------------------------------

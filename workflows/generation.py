@@ -2,15 +2,17 @@
 
 Identical generations (same prompt version, rendered messages, model and parameters) are
 served from a cache and cost no tokens, unless the run asks for a fresh sample.
+``generate_with_retries`` is the attempt loop on its own (no run needed): eval suites use it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.db.models import F
@@ -139,76 +141,175 @@ def _store_output(run: Run, variant: RunVariant, *, content, raw_text: str, erro
     return output
 
 
-def _models_to_try(run: Run) -> list[tuple[str, str]]:
+def model_plan(model_name: str) -> list[tuple[str, str]]:
+    """The models to try in order, each with the output source it stands for: the model, then the fallback."""
     fallback = settings.MARKETINGAI_LLM["FALLBACK_MODEL"]
-    models = [(run.model_name, Run.OutputSource.MODEL)]
-    if fallback and fallback != run.model_name:
+    models = [(model_name, Run.OutputSource.MODEL)]
+    if fallback and fallback != model_name:
         models.append((fallback, Run.OutputSource.FALLBACK_MODEL))
     return models
 
 
-def generate_variant(ctx: RunContext, variant: RunVariant) -> dict[str, Any]:
-    """Produce one variant's output and return its trace summary; StepFailed when nothing usable came."""
-    run = ctx.run
-    version = run.prompt_version
-    endpoint = ctx.endpoint
-    prompt_schema = version.output_schema
-    contract_schema = run.workflow.output_schema
-    mode = endpoint.resolved_structured_output
-    base_messages = ctx.messages[variant.key]
-    log = GenerationLog()
-    attempts_per_model = max(1, int(settings.MARKETINGAI_LLM["GENERATION_ATTEMPTS"]))
-    budget_seconds = float(settings.MARKETINGAI_LLM["RUN_BUDGET_SECONDS"])
-    if ctx.deadline is None:
-        ctx.deadline = time.monotonic() + budget_seconds
-    deadline = ctx.deadline
+@dataclass(frozen=True)
+class CachedGeneration:
+    text: str
+    origin: str  # where it came from, e.g. "run 12"
 
-    def stored(*, content, raw_text: str, source: str, model_used: str) -> dict[str, Any]:
-        _store_output(run, variant, content=content, raw_text=raw_text, errors=[], source=source)
-        return {"key": variant.key, **log.summary(source=source, model_used=model_used)}
 
-    last_text, last_errors = "", []
-    for model, source in _models_to_try(run):
-        key = cache_key(
-            prompt_version_id=version.pk,
-            model=model,
-            messages=base_messages,
-            temperature=run.temperature,
-            max_tokens=run.max_tokens,
-            schema=prompt_schema,
-            structured_output=mode,
+class GenerationCache(Protocol):
+    def lookup(self, key: str) -> CachedGeneration | None: ...
+
+    def record_hit(self, key: str) -> None: ...
+
+    def store(self, key: str, *, model: str, text: str, input_tokens: int, output_tokens: int) -> None: ...
+
+
+class DatabaseCache:
+    """The generation cache table, written as each valid generation arrives (a run's own thread)."""
+
+    def __init__(self, *, source_run: Run | None = None):
+        self.source_run = source_run
+
+    def lookup(self, key: str) -> CachedGeneration | None:
+        entry = GenerationCacheEntry.objects.filter(key=key).first()
+        if entry is None:
+            return None
+        origin = f"run {entry.source_run_id}" if entry.source_run_id else "an eval suite"
+        return CachedGeneration(text=entry.response_text, origin=origin)
+
+    def record_hit(self, key: str) -> None:
+        GenerationCacheEntry.objects.filter(key=key).update(hits=F("hits") + 1)
+
+    def store(self, key: str, *, model: str, text: str, input_tokens: int, output_tokens: int) -> None:
+        GenerationCacheEntry.objects.update_or_create(
+            key=key,
+            defaults={
+                "model_name": model,
+                "response_text": text,
+                "input_tokens": input_tokens,
+                "output_tokens": output_tokens,
+                "source_run": self.source_run,
+            },
         )
-        log.cache_key = key
-        if not run.fresh_sample:
-            cached = GenerationCacheEntry.objects.filter(key=key).first()
-            if cached is not None:
-                outcome = _check(cached.response_text, prompt_schema=prompt_schema, contract_schema=contract_schema)
-                if outcome.valid:
-                    GenerationCacheEntry.objects.filter(pk=cached.pk).update(hits=F("hits") + 1)
-                    log.cache_hit = True
-                    log.add(model=model, outcome="cache_hit", detail=f"Reused the output of run {cached.source_run_id}.")
-                    return stored(content=outcome.content, raw_text=cached.response_text, source=Run.OutputSource.CACHE, model_used=model)
 
-        messages = list(base_messages)
-        for _ in range(attempts_per_model):
+
+class MemoryCache:
+    """Cache entries read beforehand; hits and new entries are kept for the caller to write.
+
+    For worker threads that must not touch the database (SQLite has one writer).
+    """
+
+    def __init__(self, entries: dict[str, CachedGeneration] | None = None):
+        self._entries = dict(entries or {})
+        self._lock = threading.Lock()
+        self.hits: list[str] = []
+        self.new_entries: dict[str, dict[str, Any]] = {}
+
+    def lookup(self, key: str) -> CachedGeneration | None:
+        with self._lock:
+            return self._entries.get(key)
+
+    def record_hit(self, key: str) -> None:
+        with self._lock:
+            self.hits.append(key)
+
+    def store(self, key: str, *, model: str, text: str, input_tokens: int, output_tokens: int) -> None:
+        with self._lock:
+            self._entries[key] = CachedGeneration(text=text, origin="an eval suite")
+            self.new_entries[key] = {"model_name": model, "response_text": text, "input_tokens": input_tokens, "output_tokens": output_tokens}
+
+    def take_writes(self) -> tuple[list[str], dict[str, dict[str, Any]]]:
+        """The hits and new entries since the last call, for the caller to write."""
+        with self._lock:
+            hits, new = self.hits, self.new_entries
+            self.hits, self.new_entries = [], {}
+        return hits, new
+
+
+@dataclass
+class GenerationRequest:
+    """Everything one generation depends on; no run or variant needed."""
+
+    prompt_version_id: int
+    messages: list[dict[str, str]]
+    prompt_schema: dict
+    contract_schema: dict
+    models: list[tuple[str, str]]
+    temperature: Any
+    max_tokens: int
+    structured_output: str
+    use_cache: bool = True
+    deadline: float | None = None
+    attempts_per_model: int = field(default_factory=lambda: max(1, int(settings.MARKETINGAI_LLM["GENERATION_ATTEMPTS"])))
+    budget_seconds: float = field(default_factory=lambda: float(settings.MARKETINGAI_LLM["RUN_BUDGET_SECONDS"]))
+
+    def cache_key(self, model: str) -> str:
+        return cache_key(
+            prompt_version_id=self.prompt_version_id,
+            model=model,
+            messages=self.messages,
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
+            schema=self.prompt_schema,
+            structured_output=self.structured_output,
+        )
+
+
+@dataclass
+class GenerationResult:
+    content: Any
+    raw_text: str
+    source: str  # "" when nothing usable came
+    model_used: str
+    errors: list[str]
+    log: GenerationLog
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.source)
+
+
+def generate_with_retries(request: GenerationRequest, *, endpoint, cache: GenerationCache) -> GenerationResult:
+    """The attempt loop: the cache, bounded retries with a correction message, then the next model.
+
+    Touches the database only through ``cache``. The fallback template is the caller's choice.
+    """
+    log = GenerationLog()
+    deadline = request.deadline if request.deadline is not None else time.monotonic() + request.budget_seconds
+    last_text, last_errors = "", []
+    for model, source in request.models:
+        key = request.cache_key(model)
+        log.cache_key = key
+        if request.use_cache:
+            cached = cache.lookup(key)
+            if cached is not None:
+                outcome = _check(cached.text, prompt_schema=request.prompt_schema, contract_schema=request.contract_schema)
+                if outcome.valid:
+                    cache.record_hit(key)
+                    log.cache_hit = True
+                    log.add(model=model, outcome="cache_hit", detail=f"Reused the output of {cached.origin}.")
+                    return GenerationResult(outcome.content, cached.text, Run.OutputSource.CACHE, model, [], log)
+
+        messages = list(request.messages)
+        for _ in range(request.attempts_per_model):
             if time.monotonic() > deadline:
-                log.add(model=model, outcome="budget_exhausted", detail=f"The run's {budget_seconds:g} s budget is spent.")
+                log.add(model=model, outcome="budget_exhausted", detail=f"The run's {request.budget_seconds:g} s budget is spent.")
                 break
             try:
                 result = llm.chat_json(
                     config=endpoint,
                     model=model,
                     messages=messages,
-                    schema=prompt_schema,
-                    temperature=float(run.temperature),
-                    max_tokens=run.max_tokens,
+                    schema=request.prompt_schema,
+                    temperature=float(request.temperature),
+                    max_tokens=request.max_tokens,
                 )
             except llm.ModelCallError as exc:
                 # The SDK has already retried transient failures: move on to the fallback.
                 log.add(model=model, outcome=exc.kind, detail=str(exc))
                 last_errors = [str(exc)]
                 break
-            outcome = _check(result.text, prompt_schema=prompt_schema, contract_schema=contract_schema)
+            outcome = _check(result.text, prompt_schema=request.prompt_schema, contract_schema=request.contract_schema)
             attempt = log.add(
                 model=model,
                 outcome="valid" if outcome.valid else ("schema_invalid" if outcome.parsed else "malformed_json"),
@@ -218,31 +319,53 @@ def generate_variant(ctx: RunContext, variant: RunVariant) -> dict[str, Any]:
                 output_tokens=result.output_tokens,
             )
             if outcome.valid:
-                GenerationCacheEntry.objects.update_or_create(
-                    key=key,
-                    defaults={
-                        "model_name": model,
-                        "response_text": result.text,
-                        "input_tokens": result.input_tokens,
-                        "output_tokens": result.output_tokens,
-                        "source_run": run,
-                    },
-                )
-                return stored(content=outcome.content, raw_text=result.text, source=source, model_used=result.model or model)
+                cache.store(key, model=model, text=result.text, input_tokens=result.input_tokens, output_tokens=result.output_tokens)
+                return GenerationResult(outcome.content, result.text, source, result.model or model, [], log)
             attempt.raw_excerpt = result.text[:RAW_EXCERPT_CHARS]
             last_text, last_errors = result.text, outcome.errors
-            messages = [*base_messages, {"role": "assistant", "content": result.text[:RAW_EXCERPT_CHARS]}, correction_message(outcome.errors)]
+            messages = [*request.messages, {"role": "assistant", "content": result.text[:RAW_EXCERPT_CHARS]}, correction_message(outcome.errors)]
+    return GenerationResult(None, last_text, "", "", last_errors, log)
+
+
+def generate_variant(ctx: RunContext, variant: RunVariant) -> dict[str, Any]:
+    """Produce one variant's output and return its trace summary; StepFailed when nothing usable came."""
+    run = ctx.run
+    version = run.prompt_version
+    contract_schema = run.workflow.output_schema
+    if ctx.deadline is None:
+        ctx.deadline = time.monotonic() + float(settings.MARKETINGAI_LLM["RUN_BUDGET_SECONDS"])
+    request = GenerationRequest(
+        prompt_version_id=version.pk,
+        messages=ctx.messages[variant.key],
+        prompt_schema=version.output_schema,
+        contract_schema=contract_schema,
+        models=model_plan(run.model_name),
+        temperature=run.temperature,
+        max_tokens=run.max_tokens,
+        structured_output=ctx.endpoint.resolved_structured_output,
+        use_cache=not run.fresh_sample,
+        deadline=ctx.deadline,
+    )
+    result = generate_with_retries(request, endpoint=ctx.endpoint, cache=DatabaseCache(source_run=run))
+    log = result.log
+
+    def stored(*, content, raw_text: str, source: str, model_used: str) -> dict[str, Any]:
+        _store_output(run, variant, content=content, raw_text=raw_text, errors=[], source=source)
+        return {"key": variant.key, **log.summary(source=source, model_used=model_used)}
+
+    if result.ok:
+        return stored(content=result.content, raw_text=result.raw_text, source=result.source, model_used=result.model_used)
 
     fallback = run.workflow.fallback_content
     if fallback is not None and contracts.validate_document(fallback, contract_schema).valid:
         log.add(model="", outcome="fallback_template", detail="Used the workflow's manually approved fallback content.")
         ctx.flags.append(f"Variant {variant.key} uses the fallback content: generation gave no usable output.")
-        return stored(content=fallback, raw_text=last_text, source=Run.OutputSource.FALLBACK_TEMPLATE, model_used="")
+        return stored(content=fallback, raw_text=result.raw_text, source=Run.OutputSource.FALLBACK_TEMPLATE, model_used="")
 
-    if last_text:
-        _store_output(run, variant, content=None, raw_text=last_text, errors=last_errors, source=Run.OutputSource.MODEL)
+    if result.raw_text:
+        _store_output(run, variant, content=None, raw_text=result.raw_text, errors=result.errors, source=Run.OutputSource.MODEL)
     tried = len(log.attempts)
-    reason = last_errors[0] if last_errors else "no attempt was made"
+    reason = result.errors[0] if result.errors else "no attempt was made"
     raise VariantFailed(
         f"No usable output after {tried} attempt{'s' if tried != 1 else ''} and no fallback content: {reason}",
         summary={"key": variant.key, **log.summary(source="", model_used="")},

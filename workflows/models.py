@@ -552,6 +552,10 @@ class CampaignBrief(models.Model):
     def label(self) -> str:
         return f"brief_{self.pk}"
 
+    @property
+    def segment_label(self) -> str:
+        return self.audience_segment.label
+
     def clean(self):
         if self.offer_expires_at and not self.offer.strip():
             raise ValidationError({"offer": "An expiry date needs an offer."})

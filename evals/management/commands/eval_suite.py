@@ -1,0 +1,102 @@
+import json
+import time
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from evals import reporting, services
+from evals.models import EvalSuiteRun
+from workflows.management.options import acting_user
+from workflows.models import Workflow
+
+
+def version_of(workflow: Workflow, text: str):
+    """A prompt version of the workflow from "v8", "8" or "trial_expiration_email:v8"."""
+    number = text.rsplit(":", 1)[-1].lower().removeprefix("v")
+    if not number.isdigit():
+        raise CommandError(f"{text!r} is not a version: write it like v8.")
+    version = workflow.prompt_template.versions.filter(version=int(number)).first()
+    if version is None:
+        raise CommandError(f"{workflow.prompt_template.slug} has no version v{number}.")
+    return version
+
+
+class Command(BaseCommand):
+    help = (
+        "Compare a candidate prompt version with the baseline (default: production) on an eval dataset and print "
+        "the report. Exit status: 0 when the decision is promote, 1 when it is do not promote (or the suite failed)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("workflow", help="Workflow slug.")
+        parser.add_argument("--candidate", required=True, help="Candidate version, e.g. v8.")
+        parser.add_argument("--baseline", help="Baseline version (default: the production version).")
+        parser.add_argument("--dataset", help="Dataset name or slug (default: the workflow's newest dataset).")
+        parser.add_argument("--concurrency", type=int, default=4, help="Model calls at a time (default 4).")
+        parser.add_argument("--json", action="store_true", help="Print the report as JSON.")
+        parser.add_argument("--user", help="Username recorded as the one who started the suite.")
+        parser.add_argument("--sync", action="store_true", help="Run the suite in this process, not on the cluster.")
+        parser.add_argument("--no-wait", action="store_true", help="Queue the suite and return at once (exit 0).")
+        parser.add_argument("--wait-seconds", type=float, default=4 * 3600, help="How long to follow a queued suite.")
+
+    def handle(self, *args, **options):
+        workflow = Workflow.objects.select_related("prompt_template", "production_version").filter(slug=options["workflow"]).first()
+        if workflow is None:
+            known = ", ".join(Workflow.objects.values_list("slug", flat=True)) or "none"
+            raise CommandError(f"No workflow {options['workflow']!r}. Known workflows: {known}.")
+        candidate = version_of(workflow, options["candidate"])
+        baseline = version_of(workflow, options["baseline"]) if options["baseline"] else None
+        dataset = None
+        if options["dataset"]:
+            datasets = workflow.eval_datasets.all()
+            dataset = datasets.filter(slug=options["dataset"]).first() or datasets.filter(name=options["dataset"]).first()
+            if dataset is None:
+                known = ", ".join(datasets.values_list("slug", flat=True)) or "none"
+                raise CommandError(f"{workflow.slug} has no dataset {options['dataset']!r}. Known: {known}.")
+        user = acting_user(options["user"])
+        try:
+            suite = services.suite_start(
+                workflow=workflow,
+                candidate=candidate,
+                baseline=baseline,
+                dataset=dataset,
+                concurrency=options["concurrency"],
+                started_by=user,
+                enqueue=not options["sync"],
+            )
+        except ValidationError as exc:
+            raise CommandError(" ".join(exc.messages)) from None
+        self.stderr.write(
+            f"{suite.label}: {suite.candidate.label} vs {suite.baseline.label} on {suite.dataset.name} "
+            f"({suite.progress_total} generations, concurrency {suite.concurrency})"
+        )
+        if options["no_wait"]:
+            self.stdout.write(f"{suite.label} queued.")
+            return
+        if options["sync"]:
+            suite = services.suite_execute(suite_id=suite.pk)
+        else:
+            suite = self._follow(suite, options["wait_seconds"])
+        suite.refresh_from_db()
+        if suite.status == EvalSuiteRun.Status.FAILED:
+            raise CommandError(f"{suite.label} failed: {suite.error_detail}")
+        if options["json"]:
+            self.stdout.write(json.dumps(suite.report, indent=2, ensure_ascii=False))
+        else:
+            self.stdout.write(reporting.render_text(suite.report))
+        if suite.decision != EvalSuiteRun.Decision.PROMOTE:
+            raise SystemExit(1)
+
+    def _follow(self, suite: EvalSuiteRun, wait_seconds: float) -> EvalSuiteRun:
+        deadline = time.monotonic() + wait_seconds
+        shown = None
+        while time.monotonic() < deadline:
+            suite.refresh_from_db()
+            progress = (suite.status, suite.progress_done)
+            if progress != shown:
+                self.stderr.write(f"  {suite.status}: {suite.progress_text}")
+                shown = progress
+            if not suite.is_in_progress:
+                return suite
+            time.sleep(1)
+        raise CommandError(f"{suite.label} is still {suite.status} ({suite.progress_text}) after {wait_seconds:g} s.")

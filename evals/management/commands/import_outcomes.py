@@ -1,0 +1,38 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from evals import services
+from inputs.importing import count_errors
+from workflows.management.options import acting_user
+from workflows.models import Workflow
+
+
+class Command(BaseCommand):
+    help = (
+        "Import campaign outcomes per prompt version from a CSV (prompt_version, period_start, period_end, sends, "
+        "clicks, unsubscribes, upgrades, reviewed, approved, source). A file with any bad row imports nothing."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("workflow", help="Workflow slug.")
+        parser.add_argument("file", help="Path of the CSV file.")
+        parser.add_argument("--user", help="Username recorded as the importer.")
+
+    def handle(self, *args, workflow, file, user=None, **options):
+        found = Workflow.objects.select_related("prompt_template").filter(slug=workflow).first()
+        if found is None:
+            raise CommandError(f"No workflow {workflow!r}.")
+        importer = acting_user(user)
+        path = Path(file)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise CommandError(f"Cannot read {file}: {exc.strerror or exc}.") from exc
+        stored, errors = services.outcomes_import(workflow=found, data=data, filename=path.name, imported_by=importer)
+        if errors:
+            for error in errors:
+                self.stderr.write(error)
+            count = count_errors(errors)
+            raise CommandError(f"Nothing imported: {count} error{'' if count == 1 else 's'} in {file}.")
+        self.stdout.write(f"Imported {stored} outcome rows for {found.slug}.")

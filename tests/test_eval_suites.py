@@ -1,0 +1,273 @@
+"""Eval suites: a candidate prompt version against the baseline on a dataset, in the background."""
+
+import json
+from unittest import mock
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from evals import services
+from evals.models import EvalSuiteResult, EvalSuiteRun, PromotionCriteria
+
+pytestmark = pytest.mark.django_db
+
+BROKEN = "Brief whose model call fails"
+
+
+def dataset_json(n: int, *, broken: int | None = None) -> bytes:
+    items = [
+        {
+            "external_id": f"hist_{i:03d}",
+            "name": BROKEN if i == broken else f"Trial ending, past campaign {i}",
+            "audience_role": "engineering manager",
+            "plan_name": "Team",
+            "product_usage_summary": f"Built {i} boards.",
+            "key_facts": ["The trial ends in 3 days."],
+            "tags": ["edge_case:empty_usage"] if i == 0 else [],
+        }
+        for i in range(n)
+    ]
+    return json.dumps(items).encode()
+
+
+def approved_candidate(ws, **changes):
+    draft = ws["workflow"].production_version.new_draft(by=ws["users"]["ops"])
+    for name, value in changes.items():
+        setattr(draft, name, value)
+    draft.changelog = "Candidate"
+    draft.save()
+    draft.approve(by=ws["users"]["admin"])
+    return draft
+
+
+def responder_for(reply, valid_email, *, candidate_email=None, fail_on=BROKEN, delay=0.0):
+    """Baseline prompts get ``valid_email``; prompts mentioning "CANDIDATE" get ``candidate_email``."""
+
+    def respond(body):
+        text = json.dumps(body["messages"])
+        if fail_on and fail_on in text:
+            return reply.error(400, "scripted refusal")
+        document = candidate_email if (candidate_email is not None and "CANDIDATE" in text) else valid_email
+        return reply.json(document, delay=delay)
+
+    return respond
+
+
+def reference_criteria(workflow, **changes):
+    """The reference article's criteria (the model defaults), with ``changes``."""
+    PromotionCriteria.objects.filter(workflow=workflow).delete()
+    return PromotionCriteria.objects.create(workflow=workflow, **changes)
+
+
+@pytest.fixture
+def suite_setup(workspace):
+    result = services.dataset_import(
+        workflow=workspace["workflow"], name="Past briefs", data=dataset_json(6, broken=3), filename="past.json", imported_by=workspace["users"]["ops"]
+    )
+    assert result.ok, result.errors
+    candidate = approved_candidate(workspace, system_prompt=workspace["workflow"].production_version.system_prompt + "\nCANDIDATE")
+    return {**workspace, "dataset": result.dataset, "candidate": candidate}
+
+
+def run_suite_through_django_q(setup, django_capture_on_commit_callbacks, **kwargs) -> EvalSuiteRun:
+    from django_q.conf import Conf
+
+    with mock.patch.object(Conf, "SYNC", True), django_capture_on_commit_callbacks(execute=True):
+        suite = services.suite_start(
+            workflow=setup["workflow"], candidate=setup["candidate"], started_by=setup["users"]["ops"], **kwargs
+        )
+        assert EvalSuiteRun.objects.get(pk=suite.pk).status == EvalSuiteRun.Status.QUEUED
+    suite.refresh_from_db()
+    return suite
+
+
+def test_a_suite_runs_on_django_q_and_records_a_failed_item_without_failing(
+    suite_setup, model_server, reply, valid_email, django_capture_on_commit_callbacks
+):
+    model_server.respond_with(responder_for(reply, valid_email))
+
+    suite = run_suite_through_django_q(suite_setup, django_capture_on_commit_callbacks, concurrency=3)
+
+    assert suite.status == EvalSuiteRun.Status.FINISHED
+    assert (suite.progress_done, suite.progress_total) == (12, 12)
+    assert suite.baseline == suite_setup["workflow"].production_version
+    failed = suite.results.exclude(error="")
+    assert sorted(failed.values_list("side", flat=True)) == ["baseline", "candidate"]
+    assert all("HTTP 400" in r.error and r.output is None for r in failed)
+    assert suite.results.filter(error="", output__isnull=False).count() == 10
+    json_row = suite.report["automated"][0]
+    assert json_row["label"] == "JSON validity" and json_row["candidate"] == {"passed": 5, "total": 6}
+    assert suite.report["sides"]["candidate"]["model_failures"] == 1
+
+
+def test_eval_suite_command_prints_the_report_and_exits_by_the_decision(suite_setup, model_server, reply, valid_email, capsys):
+    reference_criteria(suite_setup["workflow"], min_json_validity_pct=None, max_regression_points=0)
+    bad = dict(valid_email, preview_text="SOC 2 certified and HIPAA ready.")
+    model_server.respond_with(responder_for(reply, valid_email, candidate_email=bad, fail_on=None))
+
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("eval_suite", "trial_expiration_email", "--candidate", f"v{suite_setup['candidate'].version}", "--sync", "--user", "ops")
+
+    out = capsys.readouterr().out
+    assert exit_info.value.code == 1
+    assert "Candidate prompt: v10\nBaseline prompt: v7" in out
+    assert "- Legal terms:" in out and "0/6 pass" in out and "6/6 pass" in out
+    assert "[FAIL] Legal restricted-term failures 100% (must be at most 0%)" in out
+    assert out.rstrip().splitlines()[-1].startswith("Do not promote v10. ")
+
+
+def test_eval_suite_command_exits_zero_on_promote_and_prints_json(suite_setup, model_server, reply, valid_email, capsys):
+    reference_criteria(suite_setup["workflow"])
+    model_server.respond_with(responder_for(reply, valid_email, fail_on=None))
+
+    call_command("eval_suite", "trial_expiration_email", "--candidate", "v10", "--baseline", "v7", "--dataset", "past-briefs", "--json", "--sync")
+
+    report = json.loads(capsys.readouterr().out)
+    assert report["decision"] == "promote" and report["candidate"] == "trial_expiration_email:v10"
+    assert report["automated"][0] == {"name": "json_validity", "label": "JSON validity", "candidate": {"passed": 6, "total": 6}, "baseline": {"passed": 6, "total": 6}}
+    assert any(r.startswith("Not measured yet, so not blocking: Reviewer acceptance") for r in report["reasons"])
+
+
+def test_eval_suite_command_names_bad_input_in_one_sentence(suite_setup):
+    with pytest.raises(CommandError, match="trial_expiration_email has no version v99."):
+        call_command("eval_suite", "trial_expiration_email", "--candidate", "v99")
+    with pytest.raises(CommandError, match="The candidate and the baseline are both trial_expiration_email:v7"):
+        call_command("eval_suite", "trial_expiration_email", "--candidate", "v7", "--sync")
+    with pytest.raises(CommandError, match="has no dataset 'nope'"):
+        call_command("eval_suite", "trial_expiration_email", "--candidate", "v10", "--dataset", "nope")
+    assert not EvalSuiteRun.objects.exists()
+
+
+def test_concurrency_is_bounded_and_used(suite_setup, model_server, reply, valid_email):
+    model_server.respond_with(responder_for(reply, valid_email, fail_on=None, delay=0.15))
+    suite = services.suite_start(workflow=suite_setup["workflow"], candidate=suite_setup["candidate"], concurrency=3, started_by=None, enqueue=False)
+
+    services.suite_execute(suite_id=suite.pk)
+
+    assert model_server.max_in_flight == 3
+    assert len(model_server.chat_requests) == 12
+
+
+def test_a_second_suite_reuses_the_baseline_generations_from_the_cache(suite_setup, model_server, reply, valid_email):
+    model_server.respond_with(responder_for(reply, valid_email, fail_on=None))
+    first = services.suite_start(workflow=suite_setup["workflow"], candidate=suite_setup["candidate"], started_by=None, enqueue=False)
+    services.suite_execute(suite_id=first.pk)
+    another = approved_candidate(suite_setup, system_prompt=suite_setup["candidate"].system_prompt + " Be brief.")
+    calls_before = len(model_server.chat_requests)
+
+    second = services.suite_execute(
+        suite_id=services.suite_start(workflow=suite_setup["workflow"], candidate=another, started_by=None, enqueue=False).pk
+    )
+
+    assert len(model_server.chat_requests) - calls_before == 6  # the candidate's only
+    assert set(second.results.filter(side=EvalSuiteResult.Side.BASELINE).values_list("source", flat=True)) == {"cache"}
+    assert second.report["sides"]["baseline"]["cache_hits"] == 6
+
+
+def test_a_suite_fails_in_one_sentence_when_the_bundled_model_is_not_running(suite_setup, settings):
+    settings.MARKETINGAI_LLM = {**settings.MARKETINGAI_LLM, "BASE_URL": "http://127.0.0.1:9/v1"}
+    suite = services.suite_start(workflow=suite_setup["workflow"], candidate=suite_setup["candidate"], started_by=None, enqueue=False)
+
+    with mock.patch("workflows.llm.EndpointConfig.is_bundled_local_model", new_callable=mock.PropertyMock, return_value=True):
+        suite = services.suite_execute(suite_id=suite.pk)
+
+    assert suite.status == EvalSuiteRun.Status.FAILED and "not running" in suite.error_detail
+    assert suite.results.count() == 0
+
+
+def test_the_suite_page_shows_progress_and_follows_the_run(admin_client, suite_setup, model_server, reply, valid_email):
+    from django.urls import reverse
+
+    suite = services.suite_start(workflow=suite_setup["workflow"], candidate=suite_setup["candidate"], started_by=None, enqueue=False)
+    page = admin_client.get(reverse("admin:evals_evalsuiterun_change", args=[suite.pk])).content.decode()
+    assert "0 of 12" in page and "Follow the suite" in page
+    assert admin_client.get(reverse("admin:evals_evalsuiterun_status", args=[suite.pk])).json() == {
+        "status": "queued", "in_progress": True, "done": 0, "total": 12, "progress": "0 of 12"
+    }
+
+    model_server.respond_with(responder_for(reply, valid_email))
+    services.suite_execute(suite_id=suite.pk)
+
+    page = admin_client.get(reverse("admin:evals_evalsuiterun_change", args=[suite.pk])).content.decode()
+    assert "12 of 12" in page and "Follow the suite" not in page
+    assert "Eval suite: trial_expiration_email_eval" in page and "HTTP 400" in page
+
+
+def test_suites_are_started_from_the_admin_by_ops(client, suite_setup, django_capture_on_commit_callbacks):
+    from django.urls import reverse
+
+    client.force_login(suite_setup["users"]["ops"])
+    url = reverse("admin:evals_evalsuiterun_start")
+    assert f'value="{suite_setup["candidate"].pk}" selected' in client.get(url + f"?candidate={suite_setup['candidate'].pk}").content.decode()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = client.post(url, {"candidate": suite_setup["candidate"].pk, "workflow": suite_setup["workflow"].pk, "concurrency": 2})
+    suite = EvalSuiteRun.objects.get()
+    assert response.status_code == 302 and suite.started_by == suite_setup["users"]["ops"] and suite.concurrency == 2
+    assert len(callbacks) == 1  # enqueued once committed
+    client.force_login(suite_setup["users"]["legal"])
+    assert client.get(url).status_code == 403
+
+
+def test_imported_outcomes_feed_the_business_figures_and_reviewer_acceptance(suite_setup, model_server, reply, valid_email, tmp_path, capsys):
+    csv_file = tmp_path / "outcomes.csv"
+    csv_file.write_text(
+        "prompt_version,period_start,period_end,sends,clicks,unsubscribes,upgrades,reviewed,approved,source\n"
+        "v10,2026-08-01,2026-08-07,4000,220,40,130,20,15,pilot\n"
+    )
+    call_command("import_outcomes", "trial_expiration_email", str(csv_file), "--user", "ops")
+    assert "Imported 1 outcome rows" in capsys.readouterr().out
+    model_server.respond_with(responder_for(reply, valid_email, fail_on=None))
+
+    suite = services.suite_execute(
+        suite_id=services.suite_start(workflow=suite_setup["workflow"], candidate=suite_setup["candidate"], started_by=None, enqueue=False).pk
+    )
+
+    report = suite.report
+    assert report["business"]["unsubscribe_rate"]["candidate"] == {"count": 40, "sends": 4000, "pct": 1.0}
+    assert report["business"]["unsubscribe_rate"]["baseline"]["sends"] == 46150  # the demo's two months of v7
+    assert report["reviewer_acceptance"] == {
+        "candidate": {"approved": 15, "decided": 20, "pct": 75.0},
+        "baseline": {"approved": 89, "decided": 98, "pct": 90.8},
+    }
+    criteria = {c["name"]: c for c in report["criteria"]}
+    assert criteria["unsubscribe_rate"]["status"] == "fail" and criteria["reviewer_acceptance"]["status"] == "fail"
+    assert suite.decision == EvalSuiteRun.Decision.DO_NOT_PROMOTE
+
+
+def test_a_bad_outcomes_file_imports_nothing(suite_setup, tmp_path, capsys):
+    from evals.models import CampaignOutcome
+
+    before = CampaignOutcome.objects.count()
+    csv_file = tmp_path / "outcomes.csv"
+    csv_file.write_text("prompt_version,period_start,period_end,sends,clicks\nv7,2026-08-01,2026-08-07,100,10\nv77,2026-08-01,2026-07-01,10,11\n")
+
+    with pytest.raises(CommandError, match="Nothing imported: 2 errors"):
+        call_command("import_outcomes", "trial_expiration_email", str(csv_file))
+    assert "row 3, period_end: is before period_start" in capsys.readouterr().err
+
+    csv_file.write_text("prompt_version,period_start,period_end,sends\nv7,2026-08-01,2026-08-07,100\nv77,2026-08-01,2026-08-07,10\n")
+    with pytest.raises(CommandError, match="Nothing imported: 1 error in"):
+        call_command("import_outcomes", "trial_expiration_email", str(csv_file))
+    assert "row 3, prompt_version: trial_expiration_email has no v77" in capsys.readouterr().err
+    assert CampaignOutcome.objects.count() == before
+
+
+def test_reviewer_acceptance_counts_decisions_from_the_approval_queues(suite_setup, model_server, reply, valid_email):
+    from approvals import services as approval_services
+    from tests.approvals_support import open_item, routed_run
+
+    users = suite_setup["users"]
+    approved = routed_run(suite_setup, model_server, reply, valid_email)
+    approval_services.item_decide(item_id=open_item(approved).pk, decision="approve", reviewer=users["lifecycle"])
+    rejected = routed_run(suite_setup, model_server, reply, valid_email)
+    approval_services.item_decide(item_id=open_item(rejected).pk, decision="reject", reviewer=users["lifecycle"], note="Off brand.")
+    model_server.respond_with(responder_for(reply, valid_email, fail_on=None))
+
+    suite = services.suite_execute(
+        suite_id=services.suite_start(workflow=suite_setup["workflow"], candidate=suite_setup["candidate"], started_by=None, enqueue=False).pk
+    )
+
+    # The demo's imported v7 figures (89 of 98) plus one approval and one rejection from the queue.
+    assert suite.report["reviewer_acceptance"]["baseline"] == {"approved": 90, "decided": 100, "pct": 90.0}
+    assert suite.report["reviewer_acceptance"]["candidate"] is None
