@@ -6,12 +6,14 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F
+from django.utils import timezone
 from django.utils.text import slugify
 from django_q.tasks import async_task
 from simple_history.utils import bulk_create_with_history
@@ -763,3 +765,21 @@ def promotion_reject(*, request: PromotionRequest, by, note: str = "") -> Promot
         raise PermissionDenied(f"{by or 'Nobody'} may not decide promotions.")
     request.reject(by=by, note=note)
     return request
+
+
+def suites_fail_stuck(*, older_than: timedelta | None = None) -> list[EvalSuiteRun]:
+    """Fail suites whose worker died: queued or running past the suite task's timeout."""
+    if older_than is None:
+        older_than = timedelta(seconds=settings.MARKETINGAI_EVAL_SUITE_TIMEOUT_SECONDS + 300)
+    cutoff = timezone.now() - older_than
+    failed = []
+    for suite in EvalSuiteRun.objects.filter(status__in=EvalSuiteRun.IN_PROGRESS, created_at__lt=cutoff).select_related("started_by"):
+        suite.mark_failed(
+            by=suite.started_by,
+            error=(
+                f"The suite was still {suite.status} after {int(older_than.total_seconds() // 60)} minutes "
+                f"({suite.progress_text} generations done): its worker stopped. Start a new suite."
+            ),
+        )
+        failed.append(suite)
+    return failed

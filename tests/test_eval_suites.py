@@ -271,3 +271,25 @@ def test_reviewer_acceptance_counts_decisions_from_the_approval_queues(suite_set
     # The demo's imported v7 figures (89 of 98) plus one approval and one rejection from the queue.
     assert suite.report["reviewer_acceptance"]["baseline"] == {"approved": 90, "decided": 100, "pct": 90.0}
     assert suite.report["reviewer_acceptance"]["candidate"] is None
+
+
+def test_a_suite_whose_worker_died_is_failed_by_the_sweeper_and_a_fresh_one_is_left_alone(suite_setup, capsys):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from django_q.models import Schedule
+
+    stuck = services.suite_start(workflow=suite_setup["workflow"], candidate=suite_setup["candidate"], started_by=suite_setup["users"]["ops"], enqueue=False)
+    stuck.mark_running(by=None, total=12)
+    EvalSuiteRun.objects.filter(pk=stuck.pk).update(created_at=timezone.now() - timedelta(hours=6))
+    fresh = services.suite_start(workflow=suite_setup["workflow"], candidate=suite_setup["candidate"], started_by=suite_setup["users"]["ops"], enqueue=False)
+
+    call_command("fail_stuck_suites")
+
+    stuck.refresh_from_db()
+    fresh.refresh_from_db()
+    assert stuck.status == EvalSuiteRun.Status.FAILED and "0 of 12 generations done" in stuck.error_detail
+    assert fresh.status == EvalSuiteRun.Status.QUEUED
+    assert "1 stuck suite(s) failed." in capsys.readouterr().out
+    assert stuck.history.first().history_change_reason == "Suite failed"
+    assert Schedule.objects.filter(func="evals.tasks.fail_stuck_suites_task").exists()
