@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from inputs.importing import MAX_ERRORS, MORE_ERRORS_PREFIX, RowError, decode_utf8
+from inputs.importing import ErrorCollector, RowError, decode_utf8
 
 FORMATS = ("csv", "json")
 REQUIRED = ("external_id", "name", "audience_role", "plan_name")
@@ -55,23 +55,6 @@ class DatasetParse:
     @property
     def ok(self) -> bool:
         return not self.errors
-
-
-class _Collector:
-    def __init__(self) -> None:
-        self.kept: list[RowError] = []
-        self.dropped = 0
-
-    def add(self, row: int | None, column: str | None, message: str) -> None:
-        if len(self.kept) < MAX_ERRORS:
-            self.kept.append(RowError(row, column, message))
-        else:
-            self.dropped += 1
-
-    def as_list(self) -> list[RowError]:
-        if not self.dropped:
-            return list(self.kept)
-        return [*self.kept, RowError(None, None, f"{MORE_ERRORS_PREFIX}{self.dropped} more error{'s' if self.dropped != 1 else ''}")]
 
 
 def _text(value: Any) -> str:
@@ -128,7 +111,7 @@ def _count(value: Any) -> int | None:
     return number
 
 
-def _build(row_number: int, record: dict[str, Any], errors: _Collector, seen: dict[str, int]) -> BriefRow | None:
+def _build(row_number: int, record: dict[str, Any], errors: ErrorCollector, seen: dict[str, int]) -> BriefRow | None:
     before = len(errors.kept) + errors.dropped
     values: dict[str, str] = {}
     for name in TEXT_FIELDS:
@@ -205,7 +188,7 @@ def _build(row_number: int, record: dict[str, Any], errors: _Collector, seen: di
     )
 
 
-def _records_from_csv(text: str, errors: _Collector) -> list[tuple[int, dict[str, Any]]]:
+def _records_from_csv(text: str, errors: ErrorCollector) -> list[tuple[int, dict[str, Any]]]:
     records = []
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     header: list[str] = []
@@ -235,7 +218,7 @@ def _records_from_csv(text: str, errors: _Collector) -> list[tuple[int, dict[str
     return records
 
 
-def _records_from_json(text: str, errors: _Collector) -> list[tuple[int, dict[str, Any]]]:
+def _records_from_json(text: str, errors: ErrorCollector) -> list[tuple[int, dict[str, Any]]]:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -279,7 +262,7 @@ def parse_dataset(data: bytes, *, filename: str = "", format: str | None = None)
         return DatasetParse(errors=[RowError(None, None, str(exc))])
     if not text.strip():
         return DatasetParse(errors=[RowError(None, None, "The file is empty.")])
-    errors = _Collector()
+    errors = ErrorCollector()
     records = _records_from_csv(text, errors) if chosen == "csv" else _records_from_json(text, errors)
     seen: dict[str, int] = {}
     rows = [row for number, record in records if (row := _build(number, record, errors, seen)) is not None]
@@ -330,7 +313,7 @@ def parse_outcomes(data: bytes, *, default_source: str = "import") -> OutcomesPa
         text = decode_utf8(data)
     except ValueError as exc:
         return OutcomesParse(errors=[RowError(None, None, str(exc))])
-    errors = _Collector()
+    errors = ErrorCollector()
     rows: list[OutcomeRow] = []
     header: list[str] = []
     row_number = 0

@@ -76,7 +76,7 @@ class ParseResult:
         return not self.errors
 
 
-class _Errors:
+class ErrorCollector:
     """Collects errors, keeping the first MAX_ERRORS and counting the rest."""
 
     def __init__(self) -> None:
@@ -153,7 +153,7 @@ def _text(value: Any) -> str:
 class _RowBuilder:
     """Validates one record at a time and remembers customer ids across the file."""
 
-    def __init__(self, errors: _Errors, now: datetime) -> None:
+    def __init__(self, errors: ErrorCollector, now: datetime) -> None:
         if now.tzinfo is None:
             raise ValueError("now must be an aware datetime, e.g. django.utils.timezone.now().")
         self.errors = errors
@@ -227,7 +227,7 @@ class _RowBuilder:
 # --- Formats ---------------------------------------------------------------------------
 
 
-def _parse_csv(text: str, errors: _Errors, builder: _RowBuilder) -> None:
+def _parse_csv(text: str, errors: ErrorCollector, builder: _RowBuilder) -> None:
     # csv.reader rather than DictReader: DictReader skips blank lines, which would shift the
     # row numbers away from the ones a person sees in a spreadsheet.
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
@@ -270,7 +270,7 @@ def _parse_csv(text: str, errors: _Errors, builder: _RowBuilder) -> None:
         errors.add(None, None, "The file has a header but no recipient rows.")
 
 
-def _csv_columns(header: list[str], errors: _Errors) -> list[tuple[str, bool]] | None:
+def _csv_columns(header: list[str], errors: ErrorCollector) -> list[tuple[str, bool]] | None:
     """(name, is_known) per header cell, known names lower-cased; None when the header is unusable."""
     columns = [(name.lower(), True) if name.lower() in KNOWN_COLUMNS else (name, False) for name in header]
     names = [name for name, _ in columns if name]
@@ -285,7 +285,7 @@ def _csv_columns(header: list[str], errors: _Errors) -> list[tuple[str, bool]] |
     return None if (missing or repeated) else columns
 
 
-def _parse_json(text: str, errors: _Errors, builder: _RowBuilder) -> None:
+def _parse_json(text: str, errors: ErrorCollector, builder: _RowBuilder) -> None:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -309,7 +309,7 @@ def parse_records(records: list[Any], *, now: datetime | None = None) -> ParseRe
 
     For callers that fetch records themselves, e.g. a pull from an HTTP source.
     """
-    errors = _Errors()
+    errors = ErrorCollector()
     if not records:
         return ParseResult(rows=[], errors=[RowError(None, None, "There are no recipients.")])
     builder = _RowBuilder(errors, now or datetime.now(dt_timezone.utc))
@@ -319,7 +319,7 @@ def parse_records(records: list[Any], *, now: datetime | None = None) -> ParseRe
     return ParseResult(rows=builder.rows, errors=[])
 
 
-def _parse_records(records: list[Any], errors: _Errors, builder: _RowBuilder) -> None:
+def _parse_records(records: list[Any], errors: ErrorCollector, builder: _RowBuilder) -> None:
     for index, record in enumerate(records, start=1):
         if not isinstance(record, dict):
             errors.add(index, None, f"must be a JSON object, got {type(record).__name__}")
@@ -386,7 +386,7 @@ def parse_recipients(
         text = decode_utf8(data)
     except ValueError as exc:
         return ParseResult(rows=[], errors=[RowError(None, None, str(exc))])
-    errors = _Errors()
+    errors = ErrorCollector()
     if not text.strip():
         return ParseResult(rows=[], errors=[RowError(None, None, "The file is empty.")])
     builder = _RowBuilder(errors, now or datetime.now(dt_timezone.utc))
