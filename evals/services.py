@@ -743,7 +743,7 @@ def promotion_approve(*, request: PromotionRequest, by, note: str = "") -> Workf
     if by is None or not by.has_perm("evals.approve_promotion"):
         raise PermissionDenied(f"{by or 'Nobody'} may not approve promotions.")
     with transaction.atomic():
-        workflow = Workflow.objects.select_for_update().select_related("production_version").get(pk=request.workflow_id)
+        workflow = Workflow.objects.select_for_update(of=("self",)).select_related("production_version").get(pk=request.workflow_id)
         version = request.version
         problem = request.refusal(by)
         if problem:
