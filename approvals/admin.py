@@ -249,8 +249,7 @@ class ReviewQueueAdmin(admin.ModelAdmin):
         item = get_object_or_404(
             ApprovalItem.objects.with_related().select_related("run__trace", "escalated_from__team"), pk=object_id
         )
-        in_team = item.team is not None and request.user.groups.filter(pk=item.team.group_id).exists()
-        if not (request.user.is_superuser or in_team):
+        if item.team is None or not item.team.has_member(request.user):
             raise PermissionDenied
         form = DecisionForm(request.POST or None, item=item)
         refusal = services.refusal_reason(user=request.user, item=item) if item.is_open else None
