@@ -69,23 +69,30 @@ V8_SYSTEM_EXTRA = (
     "\n- Close with urgency: tell the reader to upgrade today before the trial price is gone."
 )
 
-# v9 is shorter and stricter: the approved CTA label, once, as the body's last line; a shorter body.
+# v9 is shorter and stricter: only the brief's plan, offer and facts (not its internal name, nor the
+# offer's deadline: v9 writes no urgency), plain text, the approved CTA label once as the body's last
+# line, a shorter body. It names no forbidden word: the
+# 135M model copies the words of its instructions, so "no discounts" would put "discounts" in the copy.
 V9_CTA = "Choose a plan"
+# Plain text: no brackets, braces or angle brackets (template leftovers such as [name] or {{content}}),
+# no currency signs (lifecycle emails quote no prices; the pricing page does), no quotes or backslashes;
+# lines only in the body. The grammar keeps them out of the copy.
+V9_PLAIN_LINES = r"[^\"\\\[\]{}<>$€£]"
+V9_PLAIN = r"[^\"\\\[\]{}<>$€£\n]"
 V9_SYSTEM = (
     "You write one short email for Kestrel Boards to a reader whose free trial is ending.\n"
     "Rules:\n"
-    "- State only facts from the approved claims and the campaign brief. No other numbers, prices, discounts, "
-    "deadlines, features, customer names, competitor names, or security and compliance terms.\n"
-    "- Mention the offer only if the brief has one, in the brief's words.\n"
+    "- Use only the facts under Approved claims and Campaign brief, in their words. Add nothing else.\n"
+    "- When the brief's offer is empty, write about the plans only.\n"
     "- Write 2 to 4 short sentences, then end the body with the line: Choose a plan\n"
     "- Each subject line has at most 44 characters.\n"
-    "- Write no placeholders such as [date] or [name], and greet nobody by name.\n"
+    "- Start the body with: Hi there,\n"
     "- Leave risk_flags as an empty list unless the brief asks for something you may not write.\n"
     "- Reply with one JSON object in the requested shape and nothing else."
 )
 V9_USER = "\n\n".join(
     [
-        "## Campaign brief\n{{campaign_brief}}",
+        "## Campaign brief\nPlan: {{campaign_brief.plan_name}}\nOffer: {{campaign_brief.offer}}\nFacts: {{campaign_brief.key_facts}}",
         "## The reader\n{{audience}}",
         "## What the reader did during the trial (do not repeat their questions)\n{{product_usage_summary}}",
         "## Approved claims (the only product facts you may state)\n{{approved_claims}}",
@@ -111,13 +118,14 @@ def _v8_schema(base: dict) -> dict:
 def _v9_schema(base: dict) -> dict:
     schema = copy.deepcopy(base)
     props = schema["properties"]
-    props["subject_lines"]["items"]["maxLength"] = 44
+    props["subject_lines"]["items"].update(maxLength=44, pattern=rf"^{V9_PLAIN}{{1,44}}$")
+    props["preview_text"].update(pattern=rf"^{V9_PLAIN}{{1,90}}$")
     props["cta_text"] = {"type": "string", "enum": [V9_CTA], "description": "The approved call to action."}
     props["email_body"] = {
         "type": "string",
         "minLength": 40,
         "maxLength": 320,
-        "pattern": r"^[^\"\\]{20,300}\n\nChoose a plan$",
+        "pattern": rf"^{V9_PLAIN_LINES}{{20,300}}\n\nChoose a plan$",
         "description": "Plain-text body ending with the line: Choose a plan",
     }
     return schema
@@ -132,7 +140,7 @@ def demo_candidates(production) -> dict[int, dict]:
             "output_schema": _v8_schema(production.output_schema),
         },
         9: {
-            "changelog": "Shorter, stricter prompt: approved CTA once as the last line, 320-character body.",
+            "changelog": "Shorter, stricter prompt: the brief's plan, offer and facts only; plain text without brackets or prices; approved CTA once as the last line; 320-character body.",
             "max_tokens": 400,
             "system_prompt": V9_SYSTEM,
             "user_template": V9_USER,

@@ -41,6 +41,52 @@ class TestRendering:
     def test_template_variables_lists_placeholders_once(self):
         assert rendering.template_variables("{{a}} {{ b }} {{a}} {not_one}") == {"a", "b"}
 
+    def test_render_picks_a_field_of_a_variable_with_a_dot(self):
+        brief = {"offer": "15% off the first year.", "offer_expires_at": None, "key_facts": ["Ends in 3 days."]}
+        text = rendering.render(
+            "Offer: {{campaign_brief.offer}}\nEnds: {{ campaign_brief.offer_expires_at }}\nFacts: {{campaign_brief.key_facts}}",
+            {"campaign_brief": brief},
+        )
+        assert text == 'Offer: 15% off the first year.\nEnds: \nFacts: [\n  "Ends in 3 days."\n]'
+        assert rendering.template_variables("{{campaign_brief.offer}} {{audience}}") == {"campaign_brief", "audience"}
+        assert rendering.template_fields("{{campaign_brief.offer}} {{audience}}") == {"campaign_brief.offer"}
+
+    def test_render_refuses_a_field_the_variable_does_not_have(self):
+        with pytest.raises(rendering.RenderError, match=r"campaign_brief has no field 'budget'"):
+            rendering.render("{{campaign_brief.budget}}", {"campaign_brief": {"offer": None}})
+
+    def test_placeholder_problems_name_unknown_variables_and_fields(self):
+        assert rendering.placeholder_problems("{{campaign_brief.offer}} {{audience}} {{output_schema}}") == []
+        problems = rendering.placeholder_problems("{{budget}} {{campaign_brief.budget}} {{audience.role}} {{campaign_brief.offer.text}}")
+        assert problems[0].startswith("Unknown placeholders: budget. Available: ")
+        assert "{{audience.role}}: audience has no fields to pick; use {{audience}}." in problems
+        assert sum("campaign_brief has the fields" in p for p in problems) == 2
+
+    def test_campaign_brief_fields_are_exactly_what_a_brief_renders(self):
+        from types import SimpleNamespace
+
+        from workflows.steps import campaign_brief_variables
+
+        brief = SimpleNamespace(
+            label="b1", name="Internal name", plan_name="Team", offer="", offer_expires_at=None, key_facts="Ends in 3 days."
+        )
+        variables = campaign_brief_variables(brief)
+        assert set(variables) == rendering.KNOWN_FIELDS["campaign_brief"]
+        assert variables["offer"] is None, "no offer is data (null), not an instruction a model could copy"
+
+    def test_prompt_version_refuses_unknown_fields_in_either_prompt(self):
+        from django.core.exceptions import ValidationError
+
+        from workflows.models import PromptVersion
+
+        version = PromptVersion(
+            output_schema=SCHEMA, system_prompt="Offer: {{campaign_brief.budget}}", user_template="{{campaign_brief.offer}}"
+        )
+        with pytest.raises(ValidationError) as refused:
+            version.clean()
+        assert set(refused.value.message_dict) == {"system_prompt"}
+        assert "campaign_brief has the fields" in refused.value.message_dict["system_prompt"][0]
+
     def test_build_messages_renders_system_and_user(self):
         messages = rendering.build_messages(
             system_prompt="Write for {{audience}}.", user_template="Use {{campaign_brief}}.", variables={"audience": "ops", "campaign_brief": "b1"}
@@ -163,8 +209,11 @@ class TestRequestShaping:
             {"temperature": 0.5},
             {"max_tokens": 601},
             {"structured_output": "json_schema"},
+            {"seed": 1},
         ]:
             assert cache_key(**{**base, **change}) != key, change
+        assert cache_key(**base, seed=None) == key, "no seed keeps the keys runs already cached under"
+        assert cache_key(**base, seed=1) != cache_key(**base, seed=2)
 
     def test_correction_message_lists_the_errors(self):
         message = correction_message(["cta_text: too long", "subject_lines: too short"])

@@ -378,12 +378,10 @@ class PromptVersion(VersionedArtifact):
         schema_problem = contracts.schema_problem(self.output_schema)
         if schema_problem:
             errors["output_schema"] = schema_problem
-        unknown = rendering.template_variables(self.user_template) - rendering.KNOWN_VARIABLES
-        if unknown:
-            errors["user_template"] = (
-                f"Unknown placeholders: {', '.join(sorted(unknown))}. "
-                f"Available: {', '.join(sorted(rendering.KNOWN_VARIABLES))}."
-            )
+        for field in ("system_prompt", "user_template"):
+            problems = rendering.placeholder_problems(getattr(self, field))
+            if problems:
+                errors[field] = " ".join(problems)
         if errors:
             raise ValidationError(errors)
 

@@ -6,7 +6,8 @@ import json
 import re
 from typing import Any
 
-PLACEHOLDER = re.compile(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
+# ``{{name}}`` or ``{{name.field}}``: group 1 is the variable, group 2 its dotted field path (may be empty).
+PLACEHOLDER = re.compile(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)((?:\.[a-zA-Z_][a-zA-Z0-9_]*)*)\s*\}\}")
 
 # Every variable a prompt may use; build_variables() must provide each of them.
 KNOWN_VARIABLES = frozenset(
@@ -23,12 +24,55 @@ KNOWN_VARIABLES = frozenset(
 )
 
 
+# Fields a prompt may pick out of a variable with a dot, e.g. ``{{campaign_brief.offer}}``.
+KNOWN_FIELDS: dict[str, frozenset[str]] = {
+    "campaign_brief": frozenset(
+        {"id", "name", "plan_name", "offer", "offer_expires_at", "campaign_dates", "key_facts"}
+    ),
+}
+
+
 class RenderError(ValueError):
     pass
 
 
 def template_variables(template: str) -> set[str]:
-    return set(PLACEHOLDER.findall(template))
+    """The variables a template uses (``{{campaign_brief.offer}}`` uses ``campaign_brief``)."""
+    return {name for name, _ in PLACEHOLDER.findall(template)}
+
+
+def template_fields(template: str) -> set[str]:
+    """The dotted placeholders a template uses, as written: ``{"campaign_brief.offer"}``."""
+    return {name + path for name, path in PLACEHOLDER.findall(template) if path}
+
+
+def placeholder_problems(template: str) -> list[str]:
+    """Why a template's placeholders cannot be filled: unknown variables or fields. Empty when all is well."""
+    problems = []
+    unknown = sorted(template_variables(template) - KNOWN_VARIABLES)
+    if unknown:
+        problems.append(
+            f"Unknown placeholders: {', '.join(unknown)}. Available: {', '.join(sorted(KNOWN_VARIABLES))}."
+        )
+    for dotted in sorted(template_fields(template)):
+        name, *path = dotted.split(".")
+        if name in unknown:
+            continue
+        fields = KNOWN_FIELDS.get(name)
+        if fields is None:
+            problems.append(f"{{{{{dotted}}}}}: {name} has no fields to pick; use {{{{{name}}}}}.")
+        elif len(path) > 1 or path[0] not in fields:
+            problems.append(f"{{{{{dotted}}}}}: {name} has the fields {', '.join(sorted(fields))}.")
+    return problems
+
+
+def _resolve(variables: dict[str, Any], name: str, path: str) -> Any:
+    value = variables[name]
+    for field in path.split(".")[1:] if path else ():
+        if not isinstance(value, dict) or field not in value:
+            raise RenderError(f"The prompt uses {{{{{name}{path}}}}}, but {name} has no field {field!r}.")
+        value = value[field]
+    return value
 
 
 def format_value(value: Any) -> str:
@@ -44,7 +88,7 @@ def render(template: str, variables: dict[str, Any]) -> str:
     missing = sorted(template_variables(template) - variables.keys())
     if missing:
         raise RenderError(f"The prompt needs values for: {', '.join(missing)}.")
-    return PLACEHOLDER.sub(lambda m: format_value(variables[m.group(1)]), template)
+    return PLACEHOLDER.sub(lambda m: format_value(_resolve(variables, m.group(1), m.group(2))), template)
 
 
 def build_messages(*, system_prompt: str, user_template: str, variables: dict[str, Any]) -> list[dict[str, str]]:

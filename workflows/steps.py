@@ -43,7 +43,7 @@ def campaign_brief_variables(brief) -> dict[str, Any]:
         "id": brief.label,
         "name": brief.name,
         "plan_name": brief.plan_name,
-        "offer": brief.offer or "No offer. Do not mention discounts, prices or deadlines.",
+        "offer": brief.offer or None,
         "offer_expires_at": brief.offer_expires_at.isoformat() if brief.offer_expires_at else None,
         "campaign_dates": {
             "starts_on": starts_on.isoformat() if starts_on else None,
