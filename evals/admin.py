@@ -188,6 +188,13 @@ class StartSuiteForm(forms.Form):
         help_text="Leave blank for the workflow's newest dataset.",
     )
     concurrency = forms.IntegerField(min_value=1, max_value=EvalSuiteRun.MAX_CONCURRENCY, initial=4, help_text="Model calls at a time.")
+    seed = forms.IntegerField(
+        min_value=0,
+        max_value=EvalSuiteRun.MAX_SEED,
+        required=False,
+        initial=EvalSuiteRun.DEFAULT_SEED,
+        help_text="The same seed samples the same outputs, so two suites compare like with like. Empty: random sampling.",
+    )
 
 
 @admin.register(EvalSuiteRun)
@@ -203,7 +210,7 @@ class EvalSuiteRunAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
         (None, {"fields": ("label", "status", "progress", "error_detail", "decision", "report_view")}),
         (
             "What ran",
-            {"fields": ("workflow", "candidate", "baseline", "dataset", "claim_set", "brand_rules", "legal_restrictions", "policy_version", "criteria_version", "concurrency", "started_by")},
+            {"fields": ("workflow", "candidate", "baseline", "dataset", "claim_set", "brand_rules", "legal_restrictions", "policy_version", "criteria_version", "concurrency", "seed", "started_by")},
         ),
         ("Timing", {"fields": ("created_at", "started_at", "finished_at")}),
         ("Results", {"fields": ("results_view",)}),
@@ -282,6 +289,7 @@ class EvalSuiteRunAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
                     baseline=data["baseline"],
                     dataset=data["dataset"],
                     concurrency=data["concurrency"],
+                    seed=data["seed"],
                     started_by=request.user,
                 )
             except ValidationError as exc:

@@ -202,6 +202,8 @@ class EvalSuiteRun(models.Model):
     }
     IN_PROGRESS: ClassVar[frozenset[str]] = frozenset({Status.QUEUED, Status.RUNNING})
     MAX_CONCURRENCY = 32
+    DEFAULT_SEED = 1
+    MAX_SEED = 2**31 - 1
 
     workflow = models.ForeignKey("workflows.Workflow", on_delete=models.PROTECT, related_name="eval_suites")
     dataset = models.ForeignKey(EvalDataset, on_delete=models.PROTECT, related_name="suites")
@@ -213,6 +215,13 @@ class EvalSuiteRun(models.Model):
     policy_version = models.PositiveIntegerField(default=0)
     criteria_version = models.PositiveIntegerField(default=0)
     concurrency = models.PositiveSmallIntegerField(default=4)
+    seed = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        default=DEFAULT_SEED,
+        help_text="Sampling seed sent with every generation, so the same suite samples the same outputs "
+        "(on servers that honour seeds). Empty: random sampling.",
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, editable=False)
     progress_done = models.PositiveIntegerField(default=0, editable=False)
     progress_total = models.PositiveIntegerField(default=0, editable=False)

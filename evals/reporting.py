@@ -42,6 +42,7 @@ def build_report(
     decision: Decision,
     concurrency: int,
     duration_s: float,
+    seed: int | None = None,
 ) -> dict[str, Any]:
     rows = [
         {
@@ -79,6 +80,7 @@ def build_report(
         "baseline": baseline_label,
         "checked_against": checked_against,
         "concurrency": concurrency,
+        "seed": seed,
         "duration_s": round(duration_s, 1),
         "automated": rows,
         "sides": counts,
@@ -134,6 +136,7 @@ def render_text(report: dict[str, Any]) -> str:
             )
             if v
         ),
+        "Sampling: " + (f"seed {report['seed']}" if report.get("seed") is not None else "random (no seed)"),
         "",
         f"Automated results ({candidate} | {baseline}):",
     ]

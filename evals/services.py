@@ -331,6 +331,7 @@ def suite_start(
     baseline: PromptVersion | None = None,
     dataset: EvalDataset | None = None,
     concurrency: int = 4,
+    seed: int | None = EvalSuiteRun.DEFAULT_SEED,
     enqueue: bool = True,
 ) -> EvalSuiteRun:
     """Record a queued suite: candidate vs baseline (default: production) on a dataset (default: the newest)."""
@@ -350,6 +351,8 @@ def suite_start(
         raise ValidationError(f"The dataset {dataset.name!r} belongs to another workflow.")
     if not 1 <= concurrency <= EvalSuiteRun.MAX_CONCURRENCY:
         raise ValidationError(f"Concurrency must be between 1 and {EvalSuiteRun.MAX_CONCURRENCY}.")
+    if seed is not None and not 0 <= seed <= EvalSuiteRun.MAX_SEED:
+        raise ValidationError(f"The seed must be a whole number from 0 to {EvalSuiteRun.MAX_SEED}, or none for random sampling.")
     total = dataset.items.count()
     if not total:
         raise ValidationError(f"The dataset {dataset.name!r} has no items.")
@@ -366,6 +369,7 @@ def suite_start(
             policy_version=policy_for(workflow).version,
             criteria_version=criteria.version if criteria else 0,
             concurrency=concurrency,
+            seed=seed,
             progress_total=total * 2,
             started_by=started_by,
         )
@@ -432,6 +436,7 @@ def _suite_jobs(suite: EvalSuiteRun, items: list[EvalDatasetItem], policy: EvalP
                 temperature=version.temperature,
                 max_tokens=version.max_tokens,
                 structured_output=endpoint.resolved_structured_output,
+                seed=suite.seed,
             )
             ctx = evaluation_context(
                 workflow=suite.workflow,
@@ -665,6 +670,7 @@ def suite_report(suite: EvalSuiteRun, *, policy: EvalPolicy, duration_s: float =
         counts={side: figures[1] for side, figures in sides.items()},
         decision=verdict,
         concurrency=suite.concurrency,
+        seed=suite.seed,
         duration_s=duration_s,
     )
 

@@ -165,6 +165,36 @@ def test_a_second_suite_reuses_the_baseline_generations_from_the_cache(suite_set
     assert second.report["sides"]["baseline"]["cache_hits"] == 6
 
 
+def test_a_suite_sends_its_seed_with_every_generation_and_a_new_seed_samples_anew(suite_setup, model_server, reply, valid_email):
+    model_server.respond_with(responder_for(reply, valid_email, fail_on=None))
+    seeded = services.suite_execute(
+        suite_id=services.suite_start(workflow=suite_setup["workflow"], candidate=suite_setup["candidate"], seed=7, started_by=None, enqueue=False).pk
+    )
+    assert [body.get("seed") for body in model_server.chat_requests] == [7] * 12
+    assert seeded.report["seed"] == 7
+
+    calls_before = len(model_server.chat_requests)
+    random = services.suite_execute(
+        suite_id=services.suite_start(workflow=suite_setup["workflow"], candidate=suite_setup["candidate"], seed=None, started_by=None, enqueue=False).pk
+    )
+    unseeded = model_server.chat_requests[calls_before:]
+    assert len(unseeded) == 12, "another seed is another sample: nothing comes from the seeded suite's cache"
+    assert not any("seed" in body for body in unseeded)
+    assert random.report["seed"] is None
+
+
+def test_eval_suite_command_takes_a_seed_or_random(suite_setup, model_server, reply, valid_email, capsys):
+    model_server.respond_with(responder_for(reply, valid_email, fail_on=None))
+    call_command("eval_suite", "trial_expiration_email", "--candidate", "v10", "--sync", "--seed", "random")
+    assert "Sampling: random (no seed)" in capsys.readouterr().out
+    assert EvalSuiteRun.objects.get().seed is None
+    with pytest.raises(CommandError, match="'abc' is not a seed: give a whole number or 'random'"):
+        call_command("eval_suite", "trial_expiration_email", "--candidate", "v10", "--seed", "abc")
+    with pytest.raises(CommandError, match="The seed must be a whole number from 0 to 2147483647"):
+        call_command("eval_suite", "trial_expiration_email", "--candidate", "v10", "--seed", "-1")
+    assert EvalSuiteRun.objects.count() == 1
+
+
 def test_a_suite_fails_in_one_sentence_when_the_bundled_model_is_not_running(suite_setup, settings):
     settings.MARKETINGAI_LLM = {**settings.MARKETINGAI_LLM, "BASE_URL": "http://127.0.0.1:9/v1"}
     suite = services.suite_start(workflow=suite_setup["workflow"], candidate=suite_setup["candidate"], started_by=None, enqueue=False)
@@ -201,9 +231,10 @@ def test_suites_are_started_from_the_admin_by_ops(client, suite_setup, django_ca
     url = reverse("admin:evals_evalsuiterun_start")
     assert f'value="{suite_setup["candidate"].pk}" selected' in client.get(url + f"?candidate={suite_setup['candidate'].pk}").content.decode()
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        response = client.post(url, {"candidate": suite_setup["candidate"].pk, "workflow": suite_setup["workflow"].pk, "concurrency": 2})
+        response = client.post(url, {"candidate": suite_setup["candidate"].pk, "workflow": suite_setup["workflow"].pk, "concurrency": 2, "seed": 3})
     suite = EvalSuiteRun.objects.get()
     assert response.status_code == 302 and suite.started_by == suite_setup["users"]["ops"] and suite.concurrency == 2
+    assert suite.seed == 3
     assert len(callbacks) == 1  # enqueued once committed
     client.force_login(suite_setup["users"]["legal"])
     assert client.get(url).status_code == 403

@@ -41,17 +41,21 @@ def cache_key(
     max_tokens: int,
     schema: dict,
     structured_output: str,
+    seed: int | None = None,
 ) -> str:
+    material = {
+        "prompt_version": prompt_version_id,
+        "model": model,
+        "messages": messages,
+        "temperature": round(float(temperature), 4),
+        "max_tokens": int(max_tokens),
+        "schema": schema,
+        "structured_output": structured_output,
+    }
+    if seed is not None:
+        material["seed"] = int(seed)
     material = json.dumps(
-        {
-            "prompt_version": prompt_version_id,
-            "model": model,
-            "messages": messages,
-            "temperature": round(float(temperature), 4),
-            "max_tokens": int(max_tokens),
-            "schema": schema,
-            "structured_output": structured_output,
-        },
+        material,
         sort_keys=True,
         ensure_ascii=False,
     )
@@ -238,6 +242,7 @@ class GenerationRequest:
     temperature: Any
     max_tokens: int
     structured_output: str
+    seed: int | None = None
     use_cache: bool = True
     deadline: float | None = None
     attempts_per_model: int = field(default_factory=lambda: max(1, int(settings.MARKETINGAI_LLM["GENERATION_ATTEMPTS"])))
@@ -252,6 +257,7 @@ class GenerationRequest:
             max_tokens=self.max_tokens,
             schema=self.prompt_schema,
             structured_output=self.structured_output,
+            seed=self.seed,
         )
 
 
@@ -303,6 +309,7 @@ def generate_with_retries(request: GenerationRequest, *, endpoint, cache: Genera
                     schema=request.prompt_schema,
                     temperature=float(request.temperature),
                     max_tokens=request.max_tokens,
+                    seed=request.seed,
                 )
             except llm.ModelCallError as exc:
                 # The SDK has already retried transient failures: move on to the fallback.

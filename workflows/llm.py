@@ -167,8 +167,9 @@ def chat_json(
     schema: dict,
     temperature: float,
     max_tokens: int,
+    seed: int | None = None,
 ) -> ChatResult:
-    """One chat completion asking for JSON that follows ``schema``.
+    """One chat completion asking for JSON that follows ``schema`` (with ``seed`` when given).
 
     Raises ModelCallError (with a message safe to store) once the SDK's own retries are spent.
     """
@@ -182,6 +183,7 @@ def chat_json(
             max_tokens=int(max_tokens),
             response_format=response_format(config.resolved_structured_output, schema),
             extra_body=extra_body,
+            **({"seed": int(seed)} if seed is not None else {}),
         )
     except openai.APIError as exc:
         raise _describe(exc, config) from None

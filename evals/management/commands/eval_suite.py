@@ -1,3 +1,4 @@
+import argparse
 import json
 import time
 
@@ -8,6 +9,16 @@ from evals import reporting, services
 from evals.models import EvalSuiteRun
 from workflows.management.options import acting_user
 from workflows.models import Workflow
+
+
+def seed_value(text: str) -> int | None:
+    """``--seed 7`` or ``--seed random``."""
+    if text.strip().lower() in {"random", "none"}:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a seed: give a whole number or 'random'.") from None
 
 
 def version_of(workflow: Workflow, text: str):
@@ -33,6 +44,12 @@ class Command(BaseCommand):
         parser.add_argument("--baseline", help="Baseline version (default: the production version).")
         parser.add_argument("--dataset", help="Dataset name or slug (default: the workflow's newest dataset).")
         parser.add_argument("--concurrency", type=int, default=4, help="Model calls at a time (default 4).")
+        parser.add_argument(
+            "--seed",
+            type=seed_value,
+            default=EvalSuiteRun.DEFAULT_SEED,
+            help=f"Sampling seed for every generation (default {EvalSuiteRun.DEFAULT_SEED}); 'random' samples without one.",
+        )
         parser.add_argument("--json", action="store_true", help="Print the report as JSON.")
         parser.add_argument("--user", help="Username recorded as the one who started the suite.")
         parser.add_argument("--sync", action="store_true", help="Run the suite in this process, not on the cluster.")
@@ -61,6 +78,7 @@ class Command(BaseCommand):
                 baseline=baseline,
                 dataset=dataset,
                 concurrency=options["concurrency"],
+                seed=options["seed"],
                 started_by=user,
                 enqueue=not options["sync"],
             )
@@ -68,7 +86,7 @@ class Command(BaseCommand):
             raise CommandError(" ".join(exc.messages)) from None
         self.stderr.write(
             f"{suite.label}: {suite.candidate.label} vs {suite.baseline.label} on {suite.dataset.name} "
-            f"({suite.progress_total} generations, concurrency {suite.concurrency})"
+            f"({suite.progress_total} generations, concurrency {suite.concurrency}, seed {suite.seed if suite.seed is not None else 'random'})"
         )
         if options["no_wait"]:
             self.stdout.write(f"{suite.label} queued.")
