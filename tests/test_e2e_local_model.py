@@ -228,3 +228,39 @@ def test_a_bundled_model_run_is_routed_to_a_queue_and_decided_there_by_its_revie
 
     wait_until(notified, timeout=60, what="the queue's notification task on the cluster")
     assert item.notifications.filter(channel="email").get().status == "sent"
+
+
+def test_a_v8_suite_on_the_cluster_loses_on_legal_terms_with_the_bundled_model_and_cannot_be_promoted(task_cluster, bundled_settings, capsys):
+    from django.contrib.auth import get_user_model
+    from django.core.exceptions import ValidationError
+
+    from evals import services
+    from evals.demo import DATASET_FILE
+    from evals.models import EvalSuiteResult, EvalSuiteRun
+    from workflows.demo import load_demo
+    from workflows.models import Workflow
+
+    load_demo(force=True)
+    workflow = Workflow.objects.select_related("prompt_template").get(slug="trial_expiration_email")
+    ops = get_user_model().objects.get(username="ops")
+    briefs = json.loads(DATASET_FILE.read_text())["items"][:3]
+    imported = services.dataset_import(
+        workflow=workflow, name="Three past briefs", data=json.dumps(briefs).encode(), filename="three.json", imported_by=ops
+    )
+    assert imported.ok, imported.errors
+
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("eval_suite", "trial_expiration_email", "--candidate", "v8", "--dataset", imported.dataset.slug, "--user", "ops", "--wait-seconds", "900")
+
+    assert exit_info.value.code == 1
+    suite = EvalSuiteRun.objects.get()
+    assert suite.status == EvalSuiteRun.Status.FINISHED and suite.decision == EvalSuiteRun.Decision.DO_NOT_PROMOTE
+    assert suite.seed == EvalSuiteRun.DEFAULT_SEED and "Sampling: seed 1" in capsys.readouterr().out
+    rows = {row["name"]: row for row in suite.report["automated"]}
+    assert rows["restricted_terms"]["candidate"] == {"passed": 0, "total": 3}  # the fixed SOC 2 trust line
+    results = list(suite.results.all())
+    assert {(r.side, r.source) for r in results} <= {(side, "model") for side in EvalSuiteResult.Side.values}
+    assert len(results) == 6 and all(r.input_tokens > 100 and r.output_tokens > 10 for r in results)
+    v8 = workflow.prompt_template.versions.get(version=8)
+    with pytest.raises(ValidationError, match=r"says do not promote"):
+        services.promotion_request(workflow=workflow, version=v8, requested_by=ops)
