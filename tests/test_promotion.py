@@ -196,3 +196,35 @@ def _fresh(user):
     from django.contrib.auth import get_user_model
 
     return get_user_model().objects.get(pk=user.pk)
+
+
+def test_promotion_commands_request_and_a_second_person_approves(workspace, v9, capsys):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    workflow = workspace["workflow"]
+    finished_suite(workspace, v9, EvalSuiteRun.Decision.DO_NOT_PROMOTE)
+    with pytest.raises(CommandError, match=r"The latest eval suite of trial_expiration_email:v9 \(suite_\d+\) says do not promote"):
+        call_command("request_promotion", "trial_expiration_email", "v9", "--user", "ops")
+    suite = finished_suite(workspace, v9, EvalSuiteRun.Decision.PROMOTE)
+    with pytest.raises(CommandError, match="legal may not request promotions"):
+        call_command("request_promotion", "trial_expiration_email", "v9", "--user", "legal")
+
+    call_command("request_promotion", "trial_expiration_email", "v9", "--user", "admin", "--note", "Wins on the suite")
+    request = PromotionRequest.objects.get()
+    assert f"Promotion request {request.pk}: trial_expiration_email:v9 on {suite.label}, requested by admin" in capsys.readouterr().out
+    with pytest.raises(CommandError, match="ops may not approve promotions"):
+        call_command("decide_promotion", str(request.pk), "--decision", "approve", "--user", "ops")
+    with pytest.raises(CommandError, match="admin requested this promotion: a second person must approve it"):
+        call_command("decide_promotion", str(request.pk), "--decision", "approve", "--user", "admin")
+    workflow.refresh_from_db()
+    assert workflow.production_version.version == 7
+
+    call_command("decide_promotion", str(request.pk), "--decision", "approve", "--user", "manager", "--note", "Checked the report")
+
+    assert "trial_expiration_email now serves trial_expiration_email:v9 in production (approved by manager)" in capsys.readouterr().out
+    workflow.refresh_from_db()
+    assert workflow.production_version == v9
+    assert f"{suite.label} says promote" in workflow.history.first().history_change_reason
+    with pytest.raises(CommandError, match="There is no promotion request 999"):
+        call_command("decide_promotion", "999", "--decision", "reject", "--user", "manager")

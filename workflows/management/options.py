@@ -1,4 +1,4 @@
-"""Helpers shared by management commands."""
+"""Helpers shared by management commands: the user, workflow and prompt version they name."""
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
@@ -12,3 +12,25 @@ def acting_user(username: str | None):
     if user is None:
         raise CommandError(f"No user {username!r}.")
     return user
+
+
+def workflow_named(slug: str):
+    """The workflow with this slug (with its template and production version), or a CommandError naming the known ones."""
+    from workflows.models import Workflow
+
+    workflow = Workflow.objects.select_related("prompt_template", "production_version").filter(slug=slug).first()
+    if workflow is None:
+        known = ", ".join(Workflow.objects.order_by("slug").values_list("slug", flat=True)) or "none"
+        raise CommandError(f"No workflow {slug!r}. Known workflows: {known}.")
+    return workflow
+
+
+def version_of(workflow, text: str):
+    """A prompt version of the workflow from "v8", "8" or "trial_expiration_email:v8"."""
+    number = text.rsplit(":", 1)[-1].lower().removeprefix("v")
+    if not number.isdigit():
+        raise CommandError(f"{text!r} is not a version: write it like v8.")
+    version = workflow.prompt_template.versions.filter(version=int(number)).first()
+    if version is None:
+        raise CommandError(f"{workflow.prompt_template.slug} has no version v{number}.")
+    return version

@@ -7,8 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from evals import reporting, services
 from evals.models import EvalSuiteRun
-from workflows.management.options import acting_user
-from workflows.models import Workflow
+from workflows.management.options import acting_user, version_of, workflow_named
 
 
 def seed_value(text: str) -> int | None:
@@ -19,17 +18,6 @@ def seed_value(text: str) -> int | None:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a seed: give a whole number or 'random'.") from None
-
-
-def version_of(workflow: Workflow, text: str):
-    """A prompt version of the workflow from "v8", "8" or "trial_expiration_email:v8"."""
-    number = text.rsplit(":", 1)[-1].lower().removeprefix("v")
-    if not number.isdigit():
-        raise CommandError(f"{text!r} is not a version: write it like v8.")
-    version = workflow.prompt_template.versions.filter(version=int(number)).first()
-    if version is None:
-        raise CommandError(f"{workflow.prompt_template.slug} has no version v{number}.")
-    return version
 
 
 class Command(BaseCommand):
@@ -57,10 +45,7 @@ class Command(BaseCommand):
         parser.add_argument("--wait-seconds", type=float, default=4 * 3600, help="How long to follow a queued suite.")
 
     def handle(self, *args, **options):
-        workflow = Workflow.objects.select_related("prompt_template", "production_version").filter(slug=options["workflow"]).first()
-        if workflow is None:
-            known = ", ".join(Workflow.objects.values_list("slug", flat=True)) or "none"
-            raise CommandError(f"No workflow {options['workflow']!r}. Known workflows: {known}.")
+        workflow = workflow_named(options["workflow"])
         candidate = version_of(workflow, options["candidate"])
         baseline = version_of(workflow, options["baseline"]) if options["baseline"] else None
         dataset = None

@@ -5,8 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from evals import services
 from inputs.importing import count_errors
-from workflows.management.options import acting_user
-from workflows.models import Workflow
+from workflows.management.options import acting_user, workflow_named
 
 
 class Command(BaseCommand):
@@ -24,10 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("--user", help="Username recorded as the importer.")
 
     def handle(self, *args, workflow, name, file, format=None, description="", user=None, **options):
-        found = Workflow.objects.filter(slug=workflow).first()
-        if found is None:
-            known = ", ".join(Workflow.objects.values_list("slug", flat=True)) or "none"
-            raise CommandError(f"No workflow {workflow!r}. Known workflows: {known}.")
+        found = workflow_named(workflow)
         importer = acting_user(user)
         path = Path(file)
         try:

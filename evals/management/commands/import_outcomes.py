@@ -4,8 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from evals import services
 from inputs.importing import count_errors
-from workflows.management.options import acting_user
-from workflows.models import Workflow
+from workflows.management.options import acting_user, workflow_named
 
 
 class Command(BaseCommand):
@@ -20,9 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("--user", help="Username recorded as the importer.")
 
     def handle(self, *args, workflow, file, user=None, **options):
-        found = Workflow.objects.select_related("prompt_template").filter(slug=workflow).first()
-        if found is None:
-            raise CommandError(f"No workflow {workflow!r}.")
+        found = workflow_named(workflow)
         importer = acting_user(user)
         path = Path(file)
         try:

@@ -5,8 +5,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from workflows import services
-from workflows.management.options import acting_user
-from workflows.models import Run, Workflow
+from workflows.management.options import acting_user, workflow_named
+from workflows.models import Run
 
 
 class Command(BaseCommand):
@@ -23,11 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("--wait-seconds", type=float, default=900, help="How long to follow a queued run.")
 
     def handle(self, *args, **options):
-        try:
-            workflow = Workflow.objects.get(slug=options["workflow"])
-        except Workflow.DoesNotExist:
-            known = ", ".join(Workflow.objects.values_list("slug", flat=True)) or "none"
-            raise CommandError(f"No workflow {options['workflow']!r}. Known workflows: {known}.") from None
+        workflow = workflow_named(options["workflow"])
         briefs = workflow.briefs.all()
         brief = briefs.filter(pk=options["brief"]).first() if options["brief"] else briefs.order_by("-created_at", "-pk").first()
         if brief is None:
