@@ -343,7 +343,8 @@ class PromptVersion(VersionedArtifact):
     template = models.ForeignKey(PromptTemplate, on_delete=models.PROTECT, related_name="versions")
     system_prompt = models.TextField()
     user_template = models.TextField(
-        help_text="The user message. Insert inputs with {{variable}} placeholders."
+        help_text="The user message. Insert inputs with {{variable}} placeholders, or one field of the brief "
+        "with {{campaign_brief.offer}} (also plan_name, key_facts, offer_expires_at, name, campaign_dates)."
     )
     output_schema = models.JSONField(help_text="JSON Schema the model's output must satisfy.")
     model_name = models.CharField(
