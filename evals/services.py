@@ -540,10 +540,9 @@ def suite_execute(*, suite_id: int) -> EvalSuiteRun:
     endpoint = EndpointConfig.from_settings()
     started = time.monotonic()
     try:
-        if endpoint.is_bundled_local_model and not llm.endpoint_is_reachable(endpoint):
-            from workflows.localmodel import not_running_message
-
-            raise SuiteFailed(not_running_message(endpoint.display_url))
+        problem = llm.bundled_model_problem(endpoint)
+        if problem:
+            raise SuiteFailed(problem)
         if suite.claim_set is not None:
             suite.claim_set = ClaimSet.objects.prefetch_related("claims").get(pk=suite.claim_set_id)
         policy = policy_for(suite.workflow)

@@ -44,6 +44,7 @@ class ScriptedOpenAIServer:
         self.replies: deque[Reply] = deque()
         self.requests: list[dict[str, Any]] = []
         self.responder: Callable[[dict[str, Any]], Reply] | None = None
+        self.models_delay = 0.0  # seconds before GET /models answers (a server busy generating)
         self.in_flight = 0
         self.max_in_flight = 0
         self._lock = threading.Lock()
@@ -76,6 +77,7 @@ class ScriptedOpenAIServer:
             self.replies.clear()
             self.requests.clear()
             self.responder = None
+            self.models_delay = 0.0
             self.in_flight = 0
             self.max_in_flight = 0
 
@@ -114,6 +116,7 @@ class ScriptedOpenAIServer:
             def do_GET(self):
                 server.requests.append({"path": self.path, "body": None, "headers": {k.lower(): v for k, v in self.headers.items()}})
                 if self.path.rstrip("/").endswith("/models"):
+                    time.sleep(server.models_delay)
                     self._send(200, {"object": "list", "data": [{"id": "scripted-model", "object": "model"}]})
                 else:
                     self._send(404, {"error": {"message": "not found"}})

@@ -242,6 +242,18 @@ def test_bundled_model_not_running_fails_fast_and_says_how_to_start_it(workspace
     assert not hasattr(run, "output") or run.output is None
 
 
+def test_a_busy_bundled_model_is_not_called_down(workspace, model_server, scripted_server, reply, valid_email, settings):
+    # llama-cpp-python answers /models only after the generation it is busy with (15-20 s measured).
+    settings.LOCAL_MODEL_PORT = int(scripted_server.base_url.rsplit(":", 1)[1].split("/")[0])
+    scripted_server.models_delay = 3.0
+    model_server.push(reply.json(valid_email))
+
+    run = start_and_execute(workspace)
+
+    assert run.status == Run.Status.AWAITING_APPROVAL, run.error_detail
+    assert run.trace.document["endpoint"]["structured_output"] == "json_object"  # it was taken for the bundled model
+
+
 def test_history_of_worker_changes_names_the_user_who_started_the_run(workspace, model_server, reply, valid_email):
     model_server.push(reply.json(valid_email))
 

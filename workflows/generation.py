@@ -400,10 +400,9 @@ def generate_all(ctx: RunContext) -> None:
     (audience rollback); the run fails only when the generic variant itself fails.
     """
     endpoint = ctx.endpoint
-    if endpoint.is_bundled_local_model and not llm.endpoint_is_reachable(endpoint):
-        from workflows.localmodel import not_running_message
-
-        raise StepFailed(not_running_message(endpoint.display_url))
+    problem = llm.bundled_model_problem(endpoint)
+    if problem:
+        raise StepFailed(problem)
 
     ordered = sorted(ctx.variants, key=lambda v: (not (v.is_generic or v.key == RunVariant.DEFAULT_KEY), v.key))
     main = ordered[0]

@@ -200,9 +200,8 @@ def chat_json(
     )
 
 
-def endpoint_is_reachable(config: EndpointConfig, *, timeout_seconds: float = 2.0) -> bool:
-    try:
-        _client(config).with_options(timeout=timeout_seconds, max_retries=0).models.list()
-    except openai.APIError:
-        return False
-    return True
+def bundled_model_problem(config: EndpointConfig) -> str:
+    """Why the bundled local model cannot answer (it is not running), or '' (also for any other endpoint)."""
+    if config.is_bundled_local_model and not localmodel.is_listening(config.base_url):
+        return localmodel.not_running_message(config.display_url)
+    return ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import socket
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -58,6 +59,22 @@ def server_command(*, port: int, host: str = "127.0.0.1", n_ctx: int = 4096) -> 
         "--n_ctx", str(n_ctx),
         "--model_alias", settings.LOCAL_MODEL_ALIAS,
     ]
+
+
+def is_listening(base_url: str, *, timeout_seconds: float = 1.0) -> bool:
+    """Whether anything accepts connections at the URL's host and port.
+
+    A TCP connect, not an HTTP request: llama-cpp-python's server answers even ``/models`` only
+    after the generation it is busy with (measured: 15-20 s), so an HTTP probe would call a busy
+    model "not running". A refused connection answers at once.
+    """
+    parts = urlsplit(base_url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname or "127.0.0.1", port), timeout=timeout_seconds).close()
+    except OSError:
+        return False
+    return True
 
 
 def not_running_message(base_url: str) -> str:
