@@ -1,4 +1,4 @@
-"""The demo's eval policy, judge rubrics, eval dataset, candidate prompts v8 / v9 and promotion criteria."""
+"""The demo's eval policy, judge rubrics, eval dataset, candidate prompts v8 / v9 / v10 and promotion criteria."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def load_demo_evals(*, workflow, users) -> list[str]:
     return changes
 
 
-# --- Eval suites: the historical dataset, candidates v8 and v9, criteria and v7's outcomes ----------
+# --- Eval suites: the historical dataset, candidates v8, v9 and v10, criteria and v7's outcomes ----------
 
 DATASET_FILE = Path(__file__).resolve().parent / "data" / "trial_expiration_briefs.json"
 DATASET_NAME = "Historical trial briefs"
@@ -69,17 +69,45 @@ V8_SYSTEM_EXTRA = (
     "\n- Close with urgency: tell the reader to upgrade today before the trial price is gone."
 )
 
-# v9 is shorter and stricter: only the brief's plan, offer and facts (not its internal name, nor the
-# offer's deadline: v9 writes no urgency), plain text, the approved CTA label once as the body's last
-# line, a shorter body. It names no forbidden word: the
-# 135M model copies the words of its instructions, so "no discounts" would put "discounts" in the copy.
-V9_CTA = "Choose a plan"
+# v9 is shorter and stricter: the approved CTA label, once, as the body's last line; a shorter body.
+# It lists what not to write ("No other numbers, prices, discounts, ..."), and the 135M model copies
+# those words into the copy, so on the full dataset it fails the offer-language check more often than v7.
+CTA_LABEL = "Choose a plan"
+V9_SYSTEM = (
+    "You write one short email for Kestrel Boards to a reader whose free trial is ending.\n"
+    "Rules:\n"
+    "- State only facts from the approved claims and the campaign brief. No other numbers, prices, discounts, "
+    "deadlines, features, customer names, competitor names, or security and compliance terms.\n"
+    "- Mention the offer only if the brief has one, in the brief's words.\n"
+    "- Write 2 to 4 short sentences, then end the body with the line: Choose a plan\n"
+    "- Each subject line has at most 44 characters.\n"
+    "- Write no placeholders such as [date] or [name], and greet nobody by name.\n"
+    "- Leave risk_flags as an empty list unless the brief asks for something you may not write.\n"
+    "- Reply with one JSON object in the requested shape and nothing else."
+)
+_REPLY_FORMAT = (
+    "## Reply format\nOne JSON object like this one; risk_flags stays [] unless a reviewer must check something:\n"
+    '{"subject_lines": ["...", "...", "..."], "preview_text": "...", "email_body": "...\\n\\nChoose a plan", '
+    '"cta_text": "Choose a plan", "rationale": "...", "risk_flags": []}'
+)
+_READER_AND_REGISTRIES = [
+    "## The reader\n{{audience}}",
+    "## What the reader did during the trial (do not repeat their questions)\n{{product_usage_summary}}",
+    "## Approved claims (the only product facts you may state)\n{{approved_claims}}",
+    "## Brand rules\n{{brand_rules}}",
+    "## Legal restrictions\n{{legal_restrictions}}",
+]
+V9_USER = "\n\n".join(["## Campaign brief\n{{campaign_brief}}", *_READER_AND_REGISTRIES, _REPLY_FORMAT])
+
+# v10 is v9 reworked for a small model: it names no forbidden word (the test suite checks this), shows
+# only the brief's plan, offer and facts (not its internal name, nor the offer's deadline: v10 writes
+# no urgency), and its contract keeps the copy plain text, without brackets or prices.
 # Plain text: no brackets, braces or angle brackets (template leftovers such as [name] or {{content}}),
 # no currency signs (lifecycle emails quote no prices; the pricing page does), no quotes or backslashes;
 # lines only in the body. The grammar keeps them out of the copy.
-V9_PLAIN_LINES = r"[^\"\\\[\]{}<>$€£]"
-V9_PLAIN = r"[^\"\\\[\]{}<>$€£\n]"
-V9_SYSTEM = (
+PLAIN_TEXT_LINES = r"[^\"\\\[\]{}<>$€£]"
+PLAIN_TEXT = r"[^\"\\\[\]{}<>$€£\n]"
+V10_SYSTEM = (
     "You write one short email for Kestrel Boards to a reader whose free trial is ending.\n"
     "Rules:\n"
     "- Use only the facts under Approved claims and Campaign brief, in their words. Add nothing else.\n"
@@ -90,17 +118,11 @@ V9_SYSTEM = (
     "- Leave risk_flags as an empty list unless the brief asks for something you may not write.\n"
     "- Reply with one JSON object in the requested shape and nothing else."
 )
-V9_USER = "\n\n".join(
+V10_USER = "\n\n".join(
     [
         "## Campaign brief\nPlan: {{campaign_brief.plan_name}}\nOffer: {{campaign_brief.offer}}\nFacts: {{campaign_brief.key_facts}}",
-        "## The reader\n{{audience}}",
-        "## What the reader did during the trial (do not repeat their questions)\n{{product_usage_summary}}",
-        "## Approved claims (the only product facts you may state)\n{{approved_claims}}",
-        "## Brand rules\n{{brand_rules}}",
-        "## Legal restrictions\n{{legal_restrictions}}",
-        "## Reply format\nOne JSON object like this one; risk_flags stays [] unless a reviewer must check something:\n"
-        '{"subject_lines": ["...", "...", "..."], "preview_text": "...", "email_body": "...\\n\\nChoose a plan", '
-        '"cta_text": "Choose a plan", "rationale": "...", "risk_flags": []}',
+        *_READER_AND_REGISTRIES,
+        _REPLY_FORMAT,
     ]
 )
 
@@ -115,19 +137,23 @@ def _v8_schema(base: dict) -> dict:
     return schema
 
 
-def _v9_schema(base: dict) -> dict:
+def _short_schema(base: dict, *, plain_text: bool) -> dict:
+    """v9's and v10's contract: 44-character subjects, the approved CTA, a short body ending with it."""
     schema = copy.deepcopy(base)
     props = schema["properties"]
-    props["subject_lines"]["items"].update(maxLength=44, pattern=rf"^{V9_PLAIN}{{1,44}}$")
-    props["preview_text"].update(pattern=rf"^{V9_PLAIN}{{1,90}}$")
-    props["cta_text"] = {"type": "string", "enum": [V9_CTA], "description": "The approved call to action."}
+    props["subject_lines"]["items"]["maxLength"] = 44
+    props["cta_text"] = {"type": "string", "enum": [CTA_LABEL], "description": "The approved call to action."}
+    body = PLAIN_TEXT_LINES if plain_text else r"[^\"\\]"
     props["email_body"] = {
         "type": "string",
         "minLength": 40,
         "maxLength": 320,
-        "pattern": rf"^{V9_PLAIN_LINES}{{20,300}}\n\nChoose a plan$",
-        "description": "Plain-text body ending with the line: Choose a plan",
+        "pattern": rf"^{body}{{20,300}}\n\n{CTA_LABEL}$",
+        "description": f"Plain-text body ending with the line: {CTA_LABEL}",
     }
+    if plain_text:
+        props["subject_lines"]["items"]["pattern"] = rf"^{PLAIN_TEXT}{{1,44}}$"
+        props["preview_text"]["pattern"] = rf"^{PLAIN_TEXT}{{1,90}}$"
     return schema
 
 
@@ -140,11 +166,18 @@ def demo_candidates(production) -> dict[int, dict]:
             "output_schema": _v8_schema(production.output_schema),
         },
         9: {
-            "changelog": "Shorter, stricter prompt: the brief's plan, offer and facts only; plain text without brackets or prices; approved CTA once as the last line; 320-character body.",
+            "changelog": "Shorter, stricter prompt: approved CTA once as the last line, 320-character body.",
             "max_tokens": 400,
             "system_prompt": V9_SYSTEM,
             "user_template": V9_USER,
-            "output_schema": _v9_schema(production.output_schema),
+            "output_schema": _short_schema(production.output_schema, plain_text=False),
+        },
+        10: {
+            "changelog": "v9 for a small model: names no forbidden word; the brief's plan, offer and facts only; plain text without brackets or prices.",
+            "max_tokens": 400,
+            "system_prompt": V10_SYSTEM,
+            "user_template": V10_USER,
+            "output_schema": _short_schema(production.output_schema, plain_text=True),
         },
     }
 
@@ -177,7 +210,7 @@ V7_OUTCOMES = [
 
 
 def load_demo_suites(*, workflow, users) -> list[str]:
-    """The dataset of 120 historical briefs, candidates v8 and v9, promotion criteria and v7's outcomes."""
+    """The dataset of 120 historical briefs, candidates v8, v9 and v10, promotion criteria and v7's outcomes."""
     from evals import services
     from evals.models import CampaignOutcome, EvalDataset, PromotionCriteria
     from workflows.models import PromptVersion

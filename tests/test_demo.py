@@ -58,7 +58,7 @@ def test_v7_serves_production_and_older_versions_are_archived(demo_summary):
     assert "risk_flags" in v7.output_schema["required"]
     assert "{{legal_restrictions}}" in v7.user_template
     statuses = dict(PromptVersion.objects.filter(template__slug="trial_expiration_email").values_list("version", "status"))
-    assert statuses == {4: "archived", 5: "archived", 6: "archived", 7: "approved", 8: "approved", 9: "approved"}  # v8, v9: eval suite candidates
+    assert statuses == {4: "archived", 5: "archived", 6: "archived", 7: "approved", 8: "approved", 9: "approved", 10: "approved"}  # v8-v10: eval suite candidates
     v4 = PromptVersion.objects.get(template__slug="trial_expiration_email", version=4)
     assert "{{product_usage_summary}}" not in v4.user_template
     assert v4.created_at.date().isoformat() == "2026-05-11"

@@ -1,4 +1,4 @@
-"""The demo's candidate prompt v9: its output contract and the words its instructions give a small model."""
+"""The demo's candidate prompts v9 and v10: v10's output contract and the words each gives a small model."""
 
 from types import SimpleNamespace
 
@@ -6,13 +6,13 @@ import jsonschema
 import pytest
 
 from evals import validators
-from evals.demo import V9_SYSTEM, V9_USER, demo_candidates
+from evals.demo import V9_SYSTEM, V9_USER, V10_SYSTEM, V10_USER, demo_candidates
 from workflows import rendering
 from workflows.demo import FALLBACK_EMAIL, PROMPT_VERSIONS
 from workflows.steps import campaign_brief_variables
 
 V7 = SimpleNamespace(**next(spec for spec in PROMPT_VERSIONS if spec["version"] == 7))
-V9 = demo_candidates(V7)[9]
+V10 = demo_candidates(V7)[10]
 
 
 def plain_email(**changes):
@@ -27,8 +27,8 @@ def plain_email(**changes):
     return {**email, **changes}
 
 
-def test_v9_contract_accepts_a_plain_email():
-    jsonschema.validate(plain_email(), V9["output_schema"])
+def test_v10_contract_accepts_a_plain_email():
+    jsonschema.validate(plain_email(), V10["output_schema"])
 
 
 @pytest.mark.parametrize(
@@ -43,9 +43,9 @@ def test_v9_contract_accepts_a_plain_email():
     ],
     ids=["bracket_in_subject", "angle_in_preview", "price_in_body", "braces_in_body", "body_without_the_cta_line", "other_cta"],
 )
-def test_v9_contract_refuses_template_leftovers_and_other_ctas(changes):
+def test_v10_contract_refuses_template_leftovers_and_other_ctas(changes):
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate(plain_email(**changes), V9["output_schema"])
+        jsonschema.validate(plain_email(**changes), V10["output_schema"])
 
 
 def offer_language(text: str) -> validators.Finding:
@@ -53,19 +53,19 @@ def offer_language(text: str) -> validators.Finding:
     return check({"email_body": text}, validators.EvalContext(output_schema={}))
 
 
-def test_v9_instructions_name_no_word_the_offer_check_flags():
+def test_v10_names_no_word_the_offer_check_flags_where_v9_did():
     # The 135M model copies its instructions' words into the copy: "no discounts" becomes "discounts".
-    assert offer_language("No offer. Do not mention discounts, prices or deadlines.").verdict == validators.FAIL
-    finding = offer_language(f"{V9_SYSTEM}\n{V9_USER}")
+    assert offer_language(f"{V9_SYSTEM}\n{V9_USER}").verdict == validators.FAIL
+    finding = offer_language(f"{V10_SYSTEM}\n{V10_USER}")
     assert finding.verdict == validators.PASS, finding.reason
 
 
-def test_v9_shows_the_briefs_plan_offer_and_facts_but_not_its_internal_name():
+def test_v10_shows_the_briefs_plan_offer_and_facts_but_not_its_internal_name():
     brief = SimpleNamespace(
         label="hist_004", name="Trial ending: IT admins asking about SOC 2", plan_name="Business",
         offer="", offer_expires_at=None, key_facts="The trial ends in 3 days.",
     )
     variables = {name: "" for name in rendering.KNOWN_VARIABLES} | {"campaign_brief": campaign_brief_variables(brief)}
-    user = rendering.render(V9["user_template"], variables)
+    user = rendering.render(V10["user_template"], variables)
     assert "Plan: Business\nOffer: \nFacts: [\n  \"The trial ends in 3 days.\"\n]" in user
     assert "SOC 2" not in user and "hist_004" not in user

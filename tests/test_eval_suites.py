@@ -111,20 +111,20 @@ def test_eval_suite_command_prints_the_report_and_exits_by_the_decision(suite_se
 
     out = capsys.readouterr().out
     assert exit_info.value.code == 1
-    assert "Candidate prompt: v10\nBaseline prompt: v7" in out
+    assert "Candidate prompt: v11\nBaseline prompt: v7" in out
     assert "- Legal terms:" in out and "0/6 pass" in out and "6/6 pass" in out
     assert "[FAIL] Legal restricted-term failures 100% (must be at most 0%)" in out
-    assert out.rstrip().splitlines()[-1].startswith("Do not promote v10. ")
+    assert out.rstrip().splitlines()[-1].startswith("Do not promote v11. ")
 
 
 def test_eval_suite_command_exits_zero_on_promote_and_prints_json(suite_setup, model_server, reply, valid_email, capsys):
     reference_criteria(suite_setup["workflow"])
     model_server.respond_with(responder_for(reply, valid_email, fail_on=None))
 
-    call_command("eval_suite", "trial_expiration_email", "--candidate", "v10", "--baseline", "v7", "--dataset", "past-briefs", "--json", "--sync")
+    call_command("eval_suite", "trial_expiration_email", "--candidate", "v11", "--baseline", "v7", "--dataset", "past-briefs", "--json", "--sync")
 
     report = json.loads(capsys.readouterr().out)
-    assert report["decision"] == "promote" and report["candidate"] == "trial_expiration_email:v10"
+    assert report["decision"] == "promote" and report["candidate"] == "trial_expiration_email:v11"
     assert report["automated"][0] == {"name": "json_validity", "label": "JSON validity", "candidate": {"passed": 6, "total": 6}, "baseline": {"passed": 6, "total": 6}}
     assert any(r.startswith("Not measured yet, so not blocking: Reviewer acceptance") for r in report["reasons"])
 
@@ -135,7 +135,7 @@ def test_eval_suite_command_names_bad_input_in_one_sentence(suite_setup):
     with pytest.raises(CommandError, match="The candidate and the baseline are both trial_expiration_email:v7"):
         call_command("eval_suite", "trial_expiration_email", "--candidate", "v7", "--sync")
     with pytest.raises(CommandError, match="has no dataset 'nope'"):
-        call_command("eval_suite", "trial_expiration_email", "--candidate", "v10", "--dataset", "nope")
+        call_command("eval_suite", "trial_expiration_email", "--candidate", "v11", "--dataset", "nope")
     assert not EvalSuiteRun.objects.exists()
 
 
@@ -185,13 +185,13 @@ def test_a_suite_sends_its_seed_with_every_generation_and_a_new_seed_samples_ane
 
 def test_eval_suite_command_takes_a_seed_or_random(suite_setup, model_server, reply, valid_email, capsys):
     model_server.respond_with(responder_for(reply, valid_email, fail_on=None))
-    call_command("eval_suite", "trial_expiration_email", "--candidate", "v10", "--sync", "--seed", "random")
+    call_command("eval_suite", "trial_expiration_email", "--candidate", "v11", "--sync", "--seed", "random")
     assert "Sampling: random (no seed)" in capsys.readouterr().out
     assert EvalSuiteRun.objects.get().seed is None
     with pytest.raises(CommandError, match="'abc' is not a seed: give a whole number or 'random'"):
-        call_command("eval_suite", "trial_expiration_email", "--candidate", "v10", "--seed", "abc")
+        call_command("eval_suite", "trial_expiration_email", "--candidate", "v11", "--seed", "abc")
     with pytest.raises(CommandError, match="The seed must be a whole number from 0 to 2147483647"):
-        call_command("eval_suite", "trial_expiration_email", "--candidate", "v10", "--seed", "-1")
+        call_command("eval_suite", "trial_expiration_email", "--candidate", "v11", "--seed", "-1")
     assert EvalSuiteRun.objects.count() == 1
 
 
@@ -244,7 +244,7 @@ def test_imported_outcomes_feed_the_business_figures_and_reviewer_acceptance(sui
     csv_file = tmp_path / "outcomes.csv"
     csv_file.write_text(
         "prompt_version,period_start,period_end,sends,clicks,unsubscribes,upgrades,reviewed,approved,source\n"
-        "v10,2026-08-01,2026-08-07,4000,220,40,130,20,15,pilot\n"
+        "v11,2026-08-01,2026-08-07,4000,220,40,130,20,15,pilot\n"
     )
     call_command("import_outcomes", "trial_expiration_email", str(csv_file), "--user", "ops")
     assert "Imported 1 outcome rows" in capsys.readouterr().out
