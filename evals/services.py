@@ -32,7 +32,7 @@ from evals.models import (
     RiskLevel,
     Rubric,
 )
-from workflows import generation, llm, rendering
+from workflows import generation, llm, localmodel, rendering
 from workflows.llm import EndpointConfig
 from workflows.models import (
     ArtifactStatus,
@@ -523,6 +523,13 @@ def _write_cache(cache: generation.MemoryCache) -> None:
         GenerationCacheEntry.objects.update_or_create(key=key, defaults={**values, "source_run": None})
 
 
+def calls_at_a_time(suite: EvalSuiteRun, endpoint: EndpointConfig) -> int:
+    """The suite's concurrency, but never more than the bundled model serves at once."""
+    if endpoint.is_bundled_local_model:
+        return min(suite.concurrency, localmodel.CALLS_AT_A_TIME)
+    return suite.concurrency
+
+
 def suite_execute(*, suite_id: int) -> EvalSuiteRun:
     """Run a queued suite: generations on a bounded thread pool, results written here, then the report.
 
@@ -555,7 +562,8 @@ def suite_execute(*, suite_id: int) -> EvalSuiteRun:
             brand_rules=suite.brand_rules.rules if suite.brand_rules else "",
             legal_restrictions=suite.legal_restrictions.restrictions if suite.legal_restrictions else "",
         )
-        with ThreadPoolExecutor(max_workers=suite.concurrency, thread_name_prefix=f"suite{suite.pk}") as pool:
+        workers = calls_at_a_time(suite, endpoint)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"suite{suite.pk}") as pool:
             futures = [
                 pool.submit(
                     _run_job, job, endpoint=endpoint, cache=cache, policy=policy, rubrics=rubrics, evidence=evidence, redact_keys=[endpoint.api_key]
@@ -566,7 +574,7 @@ def suite_execute(*, suite_id: int) -> EvalSuiteRun:
                 _store_outcome(suite, future.result())
                 _write_cache(cache)
                 suite.count_progress()
-        report = suite_report(suite, policy=policy, duration_s=time.monotonic() - started)
+        report = suite_report(suite, policy=policy, duration_s=time.monotonic() - started, concurrency=workers)
     except Exception as exc:  # noqa: BLE001 - whatever happens, the suite must not stay "running"
         if not isinstance(exc, SuiteFailed):
             logger.exception("Suite %s failed unexpectedly", suite.pk)
@@ -628,7 +636,7 @@ def _side_figures(label: str, results: list[EvalSuiteResult], *, items: int, pol
     return figures, counts
 
 
-def suite_report(suite: EvalSuiteRun, *, policy: EvalPolicy, duration_s: float = 0.0) -> dict[str, Any]:
+def suite_report(suite: EvalSuiteRun, *, policy: EvalPolicy, duration_s: float = 0.0, concurrency: int | None = None) -> dict[str, Any]:
     """Count both sides, measure what the metrics hold, decide, and lay it out like the eval result screen."""
     results = list(suite.results.all())
     items = suite.dataset.items.count()
@@ -668,7 +676,7 @@ def suite_report(suite: EvalSuiteRun, *, policy: EvalPolicy, duration_s: float =
         baseline=baseline,
         counts={side: figures[1] for side, figures in sides.items()},
         decision=verdict,
-        concurrency=suite.concurrency,
+        concurrency=concurrency or suite.concurrency,
         seed=suite.seed,
         duration_s=duration_s,
     )

@@ -149,6 +149,18 @@ def test_concurrency_is_bounded_and_used(suite_setup, model_server, reply, valid
     assert len(model_server.chat_requests) == 12
 
 
+def test_a_suite_on_the_bundled_model_makes_one_call_at_a_time(suite_setup, model_server, scripted_server, reply, valid_email, settings):
+    settings.LOCAL_MODEL_PORT = int(scripted_server.base_url.rsplit(":", 1)[1].split("/")[0])  # the scripted server plays it
+    model_server.respond_with(responder_for(reply, valid_email, fail_on=None, delay=0.05))
+    suite = services.suite_start(workflow=suite_setup["workflow"], candidate=suite_setup["candidate"], concurrency=4, started_by=None, enqueue=False)
+
+    suite = services.suite_execute(suite_id=suite.pk)
+
+    assert suite.status == EvalSuiteRun.Status.FINISHED
+    assert model_server.max_in_flight == 1 and len(model_server.chat_requests) == 12
+    assert suite.report["concurrency"] == 1 and suite.concurrency == 4
+
+
 def test_a_second_suite_reuses_the_baseline_generations_from_the_cache(suite_setup, model_server, reply, valid_email):
     model_server.respond_with(responder_for(reply, valid_email, fail_on=None))
     first = services.suite_start(workflow=suite_setup["workflow"], candidate=suite_setup["candidate"], started_by=None, enqueue=False)
@@ -324,3 +336,20 @@ def test_a_suite_whose_worker_died_is_failed_by_the_sweeper_and_a_fresh_one_is_l
     assert "1 stuck suite(s) failed." in capsys.readouterr().out
     assert stuck.history.first().history_change_reason == "Suite failed"
     assert Schedule.objects.filter(func="evals.tasks.fail_stuck_suites_task").exists()
+
+
+def test_the_sweepers_take_minutes_of_at_least_one_and_never_treat_zero_as_the_default(suite_setup, capsys):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    for command in ("fail_stuck_suites", "fail_stuck_runs"):
+        with pytest.raises(CommandError, match="0 is too small: give at least 1"):
+            call_command(command, "--minutes", "0")
+    older = services.suite_start(workflow=suite_setup["workflow"], candidate=suite_setup["candidate"], started_by=None, enqueue=False)
+    EvalSuiteRun.objects.filter(pk=older.pk).update(created_at=timezone.now() - timedelta(minutes=3))
+
+    call_command("fail_stuck_suites", "--minutes", "2")
+
+    older.refresh_from_db()
+    assert older.status == EvalSuiteRun.Status.FAILED and "after 2 minutes" in older.error_detail

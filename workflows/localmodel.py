@@ -13,6 +13,9 @@ from django.conf import settings
 GGUF_FILENAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # Measured on the 135M model: a repeat penalty keeps it from looping inside JSON strings.
 SAMPLING_OPTIONS = {"repeat_penalty": 1.3}
+# llama-cpp-python's server answers one request at a time: more callers only queue there, and with
+# three suites of 4 callers each, queued calls passed the 60 s timeout (measured).
+CALLS_AT_A_TIME = 1
 
 
 class LocalModelUnavailable(RuntimeError):

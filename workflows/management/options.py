@@ -1,5 +1,7 @@
 """Helpers shared by management commands: the user, workflow and prompt version they name."""
 
+import argparse
+
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 
@@ -34,3 +36,14 @@ def version_of(workflow, text: str):
     if version is None:
         raise CommandError(f"{workflow.prompt_template.slug} has no version v{number}.")
     return version
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number.") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is too small: give at least 1.")
+    return value

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from evals import reporting, services
 from evals.models import EvalSuiteRun
+from workflows.llm import EndpointConfig
 from workflows.management.options import acting_user, version_of, workflow_named
 
 
@@ -71,7 +72,7 @@ class Command(BaseCommand):
             raise CommandError(" ".join(exc.messages)) from None
         self.stderr.write(
             f"{suite.label}: {suite.candidate.label} vs {suite.baseline.label} on {suite.dataset.name} "
-            f"({suite.progress_total} generations, concurrency {suite.concurrency}, seed {suite.seed if suite.seed is not None else 'random'})"
+            f"({suite.progress_total} generations, concurrency {services.calls_at_a_time(suite, EndpointConfig.from_settings())}, seed {suite.seed if suite.seed is not None else 'random'})"
         )
         if options["no_wait"]:
             self.stdout.write(f"{suite.label} queued.")
