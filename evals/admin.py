@@ -193,7 +193,7 @@ class StartSuiteForm(forms.Form):
         max_value=EvalSuiteRun.MAX_SEED,
         required=False,
         initial=EvalSuiteRun.DEFAULT_SEED,
-        help_text="The same seed samples the same outputs, so two suites compare like with like. Empty: random sampling.",
+        help_text="Suites with the same seed sample (nearly) the same outputs, so two suites compare prompts rather than luck. Empty: random sampling.",
     )
 
 
