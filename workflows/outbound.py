@@ -208,7 +208,7 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
         self._addresses = addresses
 
     def connect(self):
-        self.sock = _connect_pinned(self._addresses, self.timeout)
+        self.sock = self.pinned_socket = _connect_pinned(self._addresses, self.timeout)
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
@@ -220,7 +220,10 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
 
     def connect(self):
         raw = _connect_pinned(self._addresses, self.timeout)
-        self.sock = self._context.wrap_socket(raw, server_hostname=self.host)
+        self.sock = self.pinned_socket = self._context.wrap_socket(
+            raw, server_hostname=self.host, do_handshake_on_connect=False
+        )
+        self.sock.do_handshake()  # under the deadline's watch, like every read
 
 
 class _Deadline:
@@ -239,7 +242,8 @@ class _Deadline:
 
     def _expire(self) -> None:
         self.expired = True
-        sock = self._connection.sock if self._connection else None
+        # Not connection.sock: http.client drops that once the response owns the socket.
+        sock = getattr(self._connection, "pinned_socket", None)
         if sock is not None:
             try:
                 socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the plain socket's, also under TLS
@@ -327,7 +331,7 @@ def _request(method, url, *, headers, body, timeout, max_bytes, label) -> Respon
     connection_class = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
     connection = connection_class(target.host, target.port, addresses=addresses, timeout=seconds)
     deadline = _Deadline(seconds)
-    timed_out = OutboundError(f"{label} did not answer within {seconds:g} seconds.")
+    timed_out = OutboundError(f"{label} did not answer within {seconds:g} second{'' if seconds == 1 else 's'}.")
     try:
         deadline.watch(connection)
         connection.request(method, target.path, body=body, headers=headers)
@@ -369,10 +373,12 @@ def _phrase(status: int) -> str:
 def url_secrets(url: str) -> list[str]:
     """Parts of a URL that may be credentials: user info and query string."""
     parts = urlsplit(url)
+    # Not the bare user name: a URL with user info is refused before any request is sent.
+    candidates = [parts.query, parts.netloc.rpartition("@")[0]]
     try:
-        candidates = [parts.query, parts.username or "", parts.password or "", parts.netloc.rpartition("@")[0]]
+        candidates.append(parts.password or "")
     except ValueError:
-        candidates = [parts.query]
+        pass
     return [secret for secret in candidates if secret]
 
 
