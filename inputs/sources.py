@@ -100,7 +100,7 @@ def _headers(source: AudienceSource) -> tuple[dict[str, str], list[str]]:
     try:
         credential = secrets.get(name)
     except secrets.SecretError as exc:
-        raise SourceError(f"{exc} It holds the credential of {safe_url(source.url)}.") from None
+        raise SourceError(str(exc)) from None
     header = source.auth_header.strip() or "Authorization"
     value = credential
     if header.lower() == "authorization" and " " not in credential.strip():
@@ -109,7 +109,7 @@ def _headers(source: AudienceSource) -> tuple[dict[str, str], list[str]]:
     return headers, [credential, credential.strip(), value]
 
 
-def _fetch(source: AudienceSource, url: str, headers: dict[str, str], credentials: list[str]) -> Any:
+def _fetch(source: AudienceSource, *, url: str, headers: dict[str, str], credentials: list[str]) -> Any:
     try:
         return outbound.get_json(
             source.url,
@@ -149,7 +149,7 @@ def audience_pull(*, source: AudienceSource, pulled_by=None, now: datetime | Non
     try:
         headers, credentials = _headers(source)
         hidden += credentials
-        payload = _fetch(source, url, headers, credentials)
+        payload = _fetch(source, url=url, headers=headers, credentials=credentials)
         mapped = map_records(payload, records_path=source.records_path, field_mapping=source.field_mapping or {})
     except SourceError as exc:
         message = redact(str(exc), hidden)

@@ -422,8 +422,15 @@ def test_an_imported_pull_stores_nothing_of_the_secret(settings, source, server)
     assert SECRET_VALUE not in stored and SECRET_NAME in stored
 
 
-def test_a_pull_to_a_private_address_is_refused_and_recorded(settings, source, server):
+@pytest.mark.parametrize(
+    "host",
+    ["127.0.0.1", "localhost", "10.1.2.3", "169.254.169.254", "[::1]"],
+    ids=["loopback", "localhost-name", "10.x", "metadata", "ipv6-loopback"],
+)
+def test_a_pull_to_a_private_address_is_refused_and_recorded(settings, source, server, host):
     settings.MARKETINGAI_OUTBOUND_ALLOWED_HOSTS = []
+    AudienceSource.objects.filter(pk=source.pk).update(url=server.url(host=host))  # as if stored before this gate
+    source.refresh_from_db()
 
     with pytest.raises(SourceError, match=REFUSED) as caught:
         audience_pull(source=source)
