@@ -1,5 +1,6 @@
 """A loopback HTTP server for the outbound gate's tests: it counts every TCP connection it accepts.
 
+The ``server`` and ``other_server`` fixtures are imported by the tests that use them.
 A test sets ``server.respond`` to one of the answers below (or its own function of the
 request handler); the server records each request's path and headers.
 """
@@ -11,6 +12,11 @@ import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+# The refusal every internal address gets, whichever it is.
+REFUSED = "resolves to a loopback, private, link-local or metadata address"
 
 
 class CountingServer:
@@ -131,3 +137,43 @@ def drip(*, byte_every: float, total_bytes: int):
             handler.wfile.flush()
 
     return respond
+
+
+@pytest.fixture(scope="module")
+def counting_server_process():
+    server = CountingServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def server(counting_server_process):
+    counting_server_process.connections = 0
+    counting_server_process.requests.clear()
+    counting_server_process.respond = json_answer({"recipients": []})
+    return counting_server_process
+
+
+@pytest.fixture
+def other_server():
+    server = CountingServer()
+    yield server
+    server.close()
+
+
+def scripted_dns(monkeypatch, answers: dict[str, list[str]]) -> list[str]:
+    """Resolve the given names to the given addresses (in turn, one list per lookup); others as usual."""
+    real = socket.getaddrinfo
+    lookups: list[str] = []
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host not in answers:
+            return real(host, port, *args, **kwargs)
+        lookups.append(host)
+        address = answers[host][min(len(lookups), len(answers[host])) - 1]
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        sockaddr = (address, port, 0, 0) if family == socket.AF_INET6 else (address, port)
+        return [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", sockaddr)]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return lookups

@@ -1,4 +1,4 @@
-"""The outbound gate: one guarded client, and credentials only from secrets the operator named.
+"""The outbound gate's client: internal addresses, the allow-list, pinning, redirects, size, time, TLS.
 
 Over real HTTP on loopback. The fakes count the TCP connections they accept, so "refused
 before connecting" is measured, not assumed. DNS answers are scripted (socket.getaddrinfo)
@@ -17,81 +17,24 @@ import time
 from pathlib import Path
 
 import pytest
-from django.core import checks
-from django.core.exceptions import ValidationError
 
-from inputs.admin import AudienceSourceForm
-from inputs.checks import check_audience_sources
 from inputs.demo_cdp import DEMO_CDP_TOKEN_ENV
-from inputs.models import AudienceImport, AudienceSource
-from inputs.sources import SourceError, audience_pull
-from tests.outbound_support import CountingServer, drip, json_answer, redirect_to, unbounded_body
-from workflows import outbound, secrets
+from tests.outbound_support import (  # noqa: F401 - fixtures
+    REFUSED,
+    CountingServer,
+    counting_server_process,
+    drip,
+    json_answer,
+    other_server,
+    redirect_to,
+    scripted_dns,
+    server,
+    unbounded_body,
+)
+from workflows import outbound
 from workflows.checks import check_outbound
-from workflows.models import AudienceSegment
 
-SECRET_NAME = "TEST_CDP_TOKEN"
-SECRET_VALUE = "cdp-secret-value-5d1e8a"
-SERVER_SECRET = "server-own-secret-value-9c2b7f"
-REFUSED = "resolves to a loopback, private, link-local or metadata address"
-
-
-@pytest.fixture(scope="module")
-def counting_server_process():
-    server = CountingServer()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def server(counting_server_process):
-    counting_server_process.connections = 0
-    counting_server_process.requests.clear()
-    counting_server_process.respond = json_answer({"recipients": []})
-    return counting_server_process
-
-
-@pytest.fixture
-def other_server():
-    server = CountingServer()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def named_secret(settings, monkeypatch):
-    settings.MARKETINGAI_SECRETS = [SECRET_NAME]
-    settings.MARKETINGAI_OUTBOUND_ALLOWED_HOSTS = []
-    monkeypatch.setenv(SECRET_NAME, SECRET_VALUE)
-    monkeypatch.setenv("OPENAI_API_KEY", SERVER_SECRET)
-    monkeypatch.setenv("DJANGO_SECRET_KEY", SERVER_SECRET)
-    return SECRET_VALUE
-
-
-@pytest.fixture
-def source(db, server, named_secret, settings):
-    """A source on the counting server, which the operator allowed; its credential is a named secret."""
-    settings.MARKETINGAI_OUTBOUND_ALLOWED_HOSTS = [server.key]
-    segment = AudienceSegment.objects.create(slug="gate_segment", name="Gate segment")
-    return AudienceSource.objects.create(segment=segment, url=server.url(), auth_secret=SECRET_NAME, timeout_seconds=2)
-
-
-def scripted_dns(monkeypatch, answers: dict[str, list[str]]) -> list[str]:
-    """Resolve the given names to the given addresses (in turn, one list per lookup); others as usual."""
-    real = socket.getaddrinfo
-    lookups: list[str] = []
-
-    def getaddrinfo(host, port, *args, **kwargs):
-        if host not in answers:
-            return real(host, port, *args, **kwargs)
-        lookups.append(host)
-        address = answers[host][min(len(lookups), len(answers[host])) - 1]
-        family = socket.AF_INET6 if ":" in address else socket.AF_INET
-        sockaddr = (address, port, 0, 0) if family == socket.AF_INET6 else (address, port)
-        return [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", sockaddr)]
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    return lookups
+CREDENTIAL = "cdp-secret-value-5d1e8a"
 
 
 # --- Internal addresses are refused before any connection -------------------------------
@@ -248,10 +191,10 @@ def test_a_redirect_is_refused_and_not_followed(settings, server, other_server):
     server.respond = redirect_to(other_server.url("/collect"), status=307)
 
     with pytest.raises(outbound.OutboundError) as caught:
-        outbound.get_json(server.url(), headers={"Authorization": f"Bearer {SECRET_VALUE}"}, secrets_to_redact=[SECRET_VALUE])
+        outbound.get_json(server.url(), headers={"Authorization": f"Bearer {CREDENTIAL}"}, secrets_to_redact=[CREDENTIAL])
 
     assert str(caught.value) == f"{server.url()} answered with a redirect (HTTP 307); point it at the final URL."
-    assert server.requests[0]["headers"]["authorization"] == f"Bearer {SECRET_VALUE}"
+    assert server.requests[0]["headers"]["authorization"] == f"Bearer {CREDENTIAL}"
     assert other_server.connections == 0 and other_server.requests == []
 
 
@@ -346,143 +289,6 @@ def test_tls_is_verified_against_the_host_name_on_the_pinned_address(settings, t
     assert tls_server.requests == []
 
 
-# --- Operator-named secrets --------------------------------------------------------------
-
-
-@pytest.mark.parametrize("name", ["OPENAI_API_KEY", "DJANGO_SECRET_KEY", "HOME", "SOME_UNLISTED_NAME"])
-def test_a_source_naming_anything_but_a_configured_secret_fails_validation(source, name):
-    source.auth_secret = name
-
-    with pytest.raises(ValidationError) as caught:
-        source.full_clean()
-
-    assert set(caught.value.message_dict) == {"auth_secret"}
-
-
-@pytest.mark.parametrize("name", ["OPENAI_API_KEY", "DJANGO_SECRET_KEY", "SOME_UNLISTED_NAME"])
-def test_a_pull_with_an_unconfigured_secret_is_refused_before_connecting(source, server, name):
-    AudienceSource.objects.filter(pk=source.pk).update(auth_secret=name)  # as if stored before this gate
-    source.refresh_from_db()
-
-    with pytest.raises(SourceError) as caught:
-        audience_pull(source=source)
-
-    assert name in str(caught.value)
-    assert server.connections == 0
-    source.refresh_from_db()
-    assert source.last_status == str(caught.value)
-    assert SERVER_SECRET not in source.last_status
-
-
-@pytest.mark.parametrize("name", ["OPENAI_API_KEY", "DJANGO_SECRET_KEY"])
-def test_the_servers_own_secrets_stay_refused_even_when_listed(settings, source, server, name):
-    settings.MARKETINGAI_SECRETS = [SECRET_NAME, name]
-    AudienceSource.objects.filter(pk=source.pk).update(auth_secret=name)
-    source.refresh_from_db()
-
-    with pytest.raises(ValidationError):
-        source.full_clean()
-    with pytest.raises(SourceError, match="one of the server's own secrets"):
-        audience_pull(source=source)
-    with pytest.raises(secrets.SecretError):
-        secrets.get(name)
-    assert server.connections == 0
-    assert "workflows.E011" in {m.id for m in check_outbound()}
-
-
-def test_a_configured_secret_is_sent_and_never_shown(settings, source, server):
-    settings.MARKETINGAI_OUTBOUND_ALLOWED_HOSTS = [server.key]
-    server.respond = json_answer(
-        f"echo {SECRET_VALUE}".encode(), status=200, content_type=f"text/plain; token={SECRET_VALUE}"
-    )
-
-    with pytest.raises(SourceError) as caught:
-        audience_pull(source=source)
-
-    assert server.requests[0]["headers"]["authorization"] == f"Bearer {SECRET_VALUE}"
-    source.refresh_from_db()
-    texts = [str(caught.value), source.last_status, *source.history.values_list("last_status", flat=True)]
-    texts += list(source.history.values_list("history_change_reason", flat=True))
-    texts += list(AudienceImport.objects.values_list("source_name", flat=True))
-    assert "did not return JSON" in str(caught.value)
-    assert all(SECRET_VALUE not in (text or "") for text in texts)
-
-
-def test_an_imported_pull_stores_nothing_of_the_secret(settings, source, server):
-    settings.MARKETINGAI_OUTBOUND_ALLOWED_HOSTS = [server.key]
-    record = {"customer_id": "c1", "email": "a@example.com", "consent": "opted_in", "role": "r", "plan": "p"}
-    server.respond = json_answer({"recipients": [record]})
-    source.records_path = "recipients"
-    source.save()
-
-    result = audience_pull(source=source)
-
-    assert result.status == AudienceImport.Status.IMPORTED
-    stored = json.dumps([*AudienceImport.objects.values(), *AudienceSource.history.values()], default=str)
-    assert SECRET_VALUE not in stored and SECRET_NAME in stored
-
-
-@pytest.mark.parametrize(
-    "host",
-    ["127.0.0.1", "localhost", "10.1.2.3", "169.254.169.254", "[::1]"],
-    ids=["loopback", "localhost-name", "10.x", "metadata", "ipv6-loopback"],
-)
-def test_a_pull_to_a_private_address_is_refused_and_recorded(settings, source, server, host):
-    settings.MARKETINGAI_OUTBOUND_ALLOWED_HOSTS = []
-    AudienceSource.objects.filter(pk=source.pk).update(url=server.url(host=host))  # as if stored before this gate
-    source.refresh_from_db()
-
-    with pytest.raises(SourceError, match=REFUSED) as caught:
-        audience_pull(source=source)
-
-    assert server.connections == 0
-    source.refresh_from_db()
-    assert source.last_status == str(caught.value) and source.last_fetched_at is None
-
-
-def test_the_admin_form_offers_only_configured_secrets(source):
-    form = AudienceSourceForm(instance=source)
-    assert [value for value, _ in form.fields["auth_secret"].choices] == ["", SECRET_NAME]
-
-    data = {
-        "segment": source.segment_id, "url": "https://cdp.example/recipients.json", "auth_header": "Authorization",
-        "auth_secret": "OPENAI_API_KEY", "records_path": "", "field_mapping": "{}", "timeout_seconds": 5,
-    }
-    assert "auth_secret" in AudienceSourceForm(data=data, instance=source).errors
-    assert AudienceSourceForm(data={**data, "auth_secret": SECRET_NAME}, instance=source).is_valid()
-
-
-def test_a_source_with_an_internal_ip_literal_fails_validation(source):
-    source.url = "http://169.254.169.254/latest/meta-data/"
-
-    with pytest.raises(ValidationError) as caught:
-        source.full_clean()
-
-    assert set(caught.value.message_dict) == {"url"}
-
-
-# --- The chat webhook goes through the same client ---------------------------------------
-
-
-def test_a_webhook_to_a_private_address_is_refused_and_recorded(settings, workspace, model_server, reply, valid_email, server, caplog):
-    from approvals import services
-    from approvals.models import Notification
-    from tests.approvals_support import open_item, routed_run, with_unsupported_claim
-
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    settings.MARKETINGAI_OUTBOUND_ALLOWED_HOSTS = []
-    settings.MARKETINGAI_SLACK_WEBHOOK_URL = server.url("/services/T000/B000/hook-secret-4411")
-    item = open_item(routed_run(workspace, model_server, reply, with_unsupported_claim(valid_email)))
-
-    services.item_notify(item_id=item.pk)
-
-    failed = Notification.objects.get(channel="webhook")
-    assert failed.status == Notification.Status.FAILED
-    assert failed.detail.startswith("The chat webhook " + REFUSED)
-    assert "hook-secret-4411" not in failed.detail and "hook-secret-4411" not in caplog.text
-    assert server.connections == 0
-
-
 # --- System checks and the demo's own configuration --------------------------------------
 
 
@@ -502,16 +308,6 @@ def test_a_webhook_url_to_an_internal_literal_is_a_check_error(settings):
     settings.MARKETINGAI_OUTBOUND_ALLOWED_HOSTS = []
     settings.MARKETINGAI_SLACK_WEBHOOK_URL = "http://10.0.0.8/hook"
     assert "workflows.E014" in {m.id for m in check_outbound()}
-
-
-def test_a_source_naming_an_unknown_secret_is_a_check_warning(source, settings):
-    assert check_audience_sources(databases=["default"]) == []
-    AudienceSource.objects.filter(pk=source.pk).update(auth_secret="OPENAI_API_KEY")
-
-    messages = check_audience_sources(databases=["default"])
-
-    assert {m.id for m in messages} == {"inputs.W001"}
-    assert all(m.level == checks.WARNING for m in messages)
 
 
 def _settings_under(env: dict[str, str]) -> dict:

@@ -24,7 +24,6 @@ import json
 import socket
 import ssl
 import threading
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
