@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -22,6 +19,7 @@ from django_q.tasks import async_task
 
 from approvals import roles, routing
 from approvals.models import ApprovalItem, Decision, Notification, ReviewTeam, RoutingRule
+from workflows import outbound
 from workflows.models import Run, Trace, with_history_context
 from workflows.pipeline import StepFailed
 from workflows.redaction import redact
@@ -388,12 +386,19 @@ def _email_recipients(team: ReviewTeam) -> list[str]:
     return list(dict.fromkeys(addresses))
 
 
+WEBHOOK_MAX_RESPONSE_BYTES = 64 * 1024
+
+
 def _post_webhook(url: str, text: str) -> None:
-    request = urllib.request.Request(
-        url, data=json.dumps({"text": text}).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    """Post through the guarded client; the URL is a secret, so messages call it 'the chat webhook'."""
+    outbound.post_json(
+        url,
+        {"text": text},
+        timeout=settings.MARKETINGAI_WEBHOOK_TIMEOUT,
+        max_bytes=WEBHOOK_MAX_RESPONSE_BYTES,
+        label="the chat webhook",
+        secrets_to_redact=[url],
     )
-    with urllib.request.urlopen(request, timeout=settings.MARKETINGAI_WEBHOOK_TIMEOUT) as response:  # noqa: S310 - configured URL
-        response.read()
 
 
 def _record(item: ApprovalItem, channel: str, status: str, detail: str, *, by) -> Notification:
@@ -427,7 +432,7 @@ def item_notify(*, item_id: int) -> list[Notification]:
         try:
             _post_webhook(url, f"{subject}\n{body}")
         except Exception as exc:  # noqa: BLE001 - logged and recorded, never fatal
-            detail = redact(f"{type(exc).__name__}: {exc}", [url])
+            detail = redact(str(exc) if isinstance(exc, outbound.OutboundError) else type(exc).__name__, [url])
             logger.warning("Webhook notification for item %s failed: %s", item.pk, detail)
             sent.append(_record(item, Notification.Channel.WEBHOOK, Notification.Status.FAILED, detail, by=actor))
         else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, OuterRef, Subquery
@@ -14,8 +15,10 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from inputs import services
 from inputs.models import AudienceImport, AudienceSource, DataCheck, InputRequirement, Recipient, RecipientAssignment
+from workflows import secrets
 from workflows.admin import AudienceSegmentAdmin, ReadOnlyAdminMixin, WorkflowAdmin, pretty_json
 from workflows.models import AudienceSegment, Run, Workflow
+from workflows.redaction import safe_url
 
 
 class InputRequirementInline(admin.TabularInline):
@@ -38,11 +41,34 @@ class WorkflowWithContractAdmin(WorkflowAdmin):
     )
 
 
+class AudienceSourceForm(forms.ModelForm):
+    """The credential is picked from the secrets the operator named, never typed in."""
+
+    auth_secret = forms.ChoiceField(
+        required=False,
+        label="Credential secret",
+        help_text=AudienceSource._meta.get_field("auth_secret").help_text,
+    )
+
+    class Meta:
+        model = AudienceSource
+        fields = "__all__"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = [("", "No credential")] + [(name, name) for name in secrets.names()]
+        current = (self.initial.get("auth_secret") or "").strip()
+        if current and current not in secrets.names():
+            choices.append((current, f"{current} (not a configured secret: pick another)"))
+        self.fields["auth_secret"].choices = choices
+
+
 class AudienceSourceInline(admin.StackedInline):
     model = AudienceSource
+    form = AudienceSourceForm
     extra = 0
     max_num = 1
-    fields = ("url", "auth_header", "auth_env_var", "records_path", "field_mapping", "timeout_seconds", "last_fetched_at", "last_status")
+    fields = ("url", "auth_header", "auth_secret", "records_path", "field_mapping", "timeout_seconds", "last_fetched_at", "last_status")
     readonly_fields = ("last_fetched_at", "last_status")
 
 
@@ -113,7 +139,7 @@ class AudienceSegmentWithRecipientsAdmin(AudienceSegmentAdmin):
                 self.message_user(request, str(exc), messages.ERROR)
             else:
                 level = messages.SUCCESS if result.status == AudienceImport.Status.IMPORTED else messages.ERROR
-                self.message_user(request, f"Pulled from {source.url}: {source.last_status}", level)
+                self.message_user(request, f"Pulled from {safe_url(source.url)}: {source.last_status}", level)
         return redirect("admin:workflows_audiencesegment_change", object_id)
 
 

@@ -46,7 +46,7 @@ def load_demo_source(*, segment, by) -> list[str]:
     values = {
         "url": f"http://127.0.0.1:{port}/demo-cdp/segments/{segment.slug}/recipients.json",
         "auth_header": "Authorization",
-        "auth_env_var": DEMO_CDP_TOKEN_ENV,
+        "auth_secret": DEMO_CDP_TOKEN_ENV,
         "records_path": DEMO_RECORDS_PATH,
         "field_mapping": DEMO_FIELD_MAPPING,
     }

@@ -174,10 +174,11 @@ class AudienceSource(models.Model):
     segment = models.OneToOneField("workflows.AudienceSegment", on_delete=models.CASCADE, related_name="http_source")
     url = models.URLField(max_length=500)
     auth_header = models.CharField(max_length=80, blank=True, default="Authorization", help_text="Header carrying the credential.")
-    auth_env_var = models.CharField(
+    auth_secret = models.CharField(
         max_length=120,
         blank=True,
-        help_text="Name of the environment variable holding the header's value. The value itself is never stored.",
+        help_text="Name of the operator-configured secret (MARKETINGAI_SECRET_NAMES) holding the header's value. "
+        "The value itself is never stored.",
     )
     records_path = models.CharField(
         max_length=200, blank=True, help_text="Dotted path to the list of records in the response, e.g. 'data.recipients'."
@@ -193,6 +194,17 @@ class AudienceSource(models.Model):
 
     def __str__(self) -> str:
         return f"{self.segment} <- {self.url}"
+
+    def clean(self):
+        from workflows import outbound, secrets
+
+        errors = {}
+        if self.url and (reason := outbound.static_refusal(self.url, label="The URL")):
+            errors["url"] = reason
+        if self.auth_secret.strip() and (reason := secrets.refusal(self.auth_secret.strip())):
+            errors["auth_secret"] = reason
+        if errors:
+            raise ValidationError(errors)
 
 
 class RecipientAssignment(models.Model):

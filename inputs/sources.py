@@ -1,26 +1,23 @@
 """Pulling a segment's recipients from an HTTP JSON endpoint (an AudienceSource).
 
-The credential is read from the environment at pull time: it is never stored, logged or
-put in a message. The response is mapped onto our recipient fields and then goes through
+The source names an operator-configured secret (workflows.secrets); its value is read from
+the environment at pull time and is never stored, logged or put in a message. The request
+goes through the guarded outbound client (workflows.outbound). The response is mapped onto our recipient fields and then goes through
 the same import (and the same validation) as an uploaded file.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import socket
-import urllib.error
-import urllib.request
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.utils import timezone
 
 from inputs.importing import count_errors
 from inputs.imports import audience_import
 from inputs.models import AudienceImport, AudienceSource
+from workflows import outbound, secrets
 from workflows.models import with_history_context
 from workflows.redaction import redact, safe_url
 
@@ -94,81 +91,36 @@ def map_records(payload: Any, *, records_path: str, field_mapping: dict[str, str
 # --- Fetching ----------------------------------------------------------------------------
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """Never follow a redirect: urllib would send the credential header on to the new host."""
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
-
-
-_opener = urllib.request.build_opener(_NoRedirect)
-
-
-def _credential(source: AudienceSource, url: str) -> str:
-    name = source.auth_env_var.strip()
-    value = os.environ.get(name, "")
-    if not value:
-        raise SourceError(f"The environment variable {name} that holds the credential for {url} is not set.")
-    return value
-
-
-def _headers(source: AudienceSource, url: str) -> tuple[dict[str, str], list[str]]:
+def _headers(source: AudienceSource) -> tuple[dict[str, str], list[str]]:
     """Request headers and the secrets that must not appear in any message."""
     headers = {"Accept": "application/json"}
-    if not source.auth_env_var.strip():
+    name = source.auth_secret.strip()
+    if not name:
         return headers, []
-    credential = _credential(source, url)
+    try:
+        credential = secrets.get(name)
+    except secrets.SecretError as exc:
+        raise SourceError(str(exc)) from None
     header = source.auth_header.strip() or "Authorization"
     value = credential
     if header.lower() == "authorization" and " " not in credential.strip():
         value = f"Bearer {credential.strip()}"  # a bare token: the usual scheme
     headers[header] = value
-    return headers, [credential, credential.strip()]
+    return headers, [credential, credential.strip(), value]
 
 
-def _url_secrets(raw_url: str) -> list[str]:
-    """Parts of the stored URL that may be credentials: user info and query string."""
-    parts = urlsplit(raw_url)
-    secrets = [parts.query, parts.username or "", parts.password or "", parts.netloc.rpartition("@")[0]]
-    return [secret for secret in secrets if secret]
-
-
-def _fetch(source: AudienceSource, url: str, headers: dict[str, str]) -> Any:
-    parts = urlsplit(source.url)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise SourceError(f"The source URL {url} is not an http or https URL.")
-    if "@" in parts.netloc:
-        raise SourceError(
-            f"The source URL {url} carries a user name or password; put the credential in an environment variable instead."
+def _fetch(source: AudienceSource, *, url: str, headers: dict[str, str], credentials: list[str]) -> Any:
+    try:
+        return outbound.get_json(
+            source.url,
+            headers=headers,
+            timeout=source.timeout_seconds or None,
+            max_bytes=MAX_RESPONSE_BYTES,
+            label=url,
+            secrets_to_redact=credentials,
         )
-    request = urllib.request.Request(source.url, headers=headers, method="GET")
-    timeout = source.timeout_seconds or 20
-    try:
-        with _opener.open(request, timeout=timeout) as response:
-            status = response.status
-            content_type = response.headers.get("Content-Type", "") or "no content type"
-            body = response.read(MAX_RESPONSE_BYTES + 1)
-    except urllib.error.HTTPError as exc:
-        exc.close()
-        if 300 <= exc.code < 400:
-            raise SourceError(
-                f"{url} answered with a redirect (HTTP {exc.code}); point the source at the final URL."
-            ) from None
-        raise SourceError(f"{url} answered HTTP {exc.code} ({exc.reason}).") from None
-    except urllib.error.URLError as exc:
-        if isinstance(exc.reason, (TimeoutError, socket.timeout)):
-            raise SourceError(f"{url} did not answer within {timeout} seconds.") from None
-        raise SourceError(f"Could not reach {url}: {exc.reason}.") from None
-    except (TimeoutError, socket.timeout):
-        raise SourceError(f"{url} did not answer within {timeout} seconds.") from None
-    except (OSError, ValueError) as exc:
-        raise SourceError(f"Could not read {url}: {type(exc).__name__}.") from None
-    if len(body) > MAX_RESPONSE_BYTES:
-        raise SourceError(f"{url} returned more than {MAX_RESPONSE_BYTES // (1024 * 1024)} MB.")
-    try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise SourceError(f"{url} did not return JSON (HTTP {status}, {content_type}).") from None
+    except outbound.OutboundError as exc:
+        raise SourceError(str(exc)) from None
 
 
 # --- Pulling -----------------------------------------------------------------------------
@@ -193,14 +145,14 @@ def audience_pull(*, source: AudienceSource, pulled_by=None, now: datetime | Non
     """
     now = now or timezone.now()
     url = safe_url(source.url)
-    secrets = _url_secrets(source.url)
+    hidden = outbound.url_secrets(source.url)
     try:
-        headers, credentials = _headers(source, url)
-        secrets += credentials
-        payload = _fetch(source, url, headers)
+        headers, credentials = _headers(source)
+        hidden += credentials
+        payload = _fetch(source, url=url, headers=headers, credentials=credentials)
         mapped = map_records(payload, records_path=source.records_path, field_mapping=source.field_mapping or {})
     except SourceError as exc:
-        message = redact(str(exc), secrets)
+        message = redact(str(exc), hidden)
         _record(source, status=message, fetched_at=None, by=pulled_by)
         raise SourceError(message) from None
 

@@ -159,6 +159,25 @@ MARKETINGAI_WEBHOOK_TIMEOUT = env_float("MARKETINGAI_WEBHOOK_TIMEOUT", 5.0)
 # The demo CDP endpoint (/demo-cdp/...) serves made-up recipients for the offline demo.
 MARKETINGAI_DEMO_CDP = env_bool("MARKETINGAI_DEMO_CDP", DEBUG)
 
+# --- Outbound HTTP and operator-named secrets (workflows/outbound.py, workflows/secrets.py) ---
+# Every outbound request (audience sources, the chat webhook) goes through one guarded client.
+# Hosts resolving to loopback/private/link-local/metadata addresses are refused unless their
+# exact host:port is listed here; records may carry only the secrets named here.
+def env_list(name: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
+MARKETINGAI_OUTBOUND_ALLOWED_HOSTS = env_list("MARKETINGAI_OUTBOUND_ALLOWED_HOSTS")
+MARKETINGAI_OUTBOUND_MAX_TIMEOUT = env_float("MARKETINGAI_OUTBOUND_MAX_TIMEOUT", 30.0)
+MARKETINGAI_OUTBOUND_MAX_BYTES = env_int("MARKETINGAI_OUTBOUND_MAX_BYTES", 50 * 1024 * 1024)
+MARKETINGAI_SECRETS = env_list("MARKETINGAI_SECRET_NAMES")
+if MARKETINGAI_DEMO_CDP:
+    # The demo's own source: the admin serves the demo CDP on loopback, behind this token
+    # (inputs.demo_cdp.DEMO_CDP_TOKEN_ENV).
+    MARKETINGAI_OUTBOUND_ALLOWED_HOSTS.append(f"127.0.0.1:{os.environ.get('MARKETINGAI_ADMIN_PORT', '8000')}")
+    MARKETINGAI_SECRETS.append("MARKETINGAI_DEMO_CDP_TOKEN")
+# --- end of outbound HTTP and secrets ---
+
 # --- Background work (django-q2) ----------------------------------------------------------
 REDIS_URL = os.environ.get("MARKETINGAI_REDIS_URL", "")
 Q_CLUSTER = {

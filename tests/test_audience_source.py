@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import StringIO
+from urllib.parse import urlsplit
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -129,20 +130,27 @@ def segment(db):
 
 
 @pytest.fixture
-def credential(monkeypatch):
-    """The demo endpoint's token and the source's credential, both from the environment only."""
+def credential(monkeypatch, settings):
+    """The demo endpoint's token and the source's credential: an operator-named secret, from the environment only."""
     monkeypatch.setenv(DEMO_CDP_TOKEN_ENV, DEMO_TOKEN)
     monkeypatch.setenv(CREDENTIAL_ENV, f"Bearer {DEMO_TOKEN}")
+    settings.MARKETINGAI_SECRETS = [CREDENTIAL_ENV]
     return DEMO_TOKEN
+
+
+def allow_loopback(settings, url: str) -> None:
+    """The fakes listen on loopback, which the outbound guard refuses unless the operator allows it."""
+    settings.MARKETINGAI_OUTBOUND_ALLOWED_HOSTS = [urlsplit(url).netloc]
 
 
 @pytest.fixture
 def demo_source(live_server, segment, credential, settings):
     settings.MARKETINGAI_DEMO_CDP = True
+    allow_loopback(settings, live_server.url)
     return AudienceSource.objects.create(
         segment=segment,
         url=f"{live_server.url}/demo-cdp/segments/{SEGMENT_SLUG}/recipients.json",
-        auth_env_var=CREDENTIAL_ENV,
+        auth_secret=CREDENTIAL_ENV,
         records_path=DEMO_RECORDS_PATH,
         field_mapping=DEMO_FIELD_MAPPING,
         timeout_seconds=10,
@@ -150,11 +158,12 @@ def demo_source(live_server, segment, credential, settings):
 
 
 @pytest.fixture
-def tiny_source(tiny_server, segment, credential):
+def tiny_source(tiny_server, segment, credential, settings):
+    allow_loopback(settings, tiny_server.url())
     return AudienceSource.objects.create(
         segment=segment,
         url=tiny_server.url(),
-        auth_env_var=CREDENTIAL_ENV,
+        auth_secret=CREDENTIAL_ENV,
         records_path="recipients",
         timeout_seconds=2,
     )
@@ -277,15 +286,13 @@ def test_a_custom_auth_header_carries_the_value_as_is(tiny_source, tiny_server, 
 
 
 @pytest.mark.django_db
-def test_a_missing_env_var_fails_before_any_request(tiny_source, tiny_server, monkeypatch):
+def test_a_missing_secret_fails_before_any_request(tiny_source, tiny_server, monkeypatch):
     monkeypatch.delenv(CREDENTIAL_ENV)
 
     with pytest.raises(SourceError) as caught:
         audience_pull(source=tiny_source)
 
-    assert str(caught.value) == (
-        f"The environment variable {CREDENTIAL_ENV} that holds the credential for {tiny_server.url()} is not set."
-    )
+    assert str(caught.value) == f"The secret {CREDENTIAL_ENV} is not set in the server's environment."
     assert tiny_server.requests == []
     tiny_source.refresh_from_db()
     assert tiny_source.last_status == str(caught.value)
@@ -293,8 +300,8 @@ def test_a_missing_env_var_fails_before_any_request(tiny_source, tiny_server, mo
 
 
 @pytest.mark.django_db
-def test_no_env_var_means_no_credential(tiny_source, tiny_server):
-    tiny_source.auth_env_var = ""
+def test_no_secret_means_no_credential(tiny_source, tiny_server):
+    tiny_source.auth_secret = ""
     tiny_source.save()
     tiny_server.answer = Answer.json({"recipients": our_records()})
 
@@ -324,7 +331,7 @@ def test_a_url_with_a_password_is_refused_before_any_request(tiny_source, tiny_s
     tiny_source.url = tiny_server.url().replace("://", "://user:url-secret-888@")
     tiny_source.save()
 
-    with pytest.raises(SourceError, match="environment variable instead") as caught:
+    with pytest.raises(SourceError, match="named secret instead") as caught:
         audience_pull(source=tiny_source)
 
     assert tiny_server.requests == []

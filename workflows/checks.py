@@ -102,3 +102,46 @@ def check_workflows(app_configs=None, databases=None, **kwargs) -> list[checks.C
                 checks.Error(f"Workflow {workflow.slug} is misconfigured: {exc}", obj=workflow, id="workflows.E006")
             )
     return messages
+
+
+def check_outbound(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """The outbound allow-list and the operator-named secrets (workflows.outbound, workflows.secrets)."""
+    from workflows import outbound, secrets
+
+    messages: list[checks.CheckMessage] = []
+    for entry in settings.MARKETINGAI_OUTBOUND_ALLOWED_HOSTS:
+        if outbound.parse_allow_entry(entry) is None:
+            messages.append(
+                checks.Error(
+                    f"MARKETINGAI_OUTBOUND_ALLOWED_HOSTS entry {entry!r} is not host:port.",
+                    hint="List exact host:port pairs, e.g. cdp.internal:8443 or [fd00::5]:443.",
+                    id="workflows.E010",
+                )
+            )
+    for name in secrets.configured_names():
+        if name in secrets.RESERVED_NAMES:
+            messages.append(
+                checks.Error(
+                    f"MARKETINGAI_SECRET_NAMES lists {name}, one of the server's own secrets; it is never sent out.",
+                    hint="Give the outbound credential its own environment variable and list that name.",
+                    id="workflows.E011",
+                )
+            )
+        elif not secrets.NAME_PATTERN.match(name):
+            messages.append(
+                checks.Error(
+                    f"MARKETINGAI_SECRET_NAMES lists {name!r}, which is not an environment variable name.",
+                    id="workflows.E012",
+                )
+            )
+    if settings.MARKETINGAI_OUTBOUND_MAX_TIMEOUT <= 0 or settings.MARKETINGAI_OUTBOUND_MAX_BYTES <= 0:
+        messages.append(
+            checks.Error(
+                "MARKETINGAI_OUTBOUND_MAX_TIMEOUT and MARKETINGAI_OUTBOUND_MAX_BYTES must be positive.",
+                id="workflows.E013",
+            )
+        )
+    webhook = settings.MARKETINGAI_SLACK_WEBHOOK_URL
+    if webhook and (reason := outbound.static_refusal(webhook, label="MARKETINGAI_SLACK_WEBHOOK_URL")):
+        messages.append(checks.Error(reason, id="workflows.E014"))
+    return messages
