@@ -104,7 +104,7 @@ def check_workflows(app_configs=None, databases=None, **kwargs) -> list[checks.C
     return messages
 
 
-def check_admin_history(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+def check_admin_history(app_configs=None, site=None, **kwargs) -> list[checks.CheckMessage]:
     """Every history admin guards its revert form, and no fieldsets silently drop an editable field."""
     from django.contrib import admin
     from django.contrib.admin.utils import flatten_fieldsets
@@ -113,7 +113,7 @@ def check_admin_history(app_configs=None, **kwargs) -> list[checks.CheckMessage]
     from workflows.admin_history import GuardedHistoryAdmin
 
     messages: list[checks.CheckMessage] = []
-    for model, model_admin in admin.site._registry.items():
+    for model, model_admin in (site or admin.site)._registry.items():
         name = type(model_admin).__name__
         if isinstance(model_admin, SimpleHistoryAdmin) and not isinstance(model_admin, GuardedHistoryAdmin):
             messages.append(
