@@ -12,9 +12,9 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
-from workflows.admin_history import GuardedHistoryAdmin
 
 from workflows import services
+from workflows.admin_history import GuardedHistoryAdmin
 from workflows.models import (
     AudienceSegment,
     BrandRules,
