@@ -14,11 +14,11 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from simple_history.admin import SimpleHistoryAdmin
 
 from approvals import rendering, services
 from approvals.models import ApprovalItem, Decision, Notification, ReviewQueueItem, ReviewTeam, RoutingRule
 from workflows.admin import ReadOnlyAdminMixin, RunAdmin, _data_check_finding
+from workflows.admin_history import GuardedHistoryAdmin
 from workflows.models import Run
 
 
@@ -39,14 +39,14 @@ def _run_link(run: Run):
 
 
 @admin.register(ReviewTeam)
-class ReviewTeamAdmin(SimpleHistoryAdmin):
+class ReviewTeamAdmin(GuardedHistoryAdmin):
     list_display = ("name", "slug", "group", "due_hours", "notify_members", "notification_addresses")
     search_fields = ("name", "slug")
     list_select_related = ("group",)
 
 
 @admin.register(RoutingRule)
-class RoutingRuleAdmin(SimpleHistoryAdmin):
+class RoutingRuleAdmin(GuardedHistoryAdmin):
     list_display = ("workflow", "position", "name", "condition", "risk_level", "check_name", "action", "team", "enabled")
     list_display_links = ("position", "name")
     list_filter = ("workflow", "team", "action", "condition", "enabled")
@@ -59,7 +59,7 @@ class RoutingRuleAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(ApprovalItem)
-class ApprovalItemAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+class ApprovalItemAdmin(ReadOnlyAdminMixin, GuardedHistoryAdmin):
     list_display = ("run_label", "workflow", "team", "status", "rule_name", "created_at", "closed_at", "reviewer")
     list_filter = ("status", "team", "run__workflow", "created_at")
     search_fields = ("run__trace_id", "routing_reason", "rule_name")
@@ -107,7 +107,7 @@ class DecisionForm(forms.Form):
 
 
 @admin.register(Decision)
-class DecisionAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+class DecisionAdmin(ReadOnlyAdminMixin, GuardedHistoryAdmin):
     list_display = ("run_label", "team", "decision", "reviewer", "decided_at", "short_note", "escalate_to")
     list_filter = ("decision", "item__team", "reviewer", "decided_at")
     search_fields = ("note", "item__run__trace_id", "reviewer__username")
@@ -153,7 +153,7 @@ class DecisionAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+class NotificationAdmin(ReadOnlyAdminMixin, GuardedHistoryAdmin):
     list_display = ("item", "channel", "status", "detail", "created_at")
     list_filter = ("channel", "status")
     list_select_related = ("item__run", "item__team")

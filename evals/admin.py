@@ -11,7 +11,6 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
-from simple_history.admin import SimpleHistoryAdmin
 
 from evals import reporting, services
 from evals.models import (
@@ -35,11 +34,12 @@ from workflows.admin import (
     VersionedArtifactAdmin,
     pretty_json,
 )
+from workflows.admin_history import GuardedHistoryAdmin
 from workflows.models import PromptTemplate, PromptVersion, Workflow
 
 
 @admin.register(EvalPolicy)
-class EvalPolicyAdmin(SimpleHistoryAdmin):
+class EvalPolicyAdmin(GuardedHistoryAdmin):
     list_display = ("workflow", "version", "judges_only_after_deterministic_pass", "judge_model")
     list_select_related = ("workflow",)
     search_fields = ("workflow__slug", "workflow__name")
@@ -58,7 +58,7 @@ class RubricAdmin(VersionedArtifactAdmin):
 
 
 @admin.register(OutputEvaluation)
-class OutputEvaluationAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+class OutputEvaluationAdmin(ReadOnlyAdminMixin, GuardedHistoryAdmin):
     list_display = ("run", "variant_key", "risk_level", "policy_version", "created_at")
     list_filter = ("risk_level",)
     search_fields = ("run__trace_id", "variant__key")
@@ -102,7 +102,7 @@ class ImportDatasetForm(forms.Form):
 
 
 @admin.register(EvalDataset)
-class EvalDatasetAdmin(SimpleHistoryAdmin):
+class EvalDatasetAdmin(GuardedHistoryAdmin):
     list_display = ("name", "slug", "workflow", "item_count", "source_name", "created_at", "created_by")
     list_filter = ("workflow",)
     search_fields = ("name", "slug", "description")
@@ -160,7 +160,7 @@ class EvalDatasetAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(EvalDatasetItem)
-class EvalDatasetItemAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+class EvalDatasetItemAdmin(ReadOnlyAdminMixin, GuardedHistoryAdmin):
     list_display = ("external_id", "name", "dataset", "audience_role", "plan_name", "offer_expires_at", "tag_list")
     list_filter = ("dataset", "plan_name")
     search_fields = ("external_id", "name", "product_usage_summary", "offer", "key_facts")
@@ -198,7 +198,7 @@ class StartSuiteForm(forms.Form):
 
 
 @admin.register(EvalSuiteRun)
-class EvalSuiteRunAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+class EvalSuiteRunAdmin(ReadOnlyAdminMixin, GuardedHistoryAdmin):
     list_display = ("label", "workflow", "candidate", "baseline", "dataset", "status", "progress", "decision", "started_by", "created_at")
     list_filter = ("status", "decision", "workflow")
     search_fields = ("candidate__template__slug", "dataset__name", "started_by__username")
@@ -307,7 +307,7 @@ class EvalSuiteRunAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
 
 
 @admin.register(EvalSuiteResult)
-class EvalSuiteResultAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+class EvalSuiteResultAdmin(ReadOnlyAdminMixin, GuardedHistoryAdmin):
     list_display = ("suite", "item", "side", "prompt_version", "source", "risk_level", "latency_ms", "output_tokens", "error")
     list_filter = ("side", "risk_level", "source", "suite")
     search_fields = ("item__external_id", "item__name", "error", "raw_text")
@@ -332,7 +332,7 @@ class EvalSuiteResultAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
 
 
 @admin.register(PromotionCriteria)
-class PromotionCriteriaAdmin(SimpleHistoryAdmin):
+class PromotionCriteriaAdmin(GuardedHistoryAdmin):
     list_display = (
         "workflow",
         "version",
@@ -357,7 +357,7 @@ class ImportOutcomesForm(forms.Form):
 
 
 @admin.register(CampaignOutcome)
-class CampaignOutcomeAdmin(SimpleHistoryAdmin):
+class CampaignOutcomeAdmin(GuardedHistoryAdmin):
     list_display = ("prompt_version", "period_start", "period_end", "sends", "clicks", "unsubscribes", "upgrades", "reviewed", "approved", "source")
     list_filter = ("source", "prompt_version__template")
     search_fields = ("source",)
@@ -394,7 +394,7 @@ class CampaignOutcomeAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(PromotionRequest)
-class PromotionRequestAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+class PromotionRequestAdmin(ReadOnlyAdminMixin, GuardedHistoryAdmin):
     list_display = ("version", "workflow", "suite", "status", "requested_by", "requested_at", "decided_by", "decided_at")
     list_filter = ("status", "workflow")
     search_fields = ("version__template__slug", "note", "decision_note", "requested_by__username")

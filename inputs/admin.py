@@ -11,12 +11,12 @@ from django.db.models import Count, OuterRef, Subquery
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path
-from simple_history.admin import SimpleHistoryAdmin
 
 from inputs import services
 from inputs.models import AudienceImport, AudienceSource, DataCheck, InputRequirement, Recipient, RecipientAssignment
 from workflows import secrets
 from workflows.admin import AudienceSegmentAdmin, ReadOnlyAdminMixin, WorkflowAdmin, pretty_json
+from workflows.admin_history import GuardedHistoryAdmin
 from workflows.models import AudienceSegment, Run, Workflow
 from workflows.redaction import safe_url
 
@@ -37,7 +37,8 @@ class WorkflowWithContractAdmin(WorkflowAdmin):
     inlines = [*WorkflowAdmin.inlines, InputRequirementInline]
     fieldsets = (
         *WorkflowAdmin.fieldsets[:-1],
-        ("Pipeline", {"fields": ("steps", "cohort_attributes"), "classes": ("collapse",)}),
+        # The kernel's pipeline fields (steps, auto_approval_allowed) and the cohorts the recipients feed.
+        ("Pipeline", {"fields": (*WorkflowAdmin.fieldsets[-1][1]["fields"], "cohort_attributes"), "classes": ("collapse",)}),
     )
 
 
@@ -154,7 +155,7 @@ class RecipientAdmin(admin.ModelAdmin):
 
 
 @admin.register(AudienceImport)
-class AudienceImportAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+class AudienceImportAdmin(ReadOnlyAdminMixin, GuardedHistoryAdmin):
     list_display = ("segment", "source_name", "status", "row_count", "imported_at", "imported_by")
     list_filter = ("status", "segment")
     search_fields = ("source_name",)
@@ -168,7 +169,7 @@ class AudienceImportAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
 
 
 @admin.register(DataCheck)
-class DataCheckAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+class DataCheckAdmin(ReadOnlyAdminMixin, GuardedHistoryAdmin):
     list_display = ("run", "decision", "summary", "route_to_review", "checked_at")
     list_filter = ("decision", "route_to_review")
     search_fields = ("summary", "run__trace_id")

@@ -4,6 +4,7 @@ import pytest
 from django.core import checks
 
 from workflows.checks import check_model_endpoint, check_task_cluster, check_workflows
+from workflows.models import Workflow
 
 
 def ids(messages):
@@ -40,9 +41,8 @@ def test_too_many_workers_on_sqlite_is_a_warning(settings):
 def test_workflow_serving_an_unapproved_version_is_an_error(workspace):
     workflow = workspace["workflow"]
     assert check_workflows(databases=["default"]) == []
-    draft = workflow.production_version.new_draft(by=workspace["users"]["ops"])
-    workflow.production_version = draft
-    workflow.save()
+    # The pin never moves to an unapproved version; archiving the pinned one is how this arises.
+    workflow.production_version.archive(by=workspace["users"]["admin"], reason="withdrawn")
     messages = check_workflows(databases=["default"])
     assert ids(messages) == {"workflows.E005"}
     assert all(m.level == checks.ERROR for m in messages)
@@ -59,6 +59,5 @@ def test_workflow_with_invalid_fallback_content_is_an_error(workspace):
 @pytest.mark.django_db
 def test_workflow_without_production_version_is_a_warning(workspace):
     workflow = workspace["workflow"]
-    workflow.production_version = None
-    workflow.save()
+    Workflow.objects.filter(pk=workflow.pk).update(production_version=None)  # never pinned (saving cannot unpin)
     assert "workflows.W003" in ids(check_workflows(databases=["default"]))

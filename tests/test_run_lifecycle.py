@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from workflows import services
-from workflows.models import ArtifactStatus, GenerationCacheEntry, Run
+from workflows.models import ArtifactStatus, GenerationCacheEntry, Run, Workflow
 
 pytestmark = pytest.mark.django_db
 
@@ -304,8 +304,7 @@ def test_run_start_enqueues_on_commit_through_django_q(workspace, model_server, 
 
 def test_a_run_needs_a_pinned_production_version(workspace):
     workflow = workspace["workflow"]
-    workflow.production_version = None
-    workflow.save()
+    Workflow.objects.filter(pk=workflow.pk).update(production_version=None)  # never pinned (saving cannot unpin)
     with pytest.raises(ValidationError, match="no production prompt version"):
         services.run_start(workflow=workflow, brief=workspace["brief"], started_by=None, enqueue=False)
 

@@ -12,9 +12,9 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
-from simple_history.admin import SimpleHistoryAdmin
 
 from workflows import services
+from workflows.admin_history import GuardedHistoryAdmin
 from workflows.models import (
     AudienceSegment,
     BrandRules,
@@ -41,7 +41,10 @@ def pretty_json(value) -> str:
 
 
 class ReadOnlyAdminMixin:
-    """Audit data: visible, never added, edited or deleted through the admin."""
+    """Audit data: visible, never added, edited or deleted through the admin.
+
+    With GuardedHistoryAdmin, no change permission also means no revert (a POST gets 403).
+    """
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -52,20 +55,11 @@ class ReadOnlyAdminMixin:
     def has_delete_permission(self, request, obj=None):
         return False
 
-    def revert_disabled(self, request, obj=None):
-        return True
-
-    def history_form_view(self, request, object_id, version_id, extra_context=None):
-        # Hiding the revert button is not enough: a POST to this URL would save the old version.
-        if request.method == "POST":
-            raise PermissionDenied
-        return super().history_form_view(request, object_id, version_id, extra_context)
-
 
 # --- Versioned artifacts -------------------------------------------------------------------
 
 
-class VersionedArtifactAdmin(SimpleHistoryAdmin):
+class VersionedArtifactAdmin(GuardedHistoryAdmin):
     list_display = ("label", "status", "changelog", "created_at", "author", "approved_by", "approved_at")
     list_filter = ("status",)
     search_fields = ("changelog",)
@@ -184,7 +178,7 @@ class PromptVersionHistoryInline(admin.TabularInline):
 
 
 @admin.register(PromptTemplate)
-class PromptTemplateAdmin(SimpleHistoryAdmin):
+class PromptTemplateAdmin(GuardedHistoryAdmin):
     list_display = ("slug", "name", "production")
     search_fields = ("slug", "name")
     inlines = [PromptVersionHistoryInline]
@@ -287,14 +281,14 @@ class PromptVersionAdmin(VersionedArtifactAdmin):
 
 
 @admin.register(AudienceSegment)
-class AudienceSegmentAdmin(SimpleHistoryAdmin):
+class AudienceSegmentAdmin(GuardedHistoryAdmin):
     list_display = ("slug", "name", "source", "refreshed_at")
     list_filter = ("source",)
     search_fields = ("slug", "name")
 
 
 @admin.register(CampaignBrief)
-class CampaignBriefAdmin(SimpleHistoryAdmin):
+class CampaignBriefAdmin(GuardedHistoryAdmin):
     list_display = ("label", "name", "workflow", "audience_segment", "plan_name", "offer_expires_at", "created_at")
     list_display_links = ("label", "name")
     list_filter = ("workflow", "audience_segment", "plan_name")
@@ -332,7 +326,7 @@ class StartRunForm(forms.Form):
 
 
 @admin.register(Workflow)
-class WorkflowAdmin(SimpleHistoryAdmin):
+class WorkflowAdmin(GuardedHistoryAdmin):
     list_display = ("name", "slug", "channel", "production_version", "run_count")
     list_filter = ("channel",)
     search_fields = ("name", "slug", "description")
@@ -436,7 +430,7 @@ def _data_check_finding(entry: dict) -> str:
 
 
 @admin.register(Run)
-class RunAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+class RunAdmin(ReadOnlyAdminMixin, GuardedHistoryAdmin):
     list_display = (
         "run_label",
         "workflow",
@@ -600,7 +594,7 @@ class RunAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
 
 
 @admin.register(RunOutput)
-class RunOutputAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+class RunOutputAdmin(ReadOnlyAdminMixin, GuardedHistoryAdmin):
     list_display = ("run", "source", "schema_valid", "created_at")
     list_filter = ("source", "schema_valid")
     search_fields = ("run__trace_id", "raw_text")
@@ -608,7 +602,7 @@ class RunOutputAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
 
 
 @admin.register(Trace)
-class TraceAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+class TraceAdmin(ReadOnlyAdminMixin, GuardedHistoryAdmin):
     list_display = ("trace_id", "run", "updated_at")
     search_fields = ("trace_id",)
     list_select_related = ("run",)

@@ -15,3 +15,4 @@ class WorkflowsConfig(AppConfig):
         checks.register(workflow_checks.check_workflows, checks.Tags.database)
         checks.register(workflow_checks.check_task_cluster)
         checks.register(workflow_checks.check_outbound)
+        checks.register(workflow_checks.check_admin_history, checks.Tags.admin)

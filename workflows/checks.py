@@ -145,3 +145,38 @@ def check_outbound(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     if webhook and (reason := outbound.static_refusal(webhook, label="MARKETINGAI_SLACK_WEBHOOK_URL")):
         messages.append(checks.Error(reason, id="workflows.E014"))
     return messages
+
+
+def check_admin_history(app_configs=None, site=None, **kwargs) -> list[checks.CheckMessage]:
+    """Every history admin guards its revert form, and no fieldsets silently drop an editable field."""
+    from django.contrib import admin
+    from django.contrib.admin.utils import flatten_fieldsets
+    from simple_history.admin import SimpleHistoryAdmin
+
+    from workflows.admin_history import GuardedHistoryAdmin
+
+    messages: list[checks.CheckMessage] = []
+    for model, model_admin in (site or admin.site)._registry.items():
+        name = type(model_admin).__name__
+        if isinstance(model_admin, SimpleHistoryAdmin) and not isinstance(model_admin, GuardedHistoryAdmin):
+            messages.append(
+                checks.Error(
+                    f"{name} uses SimpleHistoryAdmin, whose revert form saves for anyone who may view {model._meta.label}.",
+                    hint="Subclass workflows.admin_history.GuardedHistoryAdmin instead.",
+                    obj=type(model_admin),
+                    id="workflows.E020",
+                )
+            )
+        if model_admin.fieldsets:
+            shown = set(flatten_fieldsets(model_admin.fieldsets)) | set(model_admin.readonly_fields) | set(model_admin.exclude or ())
+            dropped = [f.name for f in model._meta.concrete_fields if f.editable and not f.primary_key and f.name not in shown]
+            if dropped:
+                messages.append(
+                    checks.Warning(
+                        f"{name}'s fieldsets leave out {', '.join(dropped)} of {model._meta.label}: nobody can edit them.",
+                        hint="List them in a fieldset, or in exclude if that is meant.",
+                        obj=type(model_admin),
+                        id="workflows.W020",
+                    )
+                )
+    return messages

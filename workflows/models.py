@@ -58,6 +58,12 @@ class VersionedArtifact(models.Model):
     LIFECYCLE_FIELDS: ClassVar[frozenset[str]] = frozenset(
         {"status", "approved_at", "approved_by", "archived_at"}
     )
+    # The lifecycle steps (stored status, new status) and the fields each step may set.
+    LIFECYCLE_STEPS: ClassVar[dict[tuple[str, str], frozenset[str]]] = {
+        (ArtifactStatus.DRAFT, ArtifactStatus.APPROVED): frozenset({"status", "approved_at", "approved_by_id"}),
+        (ArtifactStatus.DRAFT, ArtifactStatus.ARCHIVED): frozenset({"status", "archived_at"}),
+        (ArtifactStatus.APPROVED, ArtifactStatus.ARCHIVED): frozenset({"status", "archived_at"}),
+    }
     # Fields the version number is counted within.
     VERSION_SCOPE: ClassVar[tuple[str, ...]] = ()
 
@@ -109,19 +115,48 @@ class VersionedArtifact(models.Model):
         ]
 
     def save(self, *args, **kwargs):
+        stored = type(self).objects.filter(pk=self.pk).values().first() if self.pk else None
+        if stored is None:
+            self._refuse_born_frozen()
+        else:
+            update_fields = kwargs.get("update_fields")
+            lifecycle_only = bool(update_fields) and set(update_fields) <= self.LIFECYCLE_FIELDS
+            self._refuse_lifecycle_change_outside_a_step(stored, lifecycle_only=lifecycle_only)
+            if not lifecycle_only:
+                self._refuse_edit_of_frozen_version(stored)
         if self.version is None:
             with transaction.atomic():
                 latest = type(self).objects.filter(**self._scope_filter()).aggregate(n=Max("version"))["n"]
                 self.version = (latest or 0) + 1
                 return super().save(*args, **kwargs)
-        update_fields = kwargs.get("update_fields")
-        if self.pk and not (update_fields and set(update_fields) <= self.LIFECYCLE_FIELDS):
-            self._refuse_edit_of_frozen_version()
         return super().save(*args, **kwargs)
 
-    def _refuse_edit_of_frozen_version(self) -> None:
-        stored = type(self).objects.filter(pk=self.pk).values(*self._content_fields(), "status").first()
-        if stored is None or stored["status"] == ArtifactStatus.DRAFT:
+    def _lifecycle_attnames(self) -> list[str]:
+        return [self._meta.get_field(name).attname for name in sorted(self.LIFECYCLE_FIELDS)]
+
+    def _refuse_born_frozen(self) -> None:
+        if self.status != ArtifactStatus.DRAFT or any(
+            getattr(self, f) is not None for f in self._lifecycle_attnames() if f != "status"
+        ):
+            raise ValidationError(
+                f"A new {self._meta.verbose_name} starts as a draft: approve or archive it through its lifecycle."
+            )
+
+    def _refuse_lifecycle_change_outside_a_step(self, stored: dict[str, Any], *, lifecycle_only: bool) -> None:
+        """Status and approval fields move only as one step of LIFECYCLE_STEPS, saved alone (approve, archive)."""
+        changed = {f for f in self._lifecycle_attnames() if stored[f] != getattr(self, f)}
+        if not changed:
+            return
+        step = self.LIFECYCLE_STEPS.get((stored["status"], self.status))
+        if lifecycle_only and step is not None and changed <= step:
+            return
+        raise ValidationError(
+            f"{self} is {stored['status']}: its status and approval change only through approve() or archive(), "
+            f"not by saving (changed: {', '.join(sorted(changed))})."
+        )
+
+    def _refuse_edit_of_frozen_version(self, stored: dict[str, Any]) -> None:
+        if stored["status"] == ArtifactStatus.DRAFT:
             return
         changed = [f for f in self._content_fields() if stored[f] != getattr(self, f)]
         if changed:
@@ -479,16 +514,31 @@ class Workflow(models.Model):
 
     @transaction.atomic
     def pin_production_version(self, version: PromptVersion, *, by, reason: str) -> None:
+        """The only way the pin moves (save refuses it): promotion approval, rollback, the demo's first pin."""
         if version.template_id != self.prompt_template_id:
             raise ValidationError(f"{version.label} is not a version of {self.prompt_template}.")
-        if version.status != ArtifactStatus.APPROVED:
-            raise ValidationError(f"Only an approved version can serve production; {version.label} is {version.status}.")
+        status = PromptVersion.objects.filter(pk=version.pk).values_list("status", flat=True).first()
+        if status != ArtifactStatus.APPROVED:
+            raise ValidationError(f"Only an approved version can serve production; {version.label} is {status or 'not saved'}.")
         if not reason.strip():
             raise ValidationError("Say why production moves to this version.")
         self.production_version = version
         with_history_context(self, by=by, reason=f"Production pinned to {version.label}: {reason}")
-        self.save(update_fields=["production_version"])
+        self._pinning = True
+        try:
+            self.save(update_fields=["production_version"])
+        finally:
+            self._pinning = False
 
+    def save(self, *args, **kwargs):
+        update_fields = kwargs.get("update_fields")
+        if not getattr(self, "_pinning", False) and (update_fields is None or "production_version" in update_fields):
+            stored = Workflow.objects.filter(pk=self.pk).values_list("production_version_id", flat=True).first() if self.pk else None
+            if stored != self.production_version_id:
+                raise ValidationError(
+                    f"The production version of {self.slug} moves only through promotion approval or rollback, not by saving."
+                )
+        super().save(*args, **kwargs)
 
     def rollback_candidate(self) -> PromptVersion | None:
         """The version production served before the current one that is still approved."""

@@ -14,10 +14,12 @@ from django_q.tasks import async_task
 from workflows import pipeline, tracing
 from workflows.llm import EndpointConfig
 from workflows.models import (
+    ArtifactStatus,
     BrandRules,
     CampaignBrief,
     ClaimSet,
     LegalRestrictionSet,
+    PromptVersion,
     Run,
     Trace,
     Workflow,
@@ -42,9 +44,11 @@ def run_start(
     """
     if brief.workflow_id != workflow.pk:
         raise ValidationError(f"{brief} belongs to another workflow, not {workflow.slug}.")
-    version = workflow.production_version
+    # The pin and its status as stored now, not as the caller loaded them.
+    version = PromptVersion.objects.select_related("template").filter(production_for=workflow).first()
     if version is None:
         raise ValidationError(f"{workflow.slug} has no production prompt version pinned: pin an approved version first.")
+    _refuse_unapproved(version, what=f"{workflow.slug} serves {version.label}")
     return _record_run(
         Run(
             workflow=workflow,
@@ -71,6 +75,8 @@ def run_start_revision(*, original: Run, reviewer_note: str, requested_by, enque
     """
     if not reviewer_note.strip():
         raise ValidationError("A revision needs the reviewer's note.")
+    version = PromptVersion.objects.select_related("template").get(pk=original.prompt_version_id)
+    _refuse_unapproved(version, what=f"{original.run_id} ran on {version.label}")
     return _record_run(
         Run(
             workflow=original.workflow,
@@ -88,6 +94,14 @@ def run_start_revision(*, original: Run, reviewer_note: str, requested_by, enque
         reason=f"Revision of {original.run_id} requested by {requested_by}: {reviewer_note.strip()}",
         enqueue=enqueue,
     )
+
+
+def _refuse_unapproved(version: PromptVersion, *, what: str) -> None:
+    if version.status != ArtifactStatus.APPROVED:
+        raise ValidationError(
+            f"{what}, which is {version.status}: runs use approved prompt versions only. "
+            "Promote an approved version or roll production back first."
+        )
 
 
 def _record_run(run: Run, *, by, reason: str, enqueue: bool) -> Run:
