@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, OuterRef, Subquery
@@ -15,6 +13,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from inputs import services
 from inputs.models import AudienceImport, AudienceSource, DataCheck, InputRequirement, Recipient, RecipientAssignment
 from workflows.admin import AudienceSegmentAdmin, ReadOnlyAdminMixin, WorkflowAdmin, pretty_json
+from workflows.exports import csv_writer
 from workflows.models import AudienceSegment, Run, Workflow
 
 
@@ -178,7 +177,7 @@ class RecipientAssignmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             def write(self, value):
                 return value
 
-        writer = csv.writer(Echo())
+        writer = csv_writer(Echo())
         response = StreamingHttpResponse(
             (writer.writerow(row) for row in services.assignment_rows(run)), content_type="text/csv"
         )
