@@ -14,3 +14,4 @@ class WorkflowsConfig(AppConfig):
         checks.register(workflow_checks.check_model_endpoint)
         checks.register(workflow_checks.check_workflows, checks.Tags.database)
         checks.register(workflow_checks.check_task_cluster)
+        checks.register(workflow_checks.check_deploy_secrets_and_demo, checks.Tags.security, deploy=True)
