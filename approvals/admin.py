@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from datetime import timedelta
 
 from django import forms
@@ -19,6 +18,7 @@ from approvals import rendering, services
 from approvals.models import ApprovalItem, Decision, Notification, ReviewQueueItem, ReviewTeam, RoutingRule
 from workflows.admin import ReadOnlyAdminMixin, RunAdmin, _data_check_finding
 from workflows.admin_history import GuardedHistoryAdmin
+from workflows.exports import csv_writer
 from workflows.models import Run
 
 
@@ -134,7 +134,7 @@ class DecisionAdmin(ReadOnlyAdminMixin, GuardedHistoryAdmin):
     def export_csv(self, request, queryset):
         response = HttpResponse(content_type="text/csv")
         response["Content-Disposition"] = 'attachment; filename="decisions.csv"'
-        writer = csv.writer(response)
+        writer = csv_writer(response)
         writer.writerow(["run", "prompt_version", "team", "decision", "reviewer", "decided_at", "note", "escalate_to"])
         for d in queryset.select_related("item__run__prompt_version__template", "item__team", "reviewer", "escalate_to"):
             writer.writerow(

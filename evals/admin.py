@@ -36,6 +36,7 @@ from workflows.admin import (
 )
 from workflows.admin_history import GuardedHistoryAdmin
 from workflows.models import PromptTemplate, PromptVersion, Workflow
+from workflows.uploads import validate_upload_size
 
 
 @admin.register(EvalPolicy)
@@ -96,7 +97,8 @@ class ImportDatasetForm(forms.Form):
     description = forms.CharField(max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2}))
     file = forms.FileField(
         help_text="CSV (external_id, name, audience_role, plan_name; optional segment, product_usage_summary, offer, "
-        "offer_expires_at, key_facts, tags, sends, clicks, unsubscribes, upgrades) or JSON (a list of such objects). UTF-8."
+        "offer_expires_at, key_facts, tags, sends, clicks, unsubscribes, upgrades) or JSON (a list of such objects). UTF-8.",
+        validators=[validate_upload_size],
     )
     format = forms.ChoiceField(choices=[("auto", "Detect from the file"), ("csv", "CSV"), ("json", "JSON")], initial="auto", required=False)
 
@@ -142,7 +144,7 @@ class EvalDatasetAdmin(GuardedHistoryAdmin):
                     workflow=form.cleaned_data["workflow"],
                     name=form.cleaned_data["name"],
                     description=form.cleaned_data["description"],
-                    data=upload.read(),
+                    data=upload,
                     filename=upload.name,
                     imported_by=request.user,
                     format=None if chosen in (None, "", "auto") else chosen,
@@ -352,7 +354,8 @@ class PromotionCriteriaAdmin(GuardedHistoryAdmin):
 class ImportOutcomesForm(forms.Form):
     workflow = forms.ModelChoiceField(queryset=Workflow.objects.order_by("name"))
     file = forms.FileField(
-        help_text="CSV: prompt_version (e.g. v7), period_start, period_end, sends; optional clicks, unsubscribes, upgrades, reviewed, approved, source."
+        help_text="CSV: prompt_version (e.g. v7), period_start, period_end, sends; optional clicks, unsubscribes, upgrades, reviewed, approved, source.",
+        validators=[validate_upload_size],
     )
 
 
@@ -380,7 +383,7 @@ class CampaignOutcomeAdmin(GuardedHistoryAdmin):
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["file"]
             stored, errors = services.outcomes_import(
-                workflow=form.cleaned_data["workflow"], data=upload.read(), filename=upload.name, imported_by=request.user
+                workflow=form.cleaned_data["workflow"], data=upload, filename=upload.name, imported_by=request.user
             )
             if not errors:
                 self.message_user(request, f"Imported {stored} outcome rows.", messages.SUCCESS)

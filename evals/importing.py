@@ -14,13 +14,14 @@ upgrades (the past campaign's outcomes). JSON: a list of objects with the same k
 from __future__ import annotations
 
 import csv
-import io
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from inputs.importing import ErrorCollector, RowError, decode_utf8
+from inputs.importing import ErrorCollector, RowError
+from workflows.uploads import Upload, UploadError, UploadSource, format_from
 
 FORMATS = ("csv", "json")
 REQUIRED = ("external_id", "name", "audience_role", "plan_name")
@@ -188,9 +189,9 @@ def _build(row_number: int, record: dict[str, Any], errors: ErrorCollector, seen
     )
 
 
-def _records_from_csv(text: str, errors: ErrorCollector) -> list[tuple[int, dict[str, Any]]]:
+def _records_from_csv(lines: Iterable[str], errors: ErrorCollector) -> list[tuple[int, dict[str, Any]]]:
     records = []
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    reader = csv.reader(lines, strict=True)
     header: list[str] = []
     row_number = 0
     try:
@@ -241,29 +242,30 @@ def _records_from_json(text: str, errors: ErrorCollector) -> list[tuple[int, dic
     return found
 
 
-def detect_format(data: bytes, *, filename: str = "", format: str | None = None) -> str:
-    if format:
-        chosen = format.strip().lower()
-        if chosen not in FORMATS:
-            raise ValueError(f"Unknown dataset file format {format!r}: use csv or json.")
-        return chosen
-    extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
-    if extension in FORMATS:
-        return extension
-    return "json" if data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"[", b"{") else "csv"
+def chosen_format(format: str | None) -> str | None:
+    if not format:
+        return None
+    chosen = format.strip().lower()
+    if chosen not in FORMATS:
+        raise ValueError(f"Unknown dataset file format {format!r}: use csv or json.")
+    return chosen
 
 
-def parse_dataset(data: bytes, *, filename: str = "", format: str | None = None) -> DatasetParse:
-    """Parse a whole dataset file: rows, or every error and no rows."""
-    chosen = detect_format(data, filename=filename, format=format)
-    try:
-        text = decode_utf8(data)
-    except ValueError as exc:
-        return DatasetParse(errors=[RowError(None, None, str(exc))])
-    if not text.strip():
-        return DatasetParse(errors=[RowError(None, None, "The file is empty.")])
+def parse_dataset(data: UploadSource, *, filename: str = "", format: str | None = None, limit: int | None = None) -> DatasetParse:
+    """Parse a whole dataset file, read as a stream within the upload limit: rows, or every error and no rows."""
+    given = chosen_format(format)
     errors = ErrorCollector()
-    records = _records_from_csv(text, errors) if chosen == "csv" else _records_from_json(text, errors)
+    try:
+        upload = Upload(data, limit=limit)
+        first = upload.first_byte()
+        if not first:
+            return DatasetParse(errors=[RowError(None, None, "The file is empty.")])
+        if (given or format_from(filename=filename, first_byte=first)) == "csv":
+            records = _records_from_csv(upload.lines(), errors)
+        else:
+            records = _records_from_json(upload.read_text(), errors)
+    except UploadError as exc:
+        return DatasetParse(errors=[RowError(None, None, str(exc))])
     seen: dict[str, int] = {}
     rows = [row for number, record in records if (row := _build(number, record, errors, seen)) is not None]
     if not errors.kept and not rows:
@@ -307,18 +309,15 @@ def _version_number(text: str) -> int:
     return int(number)
 
 
-def parse_outcomes(data: bytes, *, default_source: str = "import") -> OutcomesParse:
-    """Parse a CSV of campaign outcomes: one row per prompt version and period."""
-    try:
-        text = decode_utf8(data)
-    except ValueError as exc:
-        return OutcomesParse(errors=[RowError(None, None, str(exc))])
+def parse_outcomes(data: UploadSource, *, default_source: str = "import", limit: int | None = None) -> OutcomesParse:
+    """Parse a CSV of campaign outcomes, read as a stream within the upload limit: one row per prompt version and period."""
     errors = ErrorCollector()
     rows: list[OutcomeRow] = []
     header: list[str] = []
     row_number = 0
     try:
-        for cells in csv.reader(io.StringIO(text, newline=""), strict=True):
+        upload = Upload(data, limit=limit)
+        for cells in csv.reader(upload.lines(), strict=True):
             row_number += 1
             if row_number == 1:
                 header = [c.strip().lower() for c in cells]
@@ -371,6 +370,8 @@ def parse_outcomes(data: bytes, *, default_source: str = "import") -> OutcomesPa
                 rows.append(OutcomeRow(row_number, version, start, end, counts, (record.get("source") or default_source)[:120]))
     except csv.Error as exc:
         errors.add(row_number or 1, None, f"not readable as CSV: {exc}")
+    except UploadError as exc:
+        return OutcomesParse(errors=[RowError(None, None, str(exc))])
     if not errors.kept and not rows:
         errors.add(None, None, "The file has no outcome rows.")
     if errors.kept:

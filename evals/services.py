@@ -48,6 +48,7 @@ from workflows.models import (
 )
 from workflows.redaction import redact
 from workflows.steps import MISSING_INPUT_HINTS, brief_prompt_variables
+from workflows.uploads import UploadSource
 
 logger = logging.getLogger(__name__)
 
@@ -248,7 +249,7 @@ def dataset_import(
     *,
     workflow: Workflow,
     name: str,
-    data: bytes,
+    data: UploadSource,
     filename: str,
     imported_by=None,
     format: str | None = None,
@@ -685,7 +686,7 @@ def suite_report(suite: EvalSuiteRun, *, policy: EvalPolicy, duration_s: float =
 # --- Campaign outcomes --------------------------------------------------------------------------
 
 
-def outcomes_import(*, workflow: Workflow, data: bytes, filename: str, imported_by=None) -> tuple[int, list[str]]:
+def outcomes_import(*, workflow: Workflow, data: UploadSource, filename: str, imported_by=None) -> tuple[int, list[str]]:
     """Store a CSV of campaign outcomes per prompt version, all or nothing; (rows stored, errors).
 
     A row for a version, period and source already stored replaces its figures.

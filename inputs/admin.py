@@ -17,6 +17,7 @@ from inputs.models import AudienceImport, AudienceSource, DataCheck, InputRequir
 from workflows import secrets
 from workflows.admin import AudienceSegmentAdmin, ReadOnlyAdminMixin, WorkflowAdmin, pretty_json
 from workflows.admin_history import GuardedHistoryAdmin
+from workflows.exports import csv_writer
 from workflows.models import AudienceSegment, Run, Workflow
 from workflows.redaction import safe_url
 
@@ -205,7 +206,7 @@ class RecipientAssignmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             def write(self, value):
                 return value
 
-        writer = csv.writer(Echo())
+        writer = csv_writer(Echo())
         response = StreamingHttpResponse(
             (writer.writerow(row) for row in services.assignment_rows(run)), content_type="text/csv"
         )

@@ -12,6 +12,7 @@ from inputs.importing import count_errors
 from inputs.imports import audience_import
 from inputs.models import AudienceImport, Recipient
 from workflows.models import AudienceSegment
+from workflows.uploads import validate_upload_size
 
 
 class ImportRecipientsForm(forms.Form):
@@ -20,7 +21,8 @@ class ImportRecipientsForm(forms.Form):
             "CSV with the columns customer_id, email, consent (and optionally role, plan, usage_summary, "
             "usage_as_of; other columns become attributes), or JSON: a list of recipient objects. UTF-8. "
             "The file replaces all of the segment's recipients."
-        )
+        ),
+        validators=[validate_upload_size],
     )
     format = forms.ChoiceField(
         choices=[("auto", "Detect from the file"), ("csv", "CSV"), ("json", "JSON")],
@@ -41,7 +43,7 @@ def import_recipients_view(model_admin, request, object_id):
         chosen = form.cleaned_data.get("format")
         record = audience_import(
             segment=segment,
-            data=upload.read(),
+            data=upload,
             filename=upload.name,
             imported_by=request.user,
             format=None if chosen in (None, "", "auto") else chosen,

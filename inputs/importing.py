@@ -1,6 +1,7 @@
 """Parse a recipient file (CSV or JSON) into validated rows, or into row-level errors. Pure functions.
 
-Nothing here touches the database: ``parse_recipients`` turns bytes into a ``ParseResult`` and
+Nothing here touches the database: ``parse_recipients`` turns a file (bytes, an upload or an
+open binary file, read as a stream within the upload size limit) into a ``ParseResult`` and
 the service in ``inputs.imports`` stores it, all or nothing. Every error is collected (up to
 ``MAX_ERRORS``) so one upload shows the person everything to fix, with row numbers as they see
 them in the file: in a CSV the header is row 1 and the first recipient row 2; in JSON the first
@@ -10,8 +11,8 @@ record is row 1.
 from __future__ import annotations
 
 import csv
-import io
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
@@ -19,6 +20,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+
+from workflows.uploads import Upload, UploadError, UploadSource, format_from
 
 FORMATS = ("csv", "json")
 REQUIRED_COLUMNS = ("customer_id", "email", "consent")
@@ -40,7 +43,6 @@ CONSENT_MESSAGE = (
     "consent must be opted_in or opted_out (also accepted: in/out, yes/no, true/false, 1/0, "
     "subscribed/unsubscribed); never guessed"
 )
-UTF8_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True)
@@ -227,10 +229,10 @@ class _RowBuilder:
 # --- Formats ---------------------------------------------------------------------------
 
 
-def _parse_csv(text: str, errors: ErrorCollector, builder: _RowBuilder) -> None:
+def _parse_csv(lines: Iterable[str], errors: ErrorCollector, builder: _RowBuilder) -> None:
     # csv.reader rather than DictReader: DictReader skips blank lines, which would shift the
     # row numbers away from the ones a person sees in a spreadsheet.
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    reader = csv.reader(lines, strict=True)
     row_number = 0
     try:
         for record in reader:
@@ -345,55 +347,43 @@ def _parse_records(records: list[Any], errors: ErrorCollector, builder: _RowBuil
 # --- Entry point -------------------------------------------------------------------------
 
 
-def detect_format(data: bytes, *, filename: str = "", format: str | None = None) -> str:
-    """csv or json: the given format, else the file extension, else the first non-space byte."""
-    if format:
-        chosen = format.strip().lower()
-        if chosen not in FORMATS:
-            raise ValueError(f"Unknown recipient file format {format!r}: use csv or json.")
-        return chosen
-    extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
-    if extension in FORMATS:
-        return extension
-    start = data[len(UTF8_BOM) :] if data.startswith(UTF8_BOM) else data
-    first = start.lstrip()[:1]
-    return "json" if first in (b"[", b"{") else "csv"
-
-
-def decode_utf8(data: bytes) -> str:
-    """The text of UTF-8 bytes (a leading BOM is dropped); raise ValueError naming the bad byte."""
-    bom = len(UTF8_BOM) if data.startswith(UTF8_BOM) else 0
-    try:
-        return data[bom:].decode("utf-8")
-    except UnicodeDecodeError as exc:
-        offset = bom + exc.start
-        line = data.count(b"\n", 0, offset) + 1
-        raise ValueError(
-            f"The file is not UTF-8 text: byte 0x{data[offset]:02x} at byte offset {offset} (line {line}) "
-            "is not valid UTF-8. Re-export the file as UTF-8 (in Excel: 'CSV UTF-8')."
-        ) from None
+def chosen_format(format: str | None) -> str | None:
+    """The format a caller named (csv or json), None to detect it; raise ValueError for another."""
+    if not format:
+        return None
+    chosen = format.strip().lower()
+    if chosen not in FORMATS:
+        raise ValueError(f"Unknown recipient file format {format!r}: use csv or json.")
+    return chosen
 
 
 def parse_recipients(
-    data: bytes, *, filename: str = "", format: str | None = None, now: datetime | None = None
+    data: UploadSource,
+    *,
+    filename: str = "",
+    format: str | None = None,
+    now: datetime | None = None,
+    limit: int | None = None,
 ) -> ParseResult:
     """Parse a whole recipient file; the result has either rows or errors, never a partial file.
 
+    ``data`` is read as a stream, never past ``limit`` bytes (default: the upload limit).
     ``now`` (aware, default: the current time) bounds usage_as_of: at most an hour ahead.
     """
-    chosen = detect_format(data, filename=filename, format=format)
-    try:
-        text = decode_utf8(data)
-    except ValueError as exc:
-        return ParseResult(rows=[], errors=[RowError(None, None, str(exc))])
+    given = chosen_format(format)
     errors = ErrorCollector()
-    if not text.strip():
-        return ParseResult(rows=[], errors=[RowError(None, None, "The file is empty.")])
     builder = _RowBuilder(errors, now or datetime.now(dt_timezone.utc))
-    if chosen == "csv":
-        _parse_csv(text, errors, builder)
-    else:
-        _parse_json(text, errors, builder)
+    try:
+        upload = Upload(data, limit=limit)
+        first = upload.first_byte()
+        if not first:
+            return ParseResult(rows=[], errors=[RowError(None, None, "The file is empty.")])
+        if (given or format_from(filename=filename, first_byte=first)) == "csv":
+            _parse_csv(upload.lines(), errors, builder)
+        else:
+            _parse_json(upload.read_text(), errors, builder)
+    except UploadError as exc:
+        return ParseResult(rows=[], errors=[RowError(None, None, str(exc))])
     if errors:
         return ParseResult(rows=[], errors=errors.as_list())
     return ParseResult(rows=builder.rows, errors=[])

@@ -10,6 +10,7 @@ from django.utils import timezone
 from inputs.importing import RecipientRow, parse_recipients
 from inputs.models import AudienceImport, Recipient
 from workflows.models import AudienceSegment, with_history_context
+from workflows.uploads import UploadSource
 
 RECIPIENT_BATCH = 2000
 SOURCE_NAME_LENGTH = AudienceImport._meta.get_field("source_name").max_length
@@ -22,13 +23,14 @@ def _source_name(name: str) -> str:
 def audience_import(
     *,
     segment: AudienceSegment,
-    data: bytes,
+    data: UploadSource,
     filename: str,
     imported_by=None,
     format: str | None = None,
     now: datetime | None = None,
 ) -> AudienceImport:
-    """Parse a recipient file and, if every row is valid, make it the segment's recipients.
+    """Parse a recipient file (bytes, an upload or an open binary file) and, if every row is valid,
+    make it the segment's recipients. The file is read as a stream, within the upload limit.
 
     A file with any error is recorded as a rejected import listing its row-level errors, and
     the segment's recipients stay as they were. Returns the import either way; check ``status``.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -15,6 +17,9 @@ from workflows.models import BrandRules, ClaimSet, LegalRestrictionSet, Run, Run
 
 RECIPIENT_FIELDS = ("role", "plan")
 ASSIGNMENT_BATCH = 2000
+# Leaves room for the key in an assignment's reason ("Cohort <key> generation failed", 200 chars).
+COHORT_KEY_MAX_LENGTH = 160
+COHORT_KEY_SEPARATORS = ("|", "=")
 
 
 def _age_hours(moment: datetime | None, now: datetime) -> float | None:
@@ -22,7 +27,19 @@ def _age_hours(moment: datetime | None, now: datetime) -> float | None:
 
 
 def cohort_key(attributes: dict[str, str]) -> str:
-    return "|".join(f"{name}={value}" for name, value in attributes.items())
+    """A readable, deterministic key per cohort, e.g. ``role=admin|usage_tier=high``.
+
+    When the readable form is too long, or a value holds a separator (so two cohorts could
+    read alike), it is cut and ends with ``|#`` and a hash of all the attributes: such a key
+    never equals a plain one (every plain segment holds ``=``) and always fits.
+    """
+    readable = "|".join(f"{name}={value}" for name, value in attributes.items())
+    ambiguous = any(sep in str(part) for item in attributes.items() for part in item for sep in COHORT_KEY_SEPARATORS)
+    if len(readable) <= COHORT_KEY_MAX_LENGTH and not ambiguous:
+        return readable
+    material = json.dumps([[str(n), str(v)] for n, v in attributes.items()], ensure_ascii=False)
+    suffix = "|#" + hashlib.sha256(material.encode()).hexdigest()[:16]
+    return readable[: COHORT_KEY_MAX_LENGTH - len(suffix)] + suffix
 
 
 @dataclass

@@ -44,8 +44,11 @@ def _local_secret_key() -> str:
 
 SECRET_KEY_FROM_ENV = bool(os.environ.get("DJANGO_SECRET_KEY"))
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or _local_secret_key()
-# Without a secret key in the environment this is a local install: debug on unless told otherwise.
-DEBUG = env_bool("MARKETINGAI_DEBUG", default=not SECRET_KEY_FROM_ENV)
+# Off unless asked for (`make run` asks, for the demo); a deploy check warns about a key that
+# is not from the environment.
+DEBUG = env_bool("MARKETINGAI_DEBUG", default=False)
+# The demo: users with published passwords (load_demo) and the demo CDP endpoint. `make run` asks.
+MARKETINGAI_DEMO = env_bool("MARKETINGAI_DEMO", default=False)
 ALLOWED_HOSTS = [
     h.strip()
     for h in os.environ.get("MARKETINGAI_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",")
@@ -157,7 +160,7 @@ MARKETINGAI_SLACK_WEBHOOK_URL = os.environ.get("MARKETINGAI_SLACK_WEBHOOK_URL", 
 MARKETINGAI_WEBHOOK_TIMEOUT = env_float("MARKETINGAI_WEBHOOK_TIMEOUT", 5.0)
 
 # The demo CDP endpoint (/demo-cdp/...) serves made-up recipients for the offline demo.
-MARKETINGAI_DEMO_CDP = env_bool("MARKETINGAI_DEMO_CDP", DEBUG)
+MARKETINGAI_DEMO_CDP = env_bool("MARKETINGAI_DEMO_CDP", MARKETINGAI_DEMO)
 
 # --- Outbound HTTP and operator-named secrets (workflows/outbound.py, workflows/secrets.py) ---
 # Every outbound request (audience sources, the chat webhook) goes through one guarded client.
@@ -237,6 +240,19 @@ LOGGING = {
     },
 }
 
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env_bool("MARKETINGAI_SECURE_COOKIES", True)
-    CSRF_COOKIE_SECURE = env_bool("MARKETINGAI_SECURE_COOKIES", True)
+# --- HTTPS, debug pages and uploads (docs/configuration.md, "Production settings") ----------
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("MARKETINGAI_SECURE_COOKIES", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("MARKETINGAI_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("MARKETINGAI_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("MARKETINGAI_HSTS_PRELOAD", False)
+SECURE_SSL_REDIRECT = env_bool("MARKETINGAI_SSL_REDIRECT", False)
+# Only behind a proxy that sets X-Forwarded-Proto itself (and strips it from clients).
+if env_bool("MARKETINGAI_BEHIND_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Debug pages and error emails hide every setting and environment variable that may hold a secret.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "marketingai.reporting.SecretHidingExceptionReporterFilter"
+# Request bodies other than files are held in memory up to this; files above the second go to disk.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# The largest recipient, dataset or outcomes file an import reads (forms and commands alike).
+MARKETINGAI_MAX_UPLOAD_BYTES = env_int("MARKETINGAI_MAX_UPLOAD_BYTES", 10 * 1024 * 1024)

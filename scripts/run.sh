@@ -11,6 +11,9 @@ mkdir -p var/log
 # The demo CDP endpoint (served by the admin) and its source in the demo share this token.
 export MARKETINGAI_DEMO_CDP_TOKEN=${MARKETINGAI_DEMO_CDP_TOKEN:-demo-cdp-token}
 export MARKETINGAI_ADMIN_PORT=$ADMIN_PORT
+# The local demo asks for debug pages and the demo (its users with published passwords, the demo CDP).
+export MARKETINGAI_DEBUG=${MARKETINGAI_DEBUG:-1}
+export MARKETINGAI_DEMO=${MARKETINGAI_DEMO:-1}
 
 pids=()
 cleanup() {

@@ -247,6 +247,7 @@ def test_demo_endpoint_answers_404_for_an_unknown_segment(demo_source, live_serv
 
 
 def test_demo_endpoint_needs_a_bearer_token(client, settings, monkeypatch):
+    settings.MARKETINGAI_DEMO_CDP = True  # off by default since the demo is opt-in
     monkeypatch.delenv(DEMO_CDP_TOKEN_ENV, raising=False)
     url = f"/demo-cdp/segments/{SEGMENT_SLUG}/recipients.json"
 

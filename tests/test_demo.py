@@ -15,7 +15,7 @@ from workflows.models import ArtifactStatus, ClaimSet, PromptVersion, Workflow
 
 @pytest.fixture
 def demo_summary(settings):
-    settings.DEBUG = True  # the test runner turns DEBUG off; the demo refuses to run without it
+    settings.MARKETINGAI_DEMO = True  # the demo refuses to load without it
     return load_demo()
 
 
@@ -117,9 +117,10 @@ def test_roles_sync_names_an_unknown_codename(monkeypatch):
 
 
 @pytest.mark.django_db
-def test_load_demo_refuses_without_debug(settings):
-    settings.DEBUG = False
-    with pytest.raises(ValueError, match="DEBUG"):
+def test_load_demo_refuses_unless_the_demo_is_switched_on(settings):
+    settings.DEBUG = True  # debug alone no longer opens the demo
+    settings.MARKETINGAI_DEMO = False
+    with pytest.raises(ValueError, match="MARKETINGAI_DEMO=1"):
         load_demo()
     assert not get_user_model().objects.exists()
 

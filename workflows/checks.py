@@ -180,3 +180,25 @@ def check_admin_history(app_configs=None, site=None, **kwargs) -> list[checks.Ch
                     )
                 )
     return messages
+
+
+def check_deploy_secrets_and_demo(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Deploy checks (`check --deploy`): a production key from the environment, and no demo."""
+    messages: list[checks.CheckMessage] = []
+    if not getattr(settings, "SECRET_KEY_FROM_ENV", True):
+        messages.append(
+            checks.Warning(
+                "DJANGO_SECRET_KEY is not set: the key generated into the var directory signs sessions.",
+                hint="Set DJANGO_SECRET_KEY to a long random value kept in your secret store, the same on every host.",
+                id="workflows.W010",
+            )
+        )
+    if settings.MARKETINGAI_DEMO or settings.MARKETINGAI_DEMO_CDP:
+        messages.append(
+            checks.Warning(
+                "The demo is on: load_demo creates users with published passwords and /demo-cdp/ serves made-up recipients.",
+                hint="Unset MARKETINGAI_DEMO and MARKETINGAI_DEMO_CDP outside a local demo.",
+                id="workflows.W011",
+            )
+        )
+    return messages

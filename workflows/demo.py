@@ -41,7 +41,7 @@ from workflows.models import (
     default_steps,
 )
 
-# Known passwords: for a local demo only, which is why load_demo() refuses to run without DEBUG.
+# Known passwords: for a local demo only, which is why load_demo() refuses to run unless MARKETINGAI_DEMO is on.
 DEMO_PASSWORDS = {
     "admin": "admin-demo",
     "ops": "ops-demo",
@@ -745,11 +745,15 @@ class _Loader:
 
 
 def load_demo(*, stdout=None, force: bool = False) -> DemoSummary:
-    """Create (or complete) the demo data set; a second run changes nothing."""
-    if not settings.DEBUG and not force:
+    """Create (or complete) the demo data set; a second run changes nothing.
+
+    Refuses unless the demo is switched on (MARKETINGAI_DEMO); ``force`` is for in-process
+    callers that own their database (tests, benchmarks), never offered on the command line.
+    """
+    if not settings.MARKETINGAI_DEMO and not force:
         raise ValueError(
-            "The demo creates staff users with published passwords, so it only runs with DEBUG on; "
-            "pass force=True (--force) to load it anyway."
+            "The demo creates staff users with published passwords, so it only loads with MARKETINGAI_DEMO=1 "
+            "(set by `make run`); never switch it on for a shared server."
         )
     loader = _Loader(stdout=stdout)
     with transaction.atomic():

@@ -633,8 +633,11 @@ class RunQuerySet(models.QuerySet):
         return self.filter(status__in=[Run.Status.QUEUED, Run.Status.GENERATING])
 
 
+TRACE_ID_RANDOM_BYTES = 16  # 128 random bits: no birthday collision at any number of runs
+
+
 def new_trace_id() -> str:
-    return f"trace_{secrets.token_hex(4)}"
+    return f"trace_{secrets.token_hex(TRACE_ID_RANDOM_BYTES)}"
 
 
 class Run(models.Model):

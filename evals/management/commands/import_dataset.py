@@ -27,15 +27,16 @@ class Command(BaseCommand):
         importer = acting_user(user)
         path = Path(file)
         try:
-            data = path.read_bytes()
+            data = path.open("rb")
         except OSError as exc:
             raise CommandError(f"Cannot read {file}: {exc.strerror or exc}.") from exc
-        try:
-            result = services.dataset_import(
-                workflow=found, name=name, data=data, filename=path.name, imported_by=importer, format=format, description=description
-            )
-        except ValidationError as exc:
-            raise CommandError(" ".join(exc.messages)) from None
+        with data:
+            try:
+                result = services.dataset_import(
+                    workflow=found, name=name, data=data, filename=path.name, imported_by=importer, format=format, description=description
+                )
+            except ValidationError as exc:
+                raise CommandError(" ".join(exc.messages)) from None
         if not result.ok:
             for error in result.errors:
                 self.stderr.write(error)

@@ -23,10 +23,11 @@ class Command(BaseCommand):
         importer = acting_user(user)
         path = Path(file)
         try:
-            data = path.read_bytes()
+            data = path.open("rb")
         except OSError as exc:
             raise CommandError(f"Cannot read {file}: {exc.strerror or exc}.") from exc
-        stored, errors = services.outcomes_import(workflow=found, data=data, filename=path.name, imported_by=importer)
+        with data:
+            stored, errors = services.outcomes_import(workflow=found, data=data, filename=path.name, imported_by=importer)
         if errors:
             for error in errors:
                 self.stderr.write(error)

@@ -1,9 +1,9 @@
-import csv
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
 from inputs.services import assignment_rows
+from workflows.exports import csv_writer
 from workflows.models import Run
 
 
@@ -21,7 +21,7 @@ class Command(BaseCommand):
             raise CommandError(f"No run {key!r}.")
         out = open(options["output"], "w", newline="", encoding="utf-8") if options["output"] else sys.stdout
         try:
-            writer = csv.writer(out)
+            writer = csv_writer(out)
             count = -1
             for row in assignment_rows(run):
                 writer.writerow(row)

@@ -29,10 +29,11 @@ class Command(BaseCommand):
         importer = acting_user(user)
         path = Path(file)
         try:
-            data = path.read_bytes()
+            data = path.open("rb")
         except OSError as exc:
             raise CommandError(f"Cannot read {file}: {exc.strerror or exc}.") from exc
-        record = audience_import(segment=found, data=data, filename=path.name, imported_by=importer, format=format)
+        with data:
+            record = audience_import(segment=found, data=data, filename=path.name, imported_by=importer, format=format)
         if record.status == AudienceImport.Status.REJECTED:
             for error in record.errors:
                 self.stderr.write(error)

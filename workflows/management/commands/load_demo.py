@@ -6,19 +6,13 @@ from workflows.demo import load_demo
 class Command(BaseCommand):
     help = (
         "Load the demo data set: role users with known passwords, approved inputs, the "
-        "trial_expiration_email workflow with prompt versions v4-v7, and campaign briefs. Idempotent."
+        "trial_expiration_email workflow with prompt versions v4-v7, and campaign briefs. Idempotent. "
+        "Only with MARKETINGAI_DEMO=1 (the demo users' passwords are public: never on a shared server)."
     )
 
-    def add_arguments(self, parser):
-        parser.add_argument(
-            "--force",
-            action="store_true",
-            help="Load even with DEBUG off (the demo users' passwords are public: never on a shared server).",
-        )
-
-    def handle(self, *args, force=False, **options):
+    def handle(self, *args, **options):
         try:
-            summary = load_demo(stdout=self.stdout if options["verbosity"] > 1 else None, force=force)
+            summary = load_demo(stdout=self.stdout if options["verbosity"] > 1 else None)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         for line in summary.lines():
