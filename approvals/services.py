@@ -153,8 +153,12 @@ def run_request_approval(*, run: Run, run_flags: list[str]) -> RoutedRun:
 
 def run_failed_withdraw_items(run: Run) -> None:
     """The run failed: its open item leaves the queue (registered as a kernel run-failed hook)."""
+    withdrawn = False
     for item in ApprovalItem.objects.select_for_update().filter(run=run, status=ApprovalItem.Status.OPEN):
         item.close(ApprovalItem.Status.WITHDRAWN, by=None, reason=f"Withdrawn: {run.run_id} failed ({run.error_detail[:200]})")
+        withdrawn = True
+    if withdrawn:
+        _update_trace(run, by=run.started_by, reason="Approval item withdrawn: the run failed")
 
 
 def run_auto_approve(*, item_id: int) -> Run:

@@ -220,6 +220,7 @@ def test_a_run_swept_while_its_worker_runs_leaves_no_open_approval_item(workspac
     if sweep_after == "request_approval":
         item = ApprovalItem.objects.get(run=run)
         assert item.status == ApprovalItem.Status.WITHDRAWN and item.closed_at is not None
+        assert run.trace.document["approval"]["status"] == ApprovalItem.Status.WITHDRAWN
 
 
 def test_a_run_no_longer_generating_gets_no_approval_item(workspace, model_server, reply, valid_email):

@@ -148,7 +148,9 @@ def _end(run: Run, transition) -> bool:
 
 
 def _record_worker_stopped(trace: Trace, run: Run, document: dict) -> Run:
+    stored = Trace.objects.get(pk=trace.pk).document
     document["error"] = run.error_detail or document.get("error")
+    document["approval"] = stored.get("approval", document.get("approval"))  # as the run-failed hooks left it
     _save_trace(trace, run, document, reason=f"Worker stopped: the run was {run.status} meanwhile")
     return run
 
@@ -176,10 +178,10 @@ def run_execute(*, run_id: int) -> Run:
     _save_trace(trace, run, ctx.trace, reason="Generation started")
     try:
         for name in run.workflow.steps:
-            if _left_generating(run):
-                return _record_worker_stopped(trace, run, ctx.trace)
             with tracing.timed_step(ctx.trace, name):
                 pipeline.get_step(name)(ctx)
+            if _left_generating(run):
+                return _record_worker_stopped(trace, run, ctx.trace)
             _save_trace(trace, run, ctx.trace, reason=f"Step {name} done")
     except pipeline.RunStopped as exc:
         if not _end(run, lambda: run.mark_stopped(by=run.started_by, reason=str(exc))):
@@ -242,7 +244,6 @@ def runs_fail_stuck(*, older_than: timedelta | None = None, queued_older_than: t
             Q(status=Run.Status.GENERATING, last_progress__lt=now - older_than)
             | Q(status=Run.Status.QUEUED, created_at__lt=now - queued_older_than)
         )
-        .select_related("trace")
     )
     failed = []
     for run in stuck:
@@ -254,8 +255,8 @@ def runs_fail_stuck(*, older_than: timedelta | None = None, queued_older_than: t
             message = f"The run was still queued {waited} minutes after it started: its task was lost. Start a new run."
         if not _end(run, lambda run=run, message=message: run.mark_failed(by=run.started_by, error=message)):
             continue  # its worker ended it meanwhile
-        document = run.trace.document
-        document["error"] = message
-        _save_trace(run.trace, run, document, reason="Stuck run failed")
+        trace = Trace.objects.get(run=run)  # as the run-failed hooks left it
+        trace.document["error"] = message
+        _save_trace(trace, run, trace.document, reason="Stuck run failed")
         failed.append(run)
     return failed
