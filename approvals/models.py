@@ -166,6 +166,7 @@ class ApprovalItem(models.Model):
         ESCALATED = "escalated", "Escalated"
         REJECTED = "rejected", "Rejected"
         AUTO_APPROVED = "auto_approved", "Auto-approved"
+        WITHDRAWN = "withdrawn", "Withdrawn (the run failed)"
 
     # The run status each closing item status stands for.
     RUN_STATUS: ClassVar[dict[str, str]] = {
@@ -199,7 +200,9 @@ class ApprovalItem(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["run"], condition=Q(status="open"), name="approvalitem_one_open_per_run"),
             models.CheckConstraint(
-                condition=Q(status__in=["open", "approved", "changes_requested", "escalated", "rejected", "auto_approved"]),
+                condition=Q(
+                    status__in=["open", "approved", "changes_requested", "escalated", "rejected", "auto_approved", "withdrawn"]
+                ),
                 name="approvalitem_status_valid",
             ),
             models.CheckConstraint(

@@ -138,11 +138,25 @@ def run_request_approval(*, run: Run, run_flags: list[str]) -> RoutedRun:
         closed_at=now if auto else None,
     )
     with transaction.atomic():
+        # Lock the run row: a run failed meanwhile (the stuck-run sweeper) gets no item nobody could decide.
+        status = Run.objects.select_for_update().values_list("status", flat=True).get(pk=run.pk)
+        if status != Run.Status.GENERATING:
+            raise StepFailed(f"{run.run_id} is {status}, no longer generating: no approval item was opened.")
         with_history_context(item, by=run.started_by, reason=decided.reason if auto else f"Routed to {team}: {decided.reason}")
         item.save()
         if not auto:
             item_enqueue_notification(item=item)
     return RoutedRun(item=item, auto_approved=auto)
+
+
+def run_failed_withdraw_items(run: Run) -> None:
+    """The run failed: its open item leaves the queue (registered as a kernel run-failed hook)."""
+    withdrawn = False
+    for item in ApprovalItem.objects.select_for_update().filter(run=run, status=ApprovalItem.Status.OPEN):
+        item.close(ApprovalItem.Status.WITHDRAWN, by=None, reason=f"Withdrawn: {run.run_id} failed ({run.error_detail[:200]})")
+        withdrawn = True
+    if withdrawn:
+        _update_trace(run, by=run.started_by, reason="Approval item withdrawn: the run failed")
 
 
 def run_auto_approve(*, item_id: int) -> Run:
@@ -411,7 +425,7 @@ def _record(item: ApprovalItem, channel: str, status: str, detail: str, *, by) -
 def item_notify(*, item_id: int) -> list[Notification]:
     """Email the team and post to the chat webhook when one is configured. Failures are recorded, never raised."""
     item = ApprovalItem.objects.select_related("team", "run__workflow", "run__prompt_version__template", "run__started_by").get(pk=item_id)
-    if item.team is None:
+    if item.team is None or not item.is_open:
         return []
     actor = item.run.started_by
     subject, body = notification_text(item)

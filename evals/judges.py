@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from evals.validators import FAIL, PASS, REVIEW
@@ -37,13 +38,35 @@ def judge_messages(*, rubric_instructions: str, output: dict, evidence: str) -> 
     ]
 
 
-def judge(*, name: str, rubric_label: str, rubric_instructions: str, output: dict, evidence: str, config, model: str) -> dict[str, Any]:
-    """One judge's verdict. A judge that fails to answer usably gives "review", never a silent pass."""
+def judge(
+    *,
+    name: str,
+    rubric_label: str,
+    rubric_instructions: str,
+    output: dict,
+    evidence: str,
+    config,
+    model: str,
+    deadline: float | None = None,
+    breaker: llm.EndpointBreaker | None = None,
+) -> dict[str, Any]:
+    """One judge's verdict. A judge that fails to answer usably gives "review", never a silent pass.
+
+    No call starts after ``deadline`` (time.monotonic(); the run's budget) or to an endpoint ``breaker`` holds broken.
+    """
     messages = judge_messages(rubric_instructions=rubric_instructions, output=output, evidence=evidence)
     base = {"name": name, "rubric": rubric_label, "model": model}
+    if deadline is not None and time.monotonic() > deadline:
+        return base | {"verdict": REVIEW, "reasons": ["The judge did not run: the run's time budget was spent."], "input_tokens": 0, "output_tokens": 0}
     try:
         result = llm.chat_json(
-            config=config, model=model, messages=messages, schema=VERDICT_SCHEMA, temperature=0.0, max_tokens=JUDGE_MAX_TOKENS
+            config=config,
+            model=model,
+            messages=messages,
+            schema=VERDICT_SCHEMA,
+            temperature=0.0,
+            max_tokens=JUDGE_MAX_TOKENS,
+            breaker=breaker,
         )
     except llm.ModelCallError as exc:
         return base | {"verdict": REVIEW, "reasons": [f"The judge could not run: {exc}"], "input_tokens": 0, "output_tokens": 0}

@@ -135,11 +135,14 @@ def evaluate_output(
     judge_model: str = "",
     evidence: str = "",
     rubrics: dict[str, Rubric] | None = None,
+    deadline: float | None = None,
+    breaker: llm.EndpointBreaker | None = None,
 ) -> tuple[list[validators.Finding], list[dict[str, Any]], str]:
     """Deterministic checks, then the judges (staged unless the policy says otherwise), then the risk level.
 
     Without an endpoint, judges are not run. With ``rubrics`` given (read beforehand), no database
-    access happens here, so worker threads may call it.
+    access happens here, so worker threads may call it. Judges make network calls: never call
+    this inside a transaction.
     """
     findings = validators.run_validators(output, ctx, enabled=policy.validators)
     verdicts: list[dict[str, Any]] = []
@@ -161,6 +164,8 @@ def evaluate_output(
                     evidence=evidence,
                     config=endpoint,
                     model=judge_model,
+                    deadline=deadline,
+                    breaker=breaker,
                 )
             )
     return findings, verdicts, risk_level(findings, verdicts)
@@ -173,8 +178,20 @@ def _worst(verdicts: list[str]) -> str:
     return validators.PASS
 
 
-def run_evaluate(*, run: Run, variants: list, messages: dict[str, list[dict[str, str]]], endpoint) -> dict[str, Any]:
-    """Evaluate every variant's output; store the results and the run's risk level; return the trace section."""
+def run_evaluate(
+    *,
+    run: Run,
+    variants: list,
+    messages: dict[str, list[dict[str, str]]],
+    endpoint,
+    deadline: float | None = None,
+    breaker: llm.EndpointBreaker | None = None,
+) -> dict[str, Any]:
+    """Evaluate every variant's output; store the results and the run's risk level; return the trace section.
+
+    The judges (network calls) run first, outside any transaction; the results are then
+    written in one short transaction.
+    """
     policy = policy_for(run.workflow)
     evidence_ctx = evaluation_context(
         workflow=run.workflow, policy=policy, claim_set=run.claim_set, legal=run.legal_restrictions, brief=run.brief
@@ -184,31 +201,38 @@ def run_evaluate(*, run: Run, variants: list, messages: dict[str, list[dict[str,
         brand_rules=run.brand_rules.rules if run.brand_rules else "",
         legal_restrictions=run.legal_restrictions.restrictions if run.legal_restrictions else "",
     )
+    rubrics = latest_rubrics(list(policy.judges or []))
+    evaluated = []
+    for variant in variants:
+        output = getattr(variant, "output", None)
+        if output is None or output.content is None:
+            continue
+        prompt_text = "\n".join(m["content"] for m in messages.get(variant.key, []))
+        ctx = evaluation_context(
+            workflow=run.workflow,
+            policy=policy,
+            claim_set=run.claim_set,
+            legal=run.legal_restrictions,
+            brief=run.brief,
+            prompt_text=prompt_text,
+        )
+        findings, verdicts, level = evaluate_output(
+            output=output.content,
+            ctx=ctx,
+            policy=policy,
+            endpoint=endpoint,
+            judge_model=policy.judge_model or run.model_name,
+            evidence=evidence,
+            rubrics=rubrics,
+            deadline=deadline,
+            breaker=breaker,
+        )
+        evaluated.append((variant, findings, verdicts, level))
+
     section: dict[str, Any] = {"policy_version": policy.version, "variants": []}
-    levels = []
     by_name: dict[str, list[str]] = {}
     with transaction.atomic():
-        for variant in variants:
-            output = getattr(variant, "output", None)
-            if output is None or output.content is None:
-                continue
-            prompt_text = "\n".join(m["content"] for m in messages.get(variant.key, []))
-            ctx = evaluation_context(
-                workflow=run.workflow,
-                policy=policy,
-                claim_set=run.claim_set,
-                legal=run.legal_restrictions,
-                brief=run.brief,
-                prompt_text=prompt_text,
-            )
-            findings, verdicts, level = evaluate_output(
-                output=output.content,
-                ctx=ctx,
-                policy=policy,
-                endpoint=endpoint,
-                judge_model=policy.judge_model or run.model_name,
-                evidence=evidence,
-            )
+        for variant, findings, verdicts, level in evaluated:
             evaluation = OutputEvaluation(
                 run=run,
                 variant=variant,
@@ -219,11 +243,11 @@ def run_evaluate(*, run: Run, variants: list, messages: dict[str, list[dict[str,
             )
             with_history_context(evaluation, by=run.started_by, reason=f"Evals of {variant.key}: {level}")
             evaluation.save()
-            levels.append(level)
             results = {f.name: f.verdict for f in findings} | {f"judge:{v['name']}": v["verdict"] for v in verdicts}
             for name, verdict in results.items():
                 by_name.setdefault(name, []).append(verdict)
             section["variants"].append({"key": variant.key, "risk_level": level, "results": results})
+        levels = [level for _, _, _, level in evaluated]
         run_level = max(levels, key=RISK_ORDER.__getitem__) if levels else ""
         if run_level:
             run.record_risk_level(run_level, by=run.started_by)

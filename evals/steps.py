@@ -9,4 +9,6 @@ from workflows.pipeline import RunContext, step
 @step("evaluate")
 def evaluate(ctx: RunContext) -> None:
     variants = list(ctx.run.variants.select_related("output"))
-    ctx.trace["evals"] = services.run_evaluate(run=ctx.run, variants=variants, messages=ctx.messages, endpoint=ctx.endpoint)
+    ctx.trace["evals"] = services.run_evaluate(
+        run=ctx.run, variants=variants, messages=ctx.messages, endpoint=ctx.endpoint, deadline=ctx.deadline, breaker=ctx.breaker
+    )

@@ -3,7 +3,8 @@
 Tests push the replies it gives, in order, or set a responder that picks the reply from the
 request (for concurrent callers); the real openai client talks to it over HTTP, so its
 retries, timeouts and error mapping are exercised for real. It counts the requests it was
-answering at the same time (``max_in_flight``).
+answering at the same time (``max_in_flight``). ``Reply.hanging()`` accepts the request and
+never answers (a dead endpoint) until the server is reset or stopped.
 """
 
 from __future__ import annotations
@@ -27,6 +28,12 @@ class Reply:
     delay: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
     error_message: str = ""
+    hang: bool = False
+
+    @classmethod
+    def hanging(cls) -> Reply:
+        """Read the request, then never answer (until reset): an endpoint that accepts and hangs."""
+        return cls(hang=True)
 
     @classmethod
     def json(cls, document: Any, **kwargs) -> Reply:
@@ -48,6 +55,7 @@ class ScriptedOpenAIServer:
         self.in_flight = 0
         self.max_in_flight = 0
         self._lock = threading.Lock()
+        self._release_hung = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -61,6 +69,7 @@ class ScriptedOpenAIServer:
         return self
 
     def stop(self) -> None:
+        self._release_hung.set()
         self._server.shutdown()
         self._server.server_close()
 
@@ -73,6 +82,8 @@ class ScriptedOpenAIServer:
         self.responder = responder
 
     def reset(self) -> None:
+        self._release_hung.set()  # hung handlers end; the next hang waits on a fresh event
+        self._release_hung = threading.Event()
         with self._lock:
             self.replies.clear()
             self.requests.clear()
@@ -136,6 +147,9 @@ class ScriptedOpenAIServer:
 
             def _answer(self, body):
                 reply = server._next_reply(body)
+                if reply.hang:
+                    server._release_hung.wait(timeout=300)
+                    return
                 if reply.delay:
                     time.sleep(reply.delay)
                 if reply.status != 200:

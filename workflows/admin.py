@@ -468,7 +468,7 @@ class RunAdmin(ReadOnlyAdminMixin, GuardedHistoryAdmin):
                 )
             },
         ),
-        ("Timing", {"fields": ("created_at", "started_at", "finished_at")}),
+        ("Timing", {"fields": ("created_at", "started_at", "progressed_at", "finished_at")}),
         ("Trace", {"fields": ("trace_id", "trace_view")}),
     )
     readonly_fields = tuple(f for group in fieldsets for f in group[1]["fields"])

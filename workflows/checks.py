@@ -44,7 +44,7 @@ def check_model_endpoint(app_configs=None, **kwargs) -> list[checks.CheckMessage
     if settings.Q_CLUSTER["timeout"] <= conf["RUN_BUDGET_SECONDS"] + one_call:
         errors.append(
             checks.Warning(
-                "The task timeout does not cover a run's generation budget plus one model call: "
+                "The task timeout does not cover a run's budget (generations and judges) plus one model call: "
                 "a slow run could be killed mid-generation.",
                 hint="Raise MARKETINGAI_Q_TIMEOUT or lower MARKETINGAI_RUN_BUDGET_SECONDS.",
                 id="workflows.W001",

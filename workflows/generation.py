@@ -245,6 +245,8 @@ class GenerationRequest:
     seed: int | None = None
     use_cache: bool = True
     deadline: float | None = None
+    # Shared by a run's calls: a model that timed out is not called again in that run.
+    breaker: llm.EndpointBreaker | None = None
     attempts_per_model: int = field(default_factory=lambda: max(1, int(settings.MARKETINGAI_LLM["GENERATION_ATTEMPTS"])))
     budget_seconds: float = field(default_factory=lambda: float(settings.MARKETINGAI_LLM["RUN_BUDGET_SECONDS"]))
 
@@ -310,9 +312,10 @@ def generate_with_retries(request: GenerationRequest, *, endpoint, cache: Genera
                     temperature=float(request.temperature),
                     max_tokens=request.max_tokens,
                     seed=request.seed,
+                    breaker=request.breaker,
                 )
             except llm.ModelCallError as exc:
-                # The SDK has already retried transient failures: move on to the fallback.
+                # The SDK has already retried transient failures (or the breaker is open): move on to the fallback.
                 log.add(model=model, outcome=exc.kind, detail=str(exc))
                 last_errors = [str(exc)]
                 break
@@ -352,6 +355,7 @@ def generate_variant(ctx: RunContext, variant: RunVariant) -> dict[str, Any]:
         structured_output=ctx.endpoint.resolved_structured_output,
         use_cache=not run.fresh_sample,
         deadline=ctx.deadline,
+        breaker=ctx.breaker,
     )
     result = generate_with_retries(request, endpoint=ctx.endpoint, cache=DatabaseCache(source_run=run))
     log = result.log
@@ -411,6 +415,7 @@ def generate_all(ctx: RunContext) -> None:
         for variant in ordered:
             try:
                 summaries.append(generate_variant(ctx, variant))
+                ctx.run.record_progress()
             except VariantFailed as exc:
                 summaries.append({**exc.summary, "error": str(exc)})
                 if variant is main or not main.is_generic:

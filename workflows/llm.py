@@ -3,6 +3,12 @@
 It speaks to any OpenAI-compatible endpoint (OpenAI, Azure, Ollama, vLLM, the bundled
 llama-cpp-python server) and asks for structured output in the form that endpoint
 understands: OpenAI's ``json_schema`` or llama-cpp-python's ``json_object`` + ``schema``.
+
+Three rules hold for every call: none starts inside a database transaction (a transaction
+held across a network wait blocks every other writer on SQLite); one call waits at most
+``timeout_seconds`` (a timed-out request is not retried: a hung endpoint only hangs again);
+and with an ``EndpointBreaker`` a run stops calling a model that timed out or an endpoint
+that refused connections.
 """
 
 from __future__ import annotations
@@ -12,8 +18,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx2
 import openai
 from django.conf import settings
+from django.db import connections
+from django.db.transaction import TransactionManagementError
 
 from workflows import localmodel
 from workflows.redaction import redact, safe_url
@@ -76,6 +85,7 @@ class ModelCallError(Exception):
     RATE_LIMITED = "rate_limited"
     SERVER_ERROR = "server_error"
     REJECTED = "rejected"
+    NOT_CALLED = "not_called"  # the run's breaker is open for this endpoint or model
 
     def __init__(self, kind: str, message: str, *, status_code: int | None = None):
         super().__init__(message)
@@ -110,6 +120,63 @@ def grammar_safe_schema(schema: Any) -> Any:
     return safe
 
 
+class EndpointBreaker:
+    """One run's memory of unavailable endpoints: once broken, no further calls in that run.
+
+    A refused connection breaks the whole endpoint; a timeout breaks that model on it (a
+    fallback model on the same endpoint may still answer).
+    """
+
+    def __init__(self) -> None:
+        self._broken: dict[tuple[str, str], str] = {}
+        self._lock = threading.Lock()
+
+    def refusal(self, config: EndpointConfig, model: str) -> str:
+        with self._lock:
+            return self._broken.get((config.base_url, "")) or self._broken.get((config.base_url, model), "")
+
+    def record(self, config: EndpointConfig, model: str, error: ModelCallError) -> None:
+        if error.kind == ModelCallError.CONNECTION:
+            key = (config.base_url, "")
+        elif error.kind == ModelCallError.TIMEOUT:
+            key = (config.base_url, model)
+        else:
+            return
+        with self._lock:
+            self._broken.setdefault(key, f"Not called: earlier in this run, {error}")
+
+    @property
+    def is_open(self) -> bool:
+        with self._lock:
+            return bool(self._broken)
+
+
+def refuse_inside_transaction(what: str = "A model call") -> None:
+    """Raise when a database transaction is open on this thread (tests' own wrapping excepted)."""
+    for connection in connections.all(initialized_only=True):
+        if connection.in_atomic_block and any(not getattr(a, "_from_testcase", False) for a in connection.atomic_blocks):
+            raise TransactionManagementError(
+                f"{what} must not run inside a database transaction ({connection.alias}): "
+                "it would hold the database's write lock for the whole network wait."
+            )
+
+
+class _TimeoutEndsTheCall(httpx2.BaseTransport):
+    """Turns a timed-out request into the SDK's final timeout error, so the SDK does not retry it."""
+
+    def __init__(self, inner: httpx2.BaseTransport):
+        self._inner = inner
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        try:
+            return self._inner.handle_request(request)
+        except httpx2.TimeoutException as exc:
+            raise openai.APITimeoutError(request=request) from exc
+
+    def close(self) -> None:
+        self._inner.close()
+
+
 _clients: dict[EndpointConfig, openai.OpenAI] = {}
 _clients_lock = threading.Lock()
 
@@ -123,6 +190,7 @@ def _client(config: EndpointConfig) -> openai.OpenAI:
                 api_key=config.api_key,
                 timeout=config.timeout_seconds,
                 max_retries=config.max_retries,
+                http_client=openai.DefaultHttpxClient(transport=_TimeoutEndsTheCall(httpx2.HTTPTransport())),
             )
             _clients[config] = client
         return client
@@ -133,8 +201,7 @@ def _describe(exc: openai.APIError, config: EndpointConfig) -> ModelCallError:
     if isinstance(exc, openai.APITimeoutError):
         return ModelCallError(
             ModelCallError.TIMEOUT,
-            f"The model at {where} did not answer within {config.timeout_seconds:g} s "
-            f"(tried {config.max_retries + 1} times).",
+            f"The model at {where} did not answer within {config.timeout_seconds:g} s.",
         )
     if isinstance(exc, openai.APIConnectionError):
         return ModelCallError(ModelCallError.CONNECTION, f"Could not connect to the model endpoint at {where}.")
@@ -168,11 +235,19 @@ def chat_json(
     temperature: float,
     max_tokens: int,
     seed: int | None = None,
+    breaker: EndpointBreaker | None = None,
 ) -> ChatResult:
     """One chat completion asking for JSON that follows ``schema`` (with ``seed`` when given).
 
-    Raises ModelCallError (with a message safe to store) once the SDK's own retries are spent.
+    Raises ModelCallError (with a message safe to store) once the SDK's own retries are spent,
+    or at once when ``breaker`` says the endpoint or model already failed in this run.
+    Raises TransactionManagementError when called inside a database transaction.
     """
+    refuse_inside_transaction()
+    if breaker is not None:
+        refused = breaker.refusal(config, model)
+        if refused:
+            raise ModelCallError(ModelCallError.NOT_CALLED, refused)
     extra_body = localmodel.SAMPLING_OPTIONS if config.is_bundled_local_model else None
     started = time.monotonic()
     try:
@@ -186,7 +261,10 @@ def chat_json(
             **({"seed": int(seed)} if seed is not None else {}),
         )
     except openai.APIError as exc:
-        raise _describe(exc, config) from None
+        error = _describe(exc, config)
+        if breaker is not None:
+            breaker.record(config, model, error)
+        raise error from None
     latency_ms = int((time.monotonic() - started) * 1000)
     choice = response.choices[0] if response.choices else None
     usage = response.usage

@@ -16,7 +16,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from workflows import contracts
+from workflows import contracts, pipeline
 
 
 def with_history_context(instance: models.Model, *, by, reason: str) -> None:
@@ -702,6 +702,12 @@ class Run(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True, editable=False)
     finished_at = models.DateTimeField(null=True, blank=True, editable=False)
+    progressed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the run last changed status or its worker last finished a piece of work (the stuck-run sweeper reads it).",
+    )
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="started_runs"
     )
@@ -720,7 +726,8 @@ class Run(models.Model):
     )
 
     objects = RunQuerySet.as_manager()
-    history = HistoricalRecords()
+    # progressed_at is a heartbeat, not audit data: no history row per beat.
+    history = HistoricalRecords(excluded_fields=["progressed_at"])
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -766,6 +773,7 @@ class Run(models.Model):
         if to not in self.TRANSITIONS[current]:
             raise ValidationError(f"{self.run_id} cannot go from {current} to {to}.")
         self.status = to
+        fields.setdefault("progressed_at", timezone.now())
         for name, value in fields.items():
             setattr(self, name, value)
         with_history_context(self, by=by, reason=reason)
@@ -837,10 +845,19 @@ class Run(models.Model):
             .first()
         )
 
+    @transaction.atomic
     def mark_failed(self, *, by, error: str) -> None:
+        """Failed, and in the same transaction every app's run-failed hook (e.g. its open approval item closes)."""
         self._transition(
             self.Status.FAILED, by=by, reason="Run failed", error_detail=error, finished_at=timezone.now()
         )
+        for hook in pipeline.run_failed_hooks():
+            hook(self)
+
+    def record_progress(self) -> None:
+        """The worker is alive and got something done (the sweeper measures silence from here)."""
+        self.progressed_at = timezone.now()
+        Run.objects.filter(pk=self.pk).update(progressed_at=self.progressed_at)
 
 
 class RunVariant(models.Model):

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from workflows.llm import EndpointBreaker
+
 if TYPE_CHECKING:
     from workflows.llm import EndpointConfig
     from workflows.models import Run
@@ -35,8 +37,10 @@ class RunContext:
     # Findings the run carries forward to review (stale data, fallbacks used, ...).
     flags: list[str] = field(default_factory=list)
     output_source: str = ""
-    # time.monotonic() after which no new model call starts (the run budget).
+    # time.monotonic() after which no new model call starts (the run budget: generation and judges).
     deadline: float | None = None
+    # Endpoints and models that timed out or refused earlier in this run: not called again.
+    breaker: EndpointBreaker = field(default_factory=EndpointBreaker)
     # The status the run ends in when every step succeeded; a review step asks for "awaiting_approval".
     end_status: str = "generated"
     end_reason: str = ""
@@ -77,3 +81,18 @@ def get_step(name: str) -> StepFunction:
         return _STEPS[name]
     except KeyError:
         raise StepFailed(f"The workflow lists an unknown step {name!r}.") from None
+
+
+RunHook = Callable[["Run"], None]
+_RUN_FAILED_HOOKS: list[RunHook] = []
+
+
+def on_run_failed(hook: RunHook) -> RunHook:
+    """Register ``hook(run)``, called inside the transaction that fails a run (an app closes what it opened)."""
+    if hook not in _RUN_FAILED_HOOKS:
+        _RUN_FAILED_HOOKS.append(hook)
+    return hook
+
+
+def run_failed_hooks() -> list[RunHook]:
+    return list(_RUN_FAILED_HOOKS)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -135,10 +138,43 @@ def _save_trace(trace: Trace, run: Run, document: dict, *, reason: str) -> None:
     trace.document = document
     with_history_context(trace, by=run.started_by, reason=reason)
     trace.save(update_fields=["document", "updated_at"])
+    run.record_progress()
+
+
+def _left_generating(run: Run) -> bool:
+    """Whether the run was ended meanwhile by someone else (the stuck-run sweeper); reloads it if so."""
+    if Run.objects.filter(pk=run.pk, status=Run.Status.GENERATING).exists():
+        return False
+    run.refresh_from_db()
+    logger.warning("Run %s became %s while its worker was on it: the worker stops.", run.pk, run.status)
+    return True
+
+
+def _end(run: Run, transition) -> bool:
+    """Apply the run's end transition; False when the run had already been ended by someone else."""
+    try:
+        transition()
+    except ValidationError:
+        if not _left_generating(run):
+            raise
+        return False
+    return True
+
+
+def _record_worker_stopped(trace: Trace, run: Run, document: dict) -> Run:
+    stored = Trace.objects.get(pk=trace.pk).document
+    document["error"] = run.error_detail or document.get("error")
+    document["approval"] = stored.get("approval", document.get("approval"))  # as the run-failed hooks left it
+    _save_trace(trace, run, document, reason=f"Worker stopped: the run was {run.status} meanwhile")
+    return run
 
 
 def run_execute(*, run_id: int) -> Run:
-    """Run the workflow's steps for a queued run. Always ends the run in a final state."""
+    """Run the workflow's steps for a queued run. Always ends the run in a final state.
+
+    The run's budget (RUN_BUDGET_SECONDS) starts here and covers every model call, judges
+    included. When the run was failed meanwhile (the sweeper), the worker stops at the next step.
+    """
     run = Run.objects.with_related().get(pk=run_id)
     if run.status != Run.Status.QUEUED:
         logger.warning("Run %s is %s, not queued: not executing it again.", run.pk, run.status)
@@ -146,16 +182,24 @@ def run_execute(*, run_id: int) -> Run:
     run.mark_generating(by=run.started_by)
     trace = run.trace
     endpoint = EndpointConfig.from_settings()
-    ctx = pipeline.RunContext(run=run, endpoint=endpoint, trace=trace.document)
+    ctx = pipeline.RunContext(
+        run=run,
+        endpoint=endpoint,
+        trace=trace.document,
+        deadline=time.monotonic() + float(settings.MARKETINGAI_LLM["RUN_BUDGET_SECONDS"]),
+    )
     ctx.trace["flags"] = ctx.flags  # the same list: steps' flags reach every saved trace
     _save_trace(trace, run, ctx.trace, reason="Generation started")
     try:
         for name in run.workflow.steps:
             with tracing.timed_step(ctx.trace, name):
                 pipeline.get_step(name)(ctx)
+            if _left_generating(run):
+                return _record_worker_stopped(trace, run, ctx.trace)
             _save_trace(trace, run, ctx.trace, reason=f"Step {name} done")
     except pipeline.RunStopped as exc:
-        run.mark_stopped(by=run.started_by, reason=str(exc))
+        if not _end(run, lambda: run.mark_stopped(by=run.started_by, reason=str(exc))):
+            return _record_worker_stopped(trace, run, ctx.trace)
         _save_trace(trace, run, ctx.trace, reason="Run stopped before generation")
         return run
     except Exception as exc:  # noqa: BLE001 - whatever happens, the run must not stay in "generating"
@@ -166,10 +210,16 @@ def run_execute(*, run_id: int) -> Run:
             message = f"Unexpected error ({type(exc).__name__}): {exc}"
         message = redact(message, [endpoint.api_key])
         ctx.trace["error"] = message
-        run.mark_failed(by=run.started_by, error=message)
+        if not _end(run, lambda: run.mark_failed(by=run.started_by, error=message)):
+            return _record_worker_stopped(trace, run, ctx.trace)
         _save_trace(trace, run, ctx.trace, reason="Run failed")
         return run
-    run.mark_generated(by=run.started_by, source=ctx.output_source, status=ctx.end_status, reason=ctx.end_reason)
+    ended = _end(
+        run,
+        lambda: run.mark_generated(by=run.started_by, source=ctx.output_source, status=ctx.end_status, reason=ctx.end_reason),
+    )
+    if not ended:
+        return _record_worker_stopped(trace, run, ctx.trace)
     _save_trace(trace, run, ctx.trace, reason="Output stored")
     for hook in ctx.after_finish:
         try:
@@ -181,20 +231,46 @@ def run_execute(*, run_id: int) -> Run:
     return run
 
 
-def runs_fail_stuck(*, older_than: timedelta | None = None) -> list[Run]:
-    """Fail runs whose worker died: queued or generating past the cluster's task timeout."""
-    if older_than is None:
-        older_than = timedelta(seconds=settings.Q_CLUSTER["retry"] + 60)
-    cutoff = timezone.now() - older_than
-    failed = []
-    for run in Run.objects.in_progress().filter(created_at__lt=cutoff).select_related("trace"):
-        message = (
-            f"The run was still {run.status} after {int(older_than.total_seconds() // 60)} minutes: "
-            "its worker stopped. Start a new run."
+# A queued run waits for a free worker; how long depends on the queue, not on a dead worker.
+# Only a run still queued this long after it was started has lost its task.
+QUEUED_PATIENCE = timedelta(hours=24)
+
+
+def stuck_after() -> timedelta:
+    """Silence after which a generating run's worker is gone: past the task timeout (which covers the run budget)."""
+    return timedelta(seconds=settings.Q_CLUSTER["retry"] + 60)
+
+
+def runs_fail_stuck(*, older_than: timedelta | None = None, queued_older_than: timedelta | None = None) -> list[Run]:
+    """Fail runs whose worker died or whose task was lost.
+
+    A generating run is stuck when it made no progress (a status change, a step or a variant
+    done) for ``older_than`` (default: past the task timeout); a queued run when it is still
+    queued ``queued_older_than`` after it was started (default: QUEUED_PATIENCE).
+    """
+    older_than = older_than if older_than is not None else stuck_after()
+    queued_older_than = queued_older_than if queued_older_than is not None else QUEUED_PATIENCE
+    now = timezone.now()
+    stuck = (
+        Run.objects.in_progress()
+        .annotate(last_progress=Coalesce("progressed_at", "started_at", "created_at"))
+        .filter(
+            Q(status=Run.Status.GENERATING, last_progress__lt=now - older_than)
+            | Q(status=Run.Status.QUEUED, created_at__lt=now - queued_older_than)
         )
-        run.mark_failed(by=run.started_by, error=message)
-        document = run.trace.document
-        document["error"] = message
-        _save_trace(run.trace, run, document, reason="Stuck run failed")
+    )
+    failed = []
+    for run in stuck:
+        if run.status == Run.Status.GENERATING:
+            silent = int((now - run.last_progress).total_seconds() // 60)
+            message = f"The run made no progress for {silent} minutes while generating: its worker stopped. Start a new run."
+        else:
+            waited = int((now - run.created_at).total_seconds() // 60)
+            message = f"The run was still queued {waited} minutes after it started: its task was lost. Start a new run."
+        if not _end(run, lambda run=run, message=message: run.mark_failed(by=run.started_by, error=message)):
+            continue  # its worker ended it meanwhile
+        trace = Trace.objects.get(run=run)  # as the run-failed hooks left it
+        trace.document["error"] = message
+        _save_trace(trace, run, trace.document, reason="Stuck run failed")
         failed.append(run)
     return failed
