@@ -120,6 +120,18 @@ def test_an_allow_listed_loopback_host_and_port_is_reached(settings, server):
     assert server.connections == 1
 
 
+def test_an_outbound_request_inside_a_database_transaction_is_refused_before_connecting(settings, server, db):
+    from django.db import transaction
+    from django.db.transaction import TransactionManagementError
+
+    settings.MARKETINGAI_OUTBOUND_ALLOWED_HOSTS = [server.key]
+
+    with transaction.atomic():
+        with pytest.raises(TransactionManagementError, match="must not run inside a database transaction"):
+            outbound.get_json(server.url())
+    assert server.connections == 0
+
+
 @pytest.mark.parametrize("host", ["localhost", "127.0.0.2"])
 def test_the_allow_list_matches_the_exact_host(settings, server, host):
     settings.MARKETINGAI_OUTBOUND_ALLOWED_HOSTS = [server.key]

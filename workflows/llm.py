@@ -21,10 +21,9 @@ from typing import Any
 import httpx2
 import openai
 from django.conf import settings
-from django.db import connections
-from django.db.transaction import TransactionManagementError
 
 from workflows import localmodel
+from workflows.transactions import refuse_inside_transaction
 from workflows.redaction import redact, safe_url
 
 
@@ -149,16 +148,6 @@ class EndpointBreaker:
     def is_open(self) -> bool:
         with self._lock:
             return bool(self._broken)
-
-
-def refuse_inside_transaction(what: str = "A model call") -> None:
-    """Raise when a database transaction is open on this thread (tests' own wrapping excepted)."""
-    for connection in connections.all(initialized_only=True):
-        if connection.in_atomic_block and any(not getattr(a, "_from_testcase", False) for a in connection.atomic_blocks):
-            raise TransactionManagementError(
-                f"{what} must not run inside a database transaction ({connection.alias}): "
-                "it would hold the database's write lock for the whole network wait."
-            )
 
 
 class _TimeoutEndsTheCall(httpx2.BaseTransport):

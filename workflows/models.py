@@ -6,6 +6,7 @@ Orchestration across models, the model endpoint and the task queue lives in serv
 
 from __future__ import annotations
 
+import logging
 import secrets
 from typing import Any, ClassVar
 
@@ -18,6 +19,8 @@ from simple_history.models import HistoricalRecords
 
 from workflows import contracts, pipeline
 
+
+logger = logging.getLogger(__name__)
 
 def with_history_context(instance: models.Model, *, by, reason: str) -> None:
     """Make the next save's history row name the acting user and why (also in a worker)."""
@@ -852,7 +855,11 @@ class Run(models.Model):
             self.Status.FAILED, by=by, reason="Run failed", error_detail=error, finished_at=timezone.now()
         )
         for hook in pipeline.run_failed_hooks():
-            hook(self)
+            try:
+                with transaction.atomic():  # a savepoint: a broken hook never keeps the run from failing
+                    hook(self)
+            except Exception:  # noqa: BLE001 - logged; deciding the item is refused anyway, the run is failed
+                logger.exception("A run-failed hook of %s failed", self.run_id)
 
     def record_progress(self) -> None:
         """The worker is alive and got something done (the sweeper measures silence from here)."""

@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 from workflows.redaction import redact, safe_url
+from workflows.transactions import refuse_inside_transaction
 
 DEFAULT_TIMEOUT_SECONDS = 20.0
 DEFAULT_MAX_TIMEOUT_SECONDS = 30.0
@@ -307,6 +308,7 @@ def request(
     secrets_to_redact: Iterable[str] = (),
 ) -> Response:
     """Send one request through the guard and return a 2xx response; OutboundError otherwise."""
+    refuse_inside_transaction("An outbound HTTP request")
     secrets = [s for s in secrets_to_redact if s] + url_secrets(url)
     try:
         return _request(method, url, headers=dict(headers or {}), body=body, timeout=timeout, max_bytes=max_bytes, label=label)
