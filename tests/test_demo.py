@@ -123,4 +123,4 @@ def test_load_demo_refuses_without_debug(settings):
         load_demo()
     assert not get_user_model().objects.exists()
 
-    assert load_demo(force=True).counts["users"] == len(DEMO_PASSWORDS)
+    assert load_demo(force=True).counts["users"] == len(DEMO_PASSWORDS) + 1  # and the service account

@@ -14,3 +14,5 @@ class WorkflowsConfig(AppConfig):
         checks.register(workflow_checks.check_model_endpoint)
         checks.register(workflow_checks.check_workflows, checks.Tags.database)
         checks.register(workflow_checks.check_task_cluster)
+        checks.register(workflow_checks.check_service_account_configured)
+        checks.register(workflow_checks.check_service_account_exists, checks.Tags.database)
