@@ -23,8 +23,9 @@ from approvals import services as approvals
 from approvals.models import ApprovalItem, ReviewTeam
 from evals import services as evals
 from evals.models import EvalSuiteRun, PromotionRequest
+from inputs.models import AudienceImport, Recipient
 from tests.approvals_support import open_item, routed_run
-from workflows.models import Claim, ClaimSet, PromptVersion, Run, VersionedArtifact, with_history_context
+from workflows.models import AudienceSegment, Claim, ClaimSet, PromptVersion, Run, VersionedArtifact, with_history_context
 
 pytestmark = pytest.mark.django_db
 
@@ -254,3 +255,94 @@ def test_system_checks_report_a_missing_service_account(db, settings):
     assert [m.id for m in check_service_account_exists(databases=["default"])] == ["workflows.E020"]
     get_user_model().objects.create_user("ghost")
     assert check_service_account_exists(databases=["default"]) == []
+
+
+# --- Recipients and freshness change only through imports and pulls -------------------------------
+
+
+@pytest.mark.parametrize("username", ["ops", "admin"])
+def test_nobody_adds_changes_or_deletes_a_recipient_in_the_admin(client, workspace, username):
+    recipient = Recipient.objects.filter(consent=Recipient.Consent.OPTED_IN).first()
+    stored = Recipient.objects.filter(pk=recipient.pk).values().get()
+    client.force_login(workspace["users"][username])
+    change_url = reverse("admin:inputs_recipient_change", args=[recipient.pk])
+
+    page = client.get(change_url)
+    assert page.status_code == 200 and 'name="_save"' not in page.content.decode()
+    response = client.post(
+        change_url,
+        {
+            "customer_id": recipient.customer_id,
+            "email": recipient.email,
+            "consent": Recipient.Consent.OPTED_OUT,
+            "usage_as_of_0": "2030-01-01",
+            "usage_as_of_1": "00:00:00",
+            "attributes": "{}",
+            "_save": "Save",
+        },
+    )
+    assert response.status_code == 403
+    assert client.get(reverse("admin:inputs_recipient_add")).status_code == 403
+    assert client.post(reverse("admin:inputs_recipient_delete", args=[recipient.pk]), {"post": "yes"}).status_code == 403
+    assert Recipient.objects.filter(pk=recipient.pk).values().get() == stored
+
+
+def test_a_stored_recipient_cannot_be_saved_with_new_values(workspace):
+    recipient = Recipient.objects.first()
+    recipient.consent = Recipient.Consent.OPTED_OUT
+    with pytest.raises(ValidationError, match="import or pull a new snapshot"):
+        recipient.save()
+
+
+def test_a_segments_refreshed_at_is_not_editable_in_the_admin(client, workspace):
+    refreshed = timezone.now() - timedelta(days=3)
+    segment = AudienceSegment.objects.create(slug="fresh-one", name="Fresh one", refreshed_at=refreshed)
+    client.force_login(workspace["users"]["ops"])
+    url = reverse("admin:workflows_audiencesegment_change", args=[segment.pk])
+
+    assert 'name="refreshed_at_0"' not in client.get(url).content.decode()
+    response = client.post(
+        url,
+        {
+            "slug": segment.slug,
+            "name": "Fresh one, renamed",
+            "description": "",
+            "source": "cdp",
+            "refreshed_at_0": timezone.localdate().isoformat(),
+            "refreshed_at_1": "00:00:00",
+            "http_source-TOTAL_FORMS": "0",
+            "http_source-INITIAL_FORMS": "0",
+            "http_source-MIN_NUM_FORMS": "0",
+            "http_source-MAX_NUM_FORMS": "1",
+            "_save": "Save",
+        },
+    )
+    assert response.status_code == 302
+    segment.refresh_from_db()
+    assert (segment.name, segment.refreshed_at) == ("Fresh one, renamed", refreshed)
+
+
+def test_a_segments_refreshed_at_moves_only_through_an_import_or_a_pull(workspace):
+    segment = AudienceSegment.objects.create(slug="manual", name="Manual", refreshed_at=timezone.now() - timedelta(days=3))
+    segment.refreshed_at = timezone.now()
+    with pytest.raises(ValidationError, match="refreshed only by importing or pulling"):
+        segment.save()
+
+
+@pytest.mark.parametrize("named", [True, False], ids=["with --user", "service account"])
+def test_an_import_records_who_imported_when_and_from_which_file(workspace, service_account, tmp_path, named):
+    segment = AudienceSegment.objects.create(slug="imported-here", name="Imported here")
+    path = tmp_path / "november_trials.csv"
+    path.write_text("customer_id,email,consent\nc1,a@example.com,in\nc2,b@example.com,out\n", encoding="utf-8")
+    actor = workspace["users"]["ops"] if named else service_account
+
+    call_command("import_audience", segment.slug, str(path), *(["--user", "ops"] if named else []))
+
+    record = AudienceImport.objects.get(segment=segment)
+    assert (record.imported_by, record.source_name, record.status) == (actor, "november_trials.csv", "imported")
+    import_row = record.history.get()
+    assert import_row.history_user == actor and "november_trials.csv" in import_row.history_change_reason
+    segment_row = segment.history.order_by("-history_date").first()
+    assert segment_row.history_user == actor and "from november_trials.csv" in segment_row.history_change_reason
+    assert segment_row.refreshed_at == record.imported_at
+    assert set(Recipient.objects.filter(segment=segment).values_list("audience_import", flat=True)) == {record.pk}
