@@ -181,7 +181,9 @@ def refusal_reason(*, user, item: ApprovalItem) -> str | None:
     if run.prompt_version.is_author(user):
         return f"You wrote {run.prompt_version.label}, which {run.run_id} ran on, so someone else must decide it."
     # Only an escalation leaves a run open after a decision: whoever escalated hands the run to someone else.
-    earlier = Decision.objects.filter(item__run_id=run.pk, reviewer=user).exclude(item_id=item.pk).select_related("item__team").first()
+    earlier = (
+        Decision.objects.filter(item__run_id=run.pk, reviewer=user).exclude(item_id=item.pk).select_related("item__team").first()
+    )
     if earlier is not None:
         return (
             f"You already decided {run.run_id} in the {earlier.item.team} queue "

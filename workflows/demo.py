@@ -562,7 +562,13 @@ class _Loader:
 
     def load_service_user(self) -> None:
         User = get_user_model()
-        values = {"first_name": "marketingai", "last_name": "service account", "is_staff": False, "is_superuser": False, "is_active": True}
+        values = {
+            "first_name": "marketingai",
+            "last_name": "service account",
+            "is_staff": False,
+            "is_superuser": False,
+            "is_active": True,
+        }
         user = User.objects.filter(username=DEMO_SERVICE_USER).first()
         if user is None:
             user = User(username=DEMO_SERVICE_USER, **values)

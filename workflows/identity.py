@@ -32,9 +32,13 @@ def service_user():
         )
     user = get_user_model().objects.filter(username=name).first()
     if user is None:
-        raise ImproperlyConfigured(f"The service account {name!r} ({SETTING}) does not exist: create that user or pass --user NAME.")
+        raise ImproperlyConfigured(
+            f"The service account {name!r} ({SETTING}) does not exist: create that user or pass --user NAME."
+        )
     if not user.is_active:
-        raise ImproperlyConfigured(f"The service account {name!r} ({SETTING}) is inactive: activate it or pass --user NAME.")
+        raise ImproperlyConfigured(
+            f"The service account {name!r} ({SETTING}) is inactive: activate it or pass --user NAME."
+        )
     return user
 
 
@@ -61,5 +65,8 @@ def is_service_user(user) -> bool:
 def service_user_refusal(user, *, what: str) -> str:
     """Why the service account may not do ``what`` (approve, decide), or ''."""
     if is_service_user(user):
-        return f"{user} is the service account ({SETTING}): it acts for commands and schedules, but a person must {what}."
+        return (
+            f"{user} is the service account ({SETTING}): it acts for commands and schedules, "
+            f"but a person must {what}."
+        )
     return ""
