@@ -45,8 +45,9 @@ _REVIEWER_READS = (
 
 # "app_label.codename"; a codename ending in "*" means every codename of the app with that prefix.
 # Inputs: ops load audiences and keep data contracts; everyone who reviews a run sees its data check.
-_OPS_INPUT_EDITS = ("recipient", "audiencesource", "inputrequirement")
-_OPS_INPUT_READS = ("audienceimport", "datacheck", "recipientassignment")
+# Recipients are never edited: ops import or pull new snapshots of a segment.
+_OPS_INPUT_EDITS = ("audiencesource", "inputrequirement")
+_OPS_INPUT_READS = ("recipient", "audienceimport", "datacheck", "recipientassignment")
 _REVIEWER_INPUT_READS = ("datacheck", "inputrequirement", "audienceimport")
 
 # Approvals: reviewers work their queues and decide; ops and managers see items and decisions.
@@ -62,6 +63,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_perms(("view",), _OPS_READS),
         *_perms(("add", "change", "view"), _OPS_INPUT_EDITS, app_label="inputs"),
         *_perms(("view",), _OPS_INPUT_READS, app_label="inputs"),
+        "inputs.import_recipient",
         "workflows.start_run",
         *_perms(("view",), _APPROVAL_READS, app_label="approvals"),
         # Evals: ops import datasets and outcomes, run suites and request promotions; a manager approves.

@@ -20,6 +20,7 @@ from django_q.tasks import async_task
 from approvals import roles, routing
 from approvals.models import ApprovalItem, Decision, Notification, ReviewTeam, RoutingRule
 from workflows import outbound
+from workflows.identity import service_user_or_none, service_user_refusal
 from workflows.models import Run, Trace, with_history_context
 from workflows.pipeline import StepFailed
 from workflows.redaction import redact
@@ -49,17 +50,18 @@ ITEM_STATUS_FOR: dict[str, str] = {
 def teams_sync() -> list[ReviewTeam]:
     """Create the four review teams on their role groups (idempotent; names and groups are kept in line)."""
     teams = []
+    actor = service_user_or_none()
     with transaction.atomic():
         for slug, (name, group_name) in TEAMS.items():
             group, _ = Group.objects.get_or_create(name=group_name)
             team = ReviewTeam.objects.filter(slug=slug).first()
             if team is None:
                 team = ReviewTeam(slug=slug, name=name, group=group)
-                with_history_context(team, by=None, reason="Review team created by sync_roles")
+                with_history_context(team, by=actor, reason="Review team created by sync_roles")
                 team.save()
             elif team.group_id != group.pk:
                 team.group = group
-                with_history_context(team, by=None, reason="Review team put back on its role group by sync_roles")
+                with_history_context(team, by=actor, reason="Review team put back on its role group by sync_roles")
                 team.save(update_fields=["group"])
             teams.append(team)
     return teams
@@ -182,11 +184,23 @@ def refusal_reason(*, user, item: ApprovalItem) -> str | None:
         return "Your role does not decide approval items."
     if not item.team.has_member(user):
         return f"You are not a member of the {item.team} team, so you cannot decide items in its queue."
+    refusal = service_user_refusal(user, what="decide approval items")
+    if refusal:
+        return refusal
     run = item.run
     if run.started_by_id == user.pk:
         return f"You started {run.run_id}, so someone else must decide it."
-    if run.prompt_version.author_id == user.pk:
+    if run.prompt_version.is_author(user):
         return f"You wrote {run.prompt_version.label}, which {run.run_id} ran on, so someone else must decide it."
+    # Only an escalation leaves a run open after a decision: whoever escalated hands the run to someone else.
+    earlier = (
+        Decision.objects.filter(item__run_id=run.pk, reviewer=user).exclude(item_id=item.pk).select_related("item__team").first()
+    )
+    if earlier is not None:
+        return (
+            f"You already decided {run.run_id} in the {earlier.item.team} queue "
+            f"({earlier.get_decision_display().lower()}), so someone else must decide it now."
+        )
     return None
 
 

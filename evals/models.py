@@ -96,9 +96,6 @@ class Rubric(VersionedArtifact):
     def label(self) -> str:
         return f"{self.name}:v{self.version}"
 
-    def new_draft(self, *, by) -> Rubric:
-        return Rubric.objects.create(author=by, changelog=f"Edited from {self.label}", **self.copy_fields())
-
 
 class OutputEvaluation(models.Model):
     """The checks on one variant's output: every finding, every judge verdict, and the risk level."""
@@ -487,13 +484,15 @@ class PromotionRequest(models.Model):
 
     def refusal(self, user) -> str:
         """Why ``user`` may not decide this request, or ''."""
+        from workflows.identity import service_user_refusal
+
         if user is None:
             return "A promotion needs a named person to approve it."
-        if self.version.author_id == user.pk:
+        if self.version.is_author(user):
             return f"{user} wrote {self.version.label}: a second person must approve its promotion."
         if self.requested_by_id == user.pk:
             return f"{user} requested this promotion: a second person must approve it."
-        return ""
+        return service_user_refusal(user, what="approve a promotion")
 
     @transaction.atomic
     def _decide(self, to: str, *, by, note: str) -> None:

@@ -128,7 +128,7 @@ class AudienceSegmentWithRecipientsAdmin(AudienceSegmentAdmin):
     def pull_view(self, request, object_id):
         from inputs.sources import SourceError, audience_pull
 
-        if request.method != "POST" or not request.user.has_perm("inputs.add_recipient"):
+        if request.method != "POST" or not request.user.has_perm("inputs.import_recipient"):
             raise PermissionDenied
         segment = get_object_or_404(AudienceSegment, pk=object_id)
         source = getattr(segment, "http_source", None)
@@ -146,13 +146,27 @@ class AudienceSegmentWithRecipientsAdmin(AudienceSegmentAdmin):
 
 
 @admin.register(Recipient)
-class RecipientAdmin(admin.ModelAdmin):
+class RecipientAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Recipients change only by importing or pulling a new snapshot, which records who, when and from what."""
+
     list_display = ("customer_id", "email", "segment", "role", "plan", "consent", "usage_as_of", "audience_import")
     list_filter = ("segment", "consent", "role", "plan")
     search_fields = ("customer_id", "email")
-    list_select_related = ("segment", "audience_import__segment")
-    readonly_fields = ("audience_import",)
+    list_select_related = ("segment", "audience_import__segment", "audience_import__imported_by")
+    fields = (
+        "customer_id", "email", "segment", "role", "plan", "consent", "usage_summary", "usage_as_of", "attributes",
+        "audience_import", "imported_by", "imported_at",
+    )
+    readonly_fields = fields
     show_full_result_count = False
+
+    @admin.display(description="Imported by")
+    def imported_by(self, obj):
+        return obj.audience_import.imported_by or "-"
+
+    @admin.display(description="Imported at")
+    def imported_at(self, obj):
+        return obj.audience_import.imported_at
 
 
 @admin.register(AudienceImport)

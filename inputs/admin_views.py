@@ -32,7 +32,7 @@ class ImportRecipientsForm(forms.Form):
 
 
 def import_recipients_view(model_admin, request, object_id):
-    if not request.user.has_perm("inputs.add_recipient"):
+    if not request.user.has_perm("inputs.import_recipient"):
         raise PermissionDenied
     segment = get_object_or_404(AudienceSegment, pk=object_id)
     posted = request.method == "POST"

@@ -122,7 +122,5 @@ def audience_import_rows(
         ),
         batch_size=RECIPIENT_BATCH,
     )
-    segment.refreshed_at = now
-    with_history_context(segment, by=imported_by, reason=reason)
-    segment.save(update_fields=["refreshed_at"])
+    segment.record_refresh(at=now, by=imported_by, reason=reason)
     return record

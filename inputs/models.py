@@ -137,7 +137,11 @@ class RecipientQuerySet(models.QuerySet):
 
 
 class Recipient(models.Model):
-    """A member of a segment in one import snapshot. Snapshots are kept: runs point at them."""
+    """A member of a segment in one import snapshot. Snapshots are kept: runs point at them.
+
+    A stored recipient never changes: consent and usage change by importing (or pulling) a new
+    snapshot, whose AudienceImport records who, when and from what.
+    """
 
     class Consent(models.TextChoices):
         OPTED_IN = "opted_in", "Opted in"
@@ -158,6 +162,7 @@ class Recipient(models.Model):
 
     class Meta:
         ordering = ["segment", "customer_id"]
+        permissions = [("import_recipient", "Can import or pull a segment's recipients")]
         constraints = [
             models.UniqueConstraint(fields=["audience_import", "customer_id"], name="recipient_unique_per_import"),
             models.CheckConstraint(condition=Q(consent__in=["opted_in", "opted_out"]), name="recipient_consent_valid"),
@@ -166,6 +171,14 @@ class Recipient(models.Model):
 
     def __str__(self) -> str:
         return self.customer_id
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValidationError(
+                f"Recipient {self.customer_id} belongs to the snapshot {self.audience_import_id} and cannot be changed: "
+                "import or pull a new snapshot of the segment instead."
+            )
+        super().save(*args, **kwargs)
 
 
 class AudienceSource(models.Model):

@@ -159,6 +159,13 @@ MARKETINGAI_PUBLIC_URL = os.environ.get(
 MARKETINGAI_SLACK_WEBHOOK_URL = os.environ.get("MARKETINGAI_SLACK_WEBHOOK_URL", "")
 MARKETINGAI_WEBHOOK_TIMEOUT = env_float("MARKETINGAI_WEBHOOK_TIMEOUT", 5.0)
 
+# --- Service account (who acts when no person is named) --------------------------------
+# Commands run without --user, and scheduled tasks, act as this user (a username); history,
+# runs and decisions then name it instead of nobody. It never approves or decides. Empty: a
+# command without --user refuses to act. The demo creates "marketingai-bot" for it.
+MARKETINGAI_SERVICE_USER = os.environ.get("MARKETINGAI_SERVICE_USER", "").strip()
+# --- End of service account ------------------------------------------------------------
+
 # The demo CDP endpoint (/demo-cdp/...) serves made-up recipients for the offline demo.
 MARKETINGAI_DEMO_CDP = env_bool("MARKETINGAI_DEMO_CDP", MARKETINGAI_DEMO)
 

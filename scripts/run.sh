@@ -14,6 +14,8 @@ export MARKETINGAI_ADMIN_PORT=$ADMIN_PORT
 # The local demo asks for debug pages and the demo (its users with published passwords, the demo CDP).
 export MARKETINGAI_DEBUG=${MARKETINGAI_DEBUG:-1}
 export MARKETINGAI_DEMO=${MARKETINGAI_DEMO:-1}
+# Commands run without --user, and scheduled tasks, act as this account (load_demo creates it).
+export MARKETINGAI_SERVICE_USER=${MARKETINGAI_SERVICE_USER:-marketingai-bot}
 
 pids=()
 cleanup() {
@@ -58,7 +60,7 @@ $(DJANGO_SETTINGS_MODULE=marketingai.settings "$PY" -c 'import django; django.se
 from workflows.demo import DEMO_PASSWORDS
 print("\n".join(f"    {u:8} {p}" for u, p in DEMO_PASSWORDS.items()))')
   Try: Workflows > Workflows > Trial expiration email > Start run
-  Or:  $PY manage.py run_workflow trial_expiration_email --json
+  Or:  $PY manage.py run_workflow trial_expiration_email --user ops --json
   Stop with Ctrl-C.
 
 MSG

@@ -54,6 +54,18 @@ def reply():
     return Reply
 
 
+@pytest.fixture
+def service_account(db, settings):
+    """The demo's service account, configured as the user commands without --user act as (as `make run` does)."""
+    from django.contrib.auth import get_user_model
+
+    from workflows.demo import DEMO_SERVICE_USER
+
+    user, _ = get_user_model().objects.get_or_create(username=DEMO_SERVICE_USER)
+    settings.MARKETINGAI_SERVICE_USER = DEMO_SERVICE_USER
+    return user
+
+
 def _load_workspace(*, judges: bool = False):
     """The demo; without judges unless asked, so scripted replies map one-to-one to generations."""
     from django.contrib.auth import get_user_model
@@ -73,13 +85,13 @@ def _load_workspace(*, judges: bool = False):
 
 
 @pytest.fixture
-def demo_workspace(db):
+def demo_workspace(db, service_account):
     """The whole demo: the trial expiration email workflow with its data contract and recipients."""
     return _load_workspace()
 
 
 @pytest.fixture
-def workspace(db):
+def workspace(db, service_account):
     """The demo's workflow, prompts and registries, without recipient-level data: one generation per run.
 
     The contract keeps its registry checks (claims, legal, brand) and drops the audience ones.

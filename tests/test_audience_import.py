@@ -337,7 +337,7 @@ class TestAudienceImportService:
 
 @pytest.mark.django_db
 class TestImportAudienceCommand:
-    def test_command_imports_and_reports_opted_out(self, segment, tmp_path, capsys):
+    def test_command_imports_and_reports_opted_out(self, segment, tmp_path, capsys, service_account):
         path = tmp_path / "audience.csv"
         path.write_text(GOOD_CSV, encoding="utf-8")
 
@@ -346,7 +346,7 @@ class TestImportAudienceCommand:
         assert "Imported 2 recipients into s1 (1 opted out)." in capsys.readouterr().out
         assert segment.recipients.count() == 2
 
-    def test_command_fails_on_a_bad_file_and_prints_every_row_error(self, segment, tmp_path, capsys):
+    def test_command_fails_on_a_bad_file_and_prints_every_row_error(self, segment, tmp_path, capsys, service_account):
         from inputs.models import AudienceImport
 
         path = tmp_path / "bad.csv"

@@ -526,7 +526,7 @@ def test_pull_audience_command_needs_a_source(segment):
 
 
 @pytest.mark.django_db
-def test_pull_audience_command_reports_a_source_error(tiny_source, tiny_server):
+def test_pull_audience_command_reports_a_source_error(tiny_source, tiny_server, service_account):
     tiny_server.answer = Answer(status=503)
 
     with pytest.raises(CommandError, match="HTTP 503"):
@@ -534,7 +534,7 @@ def test_pull_audience_command_reports_a_source_error(tiny_source, tiny_server):
 
 
 @pytest.mark.django_db
-def test_pull_audience_command_prints_the_row_errors_of_a_rejected_pull(tiny_source, tiny_server):
+def test_pull_audience_command_prints_the_row_errors_of_a_rejected_pull(tiny_source, tiny_server, service_account):
     records = our_records(2)
     records[0]["email"] = "not-an-email"
     tiny_server.answer = Answer.json({"recipients": records})

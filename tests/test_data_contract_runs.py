@@ -123,8 +123,7 @@ def test_claims_superseded_between_start_and_execution_stop_the_run(demo_workspa
 
 def test_stale_segment_stops_the_run(demo_workspace, model_server):
     segment = demo_workspace["brief"].audience_segment
-    segment.refreshed_at = timezone.now() - timedelta(hours=30)
-    segment.save()
+    segment.record_refresh(at=timezone.now() - timedelta(hours=30), by=demo_workspace["users"]["ops"], reason="Imported 30 hours ago")
 
     run = run_once(demo_workspace)
 
@@ -216,9 +215,13 @@ def test_the_run_page_shows_the_data_check_and_variants(demo_workspace, model_se
 @pytest.mark.parametrize(
     ("username", "allowed", "denied"),
     [
-        ("ops", ["inputs.add_recipient", "inputs.change_inputrequirement", "inputs.view_datacheck"], ["inputs.delete_recipient"]),
-        ("legal", ["inputs.view_datacheck"], ["inputs.add_recipient", "inputs.change_inputrequirement"]),
-        ("manager", ["inputs.view_datacheck", "inputs.view_recipientassignment"], ["inputs.add_recipient", "workflows.start_run"]),
+        (
+            "ops",
+            ["inputs.import_recipient", "inputs.view_recipient", "inputs.change_inputrequirement", "inputs.view_datacheck"],
+            ["inputs.add_recipient", "inputs.change_recipient", "inputs.delete_recipient"],
+        ),
+        ("legal", ["inputs.view_datacheck"], ["inputs.import_recipient", "inputs.change_inputrequirement"]),
+        ("manager", ["inputs.view_datacheck", "inputs.view_recipientassignment"], ["inputs.import_recipient", "workflows.start_run"]),
     ],
 )
 def test_roles_reach_inputs_as_their_job_needs(demo_workspace, username, allowed, denied):

@@ -124,4 +124,4 @@ def test_load_demo_refuses_unless_the_demo_is_switched_on(settings):
         load_demo()
     assert not get_user_model().objects.exists()
 
-    assert load_demo(force=True).counts["users"] == len(DEMO_PASSWORDS)
+    assert load_demo(force=True).counts["users"] == len(DEMO_PASSWORDS) + 1  # and the service account

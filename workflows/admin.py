@@ -285,6 +285,8 @@ class AudienceSegmentAdmin(GuardedHistoryAdmin):
     list_display = ("slug", "name", "source", "refreshed_at")
     list_filter = ("source",)
     search_fields = ("slug", "name")
+    # Freshness is what the data check reads: it moves only with an import or a pull.
+    readonly_fields = ("refreshed_at",)
 
 
 @admin.register(CampaignBrief)

@@ -202,3 +202,42 @@ def check_deploy_secrets_and_demo(app_configs=None, **kwargs) -> list[checks.Che
             )
         )
     return messages
+
+
+def check_service_account_configured(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Commands without --user and scheduled tasks act as the service account: say when there is none."""
+    from workflows import identity
+
+    if identity.service_username():
+        return []
+    return [
+        checks.Warning(
+            f"No service account is configured ({identity.SETTING}): commands refuse to act without --user, "
+            "and scheduled tasks record nobody in history.",
+            hint=f"Create a dedicated user (no roles, no password) and set {identity.SETTING} to its username.",
+            id="workflows.W030",
+        )
+    ]
+
+
+def check_service_account_exists(app_configs=None, databases=None, **kwargs) -> list[checks.CheckMessage]:
+    from django.contrib.auth import get_user_model
+
+    from workflows import identity
+
+    name = identity.service_username()
+    if not name or not databases:
+        return []
+    try:
+        user = get_user_model().objects.filter(username=name).first()
+    except DatabaseError:
+        return []  # not migrated yet
+    if user is None or not user.is_active:
+        return [
+            checks.Error(
+                f"The service account {name!r} ({identity.SETTING}) {'does not exist' if user is None else 'is inactive'}.",
+                hint="Create (or activate) that user, or set the variable to an existing username.",
+                id="workflows.E030",
+            )
+        ]
+    return []

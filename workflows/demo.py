@@ -63,6 +63,10 @@ DEMO_USERS: dict[str, tuple[str, str, str | None]] = {
     "product": ("Felix", "Brandt", "Product marketing reviewers"),
 }
 
+# The service account commands and schedules act as without --user: no roles, no password.
+# `make run` sets MARKETINGAI_SERVICE_USER to it.
+DEMO_SERVICE_USER = "marketingai-bot"
+
 PRODUCT = "Kestrel Boards"
 WORKFLOW_SLUG = "trial_expiration_email"
 DEMO_REASON = "Demo data"
@@ -411,6 +415,10 @@ class DemoSummary:
             "Demo users (local use only: these passwords are public):",
         ]
         lines += [f"  {username:<8} {password:<14} {role}" for username, password, role in self.users]
+        lines.append(
+            f"Service account: {DEMO_SERVICE_USER} (no password, no role); commands without --user act as it "
+            f"when MARKETINGAI_SERVICE_USER={DEMO_SERVICE_USER}."
+        )
         return lines
 
 
@@ -550,6 +558,33 @@ class _Loader:
                 if not created:
                     self.note("updated", f"user {username} groups ({group_name or 'none'})")
             self.users[username] = user
+        self.load_service_user()
+
+    def load_service_user(self) -> None:
+        User = get_user_model()
+        values = {
+            "first_name": "marketingai",
+            "last_name": "service account",
+            "is_staff": False,
+            "is_superuser": False,
+            "is_active": True,
+        }
+        user = User.objects.filter(username=DEMO_SERVICE_USER).first()
+        if user is None:
+            user = User(username=DEMO_SERVICE_USER, **values)
+            user.set_unusable_password()
+            user.save()
+            self.note("created", f"service account {DEMO_SERVICE_USER}")
+        else:
+            changed = [name for name, value in values.items() if getattr(user, name) != value]
+            if changed:
+                for name in changed:
+                    setattr(user, name, values[name])
+                user.save(update_fields=changed)
+                self.note("updated", f"service account {DEMO_SERVICE_USER} ({', '.join(changed)})")
+        if user.groups.exists():
+            user.groups.clear()
+            self.note("updated", f"service account {DEMO_SERVICE_USER} groups (none)")
 
     def load_segments(self) -> AudienceSegment:
         for slug, (name, description, source, age) in SEGMENTS.items():
@@ -563,7 +598,8 @@ class _Loader:
         return AudienceSegment.objects.get(slug="trial_ending_3_days")
 
     def load_registries(self) -> list[VersionedArtifact]:
-        ops, legal, brand = self.users["ops"], self.users["legal"], self.users["brand"]
+        # Nobody approves what they wrote: ops drafts claims, the admin drafts brand and legal text.
+        ops, legal, brand, admin = self.users["ops"], self.users["legal"], self.users["brand"], self.users["admin"]
         self.artifact(
             ClaimSet,
             version=13,
@@ -592,7 +628,7 @@ class _Loader:
                 "rules": BRAND_RULES_V5,
                 "reviewed_at": self.now - timedelta(days=140),
             },
-            author=brand,
+            author=admin,
             approver=brand,
             target=ArtifactStatus.ARCHIVED,
             created_at=self.now - timedelta(days=140),
@@ -605,7 +641,7 @@ class _Loader:
                 "rules": BRAND_RULES_V6,
                 "reviewed_at": self.now - timedelta(days=20),
             },
-            author=brand,
+            author=admin,
             approver=brand,
             target=ArtifactStatus.APPROVED,
             created_at=self.now - timedelta(days=20),
@@ -618,7 +654,7 @@ class _Loader:
                 "restrictions": LEGAL_RESTRICTIONS_V3,
                 "restricted_terms": list(RESTRICTED_TERMS),
             },
-            author=legal,
+            author=admin,
             approver=legal,
             target=ArtifactStatus.APPROVED,
             created_at=self.now - timedelta(days=45),

@@ -69,6 +69,8 @@ class VersionedArtifact(models.Model):
     }
     # Fields the version number is counted within.
     VERSION_SCOPE: ClassVar[tuple[str, ...]] = ()
+    # Reverse relations whose rows are part of the document: whoever saved one is an author too.
+    AUTHORED_PARTS: ClassVar[tuple[str, ...]] = ()
 
     version = models.PositiveIntegerField(editable=False)
     status = models.CharField(
@@ -168,10 +170,39 @@ class VersionedArtifact(models.Model):
                 f"(changed: {', '.join(sorted(changed))}). Create a new draft version instead."
             )
 
+    def author_ids(self) -> set[int]:
+        """Everyone who wrote this version: its creator and every user who saved it, or its parts, as a draft."""
+        ids = {self.author_id} if self.author_id else set()
+        if self.pk is None:
+            return ids
+        rows = type(self).history.filter(id=self.pk, status=ArtifactStatus.DRAFT)
+        ids.update(rows.exclude(history_user_id=None).values_list("history_user_id", flat=True))
+        for name in self.AUTHORED_PARTS:
+            relation = self._meta.get_field(name)
+            parts = relation.related_model.history.filter(**{relation.field.attname: self.pk})
+            ids.update(parts.exclude(history_user_id=None).values_list("history_user_id", flat=True))
+        return ids
+
+    def is_author(self, user) -> bool:
+        return user is not None and user.pk is not None and user.pk in self.author_ids()
+
+    def approval_refusal(self, user) -> str:
+        """Why ``user`` may not approve this version, in one sentence, or ''."""
+        from workflows.identity import service_user_refusal
+
+        if self.status != ArtifactStatus.DRAFT:
+            return f"Only a draft can be approved; {self} is {self.status}."
+        if user is None:
+            return f"Approving {self} needs a named person."
+        if self.is_author(user):
+            return f"{user} wrote or edited {self}: a second person must approve it."
+        return service_user_refusal(user, what=f"approve {self}")
+
     @transaction.atomic
     def approve(self, *, by, reason: str = "") -> None:
-        if self.status != ArtifactStatus.DRAFT:
-            raise ValidationError(f"Only a draft can be approved; {self} is {self.status}.")
+        problem = self.approval_refusal(by)
+        if problem:
+            raise ValidationError(problem)
         self.full_clean()
         self.status = ArtifactStatus.APPROVED
         self.approved_at = timezone.now()
@@ -194,6 +225,13 @@ class VersionedArtifact(models.Model):
             f.name: getattr(self, f.name) for f in self._meta.concrete_fields if f.name not in skip
         }
 
+    def new_draft(self, *, by, changelog: str = ""):
+        """The next version as a draft with this one's content, written by ``by``."""
+        draft = type(self)(author=by, changelog=changelog or f"Edited from {self.label}", **self.copy_fields())
+        with_history_context(draft, by=by, reason=f"New draft from {self.label}")
+        draft.save()
+        return draft
+
 
 class SupersedingArtifact(VersionedArtifact):
     """A registry document of which exactly the latest approved version is in force."""
@@ -215,6 +253,7 @@ class ClaimSet(SupersedingArtifact):
     """A version of the marketing claims registry, e.g. ``claims_v14``."""
 
     LABEL_PREFIX = "claims"
+    AUTHORED_PARTS = ("claims",)
 
     history = HistoricalRecords()
 
@@ -237,8 +276,8 @@ class ClaimSet(SupersedingArtifact):
         ]
 
     @transaction.atomic
-    def new_draft(self, *, by) -> ClaimSet:
-        draft = ClaimSet.objects.create(author=by, changelog=f"Copied from {self}")
+    def new_draft(self, *, by, changelog: str = "") -> ClaimSet:
+        draft = super().new_draft(by=by, changelog=changelog or f"Copied from {self}")
         Claim.objects.bulk_create(
             Claim(claim_set=draft, key=c.key, text=c.text, status=c.status, expires_on=c.expires_on)
             for c in self.claims.all()
@@ -341,7 +380,9 @@ class AudienceSegment(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     source = models.CharField(max_length=80, default="cdp", help_text="Where the segment comes from.")
-    refreshed_at = models.DateTimeField(null=True, blank=True, help_text="When the source last updated it.")
+    refreshed_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When its recipients were last imported or pulled."
+    )
 
     history = HistoricalRecords()
 
@@ -350,6 +391,28 @@ class AudienceSegment(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs):
+        update_fields = kwargs.get("update_fields")
+        checks_freshness = update_fields is None or "refreshed_at" in update_fields
+        if self.pk and checks_freshness and not getattr(self, "_recording_refresh", False):
+            stored = AudienceSegment.objects.filter(pk=self.pk).values("refreshed_at").first()
+            if stored is not None and stored["refreshed_at"] != self.refreshed_at:
+                raise ValidationError(
+                    f"{self.slug} is refreshed only by importing or pulling its recipients, not by editing refreshed_at."
+                )
+        super().save(*args, **kwargs)
+
+    @transaction.atomic
+    def record_refresh(self, *, at, by, reason: str) -> None:
+        """Its recipients were imported or pulled at ``at`` (the freshness the data check reads)."""
+        self.refreshed_at = at
+        with_history_context(self, by=by, reason=reason)
+        self._recording_refresh = True
+        try:
+            self.save(update_fields=["refreshed_at"])
+        finally:
+            self._recording_refresh = False
 
     @property
     def label(self) -> str:
@@ -424,13 +487,6 @@ class PromptVersion(VersionedArtifact):
         if errors:
             raise ValidationError(errors)
 
-    def approve(self, *, by, reason: str = "") -> None:
-        if by is not None and self.author_id is not None and by.pk == self.author_id:
-            raise ValidationError(f"{self.label} was written by {by}: a second person must approve it.")
-        super().approve(by=by, reason=reason)
-
-    def new_draft(self, *, by) -> PromptVersion:
-        return PromptVersion.objects.create(author=by, changelog=f"Edited from {self.label}", **self.copy_fields())
 
 
 # --- Workflows and briefs ----------------------------------------------------------------

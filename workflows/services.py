@@ -14,7 +14,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from workflows import pipeline, tracing
+from workflows import identity, pipeline, tracing
 from workflows.llm import EndpointConfig
 from workflows.models import (
     ArtifactStatus,
@@ -260,6 +260,7 @@ def runs_fail_stuck(*, older_than: timedelta | None = None, queued_older_than: t
         )
     )
     failed = []
+    sweeper = identity.service_user_or_none()
     for run in stuck:
         if run.status == Run.Status.GENERATING:
             silent = int((now - run.last_progress).total_seconds() // 60)
@@ -267,7 +268,7 @@ def runs_fail_stuck(*, older_than: timedelta | None = None, queued_older_than: t
         else:
             waited = int((now - run.created_at).total_seconds() // 60)
             message = f"The run was still queued {waited} minutes after it started: its task was lost. Start a new run."
-        if not _end(run, lambda run=run, message=message: run.mark_failed(by=run.started_by, error=message)):
+        if not _end(run, lambda run=run, message=message: run.mark_failed(by=sweeper or run.started_by, error=message)):
             continue  # its worker ended it meanwhile
         trace = Trace.objects.get(run=run)  # as the run-failed hooks left it
         trace.document["error"] = message

@@ -3,16 +3,24 @@
 import argparse
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError
 
 
 def acting_user(username: str | None):
-    """The user a command acts for (recorded in history), from ``--user``; None without it."""
+    """The user a command acts for (recorded in history): ``--user``, else the configured service account."""
+    from workflows import identity
+
     if not username:
-        return None
+        try:
+            return identity.service_user()
+        except ImproperlyConfigured as exc:
+            raise CommandError(str(exc)) from None
     user = get_user_model().objects.filter(username=username).first()
     if user is None:
         raise CommandError(f"No user {username!r}.")
+    if not user.is_active:
+        raise CommandError(f"The user {username!r} is inactive and cannot act.")
     return user
 
 

@@ -40,7 +40,7 @@ class Command(BaseCommand):
             help=f"Sampling seed for every generation (default {EvalSuiteRun.DEFAULT_SEED}); 'random' samples without one.",
         )
         parser.add_argument("--json", action="store_true", help="Print the report as JSON.")
-        parser.add_argument("--user", help="Username recorded as the one who started the suite.")
+        parser.add_argument("--user", help="Username recorded as the one who started the suite (default: the service account).")
         parser.add_argument("--sync", action="store_true", help="Run the suite in this process, not on the cluster.")
         parser.add_argument("--no-wait", action="store_true", help="Queue the suite and return at once (exit 0).")
         parser.add_argument("--wait-seconds", type=float, default=4 * 3600, help="How long to follow a queued suite.")

@@ -20,7 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("file", help="Path of the CSV or JSON file.")
         parser.add_argument("--format", choices=["csv", "json"], help="Default: from the file extension, else sniffed.")
         parser.add_argument("--description", default="", help="What the dataset holds.")
-        parser.add_argument("--user", help="Username recorded as the importer.")
+        parser.add_argument("--user", help="Username recorded as the importer (default: the service account).")
 
     def handle(self, *args, workflow, name, file, format=None, description="", user=None, **options):
         found = workflow_named(workflow)

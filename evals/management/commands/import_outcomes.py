@@ -16,7 +16,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("workflow", help="Workflow slug.")
         parser.add_argument("file", help="Path of the CSV file.")
-        parser.add_argument("--user", help="Username recorded as the importer.")
+        parser.add_argument("--user", help="Username recorded as the importer (default: the service account).")
 
     def handle(self, *args, workflow, file, user=None, **options):
         found = workflow_named(workflow)

@@ -19,7 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("segment", help="Audience segment slug.")
         parser.add_argument("file", help="Path of the CSV or JSON file.")
         parser.add_argument("--format", choices=["csv", "json"], help="Default: from the file extension, else sniffed.")
-        parser.add_argument("--user", help="Username recorded as the importer.")
+        parser.add_argument("--user", help="Username recorded as the importer (default: the service account).")
 
     def handle(self, *args, segment, file, format=None, user=None, **options):
         found = AudienceSegment.objects.filter(slug=segment).first()

@@ -12,7 +12,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("segment", help="Segment slug, e.g. trial_ending_3_days.")
-        parser.add_argument("--user", help="Username recorded as the one who pulled.")
+        parser.add_argument("--user", help="Username recorded as the one who pulled (default: the service account).")
 
     def handle(self, *args, **options):
         slug = options["segment"]

@@ -18,7 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--sync", action="store_true", help="Run the pipeline in this process, not on the cluster.")
         parser.add_argument("--json", action="store_true", help="Print the run's trace as JSON.")
         parser.add_argument("--fresh", action="store_true", help="Sample anew instead of reusing an identical generation.")
-        parser.add_argument("--user", help="Username recorded as the one who started the run.")
+        parser.add_argument("--user", help="Username recorded as the one who started the run (default: the service account).")
         parser.add_argument("--no-wait", action="store_true", help="Queue the run and return at once.")
         parser.add_argument("--wait-seconds", type=float, default=900, help="How long to follow a queued run.")
 
