@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils import timezone
 
 from approvals.models import ReviewTeam, RoutingRule
 from evals.models import PromotionCriteria
@@ -169,6 +170,19 @@ def test_status_and_approval_change_only_through_approve_or_archive(demo_workspa
             template=approved.template, system_prompt="s", user_template="u", output_schema={"type": "object"}, status=ArtifactStatus.APPROVED
         )
     assert stored_row(approved)["status"] == ArtifactStatus.APPROVED
+
+
+def test_a_draft_saved_as_approved_without_approve_is_refused(demo_workspace):
+    """The lifecycle step's own fields, saved alone, still skip approve()'s author and second-person checks."""
+    users = demo_workspace["users"]
+    draft = demo_workspace["workflow"].production_version.new_draft(by=users["ops"])
+    draft.status = ArtifactStatus.APPROVED
+    draft.approved_by = users["ops"]
+    draft.approved_at = timezone.now()
+
+    with pytest.raises(ValidationError, match="only through approve"):
+        draft.save(update_fields=["status", "approved_at", "approved_by"])
+    assert stored_row(draft)["status"] == ArtifactStatus.DRAFT
 
 
 def test_the_production_pin_moves_only_through_pin_production_version(demo_workspace):

@@ -153,7 +153,7 @@ class VersionedArtifact(models.Model):
         if not changed:
             return
         step = self.LIFECYCLE_STEPS.get((stored["status"], self.status))
-        if lifecycle_only and step is not None and changed <= step:
+        if lifecycle_only and step is not None and changed <= step and getattr(self, "_in_lifecycle_step", False):
             return
         raise ValidationError(
             f"{self} is {stored['status']}: its status and approval change only through approve() or archive(), "
@@ -208,7 +208,7 @@ class VersionedArtifact(models.Model):
         self.approved_at = timezone.now()
         self.approved_by = by
         with_history_context(self, by=by, reason=reason or f"Approved {self}")
-        self.save(update_fields=["status", "approved_at", "approved_by"])
+        self._save_lifecycle_step(["status", "approved_at", "approved_by"])
 
     @transaction.atomic
     def archive(self, *, by, reason: str = "") -> None:
@@ -217,7 +217,15 @@ class VersionedArtifact(models.Model):
         self.status = ArtifactStatus.ARCHIVED
         self.archived_at = timezone.now()
         with_history_context(self, by=by, reason=reason or f"Archived {self}")
-        self.save(update_fields=["status", "archived_at"])
+        self._save_lifecycle_step(["status", "archived_at"])
+
+    def _save_lifecycle_step(self, fields: list[str]) -> None:
+        """The only save that may move status and approval (approve, archive): the save guard checks the flag."""
+        self._in_lifecycle_step = True
+        try:
+            self.save(update_fields=fields)
+        finally:
+            self._in_lifecycle_step = False
 
     def copy_fields(self) -> dict[str, Any]:
         skip = self.LIFECYCLE_FIELDS | {"id", "version", "created_at", "author", "changelog"}
