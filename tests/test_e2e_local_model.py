@@ -169,7 +169,7 @@ def test_command_line_run_prints_a_trace_with_real_token_counts(workspace, bundl
 
     document = json.loads(capsys.readouterr().out)
     assert document["status"] == "awaiting_approval", document["error"]
-    assert document["generation"]["source"] == "model"
+    assert document["generation"]["source"] == "model", json.dumps(document["generation"])[:3000]
     assert document["generation"]["input_tokens"] > 100
     assert document["generation"]["output_tokens"] > 10
     run = Run.objects.get(trace_id=document["trace_id"])

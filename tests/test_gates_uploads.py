@@ -139,7 +139,7 @@ def test_the_recipient_form_refuses_a_file_over_the_limit(admin_client, segment,
 
 
 @pytest.mark.django_db
-def test_the_import_audience_command_refuses_a_file_over_the_limit(segment, small_limit, tmp_path, capsys):
+def test_the_import_audience_command_refuses_a_file_over_the_limit(segment, small_limit, tmp_path, capsys, service_account):
     path = tmp_path / "a.csv"
     path.write_bytes(recipients_csv(200))
 
