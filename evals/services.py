@@ -48,7 +48,7 @@ from workflows.models import (
     with_history_context,
 )
 from workflows.redaction import redact
-from workflows.steps import MISSING_INPUT_HINTS, brief_prompt_variables
+from workflows.prompts import MISSING_INPUT_HINTS, brief_prompt_variables
 from workflows.uploads import UploadSource
 
 logger = logging.getLogger(__name__)
