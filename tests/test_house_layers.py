@@ -69,3 +69,16 @@ def test_a_wrong_arrow_breaks_its_contract(tmp_path, path, code, broken, arrow):
     assert broken in result.stdout
     assert arrow in result.stdout
     assert "1 broken" in result.stdout
+
+
+def test_reviewer_acceptance_sums_the_registered_sources_without_importing_them(monkeypatch):
+    from workflows import acceptance
+
+    monkeypatch.setattr(acceptance, "_SOURCES", [])
+    queues = acceptance.register_acceptance_source(lambda ids: {i: (1, 2) for i in ids})
+    acceptance.register_acceptance_source(queues)  # registered once
+    acceptance.register_acceptance_source(lambda ids: {ids[0]: (3, 3), ids[1]: (0, 0)})
+
+    assert acceptance.reviewer_acceptance([7, 8]) == {7: (4, 5), 8: (1, 2)}
+    monkeypatch.setattr(acceptance, "_SOURCES", [])
+    assert acceptance.reviewer_acceptance([7]) == {}
