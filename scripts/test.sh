@@ -25,9 +25,9 @@ fi
 echo "==> Layers: lint-imports (contracts in pyproject.toml)"
 "$VENV/bin/lint-imports" --no-cache || { echo "FAILED: an import crosses a layer (see the broken contract above)."; exit 1; }
 echo "==> Lint: ruff check"
-"$VENV/bin/ruff" check . || { echo "FAILED: ruff check (ruff check --fix . fixes most)."; exit 1; }
+"$VENV/bin/ruff" check --output-format concise . || { echo "FAILED: ruff check (ruff check --fix . fixes most)."; exit 1; }
 echo "==> Format: ruff format --check"
-"$VENV/bin/ruff" format --check . || { echo "FAILED: ruff format --check (run ruff format .)."; exit 1; }
+"$VENV/bin/ruff" format --check --output-format concise . || { echo "FAILED: ruff format --check (run ruff format .)."; exit 1; }
 
 echo "==> Tier 1: SQLite (WAL) + django-q2 ORM broker"
 env -u DATABASE_URL -u MARKETINGAI_REDIS_URL "$PY" -m pytest "$@"
