@@ -6,8 +6,12 @@ class ApprovalsConfig(AppConfig):
     verbose_name = "Approvals"
 
     def ready(self):
-        from approvals import services
-        from approvals import steps  # noqa: F401 - registers the "request_approval" pipeline step
-        from workflows import pipeline
+        from approvals import (
+            selectors,
+            services,
+            steps,  # noqa: F401 - registers the "request_approval" pipeline step
+        )
+        from workflows import acceptance, pipeline
 
         pipeline.on_run_failed(services.run_failed_withdraw_items)
+        acceptance.register_acceptance_source(selectors.review_acceptance_by_prompt_version)

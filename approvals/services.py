@@ -19,6 +19,7 @@ from django_q.tasks import async_task
 
 from approvals import roles, routing
 from approvals.models import ApprovalItem, Decision, Notification, ReviewTeam, RoutingRule
+from inputs import selectors as input_selectors
 from workflows import outbound
 from workflows.identity import service_user_or_none, service_user_refusal
 from workflows.models import Run, Trace, with_history_context
@@ -76,19 +77,16 @@ def access_sync() -> tuple[list[Group], list[ReviewTeam]]:
 
 
 def run_facts(*, run: Run, run_flags: list[str]) -> routing.RunFacts:
-    from inputs.models import DataCheck
-
     evaluations = list(run.evaluations.all())
     output_flags: list[str] = []
     for output in run.outputs.all():
         flags = (output.content or {}).get("risk_flags") if isinstance(output.content, dict) else None
         output_flags += [str(f) for f in flags or [] if str(f).strip()]
-    data_check = DataCheck.objects.filter(run=run).only("route_to_review").first()
     return routing.RunFacts(
         risk_level=run.risk_level,
         verdicts=routing.worst_verdicts((e.findings, e.judge_verdicts) for e in evaluations),
         risk_flags=tuple(output_flags) + tuple(run_flags),
-        data_check_routes_to_review=bool(data_check and data_check.route_to_review),
+        data_check_routes_to_review=input_selectors.data_check_routes_to_review(run_id=run.pk),
         auto_approval_allowed=run.workflow.auto_approval_allowed,
     )
 

@@ -25,7 +25,6 @@ from evals.models import (
     PromotionRequest,
     Rubric,
 )
-from inputs.importing import count_errors
 from workflows.admin import (
     PromptTemplateAdmin,
     PromptVersionAdmin,
@@ -35,6 +34,7 @@ from workflows.admin import (
     pretty_json,
 )
 from workflows.admin_history import GuardedHistoryAdmin
+from workflows.import_errors import count_errors
 from workflows.models import PromptTemplate, PromptVersion, Workflow
 from workflows.uploads import validate_upload_size
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from inputs.importing import ErrorCollector, RowError
+from workflows.import_errors import ErrorCollector, RowError
 from workflows.uploads import Upload, UploadError, UploadSource, format_from
 
 FORMATS = ("csv", "json")

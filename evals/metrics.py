@@ -6,9 +6,9 @@ from collections.abc import Iterable
 
 from django.db.models import Sum
 
-from approvals.selectors import review_acceptance_by_prompt_version
 from evals.decision import Outcomes
 from evals.models import CampaignOutcome, EvalDataset
+from workflows import acceptance
 
 
 def outcomes(version_ids: Iterable[int]) -> dict[int, Outcomes]:
@@ -28,15 +28,12 @@ def outcomes(version_ids: Iterable[int]) -> dict[int, Outcomes]:
 def reviewer_acceptance(version_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
     """(approved, decided) reviewer decisions per prompt version id; versions without any are left out.
 
-    Sums the reviewers' decisions recorded in the approval queues and the review figures
-    imported with campaign outcomes (reviews made before or outside marketingai).
+    Sums the reviewers' decisions recorded by the apps registered in ``workflows.acceptance``
+    (the approval queues) and the review figures imported with campaign outcomes (reviews
+    made before or outside marketingai).
     """
     version_ids = list(version_ids)
-    totals = {
-        version_id: counts
-        for version_id, counts in review_acceptance_by_prompt_version(version_ids).items()
-        if counts[1]
-    }
+    totals = acceptance.reviewer_acceptance(version_ids)
     rows = (
         CampaignOutcome.objects.filter(prompt_version_id__in=version_ids, reviewed__gt=0)
         .values("prompt_version_id")

@@ -10,7 +10,17 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from evals.decision import EVAL_LABELS, FAIL, NOT_MEASURED, NOT_REQUIRED, PASS, Decision, Figures, Outcomes, pct
+from evals.decision import (
+    EVAL_LABELS,
+    FAIL,
+    NOT_MEASURED,
+    NOT_REQUIRED,
+    PASS,
+    Decision,
+    Figures,
+    Outcomes,
+    pct,
+)
 
 STATUS_MARKS = {PASS: "pass", FAIL: "FAIL", NOT_MEASURED: "not measured yet", NOT_REQUIRED: "not required"}
 
@@ -148,7 +158,7 @@ def render_text(report: dict[str, Any]) -> str:
         f"- Model failures (no usable output): {sides['candidate']['model_failures']} | {sides['baseline']['model_failures']}"
     )
     lines.append(
-        f"- Risk high/medium/low: "
+        "- Risk high/medium/low: "
         + " | ".join(f"{s['risk']['high']}/{s['risk']['medium']}/{s['risk']['low']}" for s in (sides["candidate"], sides["baseline"]))
     )
     lines += ["", "Business proxy tests:"]

@@ -47,8 +47,8 @@ from workflows.models import (
     Workflow,
     with_history_context,
 )
+from workflows.prompts import MISSING_INPUT_HINTS, brief_prompt_variables
 from workflows.redaction import redact
-from workflows.steps import MISSING_INPUT_HINTS, brief_prompt_variables
 from workflows.uploads import UploadSource
 
 logger = logging.getLogger(__name__)

@@ -8,9 +8,9 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 
-from inputs.importing import count_errors
 from inputs.imports import audience_import
 from inputs.models import AudienceImport, Recipient
+from workflows.import_errors import count_errors
 from workflows.models import AudienceSegment
 from workflows.uploads import validate_upload_size
 

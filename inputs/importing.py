@@ -3,7 +3,7 @@
 Nothing here touches the database: ``parse_recipients`` turns a file (bytes, an upload or an
 open binary file, read as a stream within the upload size limit) into a ``ParseResult`` and
 the service in ``inputs.imports`` stores it, all or nothing. Every error is collected (up to
-``MAX_ERRORS``) so one upload shows the person everything to fix, with row numbers as they see
+``workflows.import_errors.MAX_ERRORS``) so one upload shows the person everything to fix, with row numbers as they see
 them in the file: in a CSV the header is row 1 and the first recipient row 2; in JSON the first
 record is row 1.
 """
@@ -21,6 +21,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
+from workflows.import_errors import ErrorCollector, RowError
 from workflows.uploads import Upload, UploadError, UploadSource, format_from
 
 FORMATS = ("csv", "json")
@@ -29,8 +30,6 @@ OPTIONAL_COLUMNS = ("role", "plan", "usage_summary", "usage_as_of")
 KNOWN_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 # Mirrors the lengths of inputs.models.Recipient, so a file that parses also fits the table.
 MAX_LENGTHS = {"customer_id": 120, "email": 254, "role": 120, "plan": 120}
-MAX_ERRORS = 200
-MORE_ERRORS_PREFIX = "... and "
 FUTURE_TOLERANCE = timedelta(hours=1)
 
 OPTED_IN = "opted_in"
@@ -58,17 +57,6 @@ class RecipientRow:
 
 
 @dataclass
-class RowError:
-    row: int | None
-    column: str | None
-    message: str
-
-    def __str__(self) -> str:
-        where = ", ".join(part for part in (f"row {self.row}" if self.row is not None else "", self.column or "") if part)
-        return f"{where}: {self.message}" if where else self.message
-
-
-@dataclass
 class ParseResult:
     rows: list[RecipientRow] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
@@ -76,36 +64,6 @@ class ParseResult:
     @property
     def ok(self) -> bool:
         return not self.errors
-
-
-class ErrorCollector:
-    """Collects errors, keeping the first MAX_ERRORS and counting the rest."""
-
-    def __init__(self) -> None:
-        self.kept: list[RowError] = []
-        self.dropped = 0
-
-    def add(self, row: int | None, column: str | None, message: str) -> None:
-        if len(self.kept) < MAX_ERRORS:
-            self.kept.append(RowError(row, column, message))
-        else:
-            self.dropped += 1
-
-    def __bool__(self) -> bool:
-        return bool(self.kept)
-
-    def as_list(self) -> list[RowError]:
-        if not self.dropped:
-            return list(self.kept)
-        more = f"{self.dropped} more error" + ("" if self.dropped == 1 else "s")
-        return [*self.kept, RowError(None, None, f"{MORE_ERRORS_PREFIX}{more}")]
-
-
-def count_errors(messages: list[str]) -> int:
-    """How many errors a stored error list stands for, counting those left off after MAX_ERRORS."""
-    if messages and messages[-1].startswith(MORE_ERRORS_PREFIX):
-        return len(messages) - 1 + int(messages[-1][len(MORE_ERRORS_PREFIX) :].split()[0])
-    return len(messages)
 
 
 # --- Field checks ----------------------------------------------------------------------

@@ -13,7 +13,14 @@ from django.utils import timezone
 
 from inputs import datacheck
 from inputs.models import DataCheck, InputRequirement, Recipient, RecipientAssignment
-from workflows.models import BrandRules, ClaimSet, LegalRestrictionSet, Run, RunVariant, with_history_context
+from workflows.models import (
+    BrandRules,
+    ClaimSet,
+    LegalRestrictionSet,
+    Run,
+    RunVariant,
+    with_history_context,
+)
 
 RECIPIENT_FIELDS = ("role", "plan")
 ASSIGNMENT_BATCH = 2000

@@ -14,10 +14,10 @@ from typing import Any
 
 from django.utils import timezone
 
-from inputs.importing import count_errors
 from inputs.imports import audience_import
 from inputs.models import AudienceImport, AudienceSource
 from workflows import outbound, secrets
+from workflows.import_errors import count_errors
 from workflows.models import with_history_context
 from workflows.redaction import redact, safe_url
 

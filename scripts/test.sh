@@ -21,6 +21,14 @@ else
   echo "==> Postgres or Redis does not answer on 127.0.0.1: running the SQLite tier only."
 fi
 
+# Static checks first, each failing fast: the layer contracts, the linter, the formatter.
+echo "==> Layers: lint-imports (contracts in pyproject.toml)"
+"$VENV/bin/lint-imports" --no-cache || { echo "FAILED: an import crosses a layer (see the broken contract above)."; exit 1; }
+echo "==> Lint: ruff check"
+"$VENV/bin/ruff" check --output-format concise . || { echo "FAILED: ruff check (ruff check --fix . fixes most)."; exit 1; }
+echo "==> Format: ruff format --check"
+"$VENV/bin/ruff" format --check --output-format concise . || { echo "FAILED: ruff format --check (run ruff format .)."; exit 1; }
+
 echo "==> Tier 1: SQLite (WAL) + django-q2 ORM broker"
 env -u DATABASE_URL -u MARKETINGAI_REDIS_URL "$PY" -m pytest "$@"
 status=$?

@@ -49,9 +49,8 @@ def test_every_admin_page_opens_for_a_superuser(admin_client, executed_run):
 
 
 def _request_for(client):
-    from django.test import RequestFactory
-
     from django.contrib.auth import get_user_model
+    from django.test import RequestFactory
 
     request = RequestFactory().get("/")
     request.user = get_user_model().objects.get(username="admin")

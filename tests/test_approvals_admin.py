@@ -16,8 +16,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from approvals import services
-from approvals.models import ApprovalItem, Decision, Notification
-from tests.approvals_support import UNSUPPORTED_CLAIM, open_item, routed_run, with_unsupported_claim
+from approvals.models import Decision, Notification
+from tests.approvals_support import open_item, routed_run, with_unsupported_claim
 from workflows.models import Run
 
 pytestmark = pytest.mark.django_db
@@ -141,7 +141,7 @@ def test_run_page_shows_the_approval_state_and_decisions(admin_client, workspace
     page = admin_client.get(reverse("admin:workflows_run_change", args=[run.pk])).content.decode()
     assert "Changes requested" in page and "Drop it." in page and "legal" in page and outcome.revision.run_id in page
     revision_page = admin_client.get(reverse("admin:workflows_run_change", args=[outcome.revision.pk])).content.decode()
-    assert f"Revision of" in revision_page and run.run_id in revision_page
+    assert "Revision of" in revision_page and run.run_id in revision_page
 
 
 def test_decisions_export_is_a_managers_action(client, workspace, model_server, reply, valid_email):

@@ -12,7 +12,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import NoReverseMatch, reverse
 
-from inputs.importing import MAX_ERRORS, count_errors, parse_recipients, parse_records
+from inputs.importing import parse_recipients, parse_records
+from workflows.import_errors import MAX_ERRORS, count_errors
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=dt_timezone.utc)
 

@@ -9,7 +9,7 @@ from evals import validators
 from evals.demo import V9_SYSTEM, V9_USER, V10_SYSTEM, V10_USER, demo_candidates
 from workflows import rendering
 from workflows.demo import FALLBACK_EMAIL, PROMPT_VERSIONS
-from workflows.steps import campaign_brief_variables
+from workflows.prompts import campaign_brief_variables
 
 V7 = SimpleNamespace(**next(spec for spec in PROMPT_VERSIONS if spec["version"] == 7))
 V10 = demo_candidates(V7)[10]

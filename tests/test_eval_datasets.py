@@ -12,7 +12,7 @@ from evals.importing import parse_dataset
 from evals.models import EvalDataset, EvalDatasetItem, EvalSuiteRun
 from workflows import services as run_services
 from workflows.models import RunVariant
-from workflows.steps import brief_prompt_variables, prompt_variables
+from workflows.prompts import brief_prompt_variables, prompt_variables
 
 GOOD_CSV = (
     "external_id,name,audience_role,plan_name,product_usage_summary,offer,offer_expires_at,key_facts,tags,sends,clicks,unsubscribes,upgrades\n"

@@ -25,7 +25,15 @@ from evals import services as evals
 from evals.models import EvalSuiteRun, PromotionRequest
 from inputs.models import AudienceImport, Recipient
 from tests.approvals_support import open_item, routed_run
-from workflows.models import AudienceSegment, Claim, ClaimSet, PromptVersion, Run, VersionedArtifact, with_history_context
+from workflows.models import (
+    AudienceSegment,
+    Claim,
+    ClaimSet,
+    PromptVersion,
+    Run,
+    VersionedArtifact,
+    with_history_context,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -65,7 +65,7 @@ class TestRendering:
     def test_campaign_brief_fields_are_exactly_what_a_brief_renders(self):
         from types import SimpleNamespace
 
-        from workflows.steps import campaign_brief_variables
+        from workflows.prompts import campaign_brief_variables
 
         brief = SimpleNamespace(
             label="b1", name="Internal name", plan_name="Team", offer="", offer_expires_at=None, key_facts="Ends in 3 days."

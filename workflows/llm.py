@@ -23,8 +23,8 @@ import openai
 from django.conf import settings
 
 from workflows import localmodel
-from workflows.transactions import refuse_inside_transaction
 from workflows.redaction import redact, safe_url
+from workflows.transactions import refuse_inside_transaction
 
 
 class StructuredOutput:

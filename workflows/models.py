@@ -19,7 +19,6 @@ from simple_history.models import HistoricalRecords
 
 from workflows import contracts, pipeline
 
-
 logger = logging.getLogger(__name__)
 
 def with_history_context(instance: models.Model, *, by, reason: str) -> None:

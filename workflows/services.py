@@ -198,7 +198,8 @@ def run_execute(*, run_id: int) -> Run:
                 return _record_worker_stopped(trace, run, ctx.trace)
             _save_trace(trace, run, ctx.trace, reason=f"Step {name} done")
     except pipeline.RunStopped as exc:
-        if not _end(run, lambda: run.mark_stopped(by=run.started_by, reason=str(exc))):
+        stopped_because = str(exc)
+        if not _end(run, lambda: run.mark_stopped(by=run.started_by, reason=stopped_because)):
             return _record_worker_stopped(trace, run, ctx.trace)
         _save_trace(trace, run, ctx.trace, reason="Run stopped before generation")
         return run

@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from evals import services
-from inputs.importing import count_errors
+from workflows.import_errors import count_errors
 from workflows.management.options import acting_user, workflow_named
 
 

@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from evals import services
-from inputs.importing import count_errors
+from workflows.import_errors import count_errors
 from workflows.management.options import acting_user, workflow_named
 
 

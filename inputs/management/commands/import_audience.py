@@ -2,9 +2,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from inputs.importing import count_errors
 from inputs.imports import audience_import
 from inputs.models import AudienceImport, Recipient
+from workflows.import_errors import count_errors
 from workflows.management.options import acting_user
 from workflows.models import AudienceSegment
 
