@@ -78,10 +78,10 @@ def main() -> None:
     from django.core.management import call_command
     from django.utils import timezone
 
+    from demo.loader import load_demo
     from inputs import services as input_services
     from inputs.imports import audience_import
     from workflows import services
-    from workflows.demo import load_demo
     from workflows.models import Workflow
 
     call_command("migrate", verbosity=0)

@@ -105,9 +105,9 @@ def main() -> None:
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
 
+    from demo.loader import load_demo
     from evals import services
     from evals.models import EvalPolicy
-    from workflows.demo import load_demo
     from workflows.models import GenerationCacheEntry, Workflow
 
     call_command("migrate", verbosity=0)

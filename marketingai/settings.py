@@ -71,6 +71,8 @@ INSTALLED_APPS = [
     "evals",
     "approvals",
     "inputs",
+    # Made-up data, the demo CDP endpoint and demo users; no domain app imports it.
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -183,7 +185,7 @@ MARKETINGAI_OUTBOUND_MAX_BYTES = env_int("MARKETINGAI_OUTBOUND_MAX_BYTES", 50 * 
 MARKETINGAI_SECRETS = env_list("MARKETINGAI_SECRET_NAMES")
 if MARKETINGAI_DEMO_CDP:
     # The demo's own source: the admin serves the demo CDP on loopback, behind this token
-    # (inputs.demo_cdp.DEMO_CDP_TOKEN_ENV).
+    # (demo.cdp.DEMO_CDP_TOKEN_ENV).
     MARKETINGAI_OUTBOUND_ALLOWED_HOSTS.append(f"127.0.0.1:{os.environ.get('MARKETINGAI_ADMIN_PORT', '8000')}")
     MARKETINGAI_SECRETS.append("MARKETINGAI_DEMO_CDP_TOKEN")
 # --- end of outbound HTTP and secrets ---

@@ -1,8 +1,7 @@
+from django.conf import settings
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
-
-from inputs.demo_cdp import demo_cdp_urls
 
 admin.site.site_header = "marketingai"
 admin.site.site_title = "marketingai"
@@ -11,5 +10,7 @@ admin.site.index_title = "Workflows, runs and reviews"
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
-    *demo_cdp_urls,
 ]
+if settings.MARKETINGAI_DEMO_CDP:
+    # The demo CDP endpoint serves made-up recipients: routed only while the demo is on.
+    urlpatterns.append(path("", include("demo.urls")))

@@ -57,7 +57,7 @@ cat <<MSG
   Admin:  http://127.0.0.1:$ADMIN_PORT/admin/
   Demo logins (demo only, never use these passwords elsewhere):
 $(DJANGO_SETTINGS_MODULE=marketingai.settings "$PY" -c 'import django; django.setup()
-from workflows.demo import DEMO_PASSWORDS
+from demo.users import DEMO_PASSWORDS
 print("\n".join(f"    {u:8} {p}" for u, p in DEMO_PASSWORDS.items()))')
   Try: Workflows > Workflows > Trial expiration email > Start run
   Or:  $PY manage.py run_workflow trial_expiration_email --user ops --json

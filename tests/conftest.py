@@ -44,6 +44,29 @@ def model_server(scripted_server, settings):
     scripted_server.reset()
 
 
+def _reload_urlconf():
+    import importlib
+    import sys
+
+    from django.conf import settings
+    from django.urls import clear_url_caches
+
+    clear_url_caches()
+    if settings.ROOT_URLCONF in sys.modules:
+        importlib.reload(sys.modules[settings.ROOT_URLCONF])
+
+
+@pytest.fixture
+def demo_cdp_on(settings):
+    """The demo CDP switched on and routed: the URLconf reads MARKETINGAI_DEMO_CDP once, at import."""
+    was = settings.MARKETINGAI_DEMO_CDP
+    settings.MARKETINGAI_DEMO_CDP = True
+    _reload_urlconf()
+    yield
+    settings.MARKETINGAI_DEMO_CDP = was
+    _reload_urlconf()
+
+
 @pytest.fixture
 def valid_email():
     return dict(VALID_EMAIL)
@@ -59,7 +82,7 @@ def service_account(db, settings):
     """The demo's service account, configured as the user commands without --user act as (as `make run` does)."""
     from django.contrib.auth import get_user_model
 
-    from workflows.demo import DEMO_SERVICE_USER
+    from demo.users import DEMO_SERVICE_USER
 
     user, _ = get_user_model().objects.get_or_create(username=DEMO_SERVICE_USER)
     settings.MARKETINGAI_SERVICE_USER = DEMO_SERVICE_USER
@@ -70,8 +93,8 @@ def _load_workspace(*, judges: bool = False):
     """The demo; without judges unless asked, so scripted replies map one-to-one to generations."""
     from django.contrib.auth import get_user_model
 
+    from demo.loader import load_demo
     from evals.models import EvalPolicy
-    from workflows.demo import load_demo
     from workflows.models import Workflow
 
     load_demo(force=True)

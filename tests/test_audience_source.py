@@ -19,7 +19,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from inputs.demo_cdp import DEMO_CDP_TOKEN_ENV, DEMO_FIELD_MAPPING, DEMO_RECORDS_PATH
+from demo.cdp import DEMO_CDP_TOKEN_ENV, DEMO_FIELD_MAPPING, DEMO_RECORDS_PATH
 from inputs.models import AudienceImport, AudienceSource, Recipient
 from inputs.sources import SourceError, audience_pull, map_records, source_age_hours
 from workflows.models import AudienceSegment
@@ -144,8 +144,7 @@ def allow_loopback(settings, url: str) -> None:
 
 
 @pytest.fixture
-def demo_source(live_server, segment, credential, settings):
-    settings.MARKETINGAI_DEMO_CDP = True
+def demo_source(live_server, segment, credential, settings, demo_cdp_on):
     allow_loopback(settings, live_server.url)
     return AudienceSource.objects.create(
         segment=segment,
@@ -246,8 +245,7 @@ def test_demo_endpoint_answers_404_for_an_unknown_segment(demo_source, live_serv
         audience_pull(source=demo_source)
 
 
-def test_demo_endpoint_needs_a_bearer_token(client, settings, monkeypatch):
-    settings.MARKETINGAI_DEMO_CDP = True  # off by default since the demo is opt-in
+def test_demo_endpoint_needs_a_bearer_token(client, monkeypatch, demo_cdp_on):
     monkeypatch.delenv(DEMO_CDP_TOKEN_ENV, raising=False)
     url = f"/demo-cdp/segments/{SEGMENT_SLUG}/recipients.json"
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
+from demo.users import DEMO_PASSWORDS
 from tests.browser import admin_login, expect
-from workflows.demo import DEMO_PASSWORDS
 from workflows.models import Run
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -8,8 +8,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from approvals import roles
+from demo.loader import load_demo
+from demo.users import DEMO_PASSWORDS
 from workflows import contracts
-from workflows.demo import DEMO_PASSWORDS, load_demo
 from workflows.models import ArtifactStatus, ClaimSet, PromptVersion, Workflow
 
 

@@ -5,10 +5,11 @@ from types import SimpleNamespace
 import jsonschema
 import pytest
 
+from demo.candidates import V9_SYSTEM, V9_USER, V10_SYSTEM, V10_USER, demo_candidates
+from demo.prompts import PROMPT_VERSIONS
+from demo.workflow import FALLBACK_EMAIL
 from evals import validators
-from evals.demo import V9_SYSTEM, V9_USER, V10_SYSTEM, V10_USER, demo_candidates
 from workflows import rendering
-from workflows.demo import FALLBACK_EMAIL, PROMPT_VERSIONS
 from workflows.prompts import campaign_brief_variables
 
 V7 = SimpleNamespace(**next(spec for spec in PROMPT_VERSIONS if spec["version"] == 7))

@@ -118,7 +118,7 @@ def task_cluster(transactional_db, bundled_model, tmp_path):
 
 
 def test_admin_run_goes_through_the_cluster_to_a_traced_output(client, task_cluster, bundled_settings):
-    from workflows.demo import load_demo
+    from demo.loader import load_demo
 
     load_demo(force=True)
     from django.contrib.auth import get_user_model
@@ -184,7 +184,7 @@ def test_a_bundled_model_run_is_routed_to_a_queue_and_decided_there_by_its_revie
     from django.contrib.auth import get_user_model
 
     from approvals.models import ApprovalItem, Decision
-    from workflows.demo import load_demo
+    from demo.loader import load_demo
     from workflows.models import Workflow
 
     load_demo(force=True)
@@ -234,10 +234,10 @@ def test_a_v8_suite_on_the_cluster_loses_on_legal_terms_with_the_bundled_model_a
     from django.contrib.auth import get_user_model
     from django.core.exceptions import ValidationError
 
+    from demo.evals import DATASET_FILE
+    from demo.loader import load_demo
     from evals import services
-    from evals.demo import DATASET_FILE
     from evals.models import EvalSuiteResult, EvalSuiteRun
-    from workflows.demo import load_demo
     from workflows.models import Workflow
 
     load_demo(force=True)

@@ -14,9 +14,9 @@ from django.contrib.auth import get_user_model
 from django.test import RequestFactory
 from simple_history.admin import SimpleHistoryAdmin
 
+from demo.users import DEMO_USERS
 from tests.history_forms import history_url, revert_form_data, stored_row
 from workflows import services
-from workflows.demo import DEMO_USERS
 
 pytestmark = pytest.mark.django_db
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from inputs.demo_cdp import DEMO_CDP_TOKEN_ENV
+from demo.cdp import DEMO_CDP_TOKEN_ENV
 from tests.outbound_support import (  # noqa: F401 - fixtures
     REFUSED,
     CountingServer,

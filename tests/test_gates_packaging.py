@@ -59,4 +59,4 @@ def test_a_built_wheel_holds_every_local_app_and_the_eval_dataset(tmp_path):
     top_level = {name.split("/")[0] for name in names}
     assert {p.parent.name for p in ROOT.glob("*/apps.py")} | {"marketingai"} <= top_level
     assert "inputs/migrations/0001_initial.py" in names
-    assert "evals/data/trial_expiration_briefs.json" in names
+    assert "demo/data/trial_expiration_briefs.json" in names

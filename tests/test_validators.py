@@ -9,8 +9,10 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from demo.prompts import email_output_schema
+from demo.registries import RESTRICTED_TERMS, _claims_v14
+from demo.workflow import FALLBACK_EMAIL
 from evals.validators import FAIL, PASS, REVIEW, VALIDATORS, EvalContext, Span, run_validators
-from workflows.demo import FALLBACK_EMAIL, RESTRICTED_TERMS, _claims_v14, email_output_schema
 
 BODY = (
     "Hi there,\n\n"

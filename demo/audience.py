@@ -1,14 +1,53 @@
-"""The demo's data contract, HTTP source and recipients (fresh, stale and opted-out)."""
+"""The demo's audience: its segments, data contract, HTTP source and recipients (fresh, stale and opted-out)."""
 
 from __future__ import annotations
 
 import json
 import os
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from inputs.demo_cdp import DEMO_CDP_TOKEN_ENV, DEMO_FIELD_MAPPING, DEMO_RECORDS_PATH, demo_members
+from demo.cdp import DEMO_CDP_TOKEN_ENV, DEMO_FIELD_MAPPING, DEMO_RECORDS_PATH, demo_members
 from inputs.models import AudienceImport, AudienceSource, InputRequirement
-from workflows.models import with_history_context
+from workflows.models import AudienceSegment, with_history_context
+
+if TYPE_CHECKING:
+    from demo.loader import DemoLoader
+
+# slug -> (name, description, source, age of the last refresh when created)
+SEGMENTS: dict[str, tuple[str, str, str, timedelta]] = {
+    "trial_ending_3_days": (
+        "Trials ending in 3 days",
+        "Trial workspaces whose trial ends within 72 hours; upgraded and opted-out contacts are excluded.",
+        "cdp",
+        timedelta(hours=3),
+    ),
+    "trial_ended_7_days": (
+        "Trials ended in the last 7 days",
+        "Workspaces whose trial ended during the past week without choosing a plan.",
+        "cdp",
+        timedelta(hours=5),
+    ),
+    "team_plan_admins": (
+        "Team plan workspace admins",
+        "Admins of paying Team plan workspaces; exported nightly from the CRM, so often stale.",
+        "crm",
+        timedelta(hours=30),
+    ),
+}
+
+
+def load_segments(loader: DemoLoader) -> AudienceSegment:
+    for slug, (name, description, source, age) in SEGMENTS.items():
+        loader.upsert(
+            AudienceSegment,
+            {"slug": slug},
+            {"name": name, "description": description, "source": source},
+            create_only={"refreshed_at": loader.now - age},
+            by=loader.users["ops"],
+        )
+    return AudienceSegment.objects.get(slug="trial_ending_3_days")
+
 
 Input, Freshness, OnFailure = InputRequirement.Input, InputRequirement.Freshness, InputRequirement.OnFailure
 

@@ -15,7 +15,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.http import Http404, JsonResponse
-from django.urls import path
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
@@ -97,7 +96,3 @@ def recipients_view(request, segment_slug: str):
     members = demo_members(segment_slug)
     return JsonResponse({"data": {"segment": segment_slug, "count": len(members), "members": members}})
 
-
-demo_cdp_urls = [
-    path("demo-cdp/segments/<slug:segment_slug>/recipients.json", recipients_view, name="demo_cdp_recipients"),
-]
