@@ -6,6 +6,7 @@ views); contributions come out in their declared order, whatever the registratio
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -50,6 +51,15 @@ def test_every_model_is_administered_by_its_own_app_and_no_admin_extends_another
         for base in type(model_admin).__mro__[1:]:
             if issubclass(base, BaseModelAdmin) and _app_of(base) != _app_of(type(model_admin)):
                 assert base not in registered, f"{type(model_admin).__name__} subclasses {base.__name__} of another app"
+
+
+def test_the_kernels_admin_modules_import_no_feature_app():
+    feature_apps = {"inputs", "evals", "approvals"}
+    for path in (ROOT / "workflows").glob("admin*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+        assert not {name.split(".")[0] for name in imported} & feature_apps, path.name
 
 
 @pytest.fixture
