@@ -12,7 +12,10 @@ it, never by ``INSTALLED_APPS`` or import order. The kernel's own sections carry
   (its changelist, and the kernel inlines that list the model), with the annotations it reads.
 - ``register_object_tool(model, template=..., order=..., context=...)``: buttons on the change page.
 - ``register_admin_url(model, route=..., view=..., name=...)``: a view under the model's admin URLs;
-  ``view(model_admin, request, **kwargs)``.
+  ``view(model_admin, request, **kwargs)``; the name starts with ``<app_label>_<model_name>_``.
+
+Sections interleave with the kernel's own by order (see each kernel admin's ``sections``);
+inlines and columns follow the kernel's own, buttons precede them, each sorted by order.
 """
 
 from __future__ import annotations
