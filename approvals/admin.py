@@ -1,4 +1,7 @@
-"""Admin for reviewers: "my queue", the item page with its decision form, and read-only audit lists."""
+"""Admin for reviewers: "my queue", the item page with its decision form, and read-only audit lists.
+
+Its part of the kernel's run page (review state, decisions, revisions) is a section registered at the end.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +19,8 @@ from django.utils.html import format_html, format_html_join
 
 from approvals import rendering, services
 from approvals.models import ApprovalItem, Decision, Notification, ReviewQueueItem, ReviewTeam, RoutingRule
-from workflows.admin import ReadOnlyAdminMixin, RunAdmin, _data_check_finding
+from workflows import admin_extensions
+from workflows.admin import ReadOnlyAdminMixin
 from workflows.admin_history import GuardedHistoryAdmin
 from workflows.exports import csv_writer
 from workflows.models import Run
@@ -322,68 +326,51 @@ def _variant_views(run: Run) -> list[dict]:
 
 
 def _data_check_view(run: Run) -> dict | None:
-    from inputs.models import DataCheck
+    from inputs import services as input_services
 
-    check = DataCheck.objects.filter(run=run).first()
-    if check is None:
-        return None
-    rows = [
-        (name, entry.get("source", ""), _data_check_finding(entry), entry.get("status", ""))
-        for name, entry in (check.document.get("required_inputs") or {}).items()
-    ]
-    return {"summary": check.summary, "decision": check.get_decision_display(), "route_to_review": check.route_to_review, "rows": rows, "flags": check.document.get("flags") or []}
+    return input_services.data_check_for_review(run=run)
 
 
 # --- The run page: approval state and decisions ----------------------------------------------------
 
 
-admin.site.unregister(Run)
-
-
-@admin.register(Run)
-class RunWithApprovalAdmin(RunAdmin):
-    """The run page, with where the run stands in review and every decision on it."""
-
-    fieldsets = (
-        *RunAdmin.fieldsets[:4],
-        ("Approval", {"fields": ("approval_view", "revisions_view")}),
-        *RunAdmin.fieldsets[4:],
-    )
-    readonly_fields = tuple(f for group in fieldsets for f in group[1]["fields"])
-
-    @admin.display(description="Review")
-    def approval_view(self, obj):
-        items = list(ApprovalItem.objects.filter(run=obj).select_related("team", "decision__reviewer", "decision__escalate_to"))
-        if not items:
-            return "Not routed to review." if obj.status != Run.Status.AWAITING_APPROVAL else "-"
-        rows = []
-        for item in items:
-            decision = getattr(item, "decision", None)
-            link = reverse("admin:approvals_reviewqueueitem_change", args=[item.pk]) if item.is_open else ""
-            rows.append(
-                (
-                    item.team or "-",
-                    item.get_status_display(),
-                    item.routing_reason,
-                    decision.reviewer if decision else "-",
-                    decision.get_decision_display() if decision else "-",
-                    timezone.localtime(decision.decided_at).strftime("%Y-%m-%d %H:%M:%S") if decision else "-",
-                    decision.note if decision else "",
-                    format_html('<a href="{}">Open the item</a>', link) if link else "",
-                )
+@admin.display(description="Review")
+def approval_view(obj):
+    items = list(ApprovalItem.objects.filter(run=obj).select_related("team", "decision__reviewer", "decision__escalate_to"))
+    if not items:
+        return "Not routed to review." if obj.status != Run.Status.AWAITING_APPROVAL else "-"
+    rows = []
+    for item in items:
+        decision = getattr(item, "decision", None)
+        link = reverse("admin:approvals_reviewqueueitem_change", args=[item.pk]) if item.is_open else ""
+        rows.append(
+            (
+                item.team or "-",
+                item.get_status_display(),
+                item.routing_reason,
+                decision.reviewer if decision else "-",
+                decision.get_decision_display() if decision else "-",
+                timezone.localtime(decision.decided_at).strftime("%Y-%m-%d %H:%M:%S") if decision else "-",
+                decision.note if decision else "",
+                format_html('<a href="{}">Open the item</a>', link) if link else "",
             )
-        table = format_html_join("", "<tr>" + "<td>{}</td>" * 8 + "</tr>", rows)
-        return format_html(
-            "<table><tr><th>Team</th><th>Item</th><th>Routed because</th><th>Reviewer</th><th>Decision</th>"
-            "<th>Decided at</th><th>Note</th><th></th></tr>{}</table>",
-            table,
         )
+    table = format_html_join("", "<tr>" + "<td>{}</td>" * 8 + "</tr>", rows)
+    return format_html(
+        "<table><tr><th>Team</th><th>Item</th><th>Routed because</th><th>Reviewer</th><th>Decision</th>"
+        "<th>Decided at</th><th>Note</th><th></th></tr>{}</table>",
+        table,
+    )
 
-    @admin.display(description="Revisions")
-    def revisions_view(self, obj):
-        links = []
-        if obj.revision_of_id:
-            links.append(format_html("Revision of {} with the note: <i>{}</i>", _run_link(obj.revision_of), obj.reviewer_note))
-        for revision in obj.revisions.all():
-            links.append(format_html("Regenerated as {}", _run_link(revision)))
-        return format_html_join("", "<p>{}</p>", ((link,) for link in links)) if links else "-"
+
+@admin.display(description="Revisions")
+def revisions_view(obj):
+    links = []
+    if obj.revision_of_id:
+        links.append(format_html("Revision of {} with the note: <i>{}</i>", _run_link(obj.revision_of), obj.reviewer_note))
+    for revision in obj.revisions.all():
+        links.append(format_html("Regenerated as {}", _run_link(revision)))
+    return format_html_join("", "<p>{}</p>", ((link,) for link in links)) if links else "-"
+
+
+admin_extensions.register_section(Run, title="Approval", fields=(approval_view, revisions_view), order=50)

@@ -1,4 +1,8 @@
-"""Admin for evals: policies, rubrics and results; datasets, eval suites, promotion of prompt versions."""
+"""Admin for evals: policies, rubrics and results; datasets, eval suites, promotion of prompt versions.
+
+Its parts of the kernel's pages (the run's checks, the prompt versions' latest suite, the
+promotion buttons and views) are contributions registered at the end.
+"""
 
 from __future__ import annotations
 
@@ -25,17 +29,11 @@ from evals.models import (
     PromotionRequest,
     Rubric,
 )
-from workflows.admin import (
-    PromptTemplateAdmin,
-    PromptVersionAdmin,
-    PromptVersionHistoryInline,
-    ReadOnlyAdminMixin,
-    VersionedArtifactAdmin,
-    pretty_json,
-)
+from workflows import admin_extensions
+from workflows.admin import ReadOnlyAdminMixin, VersionedArtifactAdmin, pretty_json
 from workflows.admin_history import GuardedHistoryAdmin
 from workflows.import_errors import count_errors
-from workflows.models import PromptTemplate, PromptVersion, Workflow
+from workflows.models import PromptVersion, Run, Workflow
 from workflows.uploads import validate_upload_size
 
 
@@ -409,34 +407,13 @@ def _latest_suite(field: str):
     return Subquery(suites.values(field)[:1])
 
 
-def _suite_decision(obj) -> str:
+@admin.display(description="Latest eval suite")
+def latest_suite(obj) -> str:
     if not getattr(obj, "latest_suite_id", None):
         return "-"
     url = reverse("admin:evals_evalsuiterun_change", args=[obj.latest_suite_id])
     label = EvalSuiteRun.Decision(obj.latest_suite_decision).label if obj.latest_suite_decision else "no decision"
     return format_html('<a href="{}">suite_{}: {}</a>', url, obj.latest_suite_id, label)
-
-
-class PromptVersionHistoryWithSuitesInline(PromptVersionHistoryInline):
-    """The version list (v7 | date | note | status) with each version's latest suite decision."""
-
-    fields = (*PromptVersionHistoryInline.fields, "latest_suite")
-    readonly_fields = fields
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).annotate(latest_suite_id=_latest_suite("pk"), latest_suite_decision=_latest_suite("decision"))
-
-    @admin.display(description="Latest eval suite")
-    def latest_suite(self, obj):
-        return _suite_decision(obj)
-
-
-admin.site.unregister(PromptTemplate)
-
-
-@admin.register(PromptTemplate)
-class PromptTemplateWithSuitesAdmin(PromptTemplateAdmin):
-    inlines = [PromptVersionHistoryWithSuitesInline]
 
 
 class PromotionNoteForm(forms.Form):
@@ -449,115 +426,134 @@ class PromotionNoteForm(forms.Form):
         self.fields["workflow"].initial = self.fields["workflow"].queryset.values_list("pk", flat=True).first()
 
 
-admin.site.unregister(PromptVersion)
-
-
-@admin.register(PromptVersion)
-class PromotablePromptVersionAdmin(PromptVersionAdmin):
-    """Prompt versions reach production only through a winning suite and a second person's approval."""
-
-    list_display = (*PromptVersionAdmin.list_display, "latest_suite")
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).annotate(latest_suite_id=_latest_suite("pk"), latest_suite_decision=_latest_suite("decision"))
-
-    @admin.display(description="Latest eval suite")
-    def latest_suite(self, obj):
-        return _suite_decision(obj)
-
-    def get_urls(self):
-        return [
-            path(
-                "<path:object_id>/request-promotion/",
-                self.admin_site.admin_view(self.request_promotion_view),
-                name="workflows_promptversion_request_promotion",
-            ),
-            path(
-                "<path:object_id>/approve-promotion/",
-                self.admin_site.admin_view(self.approve_promotion_view),
-                name="workflows_promptversion_approve_promotion",
-            ),
-            *super().get_urls(),
-        ]
-
-    def render_change_form(self, request, context, *args, obj=None, **kwargs):
-        if obj is not None:
-            context["open_promotion"] = obj.promotion_requests.filter(status=PromotionRequest.Status.REQUESTED).exists()
-        return super().render_change_form(request, context, *args, obj=obj, **kwargs)
-
-    def request_promotion_view(self, request, object_id):
-        version = get_object_or_404(PromptVersion.objects.select_related("template", "author"), pk=object_id)
-        if not request.user.has_perm("evals.request_promotion"):
-            raise PermissionDenied
-        form = PromotionNoteForm(request.POST or None, version=version)
-        workflow = form.fields["workflow"].queryset.first()
-        if request.method == "POST" and form.is_valid():
-            workflow = form.cleaned_data["workflow"]
-            try:
-                promotion = services.promotion_request(workflow=workflow, version=version, requested_by=request.user, note=form.cleaned_data["note"])
-            except ValidationError as exc:
-                form.add_error(None, " ".join(exc.messages))
-            else:
-                self.message_user(
-                    request, f"Promotion of {version.label} requested on {promotion.suite.label}; a second person must approve it.", messages.SUCCESS
-                )
-                return redirect("admin:workflows_promptversion_change", version.pk)
-        suite, problem = services.promotion_basis(workflow=workflow, version=version) if workflow else (None, "No workflow uses this prompt.")
-        return _form_page(
-            self,
-            request,
-            title=f"Request promotion of {version.label}",
-            original=version,
-            intro=[
-                f"Production of {workflow} serves {workflow.production_version.label if workflow and workflow.production_version else 'nothing'}.",
-                "A version is promoted only when its latest eval suite against production says promote and a second person "
-                "(not its author, not the requester) approves.",
-            ],
-            report_text=reporting.render_text(suite.report) if suite and suite.report else "",
-            problem=problem,
-            form=None if problem else form,
-            buttons=[("_request", "Request promotion")],
-        )
-
-    def approve_promotion_view(self, request, object_id):
-        version = get_object_or_404(PromptVersion.objects.select_related("template", "author"), pk=object_id)
-        if not request.user.has_perm("evals.approve_promotion"):
-            raise PermissionDenied
-        promotion = (
-            version.promotion_requests.filter(status=PromotionRequest.Status.REQUESTED)
-            .select_related("workflow__production_version__template", "suite", "requested_by", "version__author")
-            .first()
-        )
-        if promotion is None:
-            self.message_user(request, f"No promotion of {version.label} is waiting for a decision.", messages.WARNING)
+def request_promotion_view(model_admin, request, object_id):
+    version = get_object_or_404(PromptVersion.objects.select_related("template", "author"), pk=object_id)
+    if not request.user.has_perm("evals.request_promotion"):
+        raise PermissionDenied
+    form = PromotionNoteForm(request.POST or None, version=version)
+    workflow = form.fields["workflow"].queryset.first()
+    if request.method == "POST" and form.is_valid():
+        workflow = form.cleaned_data["workflow"]
+        try:
+            promotion = services.promotion_request(workflow=workflow, version=version, requested_by=request.user, note=form.cleaned_data["note"])
+        except ValidationError as exc:
+            form.add_error(None, " ".join(exc.messages))
+        else:
+            model_admin.message_user(
+                request, f"Promotion of {version.label} requested on {promotion.suite.label}; a second person must approve it.", messages.SUCCESS
+            )
             return redirect("admin:workflows_promptversion_change", version.pk)
-        form = PromotionNoteForm(request.POST or None, version=version, initial={"workflow": promotion.workflow_id})
-        form.fields["workflow"].disabled = True
-        if request.method == "POST" and form.is_valid():
-            try:
-                if "_reject" in request.POST:
-                    services.promotion_reject(request=promotion, by=request.user, note=form.cleaned_data["note"])
-                    self.message_user(request, f"Promotion of {version.label} rejected.", messages.SUCCESS)
-                else:
-                    workflow = services.promotion_approve(request=promotion, by=request.user, note=form.cleaned_data["note"])
-                    self.message_user(request, f"{workflow} now serves {version.label}.", messages.SUCCESS)
-            except ValidationError as exc:
-                form.add_error(None, " ".join(exc.messages))
+    suite, problem = services.promotion_basis(workflow=workflow, version=version) if workflow else (None, "No workflow uses this prompt.")
+    return _form_page(
+        model_admin,
+        request,
+        title=f"Request promotion of {version.label}",
+        original=version,
+        intro=[
+            f"Production of {workflow} serves {workflow.production_version.label if workflow and workflow.production_version else 'nothing'}.",
+            "A version is promoted only when its latest eval suite against production says promote and a second person "
+            "(not its author, not the requester) approves.",
+        ],
+        report_text=reporting.render_text(suite.report) if suite and suite.report else "",
+        problem=problem,
+        form=None if problem else form,
+        buttons=[("_request", "Request promotion")],
+    )
+
+
+def approve_promotion_view(model_admin, request, object_id):
+    version = get_object_or_404(PromptVersion.objects.select_related("template", "author"), pk=object_id)
+    if not request.user.has_perm("evals.approve_promotion"):
+        raise PermissionDenied
+    promotion = (
+        version.promotion_requests.filter(status=PromotionRequest.Status.REQUESTED)
+        .select_related("workflow__production_version__template", "suite", "requested_by", "version__author")
+        .first()
+    )
+    if promotion is None:
+        model_admin.message_user(request, f"No promotion of {version.label} is waiting for a decision.", messages.WARNING)
+        return redirect("admin:workflows_promptversion_change", version.pk)
+    form = PromotionNoteForm(request.POST or None, version=version, initial={"workflow": promotion.workflow_id})
+    form.fields["workflow"].disabled = True
+    if request.method == "POST" and form.is_valid():
+        try:
+            if "_reject" in request.POST:
+                services.promotion_reject(request=promotion, by=request.user, note=form.cleaned_data["note"])
+                model_admin.message_user(request, f"Promotion of {version.label} rejected.", messages.SUCCESS)
             else:
-                return redirect("admin:workflows_promptversion_change", version.pk)
-        problem = promotion.refusal(request.user)
-        return _form_page(
-            self,
-            request,
-            title=f"Approve promotion of {version.label}",
-            original=version,
-            intro=[
-                f"Requested by {promotion.requested_by} on {promotion.suite.label}" + (f": {promotion.note}" if promotion.note else "."),
-                f"Author of {version.label}: {version.author or 'unknown'}. Approving pins {promotion.workflow} to {version.label} "
-                f"(now {promotion.workflow.production_version.label if promotion.workflow.production_version else 'nothing'}).",
-            ],
-            report_text=reporting.render_text(promotion.suite.report) if promotion.suite.report else "",
-            problem=problem,
-            form=None if problem else form,
-            buttons=[("_approve", "Approve and pin production"), ("_reject", "Reject")],
-        )
+                workflow = services.promotion_approve(request=promotion, by=request.user, note=form.cleaned_data["note"])
+                model_admin.message_user(request, f"{workflow} now serves {version.label}.", messages.SUCCESS)
+        except ValidationError as exc:
+            form.add_error(None, " ".join(exc.messages))
+        else:
+            return redirect("admin:workflows_promptversion_change", version.pk)
+    problem = promotion.refusal(request.user)
+    return _form_page(
+        model_admin,
+        request,
+        title=f"Approve promotion of {version.label}",
+        original=version,
+        intro=[
+            f"Requested by {promotion.requested_by} on {promotion.suite.label}" + (f": {promotion.note}" if promotion.note else "."),
+            f"Author of {version.label}: {version.author or 'unknown'}. Approving pins {promotion.workflow} to {version.label} "
+            f"(now {promotion.workflow.production_version.label if promotion.workflow.production_version else 'nothing'}).",
+        ],
+        report_text=reporting.render_text(promotion.suite.report) if promotion.suite.report else "",
+        problem=problem,
+        form=None if problem else form,
+        buttons=[("_approve", "Approve and pin production"), ("_reject", "Reject")],
+    )
+
+
+def _unpassed_checks(evaluations) -> list[tuple[str, str, str, str]]:
+    """(variant, check, verdict, reason) for every finding or judge verdict that did not pass."""
+    rows = []
+    for evaluation in evaluations:
+        for finding in evaluation.findings:
+            if finding["verdict"] != "pass":
+                rows.append((evaluation.variant.key, finding["name"], finding["verdict"], finding["reason"]))
+        for verdict in evaluation.judge_verdicts:
+            if verdict["verdict"] != "pass":
+                rows.append((evaluation.variant.key, f"judge: {verdict['name']}", verdict["verdict"], "; ".join(verdict["reasons"])))
+    return rows
+
+
+@admin.display(description="Checks")
+def evals_view(obj):
+    evaluations = list(obj.evaluations.select_related("variant"))
+    if not evaluations:
+        return "Not evaluated yet." if obj.is_in_progress else "No evals ran."
+    rows = _unpassed_checks(evaluations)
+    if not rows:
+        return f"All checks passed on {len(evaluations)} output(s)."
+    table = format_html_join("", "<tr><td>{}</td><td>{}</td><td><b>{}</b></td><td>{}</td></tr>", rows)
+    return format_html(
+        "<p>Checks that did not pass:</p><table><tr><th>Variant</th><th>Check</th><th>Verdict</th><th>Reason</th></tr>{}</table>", table
+    )
+
+
+def _promotion_tool_context(request, version) -> dict:
+    return {"open_promotion": version.promotion_requests.filter(status=PromotionRequest.Status.REQUESTED).exists()}
+
+
+# --- Contributions to the kernel's pages ------------------------------------------------------
+
+admin_extensions.register_section(Run, title="Evals", fields=(evals_view,), order=40)
+admin_extensions.register_column(
+    PromptVersion, latest_suite, order=10, annotations={"latest_suite_id": _latest_suite("pk"), "latest_suite_decision": _latest_suite("decision")}
+)
+admin_extensions.register_object_tool(
+    PromptVersion, template="admin/evals/promptversion/object_tools.html", order=10, context=_promotion_tool_context
+)
+admin_extensions.register_admin_url(
+    PromptVersion,
+    route="<path:object_id>/request-promotion/",
+    view=request_promotion_view,
+    name="workflows_promptversion_request_promotion",
+)
+admin_extensions.register_admin_url(
+    PromptVersion,
+    route="<path:object_id>/approve-promotion/",
+    view=approve_promotion_view,
+    name="workflows_promptversion_approve_promotion",
+)

@@ -1,4 +1,8 @@
-"""Admin for inputs: data contracts on the workflow page, recipients, imports and sources."""
+"""Admin for inputs: data contracts on the workflow page, recipients, imports and sources.
+
+Its parts of the kernel's pages (the workflow's data contract, the segment's recipients and
+imports, the run's data check and assignments) are contributions registered at the end.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +14,16 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, OuterRef, Subquery
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
-from django.urls import path
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 
 from inputs import services
+from inputs.admin_views import import_recipients_view
+from inputs.datacheck import finding_text
 from inputs.models import AudienceImport, AudienceSource, DataCheck, InputRequirement, Recipient, RecipientAssignment
 from workflows import secrets
-from workflows.admin import AudienceSegmentAdmin, ReadOnlyAdminMixin, WorkflowAdmin, pretty_json
+from workflows import admin_extensions
+from workflows.admin import ReadOnlyAdminMixin, pretty_json
 from workflows.admin_history import GuardedHistoryAdmin
 from workflows.exports import csv_writer
 from workflows.models import AudienceSegment, Run, Workflow
@@ -28,19 +36,6 @@ class InputRequirementInline(admin.TabularInline):
     fields = ("input_name", "source", "freshness", "max_age_hours", "on_failure")
     verbose_name = "required input"
     verbose_name_plural = "Data contract: required inputs"
-
-
-admin.site.unregister(Workflow)
-
-
-@admin.register(Workflow)
-class WorkflowWithContractAdmin(WorkflowAdmin):
-    inlines = [*WorkflowAdmin.inlines, InputRequirementInline]
-    fieldsets = (
-        *WorkflowAdmin.fieldsets[:-1],
-        # The kernel's pipeline fields (steps, auto_approval_allowed) and the cohorts the recipients feed.
-        ("Pipeline", {"fields": (*WorkflowAdmin.fieldsets[-1][1]["fields"], "cohort_attributes"), "classes": ("collapse",)}),
-    )
 
 
 class AudienceSourceForm(forms.ModelForm):
@@ -72,77 +67,6 @@ class AudienceSourceInline(admin.StackedInline):
     max_num = 1
     fields = ("url", "auth_header", "auth_secret", "records_path", "field_mapping", "timeout_seconds", "last_fetched_at", "last_status")
     readonly_fields = ("last_fetched_at", "last_status")
-
-
-admin.site.unregister(AudienceSegment)
-
-
-@admin.register(AudienceSegment)
-class AudienceSegmentWithRecipientsAdmin(AudienceSegmentAdmin):
-    list_display = (*AudienceSegmentAdmin.list_display, "recipient_total", "opted_out_total")
-    inlines = [AudienceSourceInline]
-    change_form_template = "admin/inputs/audiencesegment/change_form.html"
-
-    def get_queryset(self, request):
-        latest = AudienceImport.objects.filter(segment=OuterRef("pk"), status=AudienceImport.Status.IMPORTED).order_by(
-            "-imported_at", "-pk"
-        )
-        opted_out = (
-            Recipient.objects.filter(audience_import=Subquery(latest.values("pk")[:1]), consent=Recipient.Consent.OPTED_OUT)
-            .order_by()
-            .values("audience_import")
-            .annotate(n=Count("pk"))
-            .values("n")
-        )
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(recipient_count=Subquery(latest.values("row_count")[:1]), opted_out_count=Subquery(opted_out))
-        )
-
-    @admin.display(description="Current recipients", ordering="recipient_count")
-    def recipient_total(self, obj):
-        return obj.recipient_count
-
-    @admin.display(description="Opted out", ordering="opted_out_count")
-    def opted_out_total(self, obj):
-        return obj.opted_out_count or 0
-
-    def get_urls(self):
-        from inputs.admin_views import import_recipients_view
-
-        return [
-            path(
-                "<path:object_id>/import/",
-                self.admin_site.admin_view(lambda request, object_id: import_recipients_view(self, request, object_id)),
-                name="workflows_audiencesegment_import",
-            ),
-            path(
-                "<path:object_id>/pull/",
-                self.admin_site.admin_view(self.pull_view),
-                name="workflows_audiencesegment_pull",
-            ),
-            *super().get_urls(),
-        ]
-
-    def pull_view(self, request, object_id):
-        from inputs.sources import SourceError, audience_pull
-
-        if request.method != "POST" or not request.user.has_perm("inputs.import_recipient"):
-            raise PermissionDenied
-        segment = get_object_or_404(AudienceSegment, pk=object_id)
-        source = getattr(segment, "http_source", None)
-        if source is None:
-            self.message_user(request, "This segment has no HTTP source.", messages.ERROR)
-        else:
-            try:
-                result = audience_pull(source=source, pulled_by=request.user)
-            except SourceError as exc:
-                self.message_user(request, str(exc), messages.ERROR)
-            else:
-                level = messages.SUCCESS if result.status == AudienceImport.Status.IMPORTED else messages.ERROR
-                self.message_user(request, f"Pulled from {safe_url(source.url)}: {source.last_status}", level)
-        return redirect("admin:workflows_audiencesegment_change", object_id)
 
 
 @admin.register(Recipient)
@@ -227,3 +151,94 @@ class RecipientAssignmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         response["Content-Disposition"] = f'attachment; filename="{run.run_id}_assignments.csv"'
         return response
 
+
+
+# --- Contributions to the kernel's pages ------------------------------------------------------
+
+
+def _segment_recipient_annotations() -> dict:
+    latest = AudienceImport.objects.filter(segment=OuterRef("pk"), status=AudienceImport.Status.IMPORTED).order_by(
+        "-imported_at", "-pk"
+    )
+    opted_out = (
+        Recipient.objects.filter(audience_import=Subquery(latest.values("pk")[:1]), consent=Recipient.Consent.OPTED_OUT)
+        .order_by()
+        .values("audience_import")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return {"recipient_count": Subquery(latest.values("row_count")[:1]), "opted_out_count": Subquery(opted_out)}
+
+
+@admin.display(description="Current recipients", ordering="recipient_count")
+def recipient_total(obj):
+    return obj.recipient_count
+
+
+@admin.display(description="Opted out", ordering="opted_out_count")
+def opted_out_total(obj):
+    return obj.opted_out_count or 0
+
+
+def pull_view(model_admin, request, object_id):
+    from inputs.sources import SourceError, audience_pull
+
+    if request.method != "POST" or not request.user.has_perm("inputs.import_recipient"):
+        raise PermissionDenied
+    segment = get_object_or_404(AudienceSegment, pk=object_id)
+    source = getattr(segment, "http_source", None)
+    if source is None:
+        model_admin.message_user(request, "This segment has no HTTP source.", messages.ERROR)
+    else:
+        try:
+            result = audience_pull(source=source, pulled_by=request.user)
+        except SourceError as exc:
+            model_admin.message_user(request, str(exc), messages.ERROR)
+        else:
+            level = messages.SUCCESS if result.status == AudienceImport.Status.IMPORTED else messages.ERROR
+            model_admin.message_user(request, f"Pulled from {safe_url(source.url)}: {source.last_status}", level)
+    return redirect("admin:workflows_audiencesegment_change", object_id)
+
+
+@admin.display(description="Data check")
+def data_check_view(obj):
+    check = getattr(obj, "data_check", None)
+    if check is None:
+        return "Not checked yet." if obj.is_in_progress else "No data check ran."
+    rows = format_html_join(
+        "",
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td><b>{}</b></td><td>{}</td></tr>",
+        (
+            (name, entry.get("source", ""), finding_text(entry), entry.get("status", ""), entry.get("on_failure", ""))
+            for name, entry in check.document.get("required_inputs", {}).items()
+        ),
+    )
+    audience = check.document.get("audience") or {}
+    audience_line = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in audience.items())
+    return format_html(
+        '<p><b>{}</b></p><table><tr><th>Input</th><th>Source</th><th>Found</th><th>Status</th><th>On failure</th></tr>{}</table><p>{}</p>',
+        check.summary,
+        rows,
+        audience_line or "No recipient-level data.",
+    )
+
+
+@admin.display(description="Recipient assignments")
+def recipient_assignments_view(obj):
+    export = reverse("admin:inputs_recipientassignment_export", args=[obj.pk])
+    return format_html('<a href="{}">Export recipient assignments (CSV)</a>', export)
+
+
+admin_extensions.register_inline(Workflow, InputRequirementInline, order=10)
+admin_extensions.register_inline(AudienceSegment, AudienceSourceInline, order=10)
+admin_extensions.register_column(AudienceSegment, recipient_total, order=10, annotations=_segment_recipient_annotations())
+admin_extensions.register_column(AudienceSegment, opted_out_total, order=20)
+admin_extensions.register_admin_url(
+    AudienceSegment, route="<path:object_id>/import/", view=import_recipients_view, name="workflows_audiencesegment_import"
+)
+admin_extensions.register_admin_url(
+    AudienceSegment, route="<path:object_id>/pull/", view=pull_view, name="workflows_audiencesegment_pull"
+)
+admin_extensions.register_object_tool(AudienceSegment, template="admin/inputs/audiencesegment/object_tools.html", order=10)
+admin_extensions.register_section(Run, title="Data check", fields=(data_check_view,), order=20)
+admin_extensions.register_section(Run, title="Recipients", fields=(recipient_assignments_view,), order=35)

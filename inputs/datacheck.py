@@ -220,3 +220,15 @@ def _check_usage(req: Requirement, audience: AudienceCounts) -> tuple[dict[str, 
         f"Product usage data is stale for {share} percent of recipients "
         f"({audience.stale_usage} of {audience.opted_in}); {consequence}"
     )
+
+
+def finding_text(entry: dict) -> str:
+    """What the data check found of one input (an entry of the document's required_inputs), in a few words."""
+    found = []
+    if entry.get("version"):
+        found.append(entry["version"])
+    if "actual_age_hours" in entry:
+        found.append(f"{entry['actual_age_hours']} h old (max {entry['max_age_hours']} h)")
+    if "stale_recipients" in entry:
+        found.append(f"{entry['stale_recipients']} of {entry['recipients_checked']} recipients stale (max {entry['max_age_hours']} h)")
+    return ", ".join(found) or "-"

@@ -221,3 +221,21 @@ def assignment_rows(run: Run):
     )
     for customer_id, email, treatment, variant_key, reason in rows:
         yield (customer_id, email, treatment, variant_key or "", reason)
+
+
+def data_check_for_review(*, run: Run) -> dict | None:
+    """The run's data check as a reviewer reads it: summary, decision, one row per required input."""
+    check = DataCheck.objects.filter(run=run).first()
+    if check is None:
+        return None
+    rows = [
+        (name, entry.get("source", ""), datacheck.finding_text(entry), entry.get("status", ""))
+        for name, entry in (check.document.get("required_inputs") or {}).items()
+    ]
+    return {
+        "summary": check.summary,
+        "decision": check.get_decision_display(),
+        "route_to_review": check.route_to_review,
+        "rows": rows,
+        "flags": check.document.get("flags") or [],
+    }

@@ -1,4 +1,8 @@
-"""Admin for marketing ops: declarative lists, gated actions, read-only runs and traces."""
+"""Admin for marketing ops: declarative lists, gated actions, read-only runs and traces.
+
+The workflow, segment, run and prompt pages are composed: feature apps add sections, inlines,
+columns, buttons and views through workflows.admin_extensions; nothing here knows those apps.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from workflows import services
+from workflows.admin_extensions import ExtensibleAdminMixin, ExtensibleInlineMixin, Section
 from workflows.admin_history import GuardedHistoryAdmin
 from workflows.models import (
     AudienceSegment,
@@ -151,8 +156,8 @@ class LegalRestrictionSetAdmin(VersionedArtifactAdmin):
 # --- Prompts ---------------------------------------------------------------------------
 
 
-class PromptVersionHistoryInline(admin.TabularInline):
-    """The version list: v7 | date | note | status."""
+class PromptVersionHistoryInline(ExtensibleInlineMixin, admin.TabularInline):
+    """The version list: v7 | date | note | status, then the columns apps contribute to prompt versions."""
 
     model = PromptVersion
     fields = ("version_link", "created_at", "changelog", "status", "author", "approved_by")
@@ -178,7 +183,7 @@ class PromptVersionHistoryInline(admin.TabularInline):
 
 
 @admin.register(PromptTemplate)
-class PromptTemplateAdmin(GuardedHistoryAdmin):
+class PromptTemplateAdmin(ExtensibleAdminMixin, GuardedHistoryAdmin):
     list_display = ("slug", "name", "production")
     search_fields = ("slug", "name")
     inlines = [PromptVersionHistoryInline]
@@ -217,7 +222,7 @@ def prompt_diff(old: PromptVersion, new: PromptVersion) -> list[tuple[str, str, 
 
 
 @admin.register(PromptVersion)
-class PromptVersionAdmin(VersionedArtifactAdmin):
+class PromptVersionAdmin(ExtensibleAdminMixin, VersionedArtifactAdmin):
     list_display = ("label", "template", *VersionedArtifactAdmin.list_display[1:])
     list_filter = ("status", "template")
     search_fields = ("template__slug", "changelog", "system_prompt", "user_template")
@@ -281,12 +286,13 @@ class PromptVersionAdmin(VersionedArtifactAdmin):
 
 
 @admin.register(AudienceSegment)
-class AudienceSegmentAdmin(GuardedHistoryAdmin):
+class AudienceSegmentAdmin(ExtensibleAdminMixin, GuardedHistoryAdmin):
     list_display = ("slug", "name", "source", "refreshed_at")
     list_filter = ("source",)
     search_fields = ("slug", "name")
     # Freshness is what the data check reads: it moves only with an import or a pull.
     readonly_fields = ("refreshed_at",)
+    change_form_template = "admin/workflows/audiencesegment/change_form.html"
 
 
 @admin.register(CampaignBrief)
@@ -328,7 +334,7 @@ class StartRunForm(forms.Form):
 
 
 @admin.register(Workflow)
-class WorkflowAdmin(GuardedHistoryAdmin):
+class WorkflowAdmin(ExtensibleAdminMixin, GuardedHistoryAdmin):
     list_display = ("name", "slug", "channel", "production_version", "run_count")
     list_filter = ("channel",)
     search_fields = ("name", "slug", "description")
@@ -336,11 +342,13 @@ class WorkflowAdmin(GuardedHistoryAdmin):
     readonly_fields = ("production_version",)
     prepopulated_fields = {"slug": ("name",)}
     change_form_template = "admin/workflows/workflow/change_form.html"
-    fieldsets = (
-        (None, {"fields": ("name", "slug", "channel", "description")}),
-        ("Prompt", {"fields": ("prompt_template", "production_version")}),
-        ("Output contract", {"fields": ("output_schema", "fallback_content")}),
-        ("Pipeline", {"fields": ("steps", "auto_approval_allowed"), "classes": ("collapse",)}),
+    # Every field of the model is shown here; apps add inlines and sections of their own.
+    sections = (
+        Section(10, None, ("name", "slug", "channel", "description")),
+        Section(20, "Prompt", ("prompt_template", "production_version")),
+        Section(30, "Output contract", ("output_schema", "fallback_content")),
+        Section(40, "Review", ("auto_approval_allowed",)),
+        Section(50, "Pipeline", ("steps", "cohort_attributes"), classes=("collapse",)),
     )
 
     actions = ["roll_back_production"]
@@ -406,33 +414,10 @@ class WorkflowAdmin(GuardedHistoryAdmin):
         return TemplateResponse(request, "admin/workflows/workflow/start_run.html", context)
 
 
-def _unpassed_checks(evaluations) -> list[tuple[str, str, str, str]]:
-    """(variant, check, verdict, reason) for every finding or judge verdict that did not pass."""
-    rows = []
-    for evaluation in evaluations:
-        for finding in evaluation.findings:
-            if finding["verdict"] != "pass":
-                rows.append((evaluation.variant.key, finding["name"], finding["verdict"], finding["reason"]))
-        for verdict in evaluation.judge_verdicts:
-            if verdict["verdict"] != "pass":
-                rows.append((evaluation.variant.key, f"judge: {verdict['name']}", verdict["verdict"], "; ".join(verdict["reasons"])))
-    return rows
-
-
-def _data_check_finding(entry: dict) -> str:
-    """What the data check found of one input, in a few words."""
-    found = []
-    if entry.get("version"):
-        found.append(entry["version"])
-    if "actual_age_hours" in entry:
-        found.append(f"{entry['actual_age_hours']} h old (max {entry['max_age_hours']} h)")
-    if "stale_recipients" in entry:
-        found.append(f"{entry['stale_recipients']} of {entry['recipients_checked']} recipients stale (max {entry['max_age_hours']} h)")
-    return ", ".join(found) or "-"
-
-
 @admin.register(Run)
-class RunAdmin(ReadOnlyAdminMixin, GuardedHistoryAdmin):
+class RunAdmin(ReadOnlyAdminMixin, ExtensibleAdminMixin, GuardedHistoryAdmin):
+    """The run page; inputs, evals and approvals add their sections (data check, checks, review)."""
+
     list_display = (
         "run_label",
         "workflow",
@@ -449,69 +434,31 @@ class RunAdmin(ReadOnlyAdminMixin, GuardedHistoryAdmin):
     list_select_related = ("workflow", "brief", "prompt_version__template", "started_by")
     date_hierarchy = "created_at"
     change_form_template = "admin/workflows/run/change_form.html"
-    fieldsets = (
-        (None, {"fields": ("run_label", "status", "error_detail", "workflow", "brief", "started_by")}),
-        ("Data check", {"fields": ("data_check_view",)}),
-        ("Output", {"fields": ("output_view", "variants_view")}),
-        ("Evals", {"fields": ("risk_level", "evals_view")}),
-        (
+    sections = (
+        Section(10, None, ("run_label", "status", "risk_level", "error_detail", "workflow", "brief", "started_by")),
+        Section(30, "Output", ("output_view", "variants_view")),
+        Section(
+            60,
             "What ran",
-            {
-                "fields": (
-                    "prompt_version",
-                    "model_name",
-                    "temperature",
-                    "max_tokens",
-                    "fresh_sample",
-                    "claim_set",
-                    "brand_rules",
-                    "legal_restrictions",
-                    "output_source",
-                )
-            },
+            (
+                "prompt_version",
+                "model_name",
+                "temperature",
+                "max_tokens",
+                "fresh_sample",
+                "claim_set",
+                "brand_rules",
+                "legal_restrictions",
+                "output_source",
+            ),
         ),
-        ("Timing", {"fields": ("created_at", "started_at", "progressed_at", "finished_at")}),
-        ("Trace", {"fields": ("trace_id", "trace_view")}),
+        Section(70, "Timing", ("created_at", "started_at", "progressed_at", "finished_at")),
+        Section(80, "Trace", ("trace_id", "trace_view")),
     )
-    readonly_fields = tuple(f for group in fieldsets for f in group[1]["fields"])
+    all_fields_read_only = True
 
     def get_queryset(self, request):
         return super().get_queryset(request).with_related().select_related("trace")
-
-    @admin.display(description="Data check")
-    def data_check_view(self, obj):
-        check = getattr(obj, "data_check", None)
-        if check is None:
-            return "Not checked yet." if obj.is_in_progress else "No data check ran."
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td><b>{}</b></td><td>{}</td></tr>",
-            (
-                (name, entry.get("source", ""), _data_check_finding(entry), entry.get("status", ""), entry.get("on_failure", ""))
-                for name, entry in check.document.get("required_inputs", {}).items()
-            ),
-        )
-        audience = check.document.get("audience") or {}
-        audience_line = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in audience.items())
-        return format_html(
-            '<p><b>{}</b></p><table><tr><th>Input</th><th>Source</th><th>Found</th><th>Status</th><th>On failure</th></tr>{}</table><p>{}</p>',
-            check.summary,
-            rows,
-            audience_line or "No recipient-level data.",
-        )
-
-    @admin.display(description="Checks")
-    def evals_view(self, obj):
-        evaluations = list(obj.evaluations.select_related("variant"))
-        if not evaluations:
-            return "Not evaluated yet." if obj.is_in_progress else "No evals ran."
-        rows = _unpassed_checks(evaluations)
-        if not rows:
-            return f"All checks passed on {len(evaluations)} output(s)."
-        table = format_html_join("", "<tr><td>{}</td><td>{}</td><td><b>{}</b></td><td>{}</td></tr>", rows)
-        return format_html(
-            "<p>Checks that did not pass:</p><table><tr><th>Variant</th><th>Check</th><th>Verdict</th><th>Reason</th></tr>{}</table>", table
-        )
 
     @admin.display(description="Variants")
     def variants_view(self, obj):
@@ -525,12 +472,8 @@ class RunAdmin(ReadOnlyAdminMixin, GuardedHistoryAdmin):
             subject = (content.get("subject_lines") or ["-"])[0]
             rows.append((variant.key, variant.recipient_count, output.get_source_display() if output else "no output", subject))
         table = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows)
-        export = reverse("admin:inputs_recipientassignment_export", args=[obj.pk])
         return format_html(
-            '<table><tr><th>Variant</th><th>Recipients</th><th>Source</th><th>First subject line</th></tr>{}</table>'
-            '<p><a href="{}">Export recipient assignments (CSV)</a></p>',
-            table,
-            export,
+            "<table><tr><th>Variant</th><th>Recipients</th><th>Source</th><th>First subject line</th></tr>{}</table>", table
         )
 
     @admin.display(description="Run", ordering="created_at")

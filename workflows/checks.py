@@ -147,6 +147,16 @@ def check_outbound(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     return messages
 
 
+def _check_request():
+    """A request with nobody logged in, for asking admins what their change page shows."""
+    from django.contrib.auth.models import AnonymousUser
+    from django.http import HttpRequest
+
+    request = HttpRequest()
+    request.user = AnonymousUser()
+    return request
+
+
 def check_admin_history(app_configs=None, site=None, **kwargs) -> list[checks.CheckMessage]:
     """Every history admin guards its revert form, and no fieldsets silently drop an editable field."""
     from django.contrib import admin
@@ -167,8 +177,14 @@ def check_admin_history(app_configs=None, site=None, **kwargs) -> list[checks.Ch
                     id="workflows.E020",
                 )
             )
-        if model_admin.fieldsets:
-            shown = set(flatten_fieldsets(model_admin.fieldsets)) | set(model_admin.readonly_fields) | set(model_admin.exclude or ())
+        if model_admin.fieldsets or getattr(model_admin, "sections", None):
+            # The fieldsets a change page really shows: the declared ones, or those composed from the
+            # kernel's sections and the apps' contributions (workflows.admin_extensions).
+            request = _check_request()
+            composed = bool(getattr(model_admin, "sections", None))
+            fieldsets = model_admin.get_fieldsets(request, None) if composed else model_admin.fieldsets
+            readonly = model_admin.get_readonly_fields(request, None) if composed else model_admin.readonly_fields
+            shown = set(flatten_fieldsets(fieldsets)) | set(readonly) | set(model_admin.exclude or ())
             dropped = [f.name for f in model._meta.concrete_fields if f.editable and not f.primary_key and f.name not in shown]
             if dropped:
                 messages.append(
