@@ -18,7 +18,14 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from approvals import rendering, services
-from approvals.models import ApprovalItem, Decision, Notification, ReviewQueueItem, ReviewTeam, RoutingRule
+from approvals.models import (
+    ApprovalItem,
+    Decision,
+    Notification,
+    ReviewQueueItem,
+    ReviewTeam,
+    RoutingRule,
+)
 from workflows import admin_extensions
 from workflows.admin import ReadOnlyAdminMixin
 from workflows.admin_history import GuardedHistoryAdmin
@@ -36,7 +43,9 @@ def _age(delta: timedelta) -> str:
 
 
 def _run_link(run: Run):
-    return format_html('<a href="{}">{}</a>', reverse("admin:workflows_run_change", args=[run.pk]), run.run_id)
+    return format_html(
+        '<a href="{}">{}</a>', reverse("admin:workflows_run_change", args=[run.pk]), run.run_id
+    )
 
 
 # --- Configuration ----------------------------------------------------------------------------
@@ -44,14 +53,31 @@ def _run_link(run: Run):
 
 @admin.register(ReviewTeam)
 class ReviewTeamAdmin(GuardedHistoryAdmin):
-    list_display = ("name", "slug", "group", "due_hours", "notify_members", "notification_addresses")
+    list_display = (
+        "name",
+        "slug",
+        "group",
+        "due_hours",
+        "notify_members",
+        "notification_addresses",
+    )
     search_fields = ("name", "slug")
     list_select_related = ("group",)
 
 
 @admin.register(RoutingRule)
 class RoutingRuleAdmin(GuardedHistoryAdmin):
-    list_display = ("workflow", "position", "name", "condition", "risk_level", "check_name", "action", "team", "enabled")
+    list_display = (
+        "workflow",
+        "position",
+        "name",
+        "condition",
+        "risk_level",
+        "check_name",
+        "action",
+        "team",
+        "enabled",
+    )
     list_display_links = ("position", "name")
     list_filter = ("workflow", "team", "action", "condition", "enabled")
     search_fields = ("name", "check_name")
@@ -64,11 +90,31 @@ class RoutingRuleAdmin(GuardedHistoryAdmin):
 
 @admin.register(ApprovalItem)
 class ApprovalItemAdmin(ReadOnlyAdminMixin, GuardedHistoryAdmin):
-    list_display = ("run_label", "workflow", "team", "status", "rule_name", "created_at", "closed_at", "reviewer")
+    list_display = (
+        "run_label",
+        "workflow",
+        "team",
+        "status",
+        "rule_name",
+        "created_at",
+        "closed_at",
+        "reviewer",
+    )
     list_filter = ("status", "team", "run__workflow", "created_at")
     search_fields = ("run__trace_id", "routing_reason", "rule_name")
     list_select_related = ("run__workflow", "team", "decision__reviewer")
-    fields = ("run_label", "team", "status", "rule_name", "routing_reason", "escalated_from", "due_at", "created_at", "closed_at", "decision_view")
+    fields = (
+        "run_label",
+        "team",
+        "status",
+        "rule_name",
+        "routing_reason",
+        "escalated_from",
+        "due_at",
+        "created_at",
+        "closed_at",
+        "decision_view",
+    )
     readonly_fields = fields
 
     @admin.display(description="Run", ordering="run__created_at")
@@ -90,7 +136,11 @@ class ApprovalItemAdmin(ReadOnlyAdminMixin, GuardedHistoryAdmin):
         if decision is None:
             return "None yet." if obj.is_open else obj.get_status_display()
         return format_html(
-            "<b>{}</b> by {} at {}<br>{}", decision.get_decision_display(), decision.reviewer, decision.decided_at, decision.note or ""
+            "<b>{}</b> by {} at {}<br>{}",
+            decision.get_decision_display(),
+            decision.reviewer,
+            decision.decided_at,
+            decision.note or "",
         )
 
 
@@ -102,17 +152,29 @@ class DecisionForm(forms.Form):
         help_text="Required to request changes, escalate or reject. A request for changes goes into the new run's prompt.",
     )
     escalate_to = forms.ModelChoiceField(
-        queryset=ReviewTeam.objects.none(), required=False, empty_label="(choose a team to escalate to)"
+        queryset=ReviewTeam.objects.none(),
+        required=False,
+        empty_label="(choose a team to escalate to)",
     )
 
     def __init__(self, *args, item: ApprovalItem, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["escalate_to"].queryset = ReviewTeam.objects.exclude(pk=item.team_id).order_by("name")
+        self.fields["escalate_to"].queryset = ReviewTeam.objects.exclude(pk=item.team_id).order_by(
+            "name"
+        )
 
 
 @admin.register(Decision)
 class DecisionAdmin(ReadOnlyAdminMixin, GuardedHistoryAdmin):
-    list_display = ("run_label", "team", "decision", "reviewer", "decided_at", "short_note", "escalate_to")
+    list_display = (
+        "run_label",
+        "team",
+        "decision",
+        "reviewer",
+        "decided_at",
+        "short_note",
+        "escalate_to",
+    )
     list_filter = ("decision", "item__team", "reviewer", "decided_at")
     search_fields = ("note", "item__run__trace_id", "reviewer__username")
     list_select_related = ("item__run", "item__team", "reviewer", "escalate_to")
@@ -139,8 +201,21 @@ class DecisionAdmin(ReadOnlyAdminMixin, GuardedHistoryAdmin):
         response = HttpResponse(content_type="text/csv")
         response["Content-Disposition"] = 'attachment; filename="decisions.csv"'
         writer = csv_writer(response)
-        writer.writerow(["run", "prompt_version", "team", "decision", "reviewer", "decided_at", "note", "escalate_to"])
-        for d in queryset.select_related("item__run__prompt_version__template", "item__team", "reviewer", "escalate_to"):
+        writer.writerow(
+            [
+                "run",
+                "prompt_version",
+                "team",
+                "decision",
+                "reviewer",
+                "decided_at",
+                "note",
+                "escalate_to",
+            ]
+        )
+        for d in queryset.select_related(
+            "item__run__prompt_version__template", "item__team", "reviewer", "escalate_to"
+        ):
             writer.writerow(
                 [
                     d.item.run.run_id,
@@ -171,7 +246,12 @@ class AgeFilter(admin.SimpleListFilter):
     parameter_name = "age"
 
     def lookups(self, request, model_admin):
-        return [("hour", "Under an hour"), ("day", "Under a day"), ("older", "A day or more"), ("overdue", "Overdue")]
+        return [
+            ("hour", "Under an hour"),
+            ("day", "Under a day"),
+            ("older", "A day or more"),
+            ("overdue", "Overdue"),
+        ]
 
     def queryset(self, request, queryset):
         now = timezone.now()
@@ -190,11 +270,26 @@ class AgeFilter(admin.SimpleListFilter):
 class ReviewQueueAdmin(admin.ModelAdmin):
     """Open items of the user's teams, oldest first; the item page holds the decision form."""
 
-    list_display = ("run_label", "workflow", "audience", "prompt_version", "team", "risk", "waiting", "due", "routing_reason")
+    list_display = (
+        "run_label",
+        "workflow",
+        "audience",
+        "prompt_version",
+        "team",
+        "risk",
+        "waiting",
+        "due",
+        "routing_reason",
+    )
     list_display_links = ("run_label",)
     list_filter = ("run__workflow", "run__risk_level", AgeFilter, "team")
     search_fields = ("run__trace_id", "routing_reason")
-    list_select_related = ("team", "run__workflow", "run__brief__audience_segment", "run__prompt_version__template")
+    list_select_related = (
+        "team",
+        "run__workflow",
+        "run__brief__audience_segment",
+        "run__prompt_version__template",
+    )
     ordering = ("created_at", "pk")
     actions = None
     decide_template = "admin/approvals/reviewqueueitem/decide.html"
@@ -251,7 +346,10 @@ class ReviewQueueAdmin(admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         item = get_object_or_404(
-            ApprovalItem.objects.with_related().select_related("run__trace", "escalated_from__team"), pk=object_id
+            ApprovalItem.objects.with_related().select_related(
+                "run__trace", "escalated_from__team"
+            ),
+            pk=object_id,
         )
         if item.team is None or not item.team.has_member(request.user):
             raise PermissionDenied
@@ -283,7 +381,9 @@ class ReviewQueueAdmin(admin.ModelAdmin):
             "variants": _variant_views(item.run),
             "data_check": _data_check_view(item.run),
             "earlier_items": list(
-                ApprovalItem.objects.filter(run=item.run).exclude(pk=item.pk).select_related("team", "decision__reviewer")
+                ApprovalItem.objects.filter(run=item.run)
+                .exclude(pk=item.pk)
+                .select_related("team", "decision__reviewer")
             ),
             "form": form,
             "refusal": refusal,
@@ -305,7 +405,9 @@ def _outcome_message(outcome: services.DecisionOutcome) -> str:
 
 def _variant_views(run: Run) -> list[dict]:
     views = []
-    for variant in run.variants.select_related("output", "evaluation").order_by("-is_generic", "key"):
+    for variant in run.variants.select_related("output", "evaluation").order_by(
+        "-is_generic", "key"
+    ):
         output = getattr(variant, "output", None)
         evaluation = getattr(variant, "evaluation", None)
         findings = evaluation.findings if evaluation else []
@@ -314,12 +416,21 @@ def _variant_views(run: Run) -> list[dict]:
                 "key": variant.key,
                 "recipients": variant.recipient_count,
                 "source": output.get_source_display() if output else "no output",
-                "copy": rendering.copy_rows(output.content, findings) if output and output.content is not None else [],
-                "rationale": (output.content or {}).get("rationale", "") if output and isinstance(output.content, dict) else "",
-                "risk_flags": (output.content or {}).get("risk_flags") or [] if output and isinstance(output.content, dict) else [],
+                "copy": rendering.copy_rows(output.content, findings)
+                if output and output.content is not None
+                else [],
+                "rationale": (output.content or {}).get("rationale", "")
+                if output and isinstance(output.content, dict)
+                else "",
+                "risk_flags": (output.content or {}).get("risk_flags") or []
+                if output and isinstance(output.content, dict)
+                else [],
                 "risk_level": evaluation.risk_level if evaluation else "",
                 "checks": [(f["name"], f["verdict"], f["reason"]) for f in findings],
-                "judges": [(v["name"], v["verdict"], "; ".join(v.get("reasons") or [])) for v in (evaluation.judge_verdicts if evaluation else [])],
+                "judges": [
+                    (v["name"], v["verdict"], "; ".join(v.get("reasons") or []))
+                    for v in (evaluation.judge_verdicts if evaluation else [])
+                ],
             }
         )
     return views
@@ -336,13 +447,21 @@ def _data_check_view(run: Run) -> dict | None:
 
 @admin.display(description="Review")
 def approval_view(obj):
-    items = list(ApprovalItem.objects.filter(run=obj).select_related("team", "decision__reviewer", "decision__escalate_to"))
+    items = list(
+        ApprovalItem.objects.filter(run=obj).select_related(
+            "team", "decision__reviewer", "decision__escalate_to"
+        )
+    )
     if not items:
         return "Not routed to review." if obj.status != Run.Status.AWAITING_APPROVAL else "-"
     rows = []
     for item in items:
         decision = getattr(item, "decision", None)
-        link = reverse("admin:approvals_reviewqueueitem_change", args=[item.pk]) if item.is_open else ""
+        link = (
+            reverse("admin:approvals_reviewqueueitem_change", args=[item.pk])
+            if item.is_open
+            else ""
+        )
         rows.append(
             (
                 item.team or "-",
@@ -350,7 +469,9 @@ def approval_view(obj):
                 item.routing_reason,
                 decision.reviewer if decision else "-",
                 decision.get_decision_display() if decision else "-",
-                timezone.localtime(decision.decided_at).strftime("%Y-%m-%d %H:%M:%S") if decision else "-",
+                timezone.localtime(decision.decided_at).strftime("%Y-%m-%d %H:%M:%S")
+                if decision
+                else "-",
                 decision.note if decision else "",
                 format_html('<a href="{}">Open the item</a>', link) if link else "",
             )
@@ -367,10 +488,18 @@ def approval_view(obj):
 def revisions_view(obj):
     links = []
     if obj.revision_of_id:
-        links.append(format_html("Revision of {} with the note: <i>{}</i>", _run_link(obj.revision_of), obj.reviewer_note))
+        links.append(
+            format_html(
+                "Revision of {} with the note: <i>{}</i>",
+                _run_link(obj.revision_of),
+                obj.reviewer_note,
+            )
+        )
     for revision in obj.revisions.all():
         links.append(format_html("Regenerated as {}", _run_link(revision)))
     return format_html_join("", "<p>{}</p>", ((link,) for link in links)) if links else "-"
 
 
-admin_extensions.register_section(Run, title="Approval", fields=(approval_view, revisions_view), order=50)
+admin_extensions.register_section(
+    Run, title="Approval", fields=(approval_view, revisions_view), order=50
+)

@@ -29,13 +29,23 @@ class ReviewTeam(models.Model):
 
     slug = models.SlugField(max_length=60, unique=True)
     name = models.CharField(max_length=120)
-    group = models.ForeignKey(Group, on_delete=models.PROTECT, related_name="review_teams", help_text="Its members review its queue.")
-    notify_members = models.BooleanField(default=True, help_text="Email the group's members when an item lands in the queue.")
+    group = models.ForeignKey(
+        Group,
+        on_delete=models.PROTECT,
+        related_name="review_teams",
+        help_text="Its members review its queue.",
+    )
+    notify_members = models.BooleanField(
+        default=True, help_text="Email the group's members when an item lands in the queue."
+    )
     notification_addresses = models.TextField(
-        blank=True, help_text="Extra addresses to email (a shared inbox), one per line or comma-separated."
+        blank=True,
+        help_text="Extra addresses to email (a shared inbox), one per line or comma-separated.",
     )
     due_hours = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Items are due this many hours after they land. Blank: no due time."
+        null=True,
+        blank=True,
+        help_text="Items are due this many hours after they land. Blank: no due time.",
     )
 
     history = HistoricalRecords()
@@ -57,7 +67,9 @@ class ReviewTeam(models.Model):
             try:
                 validate_email(address)
             except ValidationError:
-                raise ValidationError({"notification_addresses": f"{address!r} is not an email address."}) from None
+                raise ValidationError(
+                    {"notification_addresses": f"{address!r} is not an email address."}
+                ) from None
 
     def has_member(self, user) -> bool:
         """Superusers count as members of every team (separation of duties still applies)."""
@@ -81,22 +93,38 @@ class RoutingRule(models.Model):
         ROUTE = "route", "Route to the team's queue"
         AUTO_APPROVE = "auto_approve", "Auto-approve"
 
-    workflow = models.ForeignKey("workflows.Workflow", on_delete=models.CASCADE, related_name="routing_rules")
-    position = models.PositiveIntegerField(help_text="Rules are tried in this order; the first that holds decides.")
+    workflow = models.ForeignKey(
+        "workflows.Workflow", on_delete=models.CASCADE, related_name="routing_rules"
+    )
+    position = models.PositiveIntegerField(
+        help_text="Rules are tried in this order; the first that holds decides."
+    )
     name = models.CharField(max_length=120)
     condition = models.CharField(max_length=20, choices=Condition.choices)
     risk_level = models.CharField(
-        max_length=8, choices=[("medium", "Medium"), ("high", "High")], blank=True, help_text="For 'risk is at least'."
+        max_length=8,
+        choices=[("medium", "Medium"), ("high", "High")],
+        blank=True,
+        help_text="For 'risk is at least'.",
     )
     check_name = models.CharField(
-        max_length=80, blank=True, help_text="For 'a check has a verdict': a validator name, or judge:<name> for a judge."
+        max_length=80,
+        blank=True,
+        help_text="For 'a check has a verdict': a validator name, or judge:<name> for a judge.",
     )
     verdicts = models.JSONField(
-        default=list, blank=True, help_text='For \'a check has a verdict\': e.g. ["review", "fail"].'
+        default=list,
+        blank=True,
+        help_text='For \'a check has a verdict\': e.g. ["review", "fail"].',
     )
     action = models.CharField(max_length=14, choices=Action.choices, default=Action.ROUTE)
     team = models.ForeignKey(
-        ReviewTeam, null=True, blank=True, on_delete=models.PROTECT, related_name="routing_rules", help_text="Where routed runs go."
+        ReviewTeam,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="routing_rules",
+        help_text="Where routed runs go.",
     )
     enabled = models.BooleanField(default=True)
 
@@ -105,9 +133,12 @@ class RoutingRule(models.Model):
     class Meta:
         ordering = ["workflow", "position"]
         constraints = [
-            models.UniqueConstraint(fields=["workflow", "position"], name="routingrule_unique_position"),
+            models.UniqueConstraint(
+                fields=["workflow", "position"], name="routingrule_unique_position"
+            ),
             models.CheckConstraint(
-                condition=Q(action="auto_approve", condition="all_clear") | Q(action="route", team__isnull=False),
+                condition=Q(action="auto_approve", condition="all_clear")
+                | Q(action="route", team__isnull=False),
                 name="routingrule_action_matches",
             ),
         ]
@@ -121,7 +152,9 @@ class RoutingRule(models.Model):
             errors["team"] = "A routing rule needs a team."
         if self.action == self.Action.AUTO_APPROVE:
             if self.condition != self.Condition.ALL_CLEAR:
-                errors["condition"] = "Auto-approval is only possible when all evals pass at low risk with no risk flags."
+                errors["condition"] = (
+                    "Auto-approval is only possible when all evals pass at low risk with no risk flags."
+                )
             elif self.workflow_id and not self.workflow.auto_approval_allowed:
                 errors["action"] = f"{self.workflow} does not allow auto-approval."
         if self.condition == self.Condition.RISK_AT_LEAST and not self.risk_level:
@@ -177,15 +210,31 @@ class ApprovalItem(models.Model):
     }
 
     run = models.ForeignKey(Run, on_delete=models.PROTECT, related_name="approval_items")
-    team = models.ForeignKey(ReviewTeam, null=True, blank=True, on_delete=models.PROTECT, related_name="items")
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN, editable=False)
-    routed_by_rule = models.ForeignKey(
-        RoutingRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="items", editable=False
+    team = models.ForeignKey(
+        ReviewTeam, null=True, blank=True, on_delete=models.PROTECT, related_name="items"
     )
-    rule_name = models.CharField(max_length=120, blank=True, editable=False, help_text="The rule's name when it routed.")
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.OPEN, editable=False
+    )
+    routed_by_rule = models.ForeignKey(
+        RoutingRule,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="items",
+        editable=False,
+    )
+    rule_name = models.CharField(
+        max_length=120, blank=True, editable=False, help_text="The rule's name when it routed."
+    )
     routing_reason = models.CharField(max_length=500, editable=False)
     escalated_from = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="escalated_to", editable=False
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="escalated_to",
+        editable=False,
     )
     due_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
@@ -196,20 +245,35 @@ class ApprovalItem(models.Model):
 
     class Meta:
         ordering = ["created_at", "pk"]
-        permissions = [("decide_approvalitem", "Can decide approval items in the queues of one's teams")]
+        permissions = [
+            ("decide_approvalitem", "Can decide approval items in the queues of one's teams")
+        ]
         constraints = [
-            models.UniqueConstraint(fields=["run"], condition=Q(status="open"), name="approvalitem_one_open_per_run"),
+            models.UniqueConstraint(
+                fields=["run"], condition=Q(status="open"), name="approvalitem_one_open_per_run"
+            ),
             models.CheckConstraint(
                 condition=Q(
-                    status__in=["open", "approved", "changes_requested", "escalated", "rejected", "auto_approved", "withdrawn"]
+                    status__in=[
+                        "open",
+                        "approved",
+                        "changes_requested",
+                        "escalated",
+                        "rejected",
+                        "auto_approved",
+                        "withdrawn",
+                    ]
                 ),
                 name="approvalitem_status_valid",
             ),
             models.CheckConstraint(
-                condition=Q(status="auto_approved") | Q(team__isnull=False), name="approvalitem_team_unless_auto"
+                condition=Q(status="auto_approved") | Q(team__isnull=False),
+                name="approvalitem_team_unless_auto",
             ),
         ]
-        indexes = [models.Index(fields=["status", "team", "created_at"], name="approvalitem_queue_idx")]
+        indexes = [
+            models.Index(fields=["status", "team", "created_at"], name="approvalitem_queue_idx")
+        ]
 
     def __str__(self) -> str:
         return f"{self.run} in {self.team or 'no queue'} ({self.status})"
@@ -232,7 +296,9 @@ class ApprovalItem(models.Model):
         from workflows.models import with_history_context
 
         if self.status != self.Status.OPEN:
-            raise ValidationError(f"This item is already closed ({self.get_status_display().lower()}).")
+            raise ValidationError(
+                f"This item is already closed ({self.get_status_display().lower()})."
+            )
         if status == self.Status.OPEN or status not in self.Status.values:
             raise ValidationError(f"{status} does not close an item.")
         self.status = status
@@ -259,15 +325,21 @@ class Decision(models.Model):
         ESCALATE = "escalate", "Escalate to team"
         REJECT = "reject", "Reject"
 
-    NOTE_REQUIRED: ClassVar[frozenset[str]] = frozenset({Kind.REQUEST_CHANGES, Kind.ESCALATE, Kind.REJECT})
+    NOTE_REQUIRED: ClassVar[frozenset[str]] = frozenset(
+        {Kind.REQUEST_CHANGES, Kind.ESCALATE, Kind.REJECT}
+    )
 
     # One-to-one: the database's unique key on item is what makes two simultaneous decisions impossible.
     item = models.OneToOneField(ApprovalItem, on_delete=models.PROTECT, related_name="decision")
     decision = models.CharField(max_length=20, choices=Kind.choices)
-    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="approval_decisions")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="approval_decisions"
+    )
     decided_at = models.DateTimeField(default=timezone.now)
     note = models.TextField(blank=True)
-    escalate_to = models.ForeignKey(ReviewTeam, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    escalate_to = models.ForeignKey(
+        ReviewTeam, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     history = HistoricalRecords()
 
@@ -276,13 +348,15 @@ class Decision(models.Model):
         permissions = [("export_decision", "Can export the decisions report")]
         constraints = [
             models.CheckConstraint(
-                condition=Q(decision__in=["approve", "request_changes", "escalate", "reject"]), name="decision_kind_valid"
+                condition=Q(decision__in=["approve", "request_changes", "escalate", "reject"]),
+                name="decision_kind_valid",
             ),
             models.CheckConstraint(
                 condition=Q(decision="approve") | ~Q(note=""), name="decision_note_unless_approve"
             ),
             models.CheckConstraint(
-                condition=Q(decision="escalate", escalate_to__isnull=False) | (~Q(decision="escalate") & Q(escalate_to__isnull=True)),
+                condition=Q(decision="escalate", escalate_to__isnull=False)
+                | (~Q(decision="escalate") & Q(escalate_to__isnull=True)),
                 name="decision_escalation_has_team",
             ),
         ]

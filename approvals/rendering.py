@@ -12,7 +12,12 @@ from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 # Reader-facing fields in reading order: (label, field path prefix).
-COPY_FIELDS = (("Subject line", "subject_lines"), ("Preview text", "preview_text"), ("Body", "email_body"), ("CTA", "cta_text"))
+COPY_FIELDS = (
+    ("Subject line", "subject_lines"),
+    ("Preview text", "preview_text"),
+    ("Body", "email_body"),
+    ("CTA", "cta_text"),
+)
 
 
 @dataclass(frozen=True)
@@ -32,7 +37,13 @@ def marks_by_field(findings: list[dict[str, Any]]) -> dict[str, list[Mark]]:
             continue
         for span in finding.get("spans") or []:
             try:
-                mark = Mark(int(span["start"]), int(span["end"]), str(finding["name"]), str(finding["verdict"]), str(finding.get("reason", "")))
+                mark = Mark(
+                    int(span["start"]),
+                    int(span["end"]),
+                    str(finding["name"]),
+                    str(finding["verdict"]),
+                    str(finding.get("reason", "")),
+                )
             except (KeyError, TypeError, ValueError):
                 continue
             marks.setdefault(str(span.get("field", "")), []).append(mark)
@@ -72,7 +83,9 @@ def copy_rows(content: Any, findings: list[dict[str, Any]]) -> list[tuple[str, S
         value = content.get(key)
         if isinstance(value, list):
             for index, item in enumerate(value, start=1):
-                rows.append((f"{label} {index}", highlight(str(item), marks.get(f"{key}/{index - 1}", []))))
+                rows.append(
+                    (f"{label} {index}", highlight(str(item), marks.get(f"{key}/{index - 1}", [])))
+                )
         elif value is not None:
             rows.append((label, highlight(str(value), marks.get(key, []))))
     return rows

@@ -19,12 +19,21 @@ PRODUCT_MARKETING_REVIEWERS = "Product marketing reviewers"
 MANAGERS = "Managers"
 
 
-def _perms(actions: tuple[str, ...], models: tuple[str, ...], app_label: str = "workflows") -> list[str]:
+def _perms(
+    actions: tuple[str, ...], models: tuple[str, ...], app_label: str = "workflows"
+) -> list[str]:
     return [f"{app_label}.{action}_{model}" for model in models for action in actions]
 
 
 # What ops prepare: briefs, claims drafts, prompt drafts, segments.
-_OPS_EDITS = ("campaignbrief", "claimset", "claim", "promptversion", "prompttemplate", "audiencesegment")
+_OPS_EDITS = (
+    "campaignbrief",
+    "claimset",
+    "claim",
+    "promptversion",
+    "prompttemplate",
+    "audiencesegment",
+)
 # What ops read but do not change: runs and their evidence, the registries reviewers own.
 _OPS_READS = ("workflow", "run", "runoutput", "trace", "brandrules", "legalrestrictionset")
 # What a reviewer needs to see to judge an input or an output.
@@ -68,7 +77,17 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_perms(("view",), _APPROVAL_READS, app_label="approvals"),
         # Evals: ops import datasets and outcomes, run suites and request promotions; a manager approves.
         *_perms(("add", "change", "view"), ("evaldataset", "campaignoutcome"), app_label="evals"),
-        *_perms(("view",), ("evaldatasetitem", "evalsuiterun", "evalsuiteresult", "promotionrequest", "promotioncriteria"), app_label="evals"),
+        *_perms(
+            ("view",),
+            (
+                "evaldatasetitem",
+                "evalsuiterun",
+                "evalsuiteresult",
+                "promotionrequest",
+                "promotioncriteria",
+            ),
+            app_label="evals",
+        ),
         "evals.start_evalsuiterun",
         "evals.request_promotion",
     ],
@@ -142,7 +161,9 @@ def roles_sync() -> list[Group]:
     """Create or update the role groups so their permissions are exactly ROLE_PERMISSIONS."""
     ensure_permissions_exist()
     # Resolve everything before writing, so an unknown codename changes nothing.
-    resolved = {group_name: resolve_permissions(names) for group_name, names in ROLE_PERMISSIONS.items()}
+    resolved = {
+        group_name: resolve_permissions(names) for group_name, names in ROLE_PERMISSIONS.items()
+    }
     groups = []
     with transaction.atomic():
         for group_name, permissions in resolved.items():

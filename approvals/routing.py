@@ -26,7 +26,9 @@ class RunFacts:
     """What routing may look at: the run's risk, each check's worst verdict, flags and the data check."""
 
     risk_level: str = ""  # "" when nothing was evaluated
-    verdicts: Mapping[str, str] = field(default_factory=dict)  # check -> worst verdict; judges as "judge:<name>"
+    verdicts: Mapping[str, str] = field(
+        default_factory=dict
+    )  # check -> worst verdict; judges as "judge:<name>"
     risk_flags: tuple[str, ...] = ()
     data_check_routes_to_review: bool = False
     auto_approval_allowed: bool = False
@@ -84,7 +86,9 @@ def why(rule: Rule, facts: RunFacts) -> str | None:
     if rule.condition == ALWAYS:
         return "default rule"
     if rule.condition == RISK_AT_LEAST:
-        if facts.risk_level and RISK_ORDER.get(facts.risk_level, 0) >= RISK_ORDER.get(rule.risk_level, 3):
+        if facts.risk_level and RISK_ORDER.get(facts.risk_level, 0) >= RISK_ORDER.get(
+            rule.risk_level, 3
+        ):
             return f"risk is {facts.risk_level}"
         return None
     if rule.condition == CHECK_VERDICT:
@@ -93,12 +97,18 @@ def why(rule: Rule, facts: RunFacts) -> str | None:
             return f"{rule.check_name} is {verdict}"
         return None
     if rule.condition == ANY_JUDGE_FAILS:
-        failing = sorted(n[len(JUDGE_PREFIX):] for n, v in facts.verdicts.items() if n.startswith(JUDGE_PREFIX) and v == "fail")
+        failing = sorted(
+            n[len(JUDGE_PREFIX) :]
+            for n, v in facts.verdicts.items()
+            if n.startswith(JUDGE_PREFIX) and v == "fail"
+        )
         return f"judge {', '.join(failing)} fails" if failing else None
     if rule.condition == DATA_CHECK_REVIEW:
         return "the data check routes to review" if facts.data_check_routes_to_review else None
     if rule.condition == ALL_CLEAR:
-        return "all evals pass, risk is low and there are no risk flags" if facts.all_clear else None
+        return (
+            "all evals pass, risk is low and there are no risk flags" if facts.all_clear else None
+        )
     raise ValueError(f"Unknown routing condition {rule.condition!r}.")
 
 
@@ -114,6 +124,12 @@ def route(rules: Iterable[Rule], facts: RunFacts, *, default_team: str) -> Routi
         if reason is None:
             continue
         if rule.action == AUTO_APPROVE:
-            return Routing(rule.key, rule.name, AUTO_APPROVE, None, f"auto-approved by rule {rule.name}: {reason}")
+            return Routing(
+                rule.key,
+                rule.name,
+                AUTO_APPROVE,
+                None,
+                f"auto-approved by rule {rule.name}: {reason}",
+            )
         return Routing(rule.key, rule.name, ROUTE, rule.team, f"rule {rule.name}: {reason}")
     return Routing(None, "", ROUTE, default_team, "no rule matched: the default queue")

@@ -17,7 +17,15 @@ def open_item_counts(*, user) -> list[dict]:
         .annotate(open=Count("pk"), overdue=Count("pk", filter=Q(due_at__lt=timezone.now())))
         .order_by("team__name")
     )
-    return [{"team_id": r["team_id"], "team": r["team__name"], "open": r["open"], "overdue": r["overdue"]} for r in rows]
+    return [
+        {
+            "team_id": r["team_id"],
+            "team": r["team__name"],
+            "open": r["open"],
+            "overdue": r["overdue"],
+        }
+        for r in rows
+    ]
 
 
 def review_acceptance_by_prompt_version(version_ids: list[int]) -> dict[int, tuple[int, int]]:
@@ -31,7 +39,9 @@ def review_acceptance_by_prompt_version(version_ids: list[int]) -> dict[int, tup
         Decision.objects.filter(item__run__prompt_version_id__in=version_ids)
         .exclude(decision=Decision.Kind.ESCALATE)
         .values("item__run__prompt_version_id")
-        .annotate(decided=Count("pk"), approved=Count("pk", filter=Q(decision=Decision.Kind.APPROVE)))
+        .annotate(
+            decided=Count("pk"), approved=Count("pk", filter=Q(decision=Decision.Kind.APPROVE))
+        )
     )
     for row in rows:
         counts[row["item__run__prompt_version_id"]] = (row["approved"], row["decided"])

@@ -62,7 +62,9 @@ def teams_sync() -> list[ReviewTeam]:
                 team.save()
             elif team.group_id != group.pk:
                 team.group = group
-                with_history_context(team, by=actor, reason="Review team put back on its role group by sync_roles")
+                with_history_context(
+                    team, by=actor, reason="Review team put back on its role group by sync_roles"
+                )
                 team.save(update_fields=["group"])
             teams.append(team)
     return teams
@@ -80,7 +82,9 @@ def run_facts(*, run: Run, run_flags: list[str]) -> routing.RunFacts:
     evaluations = list(run.evaluations.all())
     output_flags: list[str] = []
     for output in run.outputs.all():
-        flags = (output.content or {}).get("risk_flags") if isinstance(output.content, dict) else None
+        flags = (
+            (output.content or {}).get("risk_flags") if isinstance(output.content, dict) else None
+        )
         output_flags += [str(f) for f in flags or [] if str(f).strip()]
     return routing.RunFacts(
         risk_level=run.risk_level,
@@ -115,7 +119,11 @@ class RoutedRun:
 
 def run_request_approval(*, run: Run, run_flags: list[str]) -> RoutedRun:
     """Route the run by its workflow's rules: an open item in a team's queue, or an auto-approval."""
-    rules = list(RoutingRule.objects.filter(workflow=run.workflow_id, enabled=True).select_related("team").order_by("position"))
+    rules = list(
+        RoutingRule.objects.filter(workflow=run.workflow_id, enabled=True)
+        .select_related("team")
+        .order_by("position")
+    )
     facts = run_facts(run=run, run_flags=run_flags)
     decided = routing.route(_rule_specs(rules), facts, default_team=DEFAULT_TEAM)
     rule = next((r for r in rules if r.pk == decided.rule_key), None)
@@ -124,7 +132,9 @@ def run_request_approval(*, run: Run, run_flags: list[str]) -> RoutedRun:
     if not auto:
         team = ReviewTeam.objects.filter(slug=decided.team).first()
         if team is None:
-            raise StepFailed(f"There is no review team {decided.team!r} to route the run to: run `manage.py sync_roles`.")
+            raise StepFailed(
+                f"There is no review team {decided.team!r} to route the run to: run `manage.py sync_roles`."
+            )
     now = timezone.now()
     item = ApprovalItem(
         run=run,
@@ -141,8 +151,14 @@ def run_request_approval(*, run: Run, run_flags: list[str]) -> RoutedRun:
         # Lock the run row: a run failed meanwhile (the stuck-run sweeper) gets no item nobody could decide.
         status = Run.objects.select_for_update().values_list("status", flat=True).get(pk=run.pk)
         if status != Run.Status.GENERATING:
-            raise StepFailed(f"{run.run_id} is {status}, no longer generating: no approval item was opened.")
-        with_history_context(item, by=run.started_by, reason=decided.reason if auto else f"Routed to {team}: {decided.reason}")
+            raise StepFailed(
+                f"{run.run_id} is {status}, no longer generating: no approval item was opened."
+            )
+        with_history_context(
+            item,
+            by=run.started_by,
+            reason=decided.reason if auto else f"Routed to {team}: {decided.reason}",
+        )
         item.save()
         if not auto:
             item_enqueue_notification(item=item)
@@ -152,8 +168,14 @@ def run_request_approval(*, run: Run, run_flags: list[str]) -> RoutedRun:
 def run_failed_withdraw_items(run: Run) -> None:
     """The run failed: its open item leaves the queue (registered as a kernel run-failed hook)."""
     withdrawn = False
-    for item in ApprovalItem.objects.select_for_update().filter(run=run, status=ApprovalItem.Status.OPEN):
-        item.close(ApprovalItem.Status.WITHDRAWN, by=None, reason=f"Withdrawn: {run.run_id} failed ({run.error_detail[:200]})")
+    for item in ApprovalItem.objects.select_for_update().filter(
+        run=run, status=ApprovalItem.Status.OPEN
+    ):
+        item.close(
+            ApprovalItem.Status.WITHDRAWN,
+            by=None,
+            reason=f"Withdrawn: {run.run_id} failed ({run.error_detail[:200]})",
+        )
         withdrawn = True
     if withdrawn:
         _update_trace(run, by=run.started_by, reason="Approval item withdrawn: the run failed")
@@ -164,7 +186,9 @@ def run_auto_approve(*, item_id: int) -> Run:
     with transaction.atomic():
         item = ApprovalItem.objects.select_related("run").get(pk=item_id)
         run = item.run
-        run.mark_reviewed(Run.Status.APPROVED, by=run.started_by, reason=item.routing_reason, approval=item)
+        run.mark_reviewed(
+            Run.Status.APPROVED, by=run.started_by, reason=item.routing_reason, approval=item
+        )
         _update_trace(run, by=run.started_by, reason=item.routing_reason)
     return run
 
@@ -192,7 +216,10 @@ def refusal_reason(*, user, item: ApprovalItem) -> str | None:
         return f"You wrote {run.prompt_version.label}, which {run.run_id} ran on, so someone else must decide it."
     # Only an escalation leaves a run open after a decision: whoever escalated hands the run to someone else.
     earlier = (
-        Decision.objects.filter(item__run_id=run.pk, reviewer=user).exclude(item_id=item.pk).select_related("item__team").first()
+        Decision.objects.filter(item__run_id=run.pk, reviewer=user)
+        .exclude(item_id=item.pk)
+        .select_related("item__team")
+        .first()
     )
     if earlier is not None:
         return (
@@ -256,21 +283,37 @@ def item_decide(
         item = ApprovalItem.objects.select_for_update().filter(pk=item_id).first()
         if item is None:
             raise ValidationError(f"There is no approval item {item_id}.")
-        item = ApprovalItem.objects.select_related("team", "run__prompt_version__template", "run__workflow").get(pk=item.pk)
+        item = ApprovalItem.objects.select_related(
+            "team", "run__prompt_version__template", "run__workflow"
+        ).get(pk=item.pk)
         if not item.is_open:
             raise ValidationError(_already_decided(item))
         ensure_can_decide(user=reviewer, item=item)
         if escalate_to is not None and escalate_to.pk == item.team_id:
-            raise ValidationError(f"The item is already in the {escalate_to} queue: escalate to another team.")
+            raise ValidationError(
+                f"The item is already in the {escalate_to} queue: escalate to another team."
+            )
         try:
             with transaction.atomic():
-                stored = Decision(item=item, decision=decision, reviewer=reviewer, note=note, escalate_to=escalate_to)
-                with_history_context(stored, by=reviewer, reason=f"{stored.get_decision_display()} on {item.run}")
+                stored = Decision(
+                    item=item,
+                    decision=decision,
+                    reviewer=reviewer,
+                    note=note,
+                    escalate_to=escalate_to,
+                )
+                with_history_context(
+                    stored, by=reviewer, reason=f"{stored.get_decision_display()} on {item.run}"
+                )
                 stored.save()
         except IntegrityError:
             raise ValidationError(_already_decided(item)) from None
         label = stored.get_decision_display().lower()
-        item.close(ITEM_STATUS_FOR[decision], by=reviewer, reason=f"{label} by {reviewer}" + (f": {note}" if note else ""))
+        item.close(
+            ITEM_STATUS_FOR[decision],
+            by=reviewer,
+            reason=f"{label} by {reviewer}" + (f": {note}" if note else ""),
+        )
         run = item.run
         revision = escalated = None
         reason = f"{item.team}: {label} by {reviewer}" + (f": {note}" if note else "")
@@ -279,19 +322,29 @@ def item_decide(
         elif decision == Decision.Kind.REJECT:
             run.mark_reviewed(Run.Status.REJECTED, by=reviewer, reason=reason, approval=item)
         elif decision == Decision.Kind.REQUEST_CHANGES:
-            run.mark_reviewed(Run.Status.CHANGES_REQUESTED, by=reviewer, reason=reason, approval=item)
+            run.mark_reviewed(
+                Run.Status.CHANGES_REQUESTED, by=reviewer, reason=reason, approval=item
+            )
             from workflows.services import run_start_revision
 
-            revision = run_start_revision(original=run, reviewer_note=note, requested_by=reviewer, enqueue=enqueue)
+            revision = run_start_revision(
+                original=run, reviewer_note=note, requested_by=reviewer, enqueue=enqueue
+            )
         else:
             escalated = ApprovalItem(
                 run=run,
                 team=escalate_to,
                 routing_reason=f"Escalated from {item.team} by {reviewer}: {note}"[:500],
                 escalated_from=item,
-                due_at=timezone.now() + timedelta(hours=escalate_to.due_hours) if escalate_to.due_hours else None,
+                due_at=timezone.now() + timedelta(hours=escalate_to.due_hours)
+                if escalate_to.due_hours
+                else None,
             )
-            with_history_context(escalated, by=reviewer, reason=f"Escalated from {item.team} to {escalate_to} by {reviewer}")
+            with_history_context(
+                escalated,
+                by=reviewer,
+                reason=f"Escalated from {item.team} to {escalate_to} by {reviewer}",
+            )
             escalated.save()
             if enqueue:
                 item_enqueue_notification(item=escalated)
@@ -331,7 +384,9 @@ def approval_section(run: Run) -> dict[str, Any]:
                 "decision": decision.decision if decision else None,
                 "decision_time": _iso(decision.decided_at) if decision else None,
                 "note": decision.note if decision else "",
-                "escalate_to": decision.escalate_to.slug if decision and decision.escalate_to else None,
+                "escalate_to": decision.escalate_to.slug
+                if decision and decision.escalate_to
+                else None,
             }
         )
     if not entries:
@@ -340,7 +395,11 @@ def approval_section(run: Run) -> dict[str, Any]:
     decided = [e for e in entries if e["decision"]]
     last_decision = decided[-1] if decided else None
     if latest["status"] == ApprovalItem.Status.OPEN:
-        status = "escalated" if last_decision and last_decision["decision"] == Decision.Kind.ESCALATE else "awaiting_approval"
+        status = (
+            "escalated"
+            if last_decision and last_decision["decision"] == Decision.Kind.ESCALATE
+            else "awaiting_approval"
+        )
     else:
         status = latest["status"]
     return {
@@ -375,12 +434,19 @@ def _update_trace(run: Run, *, by, reason: str) -> None:
 def item_enqueue_notification(*, item: ApprovalItem) -> None:
     item_id = item.pk
     transaction.on_commit(
-        lambda: async_task("approvals.tasks.item_notify_task", item_id, task_name=f"notify-item-{item_id}", group="notifications")
+        lambda: async_task(
+            "approvals.tasks.item_notify_task",
+            item_id,
+            task_name=f"notify-item-{item_id}",
+            group="notifications",
+        )
     )
 
 
 def _item_url(item: ApprovalItem) -> str:
-    return settings.MARKETINGAI_PUBLIC_URL.rstrip("/") + reverse("admin:approvals_reviewqueueitem_change", args=[item.pk])
+    return settings.MARKETINGAI_PUBLIC_URL.rstrip("/") + reverse(
+        "admin:approvals_reviewqueueitem_change", args=[item.pk]
+    )
 
 
 def notification_text(item: ApprovalItem) -> tuple[str, str]:
@@ -436,7 +502,9 @@ def _record(item: ApprovalItem, channel: str, status: str, detail: str, *, by) -
 
 def item_notify(*, item_id: int) -> list[Notification]:
     """Email the team and post to the chat webhook when one is configured. Failures are recorded, never raised."""
-    item = ApprovalItem.objects.select_related("team", "run__workflow", "run__prompt_version__template", "run__started_by").get(pk=item_id)
+    item = ApprovalItem.objects.select_related(
+        "team", "run__workflow", "run__prompt_version__template", "run__started_by"
+    ).get(pk=item_id)
     if item.team is None or not item.is_open:
         return []
     actor = item.run.started_by
@@ -444,23 +512,57 @@ def item_notify(*, item_id: int) -> list[Notification]:
     sent = []
     recipients = _email_recipients(item.team)
     if not recipients:
-        sent.append(_record(item, Notification.Channel.EMAIL, Notification.Status.SKIPPED, "The team has no addresses.", by=actor))
+        sent.append(
+            _record(
+                item,
+                Notification.Channel.EMAIL,
+                Notification.Status.SKIPPED,
+                "The team has no addresses.",
+                by=actor,
+            )
+        )
     else:
         try:
             send_mail(subject, body, None, recipients)
         except Exception as exc:  # noqa: BLE001 - a notification never blocks the queue
             logger.warning("Email notification for item %s failed: %s", item.pk, exc)
-            sent.append(_record(item, Notification.Channel.EMAIL, Notification.Status.FAILED, f"{type(exc).__name__}: {exc}", by=actor))
+            sent.append(
+                _record(
+                    item,
+                    Notification.Channel.EMAIL,
+                    Notification.Status.FAILED,
+                    f"{type(exc).__name__}: {exc}",
+                    by=actor,
+                )
+            )
         else:
-            sent.append(_record(item, Notification.Channel.EMAIL, Notification.Status.SENT, f"{len(recipients)} recipient(s)", by=actor))
+            sent.append(
+                _record(
+                    item,
+                    Notification.Channel.EMAIL,
+                    Notification.Status.SENT,
+                    f"{len(recipients)} recipient(s)",
+                    by=actor,
+                )
+            )
     url = settings.MARKETINGAI_SLACK_WEBHOOK_URL
     if url:
         try:
             _post_webhook(url, f"{subject}\n{body}")
         except Exception as exc:  # noqa: BLE001 - logged and recorded, never fatal
-            detail = redact(str(exc) if isinstance(exc, outbound.OutboundError) else type(exc).__name__, [url])
+            detail = redact(
+                str(exc) if isinstance(exc, outbound.OutboundError) else type(exc).__name__, [url]
+            )
             logger.warning("Webhook notification for item %s failed: %s", item.pk, detail)
-            sent.append(_record(item, Notification.Channel.WEBHOOK, Notification.Status.FAILED, detail, by=actor))
+            sent.append(
+                _record(
+                    item, Notification.Channel.WEBHOOK, Notification.Status.FAILED, detail, by=actor
+                )
+            )
         else:
-            sent.append(_record(item, Notification.Channel.WEBHOOK, Notification.Status.SENT, "posted", by=actor))
+            sent.append(
+                _record(
+                    item, Notification.Channel.WEBHOOK, Notification.Status.SENT, "posted", by=actor
+                )
+            )
     return sent

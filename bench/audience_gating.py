@@ -26,7 +26,18 @@ def build_csv(n: int, now) -> bytes:
     rng = random.Random(7)
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["customer_id", "email", "role", "plan", "consent", "usage_summary", "usage_as_of", "usage_tier"])
+    writer.writerow(
+        [
+            "customer_id",
+            "email",
+            "role",
+            "plan",
+            "consent",
+            "usage_summary",
+            "usage_as_of",
+            "usage_tier",
+        ]
+    )
     roles = ["engineering manager", "marketing lead", "finance admin", "developer"]
     for i in range(n):
         stale = rng.random() < 0.12
@@ -56,7 +67,9 @@ def measure(label: str, func, *, memory: bool = False):
     if memory:
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        print(f"{label:<42} peak Python memory {peak / 2**20:7.1f} MiB (under tracemalloc: {elapsed:.2f} s)")
+        print(
+            f"{label:<42} peak Python memory {peak / 2**20:7.1f} MiB (under tracemalloc: {elapsed:.2f} s)"
+        )
     else:
         print(f"{label:<42} {elapsed:8.2f} s")
     return result
@@ -91,7 +104,9 @@ def main() -> None:
     segment = brief.audience_segment
     now = timezone.now()
     data = build_csv(args.recipients, now)
-    print(f"SQLite (WAL) in {workdir}; {args.recipients:,} recipients, {len(data) / 2**20:.1f} MiB of CSV")
+    print(
+        f"SQLite (WAL) in {workdir}; {args.recipients:,} recipients, {len(data) / 2**20:.1f} MiB of CSV"
+    )
 
     def import_csv():
         return audience_import(segment=segment, data=data, filename="bench.csv", format="csv")
@@ -111,9 +126,14 @@ def main() -> None:
         f"stale {audience['stale_usage']:,}; {len(variants)} generations "
         f"({audience['cohorts']} cohorts + generic) for {audience['eligible']:,} recipients"
     )
-    rows = measure("export assignments (iterate rows)", lambda: sum(1 for _ in input_services.assignment_rows(run)))
+    rows = measure(
+        "export assignments (iterate rows)",
+        lambda: sum(1 for _ in input_services.assignment_rows(run)),
+    )
     print(f"exported {rows - 1:,} assignment rows")
-    print(f"max resident set size {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    print(
+        f"max resident set size {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
+    )
 
 
 if __name__ == "__main__":

@@ -21,7 +21,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 EMAIL = {
-    "subject_lines": ["Your trial ends in 3 days", "Keep your boards", "Pick a plan for your workspace"],
+    "subject_lines": [
+        "Your trial ends in 3 days",
+        "Keep your boards",
+        "Pick a plan for your workspace",
+    ],
     "preview_text": "Your boards and dashboards stay where your team left them.",
     "email_body": "Hi there,\n\nYour Kestrel Boards trial ends in 3 days. Choose a plan to keep your workspace.\n\nThe Kestrel team",
     "cta_text": "Choose a plan",
@@ -69,8 +73,18 @@ class FixedLatencyServer:
                         "object": "chat.completion",
                         "created": int(time.time()),
                         "model": "bench-model",
-                        "choices": [{"index": 0, "message": {"role": "assistant", "content": json.dumps(EMAIL)}, "finish_reason": "stop"}],
-                        "usage": {"prompt_tokens": 900, "completion_tokens": 120, "total_tokens": 1020},
+                        "choices": [
+                            {
+                                "index": 0,
+                                "message": {"role": "assistant", "content": json.dumps(EMAIL)},
+                                "finish_reason": "stop",
+                            }
+                        ],
+                        "usage": {
+                            "prompt_tokens": 900,
+                            "completion_tokens": 120,
+                            "total_tokens": 1020,
+                        },
                     }
                 )
 
@@ -112,7 +126,9 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     load_demo(force=True)
-    workflow = Workflow.objects.select_related("production_version").get(slug="trial_expiration_email")
+    workflow = Workflow.objects.select_related("production_version").get(
+        slug="trial_expiration_email"
+    )
     policy = EvalPolicy.objects.get(workflow=workflow)
     policy.judges = []  # one model call per generation, so the ideal is 120 * L * 2 / C
     policy.save()
@@ -123,19 +139,30 @@ def main() -> None:
     candidate.approve(by=User.objects.get(username="admin"))
     dataset = workflow.eval_datasets.get(slug="historical-trial-briefs")
     items = dataset.items.count()
-    print(f"SQLite (WAL) in {workdir}; {items} briefs x 2 versions; model latency L = {args.latency:g} s")
+    print(
+        f"SQLite (WAL) in {workdir}; {items} briefs x 2 versions; model latency L = {args.latency:g} s"
+    )
     print(f"{'concurrency':>11} {'wall s':>8} {'ideal s':>8} {'ratio':>6} {'max in flight':>14}")
     for concurrency in args.concurrency:
         GenerationCacheEntry.objects.all().delete()
         server.max_in_flight = 0
-        suite = services.suite_start(workflow=workflow, candidate=candidate, dataset=dataset, concurrency=concurrency, started_by=None, enqueue=False)
+        suite = services.suite_start(
+            workflow=workflow,
+            candidate=candidate,
+            dataset=dataset,
+            concurrency=concurrency,
+            started_by=None,
+            enqueue=False,
+        )
         started = time.perf_counter()
         suite = services.suite_execute(suite_id=suite.pk)
         wall = time.perf_counter() - started
         assert suite.status == "finished", suite.error_detail
         assert suite.results.exclude(error="").count() == 0
         ideal = items * args.latency * 2 / concurrency
-        print(f"{concurrency:>11} {wall:>8.2f} {ideal:>8.2f} {wall / ideal:>6.2f} {server.max_in_flight:>14}")
+        print(
+            f"{concurrency:>11} {wall:>8.2f} {ideal:>8.2f} {wall / ideal:>6.2f} {server.max_in_flight:>14}"
+        )
 
 
 if __name__ == "__main__":

@@ -7,11 +7,22 @@ from approvals.models import ReviewTeam, RoutingRule
 from workflows.models import with_history_context
 
 # Hours an item may wait in each queue before it is overdue.
-DEMO_DUE_HOURS = {ReviewTeam.LEGAL: 24, ReviewTeam.BRAND: 48, ReviewTeam.LIFECYCLE_MARKETING: 24, ReviewTeam.PRODUCT_MARKETING: 48}
+DEMO_DUE_HOURS = {
+    ReviewTeam.LEGAL: 24,
+    ReviewTeam.BRAND: 48,
+    ReviewTeam.LIFECYCLE_MARKETING: 24,
+    ReviewTeam.PRODUCT_MARKETING: 48,
+}
 
 # (position, name, condition, team, extra fields): the first rule that holds decides.
 DEMO_RULES = [
-    (10, "High risk to legal", RoutingRule.Condition.RISK_AT_LEAST, ReviewTeam.LEGAL, {"risk_level": "high"}),
+    (
+        10,
+        "High risk to legal",
+        RoutingRule.Condition.RISK_AT_LEAST,
+        ReviewTeam.LEGAL,
+        {"risk_level": "high"},
+    ),
     (
         20,
         "Legal terms in review to legal",
@@ -34,7 +45,13 @@ DEMO_RULES = [
         ReviewTeam.LIFECYCLE_MARKETING,
         {"check_name": "personalization_safety", "verdicts": ["review", "fail"]},
     ),
-    (90, "Everything else to lifecycle marketing", RoutingRule.Condition.ALWAYS, ReviewTeam.LIFECYCLE_MARKETING, {}),
+    (
+        90,
+        "Everything else to lifecycle marketing",
+        RoutingRule.Condition.ALWAYS,
+        ReviewTeam.LIFECYCLE_MARKETING,
+        {},
+    ),
 ]
 
 
@@ -50,7 +67,14 @@ def load_demo_approvals(*, workflow, users) -> list[str]:
             changes.append(f"due time of the {team} queue")
     if not RoutingRule.objects.filter(workflow=workflow).exists():
         for position, name, condition, team_slug, extra in DEMO_RULES:
-            rule = RoutingRule(workflow=workflow, position=position, name=name, condition=condition, team=teams[team_slug], **extra)
+            rule = RoutingRule(
+                workflow=workflow,
+                position=position,
+                name=name,
+                condition=condition,
+                team=teams[team_slug],
+                **extra,
+            )
             rule.full_clean()
             with_history_context(rule, by=users["admin"], reason="Demo routing rule")
             rule.save()

@@ -49,15 +49,37 @@ def load_segments(loader: DemoLoader) -> AudienceSegment:
     return AudienceSegment.objects.get(slug="trial_ending_3_days")
 
 
-Input, Freshness, OnFailure = InputRequirement.Input, InputRequirement.Freshness, InputRequirement.OnFailure
+Input, Freshness, OnFailure = (
+    InputRequirement.Input,
+    InputRequirement.Freshness,
+    InputRequirement.OnFailure,
+)
 
 # The reference data contract of the trial expiration email.
 DEMO_CONTRACT = [
     (Input.AUDIENCE_SEGMENT, "cdp", Freshness.UPDATED_WITHIN, 24, OnFailure.STOP),
-    (Input.PRODUCT_USAGE_SUMMARY, "warehouse", Freshness.UPDATED_WITHIN, 6, OnFailure.GENERIC_AND_FLAG),
+    (
+        Input.PRODUCT_USAGE_SUMMARY,
+        "warehouse",
+        Freshness.UPDATED_WITHIN,
+        6,
+        OnFailure.GENERIC_AND_FLAG,
+    ),
     (Input.APPROVED_CLAIMS, "claims_registry", Freshness.LATEST_APPROVED, None, OnFailure.STOP),
-    (Input.LEGAL_RESTRICTIONS, "policy_repository", Freshness.LATEST_APPROVED, None, OnFailure.STOP),
-    (Input.BRAND_RULES, "brand_documentation", Freshness.REVIEWED_WITHIN, 90 * 24, OnFailure.WARN_AND_REVIEW),
+    (
+        Input.LEGAL_RESTRICTIONS,
+        "policy_repository",
+        Freshness.LATEST_APPROVED,
+        None,
+        OnFailure.STOP,
+    ),
+    (
+        Input.BRAND_RULES,
+        "brand_documentation",
+        Freshness.REVIEWED_WITHIN,
+        90 * 24,
+        OnFailure.WARN_AND_REVIEW,
+    ),
 ]
 # The demo audience is re-imported when older than this, so a demo loaded yesterday still runs today.
 DEMO_AUDIENCE_MAX_AGE = timedelta(hours=12)
@@ -66,8 +88,15 @@ DEMO_AUDIENCE_MAX_AGE = timedelta(hours=12)
 def load_demo_contract(*, workflow, by) -> list[str]:
     changed = []
     for input_name, source, freshness, max_age_hours, on_failure in DEMO_CONTRACT:
-        values = {"source": source, "freshness": freshness, "max_age_hours": max_age_hours, "on_failure": on_failure}
-        requirement = InputRequirement.objects.filter(workflow=workflow, input_name=input_name).first()
+        values = {
+            "source": source,
+            "freshness": freshness,
+            "max_age_hours": max_age_hours,
+            "on_failure": on_failure,
+        }
+        requirement = InputRequirement.objects.filter(
+            workflow=workflow, input_name=input_name
+        ).first()
         if requirement is not None and all(getattr(requirement, k) == v for k, v in values.items()):
             continue
         requirement = requirement or InputRequirement(workflow=workflow, input_name=input_name)
@@ -105,7 +134,11 @@ def load_demo_audience(*, segment, by, now: datetime) -> list[str]:
     from inputs.imports import audience_import
     from inputs.sources import map_records
 
-    latest = segment.imports.filter(status=AudienceImport.Status.IMPORTED).order_by("-imported_at").first()
+    latest = (
+        segment.imports.filter(status=AudienceImport.Status.IMPORTED)
+        .order_by("-imported_at")
+        .first()
+    )
     if latest is not None and now - latest.imported_at < DEMO_AUDIENCE_MAX_AGE:
         return []
     payload = {"data": {"members": demo_members(segment.slug, now=now)}}

@@ -42,7 +42,9 @@ _READER_AND_REGISTRIES = [
     "## Brand rules\n{{brand_rules}}",
     "## Legal restrictions\n{{legal_restrictions}}",
 ]
-V9_USER = "\n\n".join(["## Campaign brief\n{{campaign_brief}}", *_READER_AND_REGISTRIES, _REPLY_FORMAT])
+V9_USER = "\n\n".join(
+    ["## Campaign brief\n{{campaign_brief}}", *_READER_AND_REGISTRIES, _REPLY_FORMAT]
+)
 
 # v10 is v9 reworked for a small model: it names no forbidden word (the test suite checks this), shows
 # only the brief's plan, offer and facts (not its internal name, nor the offer's deadline: v10 writes
@@ -87,7 +89,11 @@ def _short_schema(base: dict, *, plain_text: bool) -> dict:
     schema = copy.deepcopy(base)
     props = schema["properties"]
     props["subject_lines"]["items"]["maxLength"] = 44
-    props["cta_text"] = {"type": "string", "enum": [CTA_LABEL], "description": "The approved call to action."}
+    props["cta_text"] = {
+        "type": "string",
+        "enum": [CTA_LABEL],
+        "description": "The approved call to action.",
+    }
     body = PLAIN_TEXT_LINES if plain_text else r"[^\"\\]"
     props["email_body"] = {
         "type": "string",
@@ -127,7 +133,6 @@ def demo_candidates(production) -> dict[int, dict]:
     }
 
 
-
 def load_demo_candidates(*, workflow, users) -> list[str]:
     """Candidates v8, v9 and v10, approved as prompts; only a winning suite may promote one."""
     changes = []
@@ -138,12 +143,21 @@ def load_demo_candidates(*, workflow, users) -> list[str]:
             if PromptVersion.objects.filter(template=template, version=number).exists():
                 continue
             version = PromptVersion(
-                template=template, version=number, author=users["ops"], model_name=production.model_name,
-                temperature=production.temperature, **{"max_tokens": production.max_tokens, **spec},
+                template=template,
+                version=number,
+                author=users["ops"],
+                model_name=production.model_name,
+                temperature=production.temperature,
+                **{"max_tokens": production.max_tokens, **spec},
             )
             version.full_clean()
-            with_history_context(version, by=users["ops"], reason=f"Demo candidate: {spec['changelog']}")
+            with_history_context(
+                version, by=users["ops"], reason=f"Demo candidate: {spec['changelog']}"
+            )
             version.save()
-            version.approve(by=users["admin"], reason="Demo: reviewed as a prompt; production needs a winning suite")
+            version.approve(
+                by=users["admin"],
+                reason="Demo: reviewed as a prompt; production needs a winning suite",
+            )
             changes.append(f"candidate {version.label}")
     return changes

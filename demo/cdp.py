@@ -35,9 +35,25 @@ DEMO_FIELD_MAPPING = {
 DEMO_SEGMENTS = {"trial_ending_3_days": (60, 7, 5)}
 ROLES = ("engineering manager", "marketing lead", "finance admin")
 PLANS = ("Team trial", "Business trial")
-FIRST_NAMES = ("ana", "ben", "chen", "dara", "eli", "fatima", "gus", "hana", "ivan", "jo", "kofi", "lena")
+FIRST_NAMES = (
+    "ana",
+    "ben",
+    "chen",
+    "dara",
+    "eli",
+    "fatima",
+    "gus",
+    "hana",
+    "ivan",
+    "jo",
+    "kofi",
+    "lena",
+)
 USAGE = {
-    "high": ("Created {boards} dashboards and invited {seats} teammates.", "Ran {reports} saved reports this week."),
+    "high": (
+        "Created {boards} dashboards and invited {seats} teammates.",
+        "Ran {reports} saved reports this week.",
+    ),
     "low": ("Signed in twice; no dashboards yet.", "Connected one data source, no reports yet."),
 }
 
@@ -48,7 +64,9 @@ def _expected_token() -> str:
 
 def _authorized(request) -> bool:
     scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), _expected_token().encode())
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        token.strip().encode(), _expected_token().encode()
+    )
 
 
 def demo_members(segment_slug: str, *, now=None) -> list[dict]:
@@ -56,7 +74,11 @@ def demo_members(segment_slug: str, *, now=None) -> list[dict]:
     total, stale, unsubscribed = DEMO_SEGMENTS[segment_slug]
     now = (now or timezone.now()).replace(microsecond=0)
     rng = random.Random(segment_slug)
-    kinds = ["stale"] * stale + ["unsubscribed"] * unsubscribed + ["fresh"] * (total - stale - unsubscribed)
+    kinds = (
+        ["stale"] * stale
+        + ["unsubscribed"] * unsubscribed
+        + ["fresh"] * (total - stale - unsubscribed)
+    )
     rng.shuffle(kinds)
     members = []
     for number, kind in enumerate(kinds, start=1):
@@ -94,5 +116,6 @@ def recipients_view(request, segment_slug: str):
     if segment_slug not in DEMO_SEGMENTS:
         return JsonResponse({"error": f"No demo segment {segment_slug!r}."}, status=404)
     members = demo_members(segment_slug)
-    return JsonResponse({"data": {"segment": segment_slug, "count": len(members), "members": members}})
-
+    return JsonResponse(
+        {"data": {"segment": segment_slug, "count": len(members), "members": members}}
+    )

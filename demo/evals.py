@@ -13,7 +13,17 @@ from demo.candidates import load_demo_candidates
 from evals.models import EvalPolicy, Rubric
 from workflows.models import with_history_context
 
-DEMO_FEATURES = ["single sign-on", "SSO", "SAML", "OIDC", "REST API", "forecasting", "Jira", "GitHub", "dashboards"]
+DEMO_FEATURES = [
+    "single sign-on",
+    "SSO",
+    "SAML",
+    "OIDC",
+    "REST API",
+    "forecasting",
+    "Jira",
+    "GitHub",
+    "dashboards",
+]
 DEMO_COMPETITORS = ["Linear", "Asana", "Monday.com", "Tableau", "Looker"]
 
 DEMO_RUBRICS = {
@@ -41,7 +51,9 @@ def load_demo_evals(*, workflow, users) -> list[str]:
     changes = []
     policy = EvalPolicy.objects.filter(workflow=workflow).first()
     if policy is None:
-        policy = EvalPolicy(workflow=workflow, known_features=DEMO_FEATURES, known_competitors=DEMO_COMPETITORS)
+        policy = EvalPolicy(
+            workflow=workflow, known_features=DEMO_FEATURES, known_competitors=DEMO_COMPETITORS
+        )
         policy.full_clean()
         with_history_context(policy, by=users["ops"], reason="Demo eval policy")
         policy.save()
@@ -49,7 +61,9 @@ def load_demo_evals(*, workflow, users) -> list[str]:
     for name, (approver, instructions) in DEMO_RUBRICS.items():
         if Rubric.objects.filter(name=name).exists():
             continue
-        rubric = Rubric(name=name, instructions=instructions, changelog="Initial rubric", author=users["ops"])
+        rubric = Rubric(
+            name=name, instructions=instructions, changelog="Initial rubric", author=users["ops"]
+        )
         with_history_context(rubric, by=users["ops"], reason="Demo rubric")
         rubric.save()
         rubric.approve(by=users[approver], reason="Demo rubric approved")
@@ -86,8 +100,26 @@ DEMO_CRITERIA = {
 
 # Outcomes of emails v7 wrote in production (the demo's history): two months of sends.
 V7_OUTCOMES = [
-    {"period_start": date(2026, 6, 1), "period_end": date(2026, 6, 30), "sends": 21840, "clicks": 1031, "unsubscribes": 61, "upgrades": 612, "reviewed": 46, "approved": 42},
-    {"period_start": date(2026, 7, 1), "period_end": date(2026, 7, 31), "sends": 24310, "clicks": 1180, "unsubscribes": 70, "upgrades": 700, "reviewed": 52, "approved": 47},
+    {
+        "period_start": date(2026, 6, 1),
+        "period_end": date(2026, 6, 30),
+        "sends": 21840,
+        "clicks": 1031,
+        "unsubscribes": 61,
+        "upgrades": 612,
+        "reviewed": 46,
+        "approved": 42,
+    },
+    {
+        "period_start": date(2026, 7, 1),
+        "period_end": date(2026, 7, 31),
+        "sends": 24310,
+        "clicks": 1180,
+        "unsubscribes": 70,
+        "upgrades": 700,
+        "reviewed": 52,
+        "approved": 47,
+    },
 ]
 
 
@@ -121,10 +153,19 @@ def load_demo_suites(*, workflow, users) -> list[str]:
     v7 = PromptVersion.objects.filter(template=template, version=7).first()
     if v7 is not None:
         for values in V7_OUTCOMES:
-            lookup = {"prompt_version": v7, "period_start": values["period_start"], "period_end": values["period_end"], "source": "demo_esp_export"}
+            lookup = {
+                "prompt_version": v7,
+                "period_start": values["period_start"],
+                "period_end": values["period_end"],
+                "source": "demo_esp_export",
+            }
             if CampaignOutcome.objects.filter(**lookup).exists():
                 continue
-            outcome = CampaignOutcome(**lookup, **{k: v for k, v in values.items() if not k.startswith("period")}, imported_by=users["ops"])
+            outcome = CampaignOutcome(
+                **lookup,
+                **{k: v for k, v in values.items() if not k.startswith("period")},
+                imported_by=users["ops"],
+            )
             outcome.full_clean()
             with_history_context(outcome, by=users["ops"], reason="Demo outcomes of v7")
             outcome.save()

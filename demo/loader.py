@@ -77,12 +77,15 @@ class DemoSummary:
             "Counts: " + ", ".join(f"{name} {n}" for name, n in self.counts.items()) + ".",
             "Demo users (local use only: these passwords are public):",
         ]
-        lines += [f"  {username:<8} {password:<14} {role}" for username, password, role in self.users]
+        lines += [
+            f"  {username:<8} {password:<14} {role}" for username, password, role in self.users
+        ]
         lines.append(
             f"Service account: {DEMO_SERVICE_USER} (no password, no role); commands without --user act as it "
             f"when MARKETINGAI_SERVICE_USER={DEMO_SERVICE_USER}."
         )
         return lines
+
 
 # --- Loading -------------------------------------------------------------------------------
 
@@ -160,7 +163,9 @@ class DemoLoader:
             if created_at is not None:
                 obj.created_at = created_at
             obj.full_clean()
-            with_history_context(obj, by=author, reason=f"{DEMO_REASON}: {obj.changelog or 'new version'}")
+            with_history_context(
+                obj, by=author, reason=f"{DEMO_REASON}: {obj.changelog or 'new version'}"
+            )
             obj.save()
             self.note("created", str(obj))
         if claims is not None and obj.status == ArtifactStatus.DRAFT:
@@ -173,7 +178,10 @@ class DemoLoader:
                 with_history_context(claim, by=author, reason=DEMO_REASON)
                 claim.save()
                 self.note("created", f"claim {claim}")
-        if obj.status == ArtifactStatus.DRAFT and target in (ArtifactStatus.APPROVED, ArtifactStatus.ARCHIVED):
+        if obj.status == ArtifactStatus.DRAFT and target in (
+            ArtifactStatus.APPROVED,
+            ArtifactStatus.ARCHIVED,
+        ):
             obj.approve(by=approver, reason=f"{DEMO_REASON}: approved {obj}")
             self.note("updated", f"{obj} approved by {approver}")
         if obj.status == ArtifactStatus.APPROVED and target == ArtifactStatus.ARCHIVED:
@@ -194,7 +202,9 @@ def _load_features(loader: DemoLoader, workflow: Workflow, segment: AudienceSegm
         loader.note("created", change)
 
 
-def _summary(loader: DemoLoader, workflow: Workflow, inputs: list[VersionedArtifact]) -> DemoSummary:
+def _summary(
+    loader: DemoLoader, workflow: Workflow, inputs: list[VersionedArtifact]
+) -> DemoSummary:
     from django.contrib.auth.models import Group
 
     workflow.refresh_from_db()

@@ -26,7 +26,12 @@ def email_output_schema(*, subject_max_length: int, with_risk_flags: bool) -> di
     """The trial-expiration email contract as one prompt version asks for it."""
 
     def text(max_length: int, description: str) -> dict[str, Any]:
-        return {"type": "string", "minLength": 1, "maxLength": max_length, "description": description}
+        return {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": max_length,
+            "description": description,
+        }
 
     properties: dict[str, Any] = {
         "subject_lines": {
@@ -97,7 +102,9 @@ def _user_template(*, usage: bool, legal: bool) -> str:
     ]
     if legal:
         sections.append("## Legal restrictions\n{{legal_restrictions}}")
-    sections.append("## Reply format\nReturn a single JSON object shaped like this:\n{{output_schema}}")
+    sections.append(
+        "## Reply format\nReturn a single JSON object shaped like this:\n{{output_schema}}"
+    )
     return "\n\n".join(sections)
 
 

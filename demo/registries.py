@@ -20,31 +20,73 @@ if TYPE_CHECKING:
 
 def _claims_v13(today: date) -> list[dict[str, Any]]:
     return [
-        {"key": "sso_all_plans", "text": "Single sign-on with SAML or OIDC is included on every paid plan."},
-        {"key": "unlimited_viewers", "text": "Viewer seats are free and unlimited on the Team and Business plans."},
-        {"key": "jira_github_sync", "text": "Issues from Jira and GitHub sync into Kestrel Boards every 5 minutes."},
-        {"key": "dashboard_templates", "text": "New workspaces can start from 20 ready-made dashboards for delivery, capacity and cycle time."},
-        {"key": "data_export", "text": "Board data can be exported at any time as CSV or through the REST API."},
+        {
+            "key": "sso_all_plans",
+            "text": "Single sign-on with SAML or OIDC is included on every paid plan.",
+        },
+        {
+            "key": "unlimited_viewers",
+            "text": "Viewer seats are free and unlimited on the Team and Business plans.",
+        },
+        {
+            "key": "jira_github_sync",
+            "text": "Issues from Jira and GitHub sync into Kestrel Boards every 5 minutes.",
+        },
+        {
+            "key": "dashboard_templates",
+            "text": "New workspaces can start from 20 ready-made dashboards for delivery, capacity and cycle time.",
+        },
+        {
+            "key": "data_export",
+            "text": "Board data can be exported at any time as CSV or through the REST API.",
+        },
         {"key": "forecasting_beta", "text": "Delivery forecasting is free while it is in beta."},
-        {"key": "spring_annual_offer", "text": "Annual plans bought during the spring promotion include two extra months.",
-         "expires_on": today - timedelta(days=30)},
+        {
+            "key": "spring_annual_offer",
+            "text": "Annual plans bought during the spring promotion include two extra months.",
+            "expires_on": today - timedelta(days=30),
+        },
     ]
 
 
 def _claims_v14(today: date) -> list[dict[str, Any]]:
     return [
-        {"key": "sso_all_plans", "text": "Single sign-on with SAML or OIDC is included on every paid plan."},
-        {"key": "unlimited_viewers", "text": "Viewer seats are free and unlimited on the Team and Business plans."},
-        {"key": "jira_github_sync", "text": "Issues from Jira and GitHub sync into Kestrel Boards every 5 minutes."},
-        {"key": "dashboard_templates", "text": "New workspaces can start from 20 ready-made dashboards for delivery, capacity and cycle time."},
-        {"key": "data_export", "text": "Board data can be exported at any time as CSV or through the REST API."},
-        {"key": "trial_data_kept", "text": "Trial workspaces keep their boards and data for 30 days after the trial ends."},
+        {
+            "key": "sso_all_plans",
+            "text": "Single sign-on with SAML or OIDC is included on every paid plan.",
+        },
+        {
+            "key": "unlimited_viewers",
+            "text": "Viewer seats are free and unlimited on the Team and Business plans.",
+        },
+        {
+            "key": "jira_github_sync",
+            "text": "Issues from Jira and GitHub sync into Kestrel Boards every 5 minutes.",
+        },
+        {
+            "key": "dashboard_templates",
+            "text": "New workspaces can start from 20 ready-made dashboards for delivery, capacity and cycle time.",
+        },
+        {
+            "key": "data_export",
+            "text": "Board data can be exported at any time as CSV or through the REST API.",
+        },
+        {
+            "key": "trial_data_kept",
+            "text": "Trial workspaces keep their boards and data for 30 days after the trial ends.",
+        },
         # Forecasting left beta: the claim stays on record but may no longer be used.
-        {"key": "forecasting_beta", "text": "Delivery forecasting is free while it is in beta.",
-         "status": Claim.Status.RETIRED},
+        {
+            "key": "forecasting_beta",
+            "text": "Delivery forecasting is free while it is in beta.",
+            "status": Claim.Status.RETIRED,
+        },
         # The promotion is over: the claim is past its expiry date and is left out of prompts.
-        {"key": "spring_annual_offer", "text": "Annual plans bought during the spring promotion include two extra months.",
-         "expires_on": today - timedelta(days=30)},
+        {
+            "key": "spring_annual_offer",
+            "text": "Annual plans bought during the spring promotion include two extra months.",
+            "expires_on": today - timedelta(days=30),
+        },
     ]
 
 
@@ -85,7 +127,12 @@ RESTRICTED_TERMS = ["SOC 2", "HIPAA", "GDPR", "ISO 27001", "guarantee", "guarant
 
 def load_registries(loader: DemoLoader) -> list[VersionedArtifact]:
     # Nobody approves what they wrote: ops drafts claims, the admin drafts brand and legal text.
-    ops, legal, brand, admin = loader.users["ops"], loader.users["legal"], loader.users["brand"], loader.users["admin"]
+    ops, legal, brand, admin = (
+        loader.users["ops"],
+        loader.users["legal"],
+        loader.users["brand"],
+        loader.users["admin"],
+    )
     loader.artifact(
         ClaimSet,
         version=13,

@@ -5,5 +5,9 @@ from django.urls import path
 from demo.cdp import recipients_view
 
 urlpatterns = [
-    path("demo-cdp/segments/<slug:segment_slug>/recipients.json", recipients_view, name="demo_cdp_recipients"),
+    path(
+        "demo-cdp/segments/<slug:segment_slug>/recipients.json",
+        recipients_view,
+        name="demo_cdp_recipients",
+    ),
 ]

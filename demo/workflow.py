@@ -73,7 +73,9 @@ def _briefs(now: datetime) -> list[dict[str, Any]]:
             "offer": "20% off the first year of an annual Business plan.",
             "key_facts": "The trial ends in 3 days.\nThe discount applies to annual billing only.",
             "dated": {
-                "offer_expires_at": (now + timedelta(days=10)).replace(hour=23, minute=59, second=0, microsecond=0),
+                "offer_expires_at": (now + timedelta(days=10)).replace(
+                    hour=23, minute=59, second=0, microsecond=0
+                ),
                 "starts_on": now.date(),
                 "ends_on": now.date() + timedelta(days=10),
             },
@@ -114,7 +116,9 @@ def _briefs(now: datetime) -> list[dict[str, Any]]:
     ]
 
 
-def load_workflow(loader: DemoLoader, template: PromptTemplate, production: PromptVersion) -> Workflow:
+def load_workflow(
+    loader: DemoLoader, template: PromptTemplate, production: PromptVersion
+) -> Workflow:
     admin = loader.users["admin"]
     contract = email_output_schema(subject_max_length=48, with_risk_flags=True)
     workflow = loader.upsert(

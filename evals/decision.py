@@ -90,7 +90,9 @@ def pct(part: int, whole: int) -> float:
     return 100.0 * part / whole if whole else 0.0
 
 
-def two_proportion_z(x1: int, n1: int, x2: int, n2: int, *, margin: float = 0.0) -> tuple[float, float]:
+def two_proportion_z(
+    x1: int, n1: int, x2: int, n2: int, *, margin: float = 0.0
+) -> tuple[float, float]:
     """z and one-sided p-value for "rate 1 exceeds rate 2 by more than ``margin``" (unpooled error)."""
     if n1 <= 0 or n2 <= 0:
         raise ValueError("Both groups need at least one observation.")
@@ -98,7 +100,9 @@ def two_proportion_z(x1: int, n1: int, x2: int, n2: int, *, margin: float = 0.0)
     se = math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
     diff = p1 - p2 - margin
     if se == 0:
-        return (math.inf if diff > 0 else -math.inf if diff < 0 else 0.0), (0.0 if diff > 0 else 1.0)
+        return (math.inf if diff > 0 else -math.inf if diff < 0 else 0.0), (
+            0.0 if diff > 0 else 1.0
+        )
     z = diff / se
     return z, 0.5 * math.erfc(z / math.sqrt(2))
 
@@ -107,9 +111,20 @@ def _fmt(value: float) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".") if value != int(value) else f"{int(value)}"
 
 
-def _threshold(name: str, limit: float | None, measured: float | None, *, above: bool, strict: bool, what: str, unit: str = "%") -> CriterionResult:
+def _threshold(
+    name: str,
+    limit: float | None,
+    measured: float | None,
+    *,
+    above: bool,
+    strict: bool,
+    what: str,
+    unit: str = "%",
+) -> CriterionResult:
     if limit is None:
-        return CriterionResult(name, NOT_REQUIRED, f"{what}: not required by this workflow's criteria")
+        return CriterionResult(
+            name, NOT_REQUIRED, f"{what}: not required by this workflow's criteria"
+        )
     if measured is None:
         return CriterionResult(name, NOT_MEASURED, f"{what}: no data yet")
     if above:
@@ -126,51 +141,80 @@ def _unsubscribes(candidate: Figures, baseline: Figures, criteria: Criteria) -> 
     name, what = "unsubscribe_rate", "Unsubscribe rate"
     allowance = criteria.max_unsubscribe_increase_points
     if allowance is None:
-        return CriterionResult(name, NOT_REQUIRED, f"{what}: not required by this workflow's criteria")
+        return CriterionResult(
+            name, NOT_REQUIRED, f"{what}: not required by this workflow's criteria"
+        )
     c, b = candidate.outcomes, baseline.outcomes
     if not c or not b or not c.sends or not b.sends:
         missing = candidate.label if not c or not c.sends else baseline.label
-        return CriterionResult(name, NOT_MEASURED, f"{what}: no campaign outcomes for {missing} yet")
+        return CriterionResult(
+            name, NOT_MEASURED, f"{what}: no campaign outcomes for {missing} yet"
+        )
     diff = 100 * (c.rate(c.unsubscribes) - b.rate(b.unsubscribes))
     shown = f"{what} {_fmt(round(100 * c.rate(c.unsubscribes), 2))}% vs {_fmt(round(100 * b.rate(b.unsubscribes), 2))}% baseline ({diff:+.2f} points, allowed +{_fmt(allowance)})"
     if diff <= allowance:
         return CriterionResult(name, PASS, shown)
-    _, p_value = two_proportion_z(c.unsubscribes, c.sends, b.unsubscribes, b.sends, margin=allowance / 100)
+    _, p_value = two_proportion_z(
+        c.unsubscribes, c.sends, b.unsubscribes, b.sends, margin=allowance / 100
+    )
     if p_value < 1 - criteria.confidence:
-        return CriterionResult(name, FAIL, f"{shown}; confident at {_fmt(100 * criteria.confidence)}%")
-    return CriterionResult(name, NOT_MEASURED, f"{shown}; not statistically confident yet (p={p_value:.2f})")
+        return CriterionResult(
+            name, FAIL, f"{shown}; confident at {_fmt(100 * criteria.confidence)}%"
+        )
+    return CriterionResult(
+        name, NOT_MEASURED, f"{shown}; not statistically confident yet (p={p_value:.2f})"
+    )
 
 
 def _upgrades(candidate: Figures, baseline: Figures, criteria: Criteria) -> CriterionResult:
     name, what = "upgrade_rate", "Upgrade rate"
     if not criteria.upgrade_rate_not_worse:
-        return CriterionResult(name, NOT_REQUIRED, f"{what}: not required by this workflow's criteria")
+        return CriterionResult(
+            name, NOT_REQUIRED, f"{what}: not required by this workflow's criteria"
+        )
     c, b = candidate.outcomes, baseline.outcomes
     if not c or not b or not c.sends or not b.sends:
         missing = candidate.label if not c or not c.sends else baseline.label
-        return CriterionResult(name, NOT_MEASURED, f"{what}: no campaign outcomes for {missing} yet")
+        return CriterionResult(
+            name, NOT_MEASURED, f"{what}: no campaign outcomes for {missing} yet"
+        )
     rate_c, rate_b = 100 * c.rate(c.upgrades), 100 * b.rate(b.upgrades)
     shown = f"{what} {_fmt(round(rate_c, 2))}% vs {_fmt(round(rate_b, 2))}% baseline"
     if rate_c >= rate_b:
         return CriterionResult(name, PASS, shown)
     _, p_value = two_proportion_z(b.upgrades, b.sends, c.upgrades, c.sends)
     if p_value < 1 - criteria.confidence:
-        return CriterionResult(name, FAIL, f"{shown}; lower, confident at {_fmt(100 * criteria.confidence)}%")
-    return CriterionResult(name, NOT_MEASURED, f"{shown}; lower but not statistically confident yet (p={p_value:.2f})")
+        return CriterionResult(
+            name, FAIL, f"{shown}; lower, confident at {_fmt(100 * criteria.confidence)}%"
+        )
+    return CriterionResult(
+        name, NOT_MEASURED, f"{shown}; lower but not statistically confident yet (p={p_value:.2f})"
+    )
 
 
 def _regressions(candidate: Figures, baseline: Figures, criteria: Criteria) -> CriterionResult:
     name, what = "no_regression", "No eval worse than baseline"
     allowance = criteria.max_regression_points
     if allowance is None:
-        return CriterionResult(name, NOT_REQUIRED, f"{what}: not required by this workflow's criteria")
+        return CriterionResult(
+            name, NOT_REQUIRED, f"{what}: not required by this workflow's criteria"
+        )
     worse = []
     for eval_name in sorted(set(candidate.passed) & set(baseline.passed)):
-        c, b = pct(candidate.passed[eval_name], candidate.items), pct(baseline.passed[eval_name], baseline.items)
+        c, b = (
+            pct(candidate.passed[eval_name], candidate.items),
+            pct(baseline.passed[eval_name], baseline.items),
+        )
         if b - c > allowance:
-            worse.append(f"{EVAL_LABELS.get(eval_name, eval_name)} {_fmt(round(c, 1))}% vs {_fmt(round(b, 1))}%")
+            worse.append(
+                f"{EVAL_LABELS.get(eval_name, eval_name)} {_fmt(round(c, 1))}% vs {_fmt(round(b, 1))}%"
+            )
     if worse:
-        return CriterionResult(name, FAIL, f"Worse than baseline by more than {_fmt(allowance)} points: {', '.join(worse)}")
+        return CriterionResult(
+            name,
+            FAIL,
+            f"Worse than baseline by more than {_fmt(allowance)} points: {', '.join(worse)}",
+        )
     return CriterionResult(name, PASS, f"{what} by more than {_fmt(allowance)} points")
 
 
@@ -223,7 +267,9 @@ def decide(candidate: Figures, baseline: Figures, criteria: Criteria) -> Decisio
     unmeasured = [r for r in results if r.status == NOT_MEASURED]
     reasons = [f"{r.detail}." for r in failed]
     if unmeasured:
-        reasons.append("Not measured yet, so not blocking: " + "; ".join(r.detail for r in unmeasured) + ".")
+        reasons.append(
+            "Not measured yet, so not blocking: " + "; ".join(r.detail for r in unmeasured) + "."
+        )
     if not failed:
         reasons.insert(0, "Meets every promotion criterion that could be measured.")
     return Decision(promote=not failed, reasons=reasons, criteria=results)

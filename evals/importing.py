@@ -25,11 +25,25 @@ from workflows.uploads import Upload, UploadError, UploadSource, format_from
 
 FORMATS = ("csv", "json")
 REQUIRED = ("external_id", "name", "audience_role", "plan_name")
-TEXT_FIELDS = ("external_id", "name", "audience_role", "plan_name", "segment", "product_usage_summary", "offer")
+TEXT_FIELDS = (
+    "external_id",
+    "name",
+    "audience_role",
+    "plan_name",
+    "segment",
+    "product_usage_summary",
+    "offer",
+)
 METRIC_FIELDS = ("sends", "clicks", "unsubscribes", "upgrades")
 KNOWN = (*TEXT_FIELDS, "offer_expires_at", "key_facts", "tags", "metrics", *METRIC_FIELDS)
 # Mirrors evals.models.EvalDatasetItem, so a file that parses also fits the table.
-MAX_LENGTHS = {"external_id": 120, "name": 200, "audience_role": 120, "plan_name": 120, "segment": 80}
+MAX_LENGTHS = {
+    "external_id": 120,
+    "name": 200,
+    "audience_role": 120,
+    "plan_name": 120,
+    "segment": 80,
+}
 MAX_TEXT = 20_000
 
 
@@ -112,7 +126,9 @@ def _count(value: Any) -> int | None:
     return number
 
 
-def _build(row_number: int, record: dict[str, Any], errors: ErrorCollector, seen: dict[str, int]) -> BriefRow | None:
+def _build(
+    row_number: int, record: dict[str, Any], errors: ErrorCollector, seen: dict[str, int]
+) -> BriefRow | None:
     before = len(errors.kept) + errors.dropped
     values: dict[str, str] = {}
     for name in TEXT_FIELDS:
@@ -131,7 +147,11 @@ def _build(row_number: int, record: dict[str, Any], errors: ErrorCollector, seen
     if external_id:
         first = seen.setdefault(external_id, row_number)
         if first != row_number:
-            errors.add(row_number, "external_id", f"duplicate id {external_id!r}, first seen in row {first}")
+            errors.add(
+                row_number,
+                "external_id",
+                f"duplicate id {external_id!r}, first seen in row {first}",
+            )
     expires = None
     try:
         expires = _timestamp(record.get("offer_expires_at"))
@@ -165,7 +185,11 @@ def _build(row_number: int, record: dict[str, Any], errors: ErrorCollector, seen
             metrics[name] = number
     unknown = sorted(set(merged) - set(METRIC_FIELDS))
     if unknown:
-        errors.add(row_number, "metrics", f"unknown outcome names: {', '.join(unknown)} (known: {', '.join(METRIC_FIELDS)})")
+        errors.add(
+            row_number,
+            "metrics",
+            f"unknown outcome names: {', '.join(unknown)} (known: {', '.join(METRIC_FIELDS)})",
+        )
     if metrics and "sends" not in metrics:
         errors.add(row_number, "sends", "outcomes need the number of sends")
     elif metrics:
@@ -189,7 +213,9 @@ def _build(row_number: int, record: dict[str, Any], errors: ErrorCollector, seen
     )
 
 
-def _records_from_csv(lines: Iterable[str], errors: ErrorCollector) -> list[tuple[int, dict[str, Any]]]:
+def _records_from_csv(
+    lines: Iterable[str], errors: ErrorCollector
+) -> list[tuple[int, dict[str, Any]]]:
     records = []
     reader = csv.reader(lines, strict=True)
     header: list[str] = []
@@ -202,16 +228,28 @@ def _records_from_csv(lines: Iterable[str], errors: ErrorCollector) -> list[tupl
                 missing = [name for name in REQUIRED if name not in header]
                 unknown = [name for name in header if name and name not in KNOWN]
                 if missing:
-                    errors.add(1, None, f"missing required column{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
+                    errors.add(
+                        1,
+                        None,
+                        f"missing required column{'s' if len(missing) > 1 else ''} {', '.join(missing)}",
+                    )
                 if unknown:
-                    errors.add(1, None, f"unknown column{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; known: {', '.join(KNOWN)}")
+                    errors.add(
+                        1,
+                        None,
+                        f"unknown column{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; known: {', '.join(KNOWN)}",
+                    )
                 if missing or unknown:
                     return []
                 continue
             if not cells or all(not c.strip() for c in cells):
                 continue
             if len(cells) > len(header):
-                errors.add(row_number, None, f"has {len(cells)} values but the header has {len(header)} columns")
+                errors.add(
+                    row_number,
+                    None,
+                    f"has {len(cells)} values but the header has {len(header)} columns",
+                )
                 continue
             records.append((row_number, dict(zip(header, cells))))
     except csv.Error as exc:
@@ -223,11 +261,19 @@ def _records_from_json(text: str, errors: ErrorCollector) -> list[tuple[int, dic
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        errors.add(None, None, f"The file is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.")
+        errors.add(
+            None,
+            None,
+            f"The file is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.",
+        )
         return []
     records = document.get("items") if isinstance(document, dict) else document
     if not isinstance(records, list):
-        errors.add(None, None, 'The JSON must be a list of brief objects, or an object with an "items" list.')
+        errors.add(
+            None,
+            None,
+            'The JSON must be a list of brief objects, or an object with an "items" list.',
+        )
         return []
     found = []
     for index, record in enumerate(records, start=1):
@@ -251,7 +297,9 @@ def chosen_format(format: str | None) -> str | None:
     return chosen
 
 
-def parse_dataset(data: UploadSource, *, filename: str = "", format: str | None = None, limit: int | None = None) -> DatasetParse:
+def parse_dataset(
+    data: UploadSource, *, filename: str = "", format: str | None = None, limit: int | None = None
+) -> DatasetParse:
     """Parse a whole dataset file, read as a stream within the upload limit: rows, or every error and no rows."""
     given = chosen_format(format)
     errors = ErrorCollector()
@@ -267,7 +315,11 @@ def parse_dataset(data: UploadSource, *, filename: str = "", format: str | None 
     except UploadError as exc:
         return DatasetParse(errors=[RowError(None, None, str(exc))])
     seen: dict[str, int] = {}
-    rows = [row for number, record in records if (row := _build(number, record, errors, seen)) is not None]
+    rows = [
+        row
+        for number, record in records
+        if (row := _build(number, record, errors, seen)) is not None
+    ]
     if not errors.kept and not rows:
         errors.add(None, None, "The file has no briefs.")
     if errors.kept:
@@ -279,7 +331,15 @@ def parse_dataset(data: UploadSource, *, filename: str = "", format: str | None 
 
 OUTCOME_REQUIRED = ("prompt_version", "period_start", "period_end", "sends")
 OUTCOME_COUNTS = ("sends", "clicks", "unsubscribes", "upgrades", "reviewed", "approved")
-OUTCOME_COLUMNS = (*OUTCOME_REQUIRED, "clicks", "unsubscribes", "upgrades", "reviewed", "approved", "source")
+OUTCOME_COLUMNS = (
+    *OUTCOME_REQUIRED,
+    "clicks",
+    "unsubscribes",
+    "upgrades",
+    "reviewed",
+    "approved",
+    "source",
+)
 
 
 @dataclass(frozen=True)
@@ -309,7 +369,9 @@ def _version_number(text: str) -> int:
     return int(number)
 
 
-def parse_outcomes(data: UploadSource, *, default_source: str = "import", limit: int | None = None) -> OutcomesParse:
+def parse_outcomes(
+    data: UploadSource, *, default_source: str = "import", limit: int | None = None
+) -> OutcomesParse:
     """Parse a CSV of campaign outcomes, read as a stream within the upload limit: one row per prompt version and period."""
     errors = ErrorCollector()
     rows: list[OutcomeRow] = []
@@ -327,7 +389,11 @@ def parse_outcomes(data: UploadSource, *, default_source: str = "import", limit:
                     if missing:
                         errors.add(1, None, f"missing required columns {', '.join(missing)}")
                     if unknown:
-                        errors.add(1, None, f"unknown columns {', '.join(unknown)}; known: {', '.join(OUTCOME_COLUMNS)}")
+                        errors.add(
+                            1,
+                            None,
+                            f"unknown columns {', '.join(unknown)}; known: {', '.join(OUTCOME_COLUMNS)}",
+                        )
                     break
                 continue
             if not cells or all(not c.strip() for c in cells):
@@ -343,7 +409,9 @@ def parse_outcomes(data: UploadSource, *, default_source: str = "import", limit:
                 try:
                     value = date.fromisoformat(record.get(name, ""))
                 except ValueError:
-                    errors.add(row_number, name, f"not a date like 2026-06-01: {record.get(name, '')!r}")
+                    errors.add(
+                        row_number, name, f"not a date like 2026-06-01: {record.get(name, '')!r}"
+                    )
                     continue
                 if name == "period_start":
                     start = value
@@ -365,9 +433,20 @@ def parse_outcomes(data: UploadSource, *, default_source: str = "import", limit:
                 if counts.get(name, 0) > counts.get("sends", 0) and counts.get("sends"):
                     errors.add(row_number, name, f"cannot exceed sends ({counts['sends']})")
             if counts.get("approved", 0) > counts.get("reviewed", 0):
-                errors.add(row_number, "approved", f"cannot exceed reviewed ({counts.get('reviewed', 0)})")
+                errors.add(
+                    row_number, "approved", f"cannot exceed reviewed ({counts.get('reviewed', 0)})"
+                )
             if len(errors.kept) + errors.dropped == before:
-                rows.append(OutcomeRow(row_number, version, start, end, counts, (record.get("source") or default_source)[:120]))
+                rows.append(
+                    OutcomeRow(
+                        row_number,
+                        version,
+                        start,
+                        end,
+                        counts,
+                        (record.get("source") or default_source)[:120],
+                    )
+                )
     except csv.Error as exc:
         errors.add(row_number or 1, None, f"not readable as CSV: {exc}")
     except UploadError as exc:

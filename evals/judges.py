@@ -21,7 +21,9 @@ VERDICT_SCHEMA = {
 JUDGE_MAX_TOKENS = 300
 
 
-def judge_messages(*, rubric_instructions: str, output: dict, evidence: str) -> list[dict[str, str]]:
+def judge_messages(
+    *, rubric_instructions: str, output: dict, evidence: str
+) -> list[dict[str, str]]:
     return [
         {
             "role": "system",
@@ -54,10 +56,17 @@ def judge(
 
     No call starts after ``deadline`` (time.monotonic(); the run's budget) or to an endpoint ``breaker`` holds broken.
     """
-    messages = judge_messages(rubric_instructions=rubric_instructions, output=output, evidence=evidence)
+    messages = judge_messages(
+        rubric_instructions=rubric_instructions, output=output, evidence=evidence
+    )
     base = {"name": name, "rubric": rubric_label, "model": model}
     if deadline is not None and time.monotonic() > deadline:
-        return base | {"verdict": REVIEW, "reasons": ["The judge did not run: the run's time budget was spent."], "input_tokens": 0, "output_tokens": 0}
+        return base | {
+            "verdict": REVIEW,
+            "reasons": ["The judge did not run: the run's time budget was spent."],
+            "input_tokens": 0,
+            "output_tokens": 0,
+        }
     try:
         result = llm.chat_json(
             config=config,
@@ -69,9 +78,25 @@ def judge(
             breaker=breaker,
         )
     except llm.ModelCallError as exc:
-        return base | {"verdict": REVIEW, "reasons": [f"The judge could not run: {exc}"], "input_tokens": 0, "output_tokens": 0}
+        return base | {
+            "verdict": REVIEW,
+            "reasons": [f"The judge could not run: {exc}"],
+            "input_tokens": 0,
+            "output_tokens": 0,
+        }
     outcome = contracts.validate_output(result.text, VERDICT_SCHEMA)
     usage = {"input_tokens": result.input_tokens, "output_tokens": result.output_tokens}
     if not outcome.valid:
-        return base | usage | {"verdict": REVIEW, "reasons": [f"The judge's answer was unusable: {'; '.join(outcome.errors)[:200]}"]}
-    return base | usage | {"verdict": outcome.content["verdict"], "reasons": outcome.content["reasons"]}
+        return (
+            base
+            | usage
+            | {
+                "verdict": REVIEW,
+                "reasons": [f"The judge's answer was unusable: {'; '.join(outcome.errors)[:200]}"],
+            }
+        )
+    return (
+        base
+        | usage
+        | {"verdict": outcome.content["verdict"], "reasons": outcome.content["reasons"]}
+    )

@@ -16,10 +16,17 @@ def outcomes(version_ids: Iterable[int]) -> dict[int, Outcomes]:
     rows = (
         CampaignOutcome.objects.filter(prompt_version_id__in=list(version_ids))
         .values("prompt_version_id")
-        .annotate(sends=Sum("sends"), clicks=Sum("clicks"), unsubscribes=Sum("unsubscribes"), upgrades=Sum("upgrades"))
+        .annotate(
+            sends=Sum("sends"),
+            clicks=Sum("clicks"),
+            unsubscribes=Sum("unsubscribes"),
+            upgrades=Sum("upgrades"),
+        )
     )
     return {
-        row["prompt_version_id"]: Outcomes(row["sends"], row["clicks"], row["unsubscribes"], row["upgrades"])
+        row["prompt_version_id"]: Outcomes(
+            row["sends"], row["clicks"], row["unsubscribes"], row["upgrades"]
+        )
         for row in rows
         if row["sends"]
     }

@@ -39,13 +39,27 @@ def default_judges() -> list[str]:
 class EvalPolicy(models.Model):
     """Which checks a workflow's outputs go through. Every change is a new version (history)."""
 
-    workflow = models.OneToOneField("workflows.Workflow", on_delete=models.CASCADE, related_name="eval_policy")
+    workflow = models.OneToOneField(
+        "workflows.Workflow", on_delete=models.CASCADE, related_name="eval_policy"
+    )
     version = models.PositiveIntegerField(default=1, editable=False)
-    validators = models.JSONField(default=default_validators, help_text="Deterministic validators to run, by name.")
-    field_limits = models.JSONField(default=default_field_limits, help_text="Maximum characters per field (per item for lists).")
-    known_features = models.JSONField(default=list, blank=True, help_text="Named product features the grounding check watches for.")
-    known_competitors = models.JSONField(default=list, blank=True, help_text="Competitor names the grounding check watches for.")
-    judges = models.JSONField(default=default_judges, blank=True, help_text="Model-judged evals to run, by rubric name.")
+    validators = models.JSONField(
+        default=default_validators, help_text="Deterministic validators to run, by name."
+    )
+    field_limits = models.JSONField(
+        default=default_field_limits, help_text="Maximum characters per field (per item for lists)."
+    )
+    known_features = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Named product features the grounding check watches for.",
+    )
+    known_competitors = models.JSONField(
+        default=list, blank=True, help_text="Competitor names the grounding check watches for."
+    )
+    judges = models.JSONField(
+        default=default_judges, blank=True, help_text="Model-judged evals to run, by rubric name."
+    )
     judges_only_after_deterministic_pass = models.BooleanField(
         default=True, help_text="Staged: judges run only when every deterministic check passed."
     )
@@ -64,13 +78,25 @@ class EvalPolicy(models.Model):
 
         unknown = [name for name in self.validators or [] if name not in VALIDATORS]
         if unknown:
-            raise ValidationError({"validators": f"Unknown validators: {', '.join(unknown)}. Known: {', '.join(VALIDATORS)}."})
-        if not isinstance(self.field_limits, dict) or not all(isinstance(v, int) and v > 0 for v in self.field_limits.values()):
-            raise ValidationError({"field_limits": 'Give an object of field -> positive integer, e.g. {"subject_lines": 50}.'})
+            raise ValidationError(
+                {
+                    "validators": f"Unknown validators: {', '.join(unknown)}. Known: {', '.join(VALIDATORS)}."
+                }
+            )
+        if not isinstance(self.field_limits, dict) or not all(
+            isinstance(v, int) and v > 0 for v in self.field_limits.values()
+        ):
+            raise ValidationError(
+                {
+                    "field_limits": 'Give an object of field -> positive integer, e.g. {"subject_lines": 50}.'
+                }
+            )
 
     def save(self, *args, **kwargs):
         if self.pk:
-            self.version = (EvalPolicy.objects.filter(pk=self.pk).values_list("version", flat=True).first() or 0) + 1
+            self.version = (
+                EvalPolicy.objects.filter(pk=self.pk).values_list("version", flat=True).first() or 0
+            ) + 1
         super().save(*args, **kwargs)
 
 
@@ -80,7 +106,9 @@ class Rubric(VersionedArtifact):
     VERSION_SCOPE = ("name",)
 
     name = models.SlugField(max_length=60)
-    instructions = models.TextField(help_text="What the judge checks and how it decides pass / fail / review.")
+    instructions = models.TextField(
+        help_text="What the judge checks and how it decides pass / fail / review."
+    )
 
     history = HistoricalRecords()
 
@@ -89,7 +117,9 @@ class Rubric(VersionedArtifact):
         permissions = [("approve_rubric", "Can approve judge rubrics")]
         constraints = [
             models.UniqueConstraint(fields=["name", "version"], name="rubric_unique_version"),
-            models.CheckConstraint(condition=Q(status__in=ArtifactStatus.values), name="rubric_status_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=ArtifactStatus.values), name="rubric_status_valid"
+            ),
         ]
 
     @property
@@ -101,7 +131,9 @@ class OutputEvaluation(models.Model):
     """The checks on one variant's output: every finding, every judge verdict, and the risk level."""
 
     run = models.ForeignKey("workflows.Run", on_delete=models.CASCADE, related_name="evaluations")
-    variant = models.OneToOneField("workflows.RunVariant", on_delete=models.CASCADE, related_name="evaluation")
+    variant = models.OneToOneField(
+        "workflows.RunVariant", on_delete=models.CASCADE, related_name="evaluation"
+    )
     policy_version = models.PositiveIntegerField()
     findings = models.JSONField(default=list)
     judge_verdicts = models.JSONField(default=list, blank=True)
@@ -112,7 +144,11 @@ class OutputEvaluation(models.Model):
 
     class Meta:
         ordering = ["run", "id"]
-        constraints = [models.CheckConstraint(condition=Q(risk_level__in=RiskLevel.values), name="evaluation_risk_valid")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(risk_level__in=RiskLevel.values), name="evaluation_risk_valid"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Evaluation of {self.variant_id}: {self.risk_level}"
@@ -124,19 +160,27 @@ class OutputEvaluation(models.Model):
 class EvalDataset(models.Model):
     """Historical campaign briefs (with known edge cases) that prompt versions are compared on."""
 
-    workflow = models.ForeignKey("workflows.Workflow", on_delete=models.PROTECT, related_name="eval_datasets")
+    workflow = models.ForeignKey(
+        "workflows.Workflow", on_delete=models.PROTECT, related_name="eval_datasets"
+    )
     slug = models.SlugField(max_length=80)
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
-    source_name = models.CharField(max_length=200, blank=True, help_text="The file the items came from.")
+    source_name = models.CharField(
+        max_length=200, blank=True, help_text="The file the items came from."
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["workflow", "slug"]
-        constraints = [models.UniqueConstraint(fields=["workflow", "slug"], name="evaldataset_unique_slug")]
+        constraints = [
+            models.UniqueConstraint(fields=["workflow", "slug"], name="evaldataset_unique_slug")
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -146,25 +190,35 @@ class EvalDatasetItem(models.Model):
     """One historical campaign brief, shaped like a CampaignBrief so it renders exactly like one."""
 
     dataset = models.ForeignKey(EvalDataset, on_delete=models.CASCADE, related_name="items")
-    external_id = models.CharField(max_length=120, help_text="The brief's id in the file, e.g. hist_042.")
+    external_id = models.CharField(
+        max_length=120, help_text="The brief's id in the file, e.g. hist_042."
+    )
     name = models.CharField(max_length=200)
     audience_role = models.CharField(max_length=120)
     plan_name = models.CharField(max_length=120)
-    segment = models.SlugField(max_length=80, blank=True, help_text="Audience segment slug, if known.")
+    segment = models.SlugField(
+        max_length=80, blank=True, help_text="Audience segment slug, if known."
+    )
     product_usage_summary = models.TextField(blank=True)
     offer = models.TextField(blank=True)
     offer_expires_at = models.DateTimeField(null=True, blank=True)
     key_facts = models.TextField(blank=True, help_text="One fact per line.")
     tags = models.JSONField(default=list, blank=True, help_text='e.g. ["edge_case:expired_offer"].')
     metrics = models.JSONField(
-        default=dict, blank=True, help_text="Outcomes of the past campaign, if known: sends, clicks, unsubscribes, upgrades."
+        default=dict,
+        blank=True,
+        help_text="Outcomes of the past campaign, if known: sends, clicks, unsubscribes, upgrades.",
     )
 
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["dataset", "id"]
-        constraints = [models.UniqueConstraint(fields=["dataset", "external_id"], name="evaldatasetitem_unique_id")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dataset", "external_id"], name="evaldatasetitem_unique_id"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.external_id} {self.name}"
@@ -202,13 +256,25 @@ class EvalSuiteRun(models.Model):
     DEFAULT_SEED = 1
     MAX_SEED = 2**31 - 1
 
-    workflow = models.ForeignKey("workflows.Workflow", on_delete=models.PROTECT, related_name="eval_suites")
+    workflow = models.ForeignKey(
+        "workflows.Workflow", on_delete=models.PROTECT, related_name="eval_suites"
+    )
     dataset = models.ForeignKey(EvalDataset, on_delete=models.PROTECT, related_name="suites")
-    candidate = models.ForeignKey("workflows.PromptVersion", on_delete=models.PROTECT, related_name="candidate_suites")
-    baseline = models.ForeignKey("workflows.PromptVersion", on_delete=models.PROTECT, related_name="baseline_suites")
-    claim_set = models.ForeignKey("workflows.ClaimSet", null=True, on_delete=models.PROTECT, related_name="+")
-    brand_rules = models.ForeignKey("workflows.BrandRules", null=True, on_delete=models.PROTECT, related_name="+")
-    legal_restrictions = models.ForeignKey("workflows.LegalRestrictionSet", null=True, on_delete=models.PROTECT, related_name="+")
+    candidate = models.ForeignKey(
+        "workflows.PromptVersion", on_delete=models.PROTECT, related_name="candidate_suites"
+    )
+    baseline = models.ForeignKey(
+        "workflows.PromptVersion", on_delete=models.PROTECT, related_name="baseline_suites"
+    )
+    claim_set = models.ForeignKey(
+        "workflows.ClaimSet", null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    brand_rules = models.ForeignKey(
+        "workflows.BrandRules", null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    legal_restrictions = models.ForeignKey(
+        "workflows.LegalRestrictionSet", null=True, on_delete=models.PROTECT, related_name="+"
+    )
     policy_version = models.PositiveIntegerField(default=0)
     criteria_version = models.PositiveIntegerField(default=0)
     concurrency = models.PositiveSmallIntegerField(default=4)
@@ -219,10 +285,14 @@ class EvalSuiteRun(models.Model):
         help_text="Sampling seed sent with every generation, so the same suite samples the same outputs "
         "(on servers that honour seeds). Empty: random sampling.",
     )
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, editable=False)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.QUEUED, editable=False
+    )
     progress_done = models.PositiveIntegerField(default=0, editable=False)
     progress_total = models.PositiveIntegerField(default=0, editable=False)
-    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True, editable=False)
     finished_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -237,9 +307,18 @@ class EvalSuiteRun(models.Model):
         ordering = ["-created_at", "-id"]
         permissions = [("start_evalsuiterun", "Can start eval suites")]
         constraints = [
-            models.CheckConstraint(condition=Q(status__in=["queued", "running", "finished", "failed"]), name="evalsuiterun_status_valid"),
-            models.CheckConstraint(condition=Q(decision__in=["", "promote", "do_not_promote"]), name="evalsuiterun_decision_valid"),
-            models.CheckConstraint(condition=Q(concurrency__gte=1) & Q(concurrency__lte=32), name="evalsuiterun_concurrency_range"),
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "running", "finished", "failed"]),
+                name="evalsuiterun_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(decision__in=["", "promote", "do_not_promote"]),
+                name="evalsuiterun_decision_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(concurrency__gte=1) & Q(concurrency__lte=32),
+                name="evalsuiterun_concurrency_range",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -263,7 +342,11 @@ class EvalSuiteRun(models.Model):
 
     @transaction.atomic
     def _transition(self, to: str, *, by, reason: str, **fields) -> None:
-        current = EvalSuiteRun.objects.select_for_update().values_list("status", flat=True).get(pk=self.pk)
+        current = (
+            EvalSuiteRun.objects.select_for_update()
+            .values_list("status", flat=True)
+            .get(pk=self.pk)
+        )
         if to not in self.TRANSITIONS[current]:
             raise ValidationError(f"{self.label} cannot go from {current} to {to}.")
         self.status = to
@@ -274,7 +357,11 @@ class EvalSuiteRun(models.Model):
 
     def mark_running(self, *, by, total: int) -> None:
         self._transition(
-            self.Status.RUNNING, by=by, reason=f"Suite started: {total} generations", started_at=timezone.now(), progress_total=total
+            self.Status.RUNNING,
+            by=by,
+            reason=f"Suite started: {total} generations",
+            started_at=timezone.now(),
+            progress_total=total,
         )
 
     def mark_finished(self, *, by, report: dict, decision: str, reasons: list[str]) -> None:
@@ -289,7 +376,13 @@ class EvalSuiteRun(models.Model):
         )
 
     def mark_failed(self, *, by, error: str) -> None:
-        self._transition(self.Status.FAILED, by=by, reason="Suite failed", finished_at=timezone.now(), error_detail=error)
+        self._transition(
+            self.Status.FAILED,
+            by=by,
+            reason="Suite failed",
+            finished_at=timezone.now(),
+            error_detail=error,
+        )
 
     def count_progress(self, n: int = 1) -> None:
         """One more generation done (a counter, safe under concurrent writers)."""
@@ -306,10 +399,16 @@ class EvalSuiteResult(models.Model):
     suite = models.ForeignKey(EvalSuiteRun, on_delete=models.CASCADE, related_name="results")
     item = models.ForeignKey(EvalDatasetItem, on_delete=models.PROTECT, related_name="results")
     side = models.CharField(max_length=10, choices=Side.choices)
-    prompt_version = models.ForeignKey("workflows.PromptVersion", on_delete=models.PROTECT, related_name="+")
+    prompt_version = models.ForeignKey(
+        "workflows.PromptVersion", on_delete=models.PROTECT, related_name="+"
+    )
     output = models.JSONField(null=True, blank=True)
     raw_text = models.TextField(blank=True)
-    source = models.CharField(max_length=20, blank=True, help_text="model, cache or fallback_model; blank when nothing usable came.")
+    source = models.CharField(
+        max_length=20,
+        blank=True,
+        help_text="model, cache or fallback_model; blank when nothing usable came.",
+    )
     findings = models.JSONField(default=list, blank=True)
     judge_verdicts = models.JSONField(default=list, blank=True)
     risk_level = models.CharField(max_length=8, choices=RiskLevel.choices, blank=True)
@@ -317,7 +416,9 @@ class EvalSuiteResult(models.Model):
     input_tokens = models.PositiveIntegerField(default=0)
     output_tokens = models.PositiveIntegerField(default=0)
     attempts = models.PositiveSmallIntegerField(default=0)
-    error = models.TextField(blank=True, help_text="Why no usable output came (the model failed), if so.")
+    error = models.TextField(
+        blank=True, help_text="Why no usable output came (the model failed), if so."
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     history = HistoricalRecords()
@@ -325,8 +426,12 @@ class EvalSuiteResult(models.Model):
     class Meta:
         ordering = ["suite", "item", "side"]
         constraints = [
-            models.UniqueConstraint(fields=["suite", "item", "side"], name="evalsuiteresult_unique_side"),
-            models.CheckConstraint(condition=Q(side__in=["candidate", "baseline"]), name="evalsuiteresult_side_valid"),
+            models.UniqueConstraint(
+                fields=["suite", "item", "side"], name="evalsuiteresult_unique_side"
+            ),
+            models.CheckConstraint(
+                condition=Q(side__in=["candidate", "baseline"]), name="evalsuiteresult_side_valid"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -339,34 +444,65 @@ class EvalSuiteResult(models.Model):
 class PromotionCriteria(models.Model):
     """When a candidate may replace production. Defaults are the reference criteria; blank = not required."""
 
-    workflow = models.OneToOneField("workflows.Workflow", on_delete=models.CASCADE, related_name="promotion_criteria")
+    workflow = models.OneToOneField(
+        "workflows.Workflow", on_delete=models.CASCADE, related_name="promotion_criteria"
+    )
     version = models.PositiveIntegerField(default=1, editable=False)
     min_json_validity_pct = models.DecimalField(
-        max_digits=5, decimal_places=2, null=True, blank=True, default=Decimal("99"), help_text="JSON validity must be above this."
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        default=Decimal("99"),
+        help_text="JSON validity must be above this.",
     )
     max_unsupported_claim_pct = models.DecimalField(
-        max_digits=5, decimal_places=2, null=True, blank=True, default=Decimal("0.5"),
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        default=Decimal("0.5"),
         help_text="Grounding failures (unsupported claims) must be below this.",
     )
     max_legal_failure_pct = models.DecimalField(
-        max_digits=5, decimal_places=2, null=True, blank=True, default=Decimal("0"),
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        default=Decimal("0"),
         help_text="Restricted-term failures may be at most this (0: none at all).",
     )
     min_reviewer_acceptance_pct = models.DecimalField(
-        max_digits=5, decimal_places=2, null=True, blank=True, default=Decimal("90"), help_text="Reviewer acceptance must be above this."
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        default=Decimal("90"),
+        help_text="Reviewer acceptance must be above this.",
     )
     max_unsubscribe_increase_points = models.DecimalField(
-        max_digits=5, decimal_places=2, null=True, blank=True, default=Decimal("0.1"),
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        default=Decimal("0.1"),
         help_text="Unsubscribe rate may be at most this many percentage points above the baseline's.",
     )
     upgrade_rate_not_worse = models.BooleanField(
-        default=True, help_text="Upgrade rate must be equal or better than the baseline's once statistically confident."
+        default=True,
+        help_text="Upgrade rate must be equal or better than the baseline's once statistically confident.",
     )
     confidence = models.DecimalField(
-        max_digits=4, decimal_places=3, default=Decimal("0.95"), help_text="Confidence level of the two-proportion z-tests."
+        max_digits=4,
+        decimal_places=3,
+        default=Decimal("0.95"),
+        help_text="Confidence level of the two-proportion z-tests.",
     )
     max_regression_points = models.DecimalField(
-        max_digits=5, decimal_places=2, null=True, blank=True,
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
         help_text="If set: on every eval, the candidate's pass rate may be at most this many points below the baseline's.",
     )
     note = models.TextField(blank=True, help_text="Why these thresholds.")
@@ -376,7 +512,10 @@ class PromotionCriteria(models.Model):
     class Meta:
         verbose_name_plural = "promotion criteria"
         constraints = [
-            models.CheckConstraint(condition=Q(confidence__gt=0) & Q(confidence__lt=1), name="promotioncriteria_confidence_range"),
+            models.CheckConstraint(
+                condition=Q(confidence__gt=0) & Q(confidence__lt=1),
+                name="promotioncriteria_confidence_range",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -384,7 +523,12 @@ class PromotionCriteria(models.Model):
 
     def save(self, *args, **kwargs):
         if self.pk:
-            self.version = (PromotionCriteria.objects.filter(pk=self.pk).values_list("version", flat=True).first() or 0) + 1
+            self.version = (
+                PromotionCriteria.objects.filter(pk=self.pk)
+                .values_list("version", flat=True)
+                .first()
+                or 0
+            ) + 1
         super().save(*args, **kwargs)
 
     def as_rules(self):
@@ -408,31 +552,52 @@ class PromotionCriteria(models.Model):
 class CampaignOutcome(models.Model):
     """Measured results of emails one prompt version wrote, for one period, from one source."""
 
-    prompt_version = models.ForeignKey("workflows.PromptVersion", on_delete=models.PROTECT, related_name="campaign_outcomes")
+    prompt_version = models.ForeignKey(
+        "workflows.PromptVersion", on_delete=models.PROTECT, related_name="campaign_outcomes"
+    )
     period_start = models.DateField()
     period_end = models.DateField()
     sends = models.PositiveIntegerField()
     clicks = models.PositiveIntegerField(default=0)
     unsubscribes = models.PositiveIntegerField(default=0)
     upgrades = models.PositiveIntegerField(default=0)
-    reviewed = models.PositiveIntegerField(default=0, help_text="Outputs reviewers decided on in this period.")
-    approved = models.PositiveIntegerField(default=0, help_text="Of those, how many reviewers approved unchanged.")
-    source = models.CharField(max_length=120, help_text="Where the figures come from, e.g. esp_export.")
+    reviewed = models.PositiveIntegerField(
+        default=0, help_text="Outputs reviewers decided on in this period."
+    )
+    approved = models.PositiveIntegerField(
+        default=0, help_text="Of those, how many reviewers approved unchanged."
+    )
+    source = models.CharField(
+        max_length=120, help_text="Where the figures come from, e.g. esp_export."
+    )
     imported_at = models.DateTimeField(default=timezone.now, editable=False)
-    imported_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    imported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["prompt_version", "-period_start"]
         constraints = [
-            models.UniqueConstraint(fields=["prompt_version", "period_start", "period_end", "source"], name="campaignoutcome_unique_period"),
-            models.CheckConstraint(condition=Q(period_end__gte=models.F("period_start")), name="campaignoutcome_period_order"),
+            models.UniqueConstraint(
+                fields=["prompt_version", "period_start", "period_end", "source"],
+                name="campaignoutcome_unique_period",
+            ),
             models.CheckConstraint(
-                condition=Q(clicks__lte=models.F("sends")) & Q(unsubscribes__lte=models.F("sends")) & Q(upgrades__lte=models.F("sends")),
+                condition=Q(period_end__gte=models.F("period_start")),
+                name="campaignoutcome_period_order",
+            ),
+            models.CheckConstraint(
+                condition=Q(clicks__lte=models.F("sends"))
+                & Q(unsubscribes__lte=models.F("sends"))
+                & Q(upgrades__lte=models.F("sends")),
                 name="campaignoutcome_counts_within_sends",
             ),
-            models.CheckConstraint(condition=Q(approved__lte=models.F("reviewed")), name="campaignoutcome_approved_within_reviewed"),
+            models.CheckConstraint(
+                condition=Q(approved__lte=models.F("reviewed")),
+                name="campaignoutcome_approved_within_reviewed",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -453,14 +618,26 @@ class PromotionRequest(models.Model):
         Status.REJECTED: frozenset(),
     }
 
-    workflow = models.ForeignKey("workflows.Workflow", on_delete=models.PROTECT, related_name="promotion_requests")
-    version = models.ForeignKey("workflows.PromptVersion", on_delete=models.PROTECT, related_name="promotion_requests")
-    suite = models.ForeignKey(EvalSuiteRun, on_delete=models.PROTECT, related_name="promotion_requests")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED, editable=False)
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    workflow = models.ForeignKey(
+        "workflows.Workflow", on_delete=models.PROTECT, related_name="promotion_requests"
+    )
+    version = models.ForeignKey(
+        "workflows.PromptVersion", on_delete=models.PROTECT, related_name="promotion_requests"
+    )
+    suite = models.ForeignKey(
+        EvalSuiteRun, on_delete=models.PROTECT, related_name="promotion_requests"
+    )
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.REQUESTED, editable=False
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
     requested_at = models.DateTimeField(default=timezone.now, editable=False)
     note = models.TextField(blank=True)
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     decided_at = models.DateTimeField(null=True, blank=True)
     decision_note = models.TextField(blank=True)
 
@@ -473,9 +650,14 @@ class PromotionRequest(models.Model):
             ("approve_promotion", "Can approve or reject the promotion of a prompt version"),
         ]
         constraints = [
-            models.CheckConstraint(condition=Q(status__in=["requested", "approved", "rejected"]), name="promotionrequest_status_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=["requested", "approved", "rejected"]),
+                name="promotionrequest_status_valid",
+            ),
             models.UniqueConstraint(
-                fields=["workflow", "version"], condition=Q(status="requested"), name="promotionrequest_one_open_per_version"
+                fields=["workflow", "version"],
+                condition=Q(status="requested"),
+                name="promotionrequest_one_open_per_version",
             ),
         ]
 
@@ -496,14 +678,23 @@ class PromotionRequest(models.Model):
 
     @transaction.atomic
     def _decide(self, to: str, *, by, note: str) -> None:
-        current = PromotionRequest.objects.select_for_update().values_list("status", flat=True).get(pk=self.pk)
+        current = (
+            PromotionRequest.objects.select_for_update()
+            .values_list("status", flat=True)
+            .get(pk=self.pk)
+        )
         if to not in self.TRANSITIONS[current]:
             raise ValidationError(f"This promotion request is already {current}.")
         self.status = to
         self.decided_by = by
         self.decided_at = timezone.now()
         self.decision_note = note
-        with_history_context(self, by=by, reason=f"Promotion of {self.version.label} {to} by {by}" + (f": {note}" if note else ""))
+        with_history_context(
+            self,
+            by=by,
+            reason=f"Promotion of {self.version.label} {to} by {by}"
+            + (f": {note}" if note else ""),
+        )
         self.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
 
     def approve(self, *, by, note: str = "") -> None:

@@ -22,12 +22,19 @@ from evals.decision import (
     pct,
 )
 
-STATUS_MARKS = {PASS: "pass", FAIL: "FAIL", NOT_MEASURED: "not measured yet", NOT_REQUIRED: "not required"}
+STATUS_MARKS = {
+    PASS: "pass",
+    FAIL: "FAIL",
+    NOT_MEASURED: "not measured yet",
+    NOT_REQUIRED: "not required",
+}
 
 
 def _ordered(eval_names: list[str]) -> list[str]:
     known = [name for name in EVAL_LABELS if name in eval_names]
-    return known + [name for name in eval_names if name not in EVAL_LABELS and name != "json_schema"]
+    return known + [
+        name for name in eval_names if name not in EVAL_LABELS and name != "json_schema"
+    ]
 
 
 def _rate(outcomes: Outcomes | None, attribute: str) -> dict[str, Any] | None:
@@ -74,12 +81,23 @@ def build_report(
             row["baseline"]["judged"] = counts["baseline"]["judged"].get(name, 0)
         rows.append(row)
     business = {
-        key: {"candidate": _rate(candidate.outcomes, attribute), "baseline": _rate(baseline.outcomes, attribute)}
-        for key, attribute in (("click_through_rate", "clicks"), ("unsubscribe_rate", "unsubscribes"), ("upgrade_rate", "upgrades"))
+        key: {
+            "candidate": _rate(candidate.outcomes, attribute),
+            "baseline": _rate(baseline.outcomes, attribute),
+        }
+        for key, attribute in (
+            ("click_through_rate", "clicks"),
+            ("unsubscribe_rate", "unsubscribes"),
+            ("upgrade_rate", "upgrades"),
+        )
     }
 
     def acceptance(pair: tuple[int, int] | None) -> dict[str, Any] | None:
-        return None if pair is None else {"approved": pair[0], "decided": pair[1], "pct": round(pct(*pair), 1)}
+        return (
+            None
+            if pair is None
+            else {"approved": pair[0], "decided": pair[1], "pct": round(pct(*pair), 1)}
+        )
 
     return {
         "suite": suite_label,
@@ -95,7 +113,10 @@ def build_report(
         "automated": rows,
         "sides": counts,
         "business": business,
-        "reviewer_acceptance": {"candidate": acceptance(candidate.reviewer_acceptance), "baseline": acceptance(baseline.reviewer_acceptance)},
+        "reviewer_acceptance": {
+            "candidate": acceptance(candidate.reviewer_acceptance),
+            "baseline": acceptance(baseline.reviewer_acceptance),
+        },
         "criteria": [asdict(result) for result in decision.criteria],
         "decision": "promote" if decision.promote else "do_not_promote",
         "reasons": list(decision.reasons),
@@ -113,7 +134,9 @@ def _count(side: dict[str, Any]) -> str:
     return text
 
 
-def _business_line(label: str, figures: dict[str, Any], candidate: str, baseline: str, *, unit: str = "%") -> str:
+def _business_line(
+    label: str, figures: dict[str, Any], candidate: str, baseline: str, *, unit: str = "%"
+) -> str:
     c, b = figures["candidate"], figures["baseline"]
     if c is None and b is None:
         return f"- {label}: not measured yet (no campaign outcomes for {candidate} or {baseline})"
@@ -146,34 +169,50 @@ def render_text(report: dict[str, Any]) -> str:
             )
             if v
         ),
-        "Sampling: " + (f"seed {report['seed']}" if report.get("seed") is not None else "random (no seed)"),
+        "Sampling: "
+        + (f"seed {report['seed']}" if report.get("seed") is not None else "random (no seed)"),
         "",
         f"Automated results ({candidate} | {baseline}):",
     ]
     width = max(len(row["label"]) for row in report["automated"]) + 1
     for row in report["automated"]:
-        lines.append(f"- {(row['label'] + ':').ljust(width + 1)} {_count(row['candidate']):<24} | {_count(row['baseline'])}")
+        lines.append(
+            f"- {(row['label'] + ':').ljust(width + 1)} {_count(row['candidate']):<24} | {_count(row['baseline'])}"
+        )
     sides = report["sides"]
     lines.append(
         f"- Model failures (no usable output): {sides['candidate']['model_failures']} | {sides['baseline']['model_failures']}"
     )
     lines.append(
         "- Risk high/medium/low: "
-        + " | ".join(f"{s['risk']['high']}/{s['risk']['medium']}/{s['risk']['low']}" for s in (sides["candidate"], sides["baseline"]))
+        + " | ".join(
+            f"{s['risk']['high']}/{s['risk']['medium']}/{s['risk']['low']}"
+            for s in (sides["candidate"], sides["baseline"])
+        )
     )
     lines += ["", "Business proxy tests:"]
     business = report["business"]
-    lines.append(_business_line("Click-through rate", business["click_through_rate"], candidate, baseline))
-    lines.append(_business_line("Unsubscribe rate", business["unsubscribe_rate"], candidate, baseline))
+    lines.append(
+        _business_line("Click-through rate", business["click_through_rate"], candidate, baseline)
+    )
+    lines.append(
+        _business_line("Unsubscribe rate", business["unsubscribe_rate"], candidate, baseline)
+    )
     lines.append(_business_line("Upgrade rate", business["upgrade_rate"], candidate, baseline))
     acceptance = report["reviewer_acceptance"]
     c, b = acceptance["candidate"], acceptance["baseline"]
     if c and b:
-        lines.append(f"- Reviewer acceptance: {c['pct']:g} percent vs {b['pct']:g} percent baseline")
+        lines.append(
+            f"- Reviewer acceptance: {c['pct']:g} percent vs {b['pct']:g} percent baseline"
+        )
     elif b:
-        lines.append(f"- Reviewer acceptance: not measured yet for {candidate} ({baseline}: {b['pct']:g} percent of {b['decided']} decisions)")
+        lines.append(
+            f"- Reviewer acceptance: not measured yet for {candidate} ({baseline}: {b['pct']:g} percent of {b['decided']} decisions)"
+        )
     elif c:
-        lines.append(f"- Reviewer acceptance: {c['pct']:g} percent; not measured yet for {baseline}")
+        lines.append(
+            f"- Reviewer acceptance: {c['pct']:g} percent; not measured yet for {baseline}"
+        )
     else:
         lines.append(f"- Reviewer acceptance: not measured yet for {candidate} or {baseline}")
     historical = dataset.get("historical") or {}

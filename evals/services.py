@@ -89,7 +89,9 @@ def evaluation_context(
         field_limits=dict(policy.field_limits or {}),
         offer=brief.offer if brief else "",
         offer_expires_at=brief.offer_expires_at if brief else None,
-        approved_claims=tuple(c["claim"] for c in claim_set.claims_for_prompt()) if claim_set else (),
+        approved_claims=tuple(c["claim"] for c in claim_set.claims_for_prompt())
+        if claim_set
+        else (),
         brief_facts=brief_facts(brief),
         restricted_terms=tuple(legal.restricted_terms) if legal else (),
         known_competitors=tuple(policy.known_competitors or ()),
@@ -99,16 +101,20 @@ def evaluation_context(
 
 
 def risk_level(findings: list[validators.Finding], verdicts: list[dict[str, Any]]) -> str:
-    if any(f.verdict == validators.FAIL and f.name in HIGH_RISK_VALIDATORS for f in findings) or any(
-        v["verdict"] == validators.FAIL and v["name"] in HIGH_RISK_JUDGES for v in verdicts
-    ):
+    if any(
+        f.verdict == validators.FAIL and f.name in HIGH_RISK_VALIDATORS for f in findings
+    ) or any(v["verdict"] == validators.FAIL and v["name"] in HIGH_RISK_JUDGES for v in verdicts):
         return RiskLevel.HIGH
-    if any(f.verdict != validators.PASS for f in findings) or any(v["verdict"] != validators.PASS for v in verdicts):
+    if any(f.verdict != validators.PASS for f in findings) or any(
+        v["verdict"] != validators.PASS for v in verdicts
+    ):
         return RiskLevel.MEDIUM
     return RiskLevel.LOW
 
 
-def evidence_text(ctx: validators.EvalContext, *, brand_rules: str = "", legal_restrictions: str = "") -> str:
+def evidence_text(
+    ctx: validators.EvalContext, *, brand_rules: str = "", legal_restrictions: str = ""
+) -> str:
     parts = [
         "Approved claims:\n" + "\n".join(f"- {c}" for c in ctx.approved_claims),
         "Campaign facts:\n" + "\n".join(f"- {f}" for f in ctx.brief_facts),
@@ -122,7 +128,9 @@ def evidence_text(ctx: validators.EvalContext, *, brand_rules: str = "", legal_r
 
 def latest_rubrics(names: list[str]) -> dict[str, Rubric]:
     rubrics: dict[str, Rubric] = {}
-    for rubric in Rubric.objects.filter(name__in=names, status=ArtifactStatus.APPROVED).order_by("name", "-version"):
+    for rubric in Rubric.objects.filter(name__in=names, status=ArtifactStatus.APPROVED).order_by(
+        "name", "-version"
+    ):
         rubrics.setdefault(rubric.name, rubric)
     return rubrics
 
@@ -148,13 +156,24 @@ def evaluate_output(
     findings = validators.run_validators(output, ctx, enabled=policy.validators)
     verdicts: list[dict[str, Any]] = []
     all_passed = all(f.verdict == validators.PASS for f in findings)
-    if endpoint is not None and policy.judges and (all_passed or not policy.judges_only_after_deterministic_pass):
+    if (
+        endpoint is not None
+        and policy.judges
+        and (all_passed or not policy.judges_only_after_deterministic_pass)
+    ):
         if rubrics is None:
             rubrics = latest_rubrics(list(policy.judges))
         for name in policy.judges:
             rubric = rubrics.get(name)
             if rubric is None:
-                verdicts.append({"name": name, "rubric": None, "verdict": validators.REVIEW, "reasons": [f"No approved rubric named {name}."]})
+                verdicts.append(
+                    {
+                        "name": name,
+                        "rubric": None,
+                        "verdict": validators.REVIEW,
+                        "reasons": [f"No approved rubric named {name}."],
+                    }
+                )
                 continue
             verdicts.append(
                 judges.judge(
@@ -195,7 +214,11 @@ def run_evaluate(
     """
     policy = policy_for(run.workflow)
     evidence_ctx = evaluation_context(
-        workflow=run.workflow, policy=policy, claim_set=run.claim_set, legal=run.legal_restrictions, brief=run.brief
+        workflow=run.workflow,
+        policy=policy,
+        claim_set=run.claim_set,
+        legal=run.legal_restrictions,
+        brief=run.brief,
     )
     evidence = evidence_text(
         evidence_ctx,
@@ -242,12 +265,18 @@ def run_evaluate(
                 judge_verdicts=verdicts,
                 risk_level=level,
             )
-            with_history_context(evaluation, by=run.started_by, reason=f"Evals of {variant.key}: {level}")
+            with_history_context(
+                evaluation, by=run.started_by, reason=f"Evals of {variant.key}: {level}"
+            )
             evaluation.save()
-            results = {f.name: f.verdict for f in findings} | {f"judge:{v['name']}": v["verdict"] for v in verdicts}
+            results = {f.name: f.verdict for f in findings} | {
+                f"judge:{v['name']}": v["verdict"] for v in verdicts
+            }
             for name, verdict in results.items():
                 by_name.setdefault(name, []).append(verdict)
-            section["variants"].append({"key": variant.key, "risk_level": level, "results": results})
+            section["variants"].append(
+                {"key": variant.key, "risk_level": level, "results": results}
+            )
         levels = [level for _, _, _, level in evaluated]
         run_level = max(levels, key=RISK_ORDER.__getitem__) if levels else ""
         if run_level:
@@ -295,7 +324,9 @@ def dataset_import(
     if not parsed.ok:
         return DatasetImportResult(None, [str(error) for error in parsed.errors])
     with transaction.atomic():
-        dataset = EvalDataset.objects.select_for_update().filter(workflow=workflow, slug=slug).first()
+        dataset = (
+            EvalDataset.objects.select_for_update().filter(workflow=workflow, slug=slug).first()
+        )
         if dataset is not None:
             used = dataset.suites.count()
             if used:
@@ -313,7 +344,12 @@ def dataset_import(
             dataset.save(update_fields=["source_name", "description"])
         else:
             dataset = EvalDataset(
-                workflow=workflow, slug=slug, name=name.strip()[:200], description=description, source_name=filename[:200], created_by=imported_by
+                workflow=workflow,
+                slug=slug,
+                name=name.strip()[:200],
+                description=description,
+                source_name=filename[:200],
+                created_by=imported_by,
             )
             dataset.full_clean()
             with_history_context(dataset, by=imported_by, reason=f"Imported from {filename}")
@@ -338,7 +374,13 @@ def dataset_import(
         for item in items:
             item._history_user = imported_by
             item._change_reason = f"Imported from {filename}"
-        bulk_create_with_history(items, EvalDatasetItem, batch_size=500, default_user=imported_by, default_change_reason=f"Imported from {filename}")
+        bulk_create_with_history(
+            items,
+            EvalDatasetItem,
+            batch_size=500,
+            default_user=imported_by,
+            default_change_reason=f"Imported from {filename}",
+        )
     return DatasetImportResult(dataset, [])
 
 
@@ -363,22 +405,32 @@ def suite_start(
     """Record a queued suite: candidate vs baseline (default: production) on a dataset (default: the newest)."""
     baseline = baseline or workflow.production_version
     if baseline is None:
-        raise ValidationError(f"{workflow.slug} has no production prompt version to compare with: give a baseline.")
+        raise ValidationError(
+            f"{workflow.slug} has no production prompt version to compare with: give a baseline."
+        )
     for version in (candidate, baseline):
         if version.template_id != workflow.prompt_template_id:
-            raise ValidationError(f"{version.label} is not a version of {workflow.prompt_template}.")
+            raise ValidationError(
+                f"{version.label} is not a version of {workflow.prompt_template}."
+            )
     if candidate.pk == baseline.pk:
-        raise ValidationError(f"The candidate and the baseline are both {candidate.label}: compare two different versions.")
+        raise ValidationError(
+            f"The candidate and the baseline are both {candidate.label}: compare two different versions."
+        )
     if dataset is None:
         dataset = workflow.eval_datasets.order_by("-created_at", "-pk").first()
         if dataset is None:
-            raise ValidationError(f"{workflow.slug} has no eval dataset: import one first (import_dataset).")
+            raise ValidationError(
+                f"{workflow.slug} has no eval dataset: import one first (import_dataset)."
+            )
     elif dataset.workflow_id != workflow.pk:
         raise ValidationError(f"The dataset {dataset.name!r} belongs to another workflow.")
     if not 1 <= concurrency <= EvalSuiteRun.MAX_CONCURRENCY:
         raise ValidationError(f"Concurrency must be between 1 and {EvalSuiteRun.MAX_CONCURRENCY}.")
     if seed is not None and not 0 <= seed <= EvalSuiteRun.MAX_SEED:
-        raise ValidationError(f"The seed must be a whole number from 0 to {EvalSuiteRun.MAX_SEED}, or none for random sampling.")
+        raise ValidationError(
+            f"The seed must be a whole number from 0 to {EvalSuiteRun.MAX_SEED}, or none for random sampling."
+        )
     total = dataset.items.count()
     if not total:
         raise ValidationError(f"The dataset {dataset.name!r} has no items.")
@@ -399,7 +451,11 @@ def suite_start(
             progress_total=total * 2,
             started_by=started_by,
         )
-        with_history_context(suite, by=started_by, reason=f"Suite queued: {candidate.label} vs {baseline.label} on {dataset.name}")
+        with_history_context(
+            suite,
+            by=started_by,
+            reason=f"Suite queued: {candidate.label} vs {baseline.label} on {dataset.name}",
+        )
         suite.save()
         if enqueue:
             transaction.on_commit(lambda: suite_enqueue(suite_id=suite.pk))
@@ -435,11 +491,18 @@ class _JobOutcome:
     error: str = ""
 
 
-def _suite_jobs(suite: EvalSuiteRun, items: list[EvalDatasetItem], policy: EvalPolicy, endpoint: EndpointConfig) -> list[_Job]:
+def _suite_jobs(
+    suite: EvalSuiteRun, items: list[EvalDatasetItem], policy: EvalPolicy, endpoint: EndpointConfig
+) -> list[_Job]:
     """Render every (item, side) prompt exactly as a run's default variant of that brief would be."""
     jobs = []
-    for side, version in ((EvalSuiteResult.Side.CANDIDATE, suite.candidate), (EvalSuiteResult.Side.BASELINE, suite.baseline)):
-        needed = rendering.template_variables(version.system_prompt) | rendering.template_variables(version.user_template)
+    for side, version in (
+        (EvalSuiteResult.Side.CANDIDATE, suite.candidate),
+        (EvalSuiteResult.Side.BASELINE, suite.baseline),
+    ):
+        needed = rendering.template_variables(version.system_prompt) | rendering.template_variables(
+            version.user_template
+        )
         model = version.model_name or settings.MARKETINGAI_LLM["MODEL"]
         for item in items:
             variables = brief_prompt_variables(
@@ -451,8 +514,17 @@ def _suite_jobs(suite: EvalSuiteRun, items: list[EvalDatasetItem], policy: EvalP
             )
             missing = sorted(needed - variables.keys())
             if missing:
-                raise SuiteFailed(" ".join(MISSING_INPUT_HINTS.get(n, f"The input {n!r} has no value.") for n in missing))
-            messages = rendering.build_messages(system_prompt=version.system_prompt, user_template=version.user_template, variables=variables)
+                raise SuiteFailed(
+                    " ".join(
+                        MISSING_INPUT_HINTS.get(n, f"The input {n!r} has no value.")
+                        for n in missing
+                    )
+                )
+            messages = rendering.build_messages(
+                system_prompt=version.system_prompt,
+                user_template=version.user_template,
+                variables=variables,
+            )
             request = generation.GenerationRequest(
                 prompt_version_id=version.pk,
                 messages=messages,
@@ -481,14 +553,25 @@ def _preloaded_cache(jobs: list[_Job]) -> generation.MemoryCache:
     entries: dict[str, generation.CachedGeneration] = {}
     ordered = sorted(keys)
     for start in range(0, len(ordered), 500):
-        for key, text, run_id in GenerationCacheEntry.objects.filter(key__in=ordered[start : start + 500]).values_list(
-            "key", "response_text", "source_run_id"
-        ):
-            entries[key] = generation.CachedGeneration(text=text, origin=f"run {run_id}" if run_id else "an eval suite")
+        for key, text, run_id in GenerationCacheEntry.objects.filter(
+            key__in=ordered[start : start + 500]
+        ).values_list("key", "response_text", "source_run_id"):
+            entries[key] = generation.CachedGeneration(
+                text=text, origin=f"run {run_id}" if run_id else "an eval suite"
+            )
     return generation.MemoryCache(entries)
 
 
-def _run_job(job: _Job, *, endpoint, cache, policy: EvalPolicy, rubrics: dict, evidence: str, redact_keys: list[str]) -> _JobOutcome:
+def _run_job(
+    job: _Job,
+    *,
+    endpoint,
+    cache,
+    policy: EvalPolicy,
+    rubrics: dict,
+    evidence: str,
+    redact_keys: list[str],
+) -> _JobOutcome:
     """One generation and its checks, in a worker thread: model calls only, no database access."""
     outcome = _JobOutcome(job=job)
     try:
@@ -496,7 +579,10 @@ def _run_job(job: _Job, *, endpoint, cache, policy: EvalPolicy, rubrics: dict, e
         outcome.result = result
         if not result.ok:
             reason = result.errors[0] if result.errors else "no attempt was made"
-            outcome.error = redact(f"No usable output after {len(result.log.attempts)} attempt(s): {reason}", redact_keys)
+            outcome.error = redact(
+                f"No usable output after {len(result.log.attempts)} attempt(s): {reason}",
+                redact_keys,
+            )
             return outcome
         findings, verdicts, level = evaluate_output(
             output=result.content,
@@ -518,7 +604,9 @@ def _run_job(job: _Job, *, endpoint, cache, policy: EvalPolicy, rubrics: dict, e
 
 def _store_outcome(suite: EvalSuiteRun, outcome: _JobOutcome) -> EvalSuiteResult:
     result = outcome.result
-    summary = result.log.summary(source=result.source, model_used=result.model_used) if result else {}
+    summary = (
+        result.log.summary(source=result.source, model_used=result.model_used) if result else {}
+    )
     row = EvalSuiteResult(
         suite=suite,
         item=outcome.job.item,
@@ -536,7 +624,11 @@ def _store_outcome(suite: EvalSuiteRun, outcome: _JobOutcome) -> EvalSuiteResult
         attempts=min(summary.get("attempts", 0), 32767),
         error=outcome.error,
     )
-    with_history_context(row, by=suite.started_by, reason=f"{outcome.job.side} output of {outcome.job.item.external_id}")
+    with_history_context(
+        row,
+        by=suite.started_by,
+        reason=f"{outcome.job.side} output of {outcome.job.item.external_id}",
+    )
     row.save()
     return row
 
@@ -546,7 +638,9 @@ def _write_cache(cache: generation.MemoryCache) -> None:
     for key in hits:
         GenerationCacheEntry.objects.filter(key=key).update(hits=F("hits") + 1)
     for key, values in new_entries.items():
-        GenerationCacheEntry.objects.update_or_create(key=key, defaults={**values, "source_run": None})
+        GenerationCacheEntry.objects.update_or_create(
+            key=key, defaults={**values, "source_run": None}
+        )
 
 
 def calls_at_a_time(suite: EvalSuiteRun, endpoint: EndpointConfig) -> int:
@@ -563,10 +657,19 @@ def suite_execute(*, suite_id: int) -> EvalSuiteRun:
     sees one writer. Always ends the suite finished or failed.
     """
     suite = EvalSuiteRun.objects.select_related(
-        "workflow", "dataset", "candidate__template", "baseline__template", "claim_set", "brand_rules", "legal_restrictions", "started_by"
+        "workflow",
+        "dataset",
+        "candidate__template",
+        "baseline__template",
+        "claim_set",
+        "brand_rules",
+        "legal_restrictions",
+        "started_by",
     ).get(pk=suite_id)
     if suite.status != EvalSuiteRun.Status.QUEUED:
-        logger.warning("Suite %s is %s, not queued: not executing it again.", suite.pk, suite.status)
+        logger.warning(
+            "Suite %s is %s, not queued: not executing it again.", suite.pk, suite.status
+        )
         return suite
     items = list(suite.dataset.items.order_by("pk"))
     suite.mark_running(by=suite.started_by, total=len(items) * 2)
@@ -582,17 +685,31 @@ def suite_execute(*, suite_id: int) -> EvalSuiteRun:
         rubrics = latest_rubrics(list(policy.judges or []))
         jobs = _suite_jobs(suite, items, policy, endpoint)
         cache = _preloaded_cache(jobs)
-        evidence_ctx = evaluation_context(workflow=suite.workflow, policy=policy, claim_set=suite.claim_set, legal=suite.legal_restrictions)
+        evidence_ctx = evaluation_context(
+            workflow=suite.workflow,
+            policy=policy,
+            claim_set=suite.claim_set,
+            legal=suite.legal_restrictions,
+        )
         evidence = evidence_text(
             evidence_ctx,
             brand_rules=suite.brand_rules.rules if suite.brand_rules else "",
-            legal_restrictions=suite.legal_restrictions.restrictions if suite.legal_restrictions else "",
+            legal_restrictions=suite.legal_restrictions.restrictions
+            if suite.legal_restrictions
+            else "",
         )
         workers = calls_at_a_time(suite, endpoint)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"suite{suite.pk}") as pool:
             futures = [
                 pool.submit(
-                    _run_job, job, endpoint=endpoint, cache=cache, policy=policy, rubrics=rubrics, evidence=evidence, redact_keys=[endpoint.api_key]
+                    _run_job,
+                    job,
+                    endpoint=endpoint,
+                    cache=cache,
+                    policy=policy,
+                    rubrics=rubrics,
+                    evidence=evidence,
+                    redact_keys=[endpoint.api_key],
                 )
                 for job in jobs
             ]
@@ -600,18 +717,35 @@ def suite_execute(*, suite_id: int) -> EvalSuiteRun:
                 _store_outcome(suite, future.result())
                 _write_cache(cache)
                 suite.count_progress()
-        report = suite_report(suite, policy=policy, duration_s=time.monotonic() - started, concurrency=workers)
+        report = suite_report(
+            suite, policy=policy, duration_s=time.monotonic() - started, concurrency=workers
+        )
     except Exception as exc:  # noqa: BLE001 - whatever happens, the suite must not stay "running"
         if not isinstance(exc, SuiteFailed):
             logger.exception("Suite %s failed unexpectedly", suite.pk)
-        message = str(exc) if isinstance(exc, SuiteFailed) else f"Unexpected error ({type(exc).__name__}): {exc}"
+        message = (
+            str(exc)
+            if isinstance(exc, SuiteFailed)
+            else f"Unexpected error ({type(exc).__name__}): {exc}"
+        )
         suite.mark_failed(by=suite.started_by, error=redact(message, [endpoint.api_key]))
         return suite
-    suite.mark_finished(by=suite.started_by, report=report, decision=report["decision"], reasons=report["reasons"])
+    suite.mark_finished(
+        by=suite.started_by, report=report, decision=report["decision"], reasons=report["reasons"]
+    )
     return suite
 
 
-def _side_figures(label: str, results: list[EvalSuiteResult], *, items: int, policy: EvalPolicy, version_id: int, acceptance, outcomes) -> tuple[decision.Figures, dict[str, Any]]:
+def _side_figures(
+    label: str,
+    results: list[EvalSuiteResult],
+    *,
+    items: int,
+    policy: EvalPolicy,
+    version_id: int,
+    acceptance,
+    outcomes,
+) -> tuple[decision.Figures, dict[str, Any]]:
     """The decision's figures and the report's counts for one side."""
     passed: dict[str, int] = {}
     judged: dict[str, int] = {}
@@ -633,15 +767,23 @@ def _side_figures(label: str, results: list[EvalSuiteResult], *, items: int, pol
         passed.setdefault(name, 0)
     for name in policy.judges or []:
         passed.setdefault(f"judge:{name}", 0)
-    json_valid = sum(1 for r in with_output if all(f["verdict"] == validators.PASS for f in r.findings if f["name"] == "json_schema"))
+    json_valid = sum(
+        1
+        for r in with_output
+        if all(f["verdict"] == validators.PASS for f in r.findings if f["name"] == "json_schema")
+    )
     enabled = set(policy.validators or [])
     figures = decision.Figures(
         label=label,
         items=items,
         json_valid=json_valid,
         passed=passed,
-        unsupported_claims=(failed.get("grounding", 0), len(with_output)) if "grounding" in enabled else None,
-        legal_failures=(failed.get("restricted_terms", 0), len(with_output)) if "restricted_terms" in enabled else None,
+        unsupported_claims=(failed.get("grounding", 0), len(with_output))
+        if "grounding" in enabled
+        else None,
+        legal_failures=(failed.get("restricted_terms", 0), len(with_output))
+        if "restricted_terms" in enabled
+        else None,
         reviewer_acceptance=acceptance.get(version_id),
         outcomes=outcomes.get(version_id),
     )
@@ -653,7 +795,10 @@ def _side_figures(label: str, results: list[EvalSuiteResult], *, items: int, pol
         "json_valid": json_valid,
         "passed": passed,
         "judged": judged,
-        "risk": {level: sum(1 for r in with_output if r.risk_level == level) for level in RiskLevel.values},
+        "risk": {
+            level: sum(1 for r in with_output if r.risk_level == level)
+            for level in RiskLevel.values
+        },
         "cache_hits": sum(1 for r in results if r.source == "cache"),
         "input_tokens": sum(r.input_tokens for r in results),
         "output_tokens": sum(r.output_tokens for r in results),
@@ -662,7 +807,13 @@ def _side_figures(label: str, results: list[EvalSuiteResult], *, items: int, pol
     return figures, counts
 
 
-def suite_report(suite: EvalSuiteRun, *, policy: EvalPolicy, duration_s: float = 0.0, concurrency: int | None = None) -> dict[str, Any]:
+def suite_report(
+    suite: EvalSuiteRun,
+    *,
+    policy: EvalPolicy,
+    duration_s: float = 0.0,
+    concurrency: int | None = None,
+) -> dict[str, Any]:
     """Count both sides, measure what the metrics hold, decide, and lay it out like the eval result screen."""
     results = list(suite.results.all())
     items = suite.dataset.items.count()
@@ -672,7 +823,10 @@ def suite_report(suite: EvalSuiteRun, *, policy: EvalPolicy, duration_s: float =
     acceptance = metrics.reviewer_acceptance(version_ids)
     outcomes = metrics.outcomes(version_ids)
     sides = {}
-    for side, version in ((EvalSuiteResult.Side.CANDIDATE, suite.candidate), (EvalSuiteResult.Side.BASELINE, suite.baseline)):
+    for side, version in (
+        (EvalSuiteResult.Side.CANDIDATE, suite.candidate),
+        (EvalSuiteResult.Side.BASELINE, suite.baseline),
+    ):
         sides[side] = _side_figures(
             f"v{version.version}",
             [r for r in results if r.side == side],
@@ -682,18 +836,28 @@ def suite_report(suite: EvalSuiteRun, *, policy: EvalPolicy, duration_s: float =
             acceptance=acceptance,
             outcomes=outcomes,
         )
-    candidate, baseline = sides[EvalSuiteResult.Side.CANDIDATE][0], sides[EvalSuiteResult.Side.BASELINE][0]
+    candidate, baseline = (
+        sides[EvalSuiteResult.Side.CANDIDATE][0],
+        sides[EvalSuiteResult.Side.BASELINE][0],
+    )
     verdict = decision.decide(candidate, baseline, rules)
     return reporting.build_report(
         suite_label=suite.label,
         workflow=suite.workflow.slug,
-        dataset={"name": suite.dataset.name, "slug": suite.dataset.slug, "items": items, "historical": metrics.dataset_outcomes(suite.dataset)},
+        dataset={
+            "name": suite.dataset.name,
+            "slug": suite.dataset.slug,
+            "items": items,
+            "historical": metrics.dataset_outcomes(suite.dataset),
+        },
         candidate_label=suite.candidate.label,
         baseline_label=suite.baseline.label,
         checked_against={
             "approved_claims_version": suite.claim_set.label if suite.claim_set else None,
             "brand_rules_version": suite.brand_rules.label if suite.brand_rules else None,
-            "legal_restrictions_version": suite.legal_restrictions.label if suite.legal_restrictions else None,
+            "legal_restrictions_version": suite.legal_restrictions.label
+            if suite.legal_restrictions
+            else None,
             "eval_policy_version": suite.policy_version,
             "criteria_version": criteria_row.version if criteria_row else 0,
         },
@@ -711,7 +875,9 @@ def suite_report(suite: EvalSuiteRun, *, policy: EvalPolicy, duration_s: float =
 # --- Campaign outcomes --------------------------------------------------------------------------
 
 
-def outcomes_import(*, workflow: Workflow, data: UploadSource, filename: str, imported_by=None) -> tuple[int, list[str]]:
+def outcomes_import(
+    *, workflow: Workflow, data: UploadSource, filename: str, imported_by=None
+) -> tuple[int, list[str]]:
     """Store a CSV of campaign outcomes per prompt version, all or nothing; (rows stored, errors).
 
     A row for a version, period and source already stored replaces its figures.
@@ -720,15 +886,25 @@ def outcomes_import(*, workflow: Workflow, data: UploadSource, filename: str, im
     if not parsed.ok:
         return 0, [str(e) for e in parsed.errors]
     versions = {v.version: v for v in workflow.prompt_template.versions.all()}
-    unknown = [f"row {row.row}, prompt_version: {workflow.prompt_template.slug} has no v{row.version}" for row in parsed.rows if row.version not in versions]
+    unknown = [
+        f"row {row.row}, prompt_version: {workflow.prompt_template.slug} has no v{row.version}"
+        for row in parsed.rows
+        if row.version not in versions
+    ]
     if unknown:
         return 0, unknown
     with transaction.atomic():
         for row in parsed.rows:
             outcome = CampaignOutcome.objects.filter(
-                prompt_version=versions[row.version], period_start=row.period_start, period_end=row.period_end, source=row.source
+                prompt_version=versions[row.version],
+                period_start=row.period_start,
+                period_end=row.period_end,
+                source=row.source,
             ).first() or CampaignOutcome(
-                prompt_version=versions[row.version], period_start=row.period_start, period_end=row.period_end, source=row.source
+                prompt_version=versions[row.version],
+                period_start=row.period_start,
+                period_end=row.period_end,
+                source=row.source,
             )
             for name, value in row.counts.items():
                 setattr(outcome, name, value)
@@ -742,26 +918,42 @@ def outcomes_import(*, workflow: Workflow, data: UploadSource, filename: str, im
 # --- Promotion of prompt versions ------------------------------------------------------------
 
 
-def promotion_basis(*, workflow: Workflow, version: PromptVersion) -> tuple[EvalSuiteRun | None, str]:
+def promotion_basis(
+    *, workflow: Workflow, version: PromptVersion
+) -> tuple[EvalSuiteRun | None, str]:
     """The finished suite a promotion of ``version`` rests on, or why it may not be promoted now."""
     if version.template_id != workflow.prompt_template_id:
         return None, f"{version.label} is not a version of {workflow.prompt_template}."
     if version.status != ArtifactStatus.APPROVED:
-        return None, f"Only an approved version can be promoted; {version.label} is {version.status}."
+        return (
+            None,
+            f"Only an approved version can be promoted; {version.label} is {version.status}.",
+        )
     production = workflow.production_version
     if production is not None and production.pk == version.pk:
         return None, f"{workflow.slug} already serves {version.label}."
-    suites = EvalSuiteRun.objects.filter(workflow=workflow, candidate=version, status=EvalSuiteRun.Status.FINISHED)
-    suite = suites.filter(baseline=production).order_by("-finished_at", "-pk").first() if production else suites.order_by("-finished_at", "-pk").first()
+    suites = EvalSuiteRun.objects.filter(
+        workflow=workflow, candidate=version, status=EvalSuiteRun.Status.FINISHED
+    )
+    suite = (
+        suites.filter(baseline=production).order_by("-finished_at", "-pk").first()
+        if production
+        else suites.order_by("-finished_at", "-pk").first()
+    )
     if suite is None:
         against = f" against the production version {production.label}" if production else ""
         return None, f"{version.label} has no finished eval suite{against}: run one first."
     if not suite.promotes:
-        return suite, f"The latest eval suite of {version.label} ({suite.label}) says do not promote."
+        return (
+            suite,
+            f"The latest eval suite of {version.label} ({suite.label}) says do not promote.",
+        )
     return suite, ""
 
 
-def promotion_request(*, workflow: Workflow, version: PromptVersion, requested_by, note: str = "") -> PromotionRequest:
+def promotion_request(
+    *, workflow: Workflow, version: PromptVersion, requested_by, note: str = ""
+) -> PromotionRequest:
     """Ask for ``version`` to serve production; only when its latest suite against production says promote."""
     if requested_by is None or not requested_by.has_perm("evals.request_promotion"):
         raise PermissionDenied(f"{requested_by or 'Nobody'} may not request promotions.")
@@ -769,10 +961,20 @@ def promotion_request(*, workflow: Workflow, version: PromptVersion, requested_b
         suite, problem = promotion_basis(workflow=workflow, version=version)
         if problem:
             raise ValidationError(problem)
-        if PromotionRequest.objects.filter(workflow=workflow, version=version, status=PromotionRequest.Status.REQUESTED).exists():
-            raise ValidationError(f"A promotion of {version.label} is already waiting for a decision.")
-        request = PromotionRequest(workflow=workflow, version=version, suite=suite, requested_by=requested_by, note=note)
-        with_history_context(request, by=requested_by, reason=f"Promotion of {version.label} requested on {suite.label}")
+        if PromotionRequest.objects.filter(
+            workflow=workflow, version=version, status=PromotionRequest.Status.REQUESTED
+        ).exists():
+            raise ValidationError(
+                f"A promotion of {version.label} is already waiting for a decision."
+            )
+        request = PromotionRequest(
+            workflow=workflow, version=version, suite=suite, requested_by=requested_by, note=note
+        )
+        with_history_context(
+            request,
+            by=requested_by,
+            reason=f"Promotion of {version.label} requested on {suite.label}",
+        )
         request.save()
     return request
 
@@ -782,7 +984,11 @@ def promotion_approve(*, request: PromotionRequest, by, note: str = "") -> Workf
     if by is None or not by.has_perm("evals.approve_promotion"):
         raise PermissionDenied(f"{by or 'Nobody'} may not approve promotions.")
     with transaction.atomic():
-        workflow = Workflow.objects.select_for_update(of=("self",)).select_related("production_version").get(pk=request.workflow_id)
+        workflow = (
+            Workflow.objects.select_for_update(of=("self",))
+            .select_related("production_version")
+            .get(pk=request.workflow_id)
+        )
         version = request.version
         problem = request.refusal(by)
         if problem:
@@ -813,7 +1019,9 @@ def suites_fail_stuck(*, older_than: timedelta | None = None) -> list[EvalSuiteR
     cutoff = timezone.now() - older_than
     sweeper = service_user_or_none()
     failed = []
-    for suite in EvalSuiteRun.objects.filter(status__in=EvalSuiteRun.IN_PROGRESS, created_at__lt=cutoff).select_related("started_by"):
+    for suite in EvalSuiteRun.objects.filter(
+        status__in=EvalSuiteRun.IN_PROGRESS, created_at__lt=cutoff
+    ).select_related("started_by"):
         suite.mark_failed(
             by=sweeper or suite.started_by,
             error=(

@@ -10,5 +10,10 @@ from workflows.pipeline import RunContext, step
 def evaluate(ctx: RunContext) -> None:
     variants = list(ctx.run.variants.select_related("output"))
     ctx.trace["evals"] = services.run_evaluate(
-        run=ctx.run, variants=variants, messages=ctx.messages, endpoint=ctx.endpoint, deadline=ctx.deadline, breaker=ctx.breaker
+        run=ctx.run,
+        variants=variants,
+        messages=ctx.messages,
+        endpoint=ctx.endpoint,
+        deadline=ctx.deadline,
+        breaker=ctx.breaker,
     )

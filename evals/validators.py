@@ -317,16 +317,21 @@ _OFFER_PATTERNS: dict[str, re.Pattern] = {
     "percent discount": re.compile(
         rf"(?<![\w.]){_PERCENT}\s+off\b|\bsave\s+(?:up\s+to\s+)?{_PERCENT}", re.IGNORECASE
     ),
-    "amount discount": re.compile(rf"{_MONEY}\s+off\b|\bsave\s+(?:up\s+to\s+)?{_MONEY}", re.IGNORECASE),
+    "amount discount": re.compile(
+        rf"{_MONEY}\s+off\b|\bsave\s+(?:up\s+to\s+)?{_MONEY}", re.IGNORECASE
+    ),
     "free period": re.compile(
         rf"\b(?:(?:\d{{1,2}}|an?|one|two|three|six)\s+)?(?:free|extra|bonus)\s+{_PERIOD}\b"
         rf"|\b(?:(?:first|\d{{1,2}})\s+)?{_PERIOD}\s+(?:for\s+)?free\b",
         re.IGNORECASE,
     ),
     "promo code": re.compile(
-        r"\b(?:coupons?|vouchers?|promo(?:tional)?\s+codes?|discount\s+codes?|promo)\b", re.IGNORECASE
+        r"\b(?:coupons?|vouchers?|promo(?:tional)?\s+codes?|discount\s+codes?|promo)\b",
+        re.IGNORECASE,
     ),
-    "discount": re.compile(r"\b(?:discount(?:s|ed)?|half[-\s]price|reduced\s+price)\b", re.IGNORECASE),
+    "discount": re.compile(
+        r"\b(?:discount(?:s|ed)?|half[-\s]price|reduced\s+price)\b", re.IGNORECASE
+    ),
     "price": re.compile(
         rf"{_MONEY}(?:\s?(?:/|per\s+|a\s+)(?:month|mo|year|yr|seat|user|editor)\b)?"
         rf"|{_AMOUNT}\s?(?:USD|EUR|GBP|dollars?|euros?|pounds?)\b"
@@ -389,7 +394,9 @@ def _check_restricted_terms(output: dict, ctx: EvalContext) -> Finding:
     claims = _clean(ctx.approved_claims)
     blocked = [(term, span) for term, span in hits if not _mentioned(term, claims)]
     if blocked:
-        reason = f"Restricted terms that no approved claim states: {_quoted(t for t, _ in blocked)}."
+        reason = (
+            f"Restricted terms that no approved claim states: {_quoted(t for t, _ in blocked)}."
+        )
         return Finding(name, FAIL, reason, _spans(blocked))
     if hits:
         reason = f"Restricted terms appear only as approved claims state them: {_quoted(t for t, _ in hits)}."
@@ -421,7 +428,9 @@ _CUSTOMER_LEAD = re.compile(
     r"|(?:customers|companies|teams|brands|clients)\s+(?:like|such\s+as|including|at))\s+",
     re.IGNORECASE,
 )
-_NAME_USES = re.compile(rf"\b(?P<hit>{_NAME_WORDS})\s+(?:uses|relies\s+on|switched\s+to|runs\s+on)\b")
+_NAME_USES = re.compile(
+    rf"\b(?P<hit>{_NAME_WORDS})\s+(?:uses|relies\s+on|switched\s+to|runs\s+on)\b"
+)
 _COMPANY = re.compile(
     rf"\b(?P<hit>{_NAME_WORDS}\s+(?:Inc|Corp|Corporation|Ltd|LLC|GmbH|PLC|Labs|Technologies))\b"
 )
@@ -473,12 +482,16 @@ def _check_grounding(output: dict, ctx: EvalContext) -> Finding:
     ]
     backing = (*_clean(ctx.approved_claims), *_clean(ctx.brief_facts), *_clean(ctx.offer))
     hits = _hits(finders, _copy_texts(output))
-    unsupported = [(label, span) for label, span in hits if not _grounded(label, span.text, backing)]
+    unsupported = [
+        (label, span) for label, span in hits if not _grounded(label, span.text, backing)
+    ]
     if unsupported:
         listed = _quoted(span.text for _, span in unsupported)
         reason = f"Unsupported: {listed} (not in the approved claims, brief or offer)."
         return Finding(name, FAIL, reason, _spans(unsupported))
-    return Finding(name, PASS, "Every number, guarantee, feature and name is backed by the brief or claims.")
+    return Finding(
+        name, PASS, "Every number, guarantee, feature and name is backed by the brief or claims."
+    )
 
 
 # --- 8. unsubscribe_language -------------------------------------------------------------
@@ -523,7 +536,9 @@ def _check_unsubscribe_language(output: dict, ctx: EvalContext) -> Finding:
         return Finding(name, FAIL, reason, _spans(hits))
     if own:
         return Finding(name, REVIEW, f"The copy {own_part}.", _spans(hits))
-    return Finding(name, PASS, "Nothing discourages unsubscribing or replaces the platform's footer.")
+    return Finding(
+        name, PASS, "Nothing discourages unsubscribing or replaces the platform's footer."
+    )
 
 
 # --- 9. personalization_safety -------------------------------------------------------------
@@ -583,9 +598,11 @@ def _check_personalization_safety(output: dict, ctx: EvalContext) -> Finding:
 
 def _flags(value: Any) -> list[tuple[str, Any]]:
     """The non-blank risk flags as (field path, flag); a lone string counts as one flag."""
-    items = [("risk_flags", value)] if not isinstance(value, list) else [
-        (f"risk_flags/{i}", item) for i, item in enumerate(value)
-    ]
+    items = (
+        [("risk_flags", value)]
+        if not isinstance(value, list)
+        else [(f"risk_flags/{i}", item) for i, item in enumerate(value)]
+    )
     return [(path, item) for path, item in items if not _blank(item)]
 
 
@@ -614,7 +631,9 @@ def _guarded(name: str, check: Check) -> Check:
         try:
             return check(output, ctx)
         except Exception as exc:  # noqa: BLE001 - one broken check must not hide the others
-            reason = f"The check could not run ({type(exc).__name__}); a person must review the output."
+            reason = (
+                f"The check could not run ({type(exc).__name__}); a person must review the output."
+            )
             return Finding(name, FAIL, reason)
 
     run.__name__ = run.__qualname__ = check.__name__

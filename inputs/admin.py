@@ -6,8 +6,6 @@ imports, the run's data check and assignments) are contributions registered at t
 
 from __future__ import annotations
 
-import csv
-
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -20,9 +18,15 @@ from django.utils.html import format_html, format_html_join
 from inputs import services
 from inputs.admin_views import import_recipients_view
 from inputs.datacheck import finding_text
-from inputs.models import AudienceImport, AudienceSource, DataCheck, InputRequirement, Recipient, RecipientAssignment
-from workflows import secrets
-from workflows import admin_extensions
+from inputs.models import (
+    AudienceImport,
+    AudienceSource,
+    DataCheck,
+    InputRequirement,
+    Recipient,
+    RecipientAssignment,
+)
+from workflows import admin_extensions, secrets
 from workflows.admin import ReadOnlyAdminMixin, pretty_json
 from workflows.admin_history import GuardedHistoryAdmin
 from workflows.exports import csv_writer
@@ -65,7 +69,16 @@ class AudienceSourceInline(admin.StackedInline):
     form = AudienceSourceForm
     extra = 0
     max_num = 1
-    fields = ("url", "auth_header", "auth_secret", "records_path", "field_mapping", "timeout_seconds", "last_fetched_at", "last_status")
+    fields = (
+        "url",
+        "auth_header",
+        "auth_secret",
+        "records_path",
+        "field_mapping",
+        "timeout_seconds",
+        "last_fetched_at",
+        "last_status",
+    )
     readonly_fields = ("last_fetched_at", "last_status")
 
 
@@ -73,13 +86,32 @@ class AudienceSourceInline(admin.StackedInline):
 class RecipientAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Recipients change only by importing or pulling a new snapshot, which records who, when and from what."""
 
-    list_display = ("customer_id", "email", "segment", "role", "plan", "consent", "usage_as_of", "audience_import")
+    list_display = (
+        "customer_id",
+        "email",
+        "segment",
+        "role",
+        "plan",
+        "consent",
+        "usage_as_of",
+        "audience_import",
+    )
     list_filter = ("segment", "consent", "role", "plan")
     search_fields = ("customer_id", "email")
     list_select_related = ("segment", "audience_import__segment", "audience_import__imported_by")
     fields = (
-        "customer_id", "email", "segment", "role", "plan", "consent", "usage_summary", "usage_as_of", "attributes",
-        "audience_import", "imported_by", "imported_at",
+        "customer_id",
+        "email",
+        "segment",
+        "role",
+        "plan",
+        "consent",
+        "usage_summary",
+        "usage_as_of",
+        "attributes",
+        "audience_import",
+        "imported_by",
+        "imported_at",
     )
     readonly_fields = fields
     show_full_result_count = False
@@ -99,7 +131,15 @@ class AudienceImportAdmin(ReadOnlyAdminMixin, GuardedHistoryAdmin):
     list_filter = ("status", "segment")
     search_fields = ("source_name",)
     list_select_related = ("segment", "imported_by")
-    fields = ("segment", "source_name", "status", "row_count", "imported_at", "imported_by", "error_list")
+    fields = (
+        "segment",
+        "source_name",
+        "status",
+        "row_count",
+        "imported_at",
+        "imported_by",
+        "error_list",
+    )
     readonly_fields = fields
 
     @admin.display(description="Errors")
@@ -131,7 +171,11 @@ class RecipientAssignmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def get_urls(self):
         return [
-            path("export/<int:run_id>/", self.admin_site.admin_view(self.export_view), name="inputs_recipientassignment_export"),
+            path(
+                "export/<int:run_id>/",
+                self.admin_site.admin_view(self.export_view),
+                name="inputs_recipientassignment_export",
+            ),
             *super().get_urls(),
         ]
 
@@ -152,22 +196,26 @@ class RecipientAssignmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return response
 
 
-
 # --- Contributions to the kernel's pages ------------------------------------------------------
 
 
 def _segment_recipient_annotations() -> dict:
-    latest = AudienceImport.objects.filter(segment=OuterRef("pk"), status=AudienceImport.Status.IMPORTED).order_by(
-        "-imported_at", "-pk"
-    )
+    latest = AudienceImport.objects.filter(
+        segment=OuterRef("pk"), status=AudienceImport.Status.IMPORTED
+    ).order_by("-imported_at", "-pk")
     opted_out = (
-        Recipient.objects.filter(audience_import=Subquery(latest.values("pk")[:1]), consent=Recipient.Consent.OPTED_OUT)
+        Recipient.objects.filter(
+            audience_import=Subquery(latest.values("pk")[:1]), consent=Recipient.Consent.OPTED_OUT
+        )
         .order_by()
         .values("audience_import")
         .annotate(n=Count("pk"))
         .values("n")
     )
-    return {"recipient_count": Subquery(latest.values("row_count")[:1]), "opted_out_count": Subquery(opted_out)}
+    return {
+        "recipient_count": Subquery(latest.values("row_count")[:1]),
+        "opted_out_count": Subquery(opted_out),
+    }
 
 
 @admin.display(description="Current recipients", ordering="recipient_count")
@@ -195,8 +243,14 @@ def pull_view(model_admin, request, object_id):
         except SourceError as exc:
             model_admin.message_user(request, str(exc), messages.ERROR)
         else:
-            level = messages.SUCCESS if result.status == AudienceImport.Status.IMPORTED else messages.ERROR
-            model_admin.message_user(request, f"Pulled from {safe_url(source.url)}: {source.last_status}", level)
+            level = (
+                messages.SUCCESS
+                if result.status == AudienceImport.Status.IMPORTED
+                else messages.ERROR
+            )
+            model_admin.message_user(
+                request, f"Pulled from {safe_url(source.url)}: {source.last_status}", level
+            )
     return redirect("admin:workflows_audiencesegment_change", object_id)
 
 
@@ -209,14 +263,20 @@ def data_check_view(obj):
         "",
         "<tr><td>{}</td><td>{}</td><td>{}</td><td><b>{}</b></td><td>{}</td></tr>",
         (
-            (name, entry.get("source", ""), finding_text(entry), entry.get("status", ""), entry.get("on_failure", ""))
+            (
+                name,
+                entry.get("source", ""),
+                finding_text(entry),
+                entry.get("status", ""),
+                entry.get("on_failure", ""),
+            )
             for name, entry in check.document.get("required_inputs", {}).items()
         ),
     )
     audience = check.document.get("audience") or {}
     audience_line = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in audience.items())
     return format_html(
-        '<p><b>{}</b></p><table><tr><th>Input</th><th>Source</th><th>Found</th><th>Status</th><th>On failure</th></tr>{}</table><p>{}</p>',
+        "<p><b>{}</b></p><table><tr><th>Input</th><th>Source</th><th>Found</th><th>Status</th><th>On failure</th></tr>{}</table><p>{}</p>",
         check.summary,
         rows,
         audience_line or "No recipient-level data.",
@@ -231,14 +291,26 @@ def recipient_assignments_view(obj):
 
 admin_extensions.register_inline(Workflow, InputRequirementInline, order=10)
 admin_extensions.register_inline(AudienceSegment, AudienceSourceInline, order=10)
-admin_extensions.register_column(AudienceSegment, recipient_total, order=10, annotations=_segment_recipient_annotations())
+admin_extensions.register_column(
+    AudienceSegment, recipient_total, order=10, annotations=_segment_recipient_annotations()
+)
 admin_extensions.register_column(AudienceSegment, opted_out_total, order=20)
 admin_extensions.register_admin_url(
-    AudienceSegment, route="<path:object_id>/import/", view=import_recipients_view, name="workflows_audiencesegment_import"
+    AudienceSegment,
+    route="<path:object_id>/import/",
+    view=import_recipients_view,
+    name="workflows_audiencesegment_import",
 )
 admin_extensions.register_admin_url(
-    AudienceSegment, route="<path:object_id>/pull/", view=pull_view, name="workflows_audiencesegment_pull"
+    AudienceSegment,
+    route="<path:object_id>/pull/",
+    view=pull_view,
+    name="workflows_audiencesegment_pull",
 )
-admin_extensions.register_object_tool(AudienceSegment, template="admin/inputs/audiencesegment/object_tools.html", order=10)
+admin_extensions.register_object_tool(
+    AudienceSegment, template="admin/inputs/audiencesegment/object_tools.html", order=10
+)
 admin_extensions.register_section(Run, title="Data check", fields=(data_check_view,), order=20)
-admin_extensions.register_section(Run, title="Recipients", fields=(recipient_assignments_view,), order=35)
+admin_extensions.register_section(
+    Run, title="Recipients", fields=(recipient_assignments_view,), order=35
+)

@@ -49,9 +49,12 @@ def import_recipients_view(model_admin, request, object_id):
             format=None if chosen in (None, "", "auto") else chosen,
         )
         if record.status == AudienceImport.Status.IMPORTED:
-            opted_out = Recipient.objects.filter(audience_import=record, consent=Recipient.Consent.OPTED_OUT).count()
+            opted_out = Recipient.objects.filter(
+                audience_import=record, consent=Recipient.Consent.OPTED_OUT
+            ).count()
             messages.success(
-                request, f"Imported {record.row_count} recipients into {segment} from {upload.name} ({opted_out} opted out)."
+                request,
+                f"Imported {record.row_count} recipients into {segment} from {upload.name} ({opted_out} opted out).",
             )
             return redirect("admin:workflows_audiencesegment_change", segment.pk)
         rejected = record

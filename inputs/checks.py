@@ -28,6 +28,8 @@ def check_audience_sources(app_configs=None, databases=None, **kwargs) -> list[c
                     id="inputs.W001",
                 )
             )
-        if reason := outbound.static_refusal(source.url, label=f"The URL of the audience source of {source.segment.slug}"):
+        if reason := outbound.static_refusal(
+            source.url, label=f"The URL of the audience source of {source.segment.slug}"
+        ):
             messages.append(checks.Warning(reason, obj=source, id="inputs.W002"))
     return messages

@@ -65,7 +65,9 @@ class DataCheckResult:
     decision: str
     summary: str
     route_to_review: bool
-    stale_usage_treatment: str = ""  # how recipients with stale usage are treated: generic / excluded / ""
+    stale_usage_treatment: str = (
+        ""  # how recipients with stale usage are treated: generic / excluded / ""
+    )
     flags: list[str] = field(default_factory=list)
 
 
@@ -99,7 +101,10 @@ def _check_age(req: Requirement, obs: Observation) -> tuple[dict[str, Any], str]
     if obs.version:
         entry["version"] = obs.version
     if obs.age_hours is None:
-        return entry | {"actual_age_hours": None, "status": "fail"}, f"the {label} {have} never been {verb}"
+        return entry | {
+            "actual_age_hours": None,
+            "status": "fail",
+        }, f"the {label} {have} never been {verb}"
     entry["actual_age_hours"] = _hours(obs.age_hours)
     if req.max_age_hours is not None and obs.age_hours > req.max_age_hours:
         return entry | {"status": "fail"}, (
@@ -230,5 +235,7 @@ def finding_text(entry: dict) -> str:
     if "actual_age_hours" in entry:
         found.append(f"{entry['actual_age_hours']} h old (max {entry['max_age_hours']} h)")
     if "stale_recipients" in entry:
-        found.append(f"{entry['stale_recipients']} of {entry['recipients_checked']} recipients stale (max {entry['max_age_hours']} h)")
+        found.append(
+            f"{entry['stale_recipients']} of {entry['recipients_checked']} recipients stale (max {entry['max_age_hours']} h)"
+        )
     return ", ".join(found) or "-"

@@ -141,7 +141,11 @@ class _RowBuilder:
         elif customer_id is not None:
             first = self.first_row_of.setdefault(customer_id, row_number)
             if first != row_number:
-                error(row_number, "customer_id", f"duplicate customer id {customer_id!r}, first seen in row {first}")
+                error(
+                    row_number,
+                    "customer_id",
+                    f"duplicate customer id {customer_id!r}, first seen in row {first}",
+                )
 
         email = values.get("email")
         if email == "":
@@ -166,7 +170,11 @@ class _RowBuilder:
             except ValueError as exc:
                 error(row_number, "usage_as_of", str(exc))
         elif raw_as_of is not None:
-            error(row_number, "usage_as_of", f"not an ISO 8601 timestamp with a time zone: {raw_as_of!r}")
+            error(
+                row_number,
+                "usage_as_of",
+                f"not an ISO 8601 timestamp with a time zone: {raw_as_of!r}",
+            )
 
         if self.errors:
             return  # the file is rejected: its rows are no longer needed
@@ -217,7 +225,11 @@ def _parse_csv(lines: Iterable[str], errors: ErrorCollector, builder: _RowBuilde
                     known[name] = value
                 elif value.strip():
                     if not name:
-                        errors.add(row_number, None, f"has a value in a column without a name: {value.strip()!r}")
+                        errors.add(
+                            row_number,
+                            None,
+                            f"has a value in a column without a name: {value.strip()!r}",
+                        )
                     else:
                         attributes[name] = value.strip()
             builder.add(row_number, known, attributes)
@@ -232,16 +244,30 @@ def _parse_csv(lines: Iterable[str], errors: ErrorCollector, builder: _RowBuilde
 
 def _csv_columns(header: list[str], errors: ErrorCollector) -> list[tuple[str, bool]] | None:
     """(name, is_known) per header cell, known names lower-cased; None when the header is unusable."""
-    columns = [(name.lower(), True) if name.lower() in KNOWN_COLUMNS else (name, False) for name in header]
+    columns = [
+        (name.lower(), True) if name.lower() in KNOWN_COLUMNS else (name, False) for name in header
+    ]
     names = [name for name, _ in columns if name]
     missing = [name for name in REQUIRED_COLUMNS if name not in names]
-    repeated = sorted({name for name in names if names.count(name) > 1}) if len(set(names)) != len(names) else []
+    repeated = (
+        sorted({name for name in names if names.count(name) > 1})
+        if len(set(names)) != len(names)
+        else []
+    )
     if missing:
         found = ", ".join(names) or "no column names"
         plural = "s" if len(missing) > 1 else ""
-        errors.add(1, None, f"missing required column{plural} {', '.join(missing)} (the header has: {found})")
+        errors.add(
+            1,
+            None,
+            f"missing required column{plural} {', '.join(missing)} (the header has: {found})",
+        )
     if repeated:
-        errors.add(1, None, f"column{'s' if len(repeated) > 1 else ''} {', '.join(repeated)} appear more than once")
+        errors.add(
+            1,
+            None,
+            f"column{'s' if len(repeated) > 1 else ''} {', '.join(repeated)} appear more than once",
+        )
     return None if (missing or repeated) else columns
 
 
@@ -249,14 +275,22 @@ def _parse_json(text: str, errors: ErrorCollector, builder: _RowBuilder) -> None
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        errors.add(None, None, f"The file is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.")
+        errors.add(
+            None,
+            None,
+            f"The file is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.",
+        )
         return
     if isinstance(document, dict) and "recipients" in document:
         records = document["recipients"]
     else:
         records = document
     if not isinstance(records, list):
-        errors.add(None, None, 'The JSON must be a list of recipient objects, or an object with a "recipients" list.')
+        errors.add(
+            None,
+            None,
+            'The JSON must be a list of recipient objects, or an object with a "recipients" list.',
+        )
         return
     if not records:
         errors.add(None, None, "The file has no recipients.")
@@ -289,13 +323,17 @@ def _parse_records(records: list[Any], errors: ErrorCollector, builder: _RowBuil
         if extra is not None and not isinstance(extra, dict):
             errors.add(index, "attributes", f"must be a JSON object, got {type(extra).__name__}")
             continue
-        attributes = {str(key): value for key, value in (extra or {}).items() if value not in (None, "")}
+        attributes = {
+            str(key): value for key, value in (extra or {}).items() if value not in (None, "")
+        }
         conflict = False
         for key, value in record.items():
             if key in KNOWN_COLUMNS or key == "attributes" or value in (None, ""):
                 continue
             if key in attributes and attributes[key] != value:
-                errors.add(index, key, "given both as a key and inside attributes, with different values")
+                errors.add(
+                    index, key, "given both as a key and inside attributes, with different values"
+                )
                 conflict = True
             attributes[key] = value
         if not conflict:

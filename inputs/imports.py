@@ -51,7 +51,12 @@ def audience_import(
 
 
 def audience_import_reject(
-    *, segment: AudienceSegment, source_name: str, errors: list[str], imported_by=None, now: datetime | None = None
+    *,
+    segment: AudienceSegment,
+    source_name: str,
+    errors: list[str],
+    imported_by=None,
+    now: datetime | None = None,
 ) -> AudienceImport:
     """Record an import that was refused; no recipient is created or deleted."""
     if not errors:
@@ -65,7 +70,9 @@ def audience_import_reject(
         imported_at=now or timezone.now(),
         imported_by=imported_by,
     )
-    with_history_context(record, by=imported_by, reason=f"Rejected {source_name}: {len(errors)} errors")
+    with_history_context(
+        record, by=imported_by, reason=f"Rejected {source_name}: {len(errors)} errors"
+    )
     record.save()
     return record
 
@@ -85,11 +92,15 @@ def audience_import_rows(
     Earlier snapshots are kept, so past runs keep the recipients they were assigned.
     """
     if not rows:
-        raise ValueError(f"No recipients to import into {segment}: an import replaces the whole segment.")
+        raise ValueError(
+            f"No recipients to import into {segment}: an import replaces the whole segment."
+        )
     seen: set[str] = set()
     for row in rows:
         if row.customer_id in seen:
-            raise ValueError(f"Customer id {row.customer_id!r} appears twice in the rows for {segment}.")
+            raise ValueError(
+                f"Customer id {row.customer_id!r} appears twice in the rows for {segment}."
+            )
         seen.add(row.customer_id)
     now = now or timezone.now()
     count = len(rows)

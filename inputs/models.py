@@ -35,14 +35,22 @@ class InputRequirement(models.Model):
 
     # Inputs whose freshness is known per recipient, so failure can be handled per recipient.
     PER_RECIPIENT_INPUTS = frozenset({Input.PRODUCT_USAGE_SUMMARY})
-    VERSIONED_INPUTS = frozenset({Input.APPROVED_CLAIMS, Input.LEGAL_RESTRICTIONS, Input.BRAND_RULES})
+    VERSIONED_INPUTS = frozenset(
+        {Input.APPROVED_CLAIMS, Input.LEGAL_RESTRICTIONS, Input.BRAND_RULES}
+    )
 
-    workflow = models.ForeignKey("workflows.Workflow", on_delete=models.CASCADE, related_name="input_requirements")
+    workflow = models.ForeignKey(
+        "workflows.Workflow", on_delete=models.CASCADE, related_name="input_requirements"
+    )
     input_name = models.CharField(max_length=40, choices=Input.choices)
-    source = models.CharField(max_length=120, help_text="Where the input comes from, e.g. 'cdp' or 'claims_registry'.")
+    source = models.CharField(
+        max_length=120, help_text="Where the input comes from, e.g. 'cdp' or 'claims_registry'."
+    )
     freshness = models.CharField(max_length=20, choices=Freshness.choices)
     max_age_hours = models.PositiveIntegerField(
-        null=True, blank=True, help_text="For 'updated within' and 'reviewed within': the oldest acceptable age."
+        null=True,
+        blank=True,
+        help_text="For 'updated within' and 'reviewed within': the oldest acceptable age.",
     )
     on_failure = models.CharField(max_length=20, choices=OnFailure.choices)
 
@@ -51,7 +59,9 @@ class InputRequirement(models.Model):
     class Meta:
         ordering = ["workflow", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["workflow", "input_name"], name="inputrequirement_one_per_input"),
+            models.UniqueConstraint(
+                fields=["workflow", "input_name"], name="inputrequirement_one_per_input"
+            ),
             models.CheckConstraint(
                 condition=Q(freshness="latest_approved") | Q(max_age_hours__isnull=False),
                 name="inputrequirement_age_limit_needs_hours",
@@ -65,12 +75,20 @@ class InputRequirement(models.Model):
         errors = {}
         if self.freshness != self.Freshness.LATEST_APPROVED and not self.max_age_hours:
             errors["max_age_hours"] = "Give the oldest acceptable age in hours."
-        if self.freshness == self.Freshness.LATEST_APPROVED and self.input_name not in self.VERSIONED_INPUTS:
-            errors["freshness"] = "Only claims, legal restrictions and brand rules have approved versions."
-        if self.on_failure in {self.OnFailure.GENERIC_AND_FLAG, self.OnFailure.EXCLUDE_RECIPIENTS} and (
-            self.input_name not in self.PER_RECIPIENT_INPUTS
+        if (
+            self.freshness == self.Freshness.LATEST_APPROVED
+            and self.input_name not in self.VERSIONED_INPUTS
         ):
-            errors["on_failure"] = "Only per-recipient inputs (product usage) can fall back per recipient."
+            errors["freshness"] = (
+                "Only claims, legal restrictions and brand rules have approved versions."
+            )
+        if self.on_failure in {
+            self.OnFailure.GENERIC_AND_FLAG,
+            self.OnFailure.EXCLUDE_RECIPIENTS,
+        } and (self.input_name not in self.PER_RECIPIENT_INPUTS):
+            errors["on_failure"] = (
+                "Only per-recipient inputs (product usage) can fall back per recipient."
+            )
         if errors:
             raise ValidationError(errors)
 
@@ -99,7 +117,11 @@ class DataCheck(models.Model):
 class AudienceImportQuerySet(models.QuerySet):
     def current_for(self, segment_id: int) -> AudienceImport | None:
         """The segment's latest successful import: its recipients are the segment's current ones."""
-        return self.filter(segment_id=segment_id, status=AudienceImport.Status.IMPORTED).order_by("-imported_at", "-pk").first()
+        return (
+            self.filter(segment_id=segment_id, status=AudienceImport.Status.IMPORTED)
+            .order_by("-imported_at", "-pk")
+            .first()
+        )
 
 
 class AudienceImport(models.Model):
@@ -109,11 +131,17 @@ class AudienceImport(models.Model):
         IMPORTED = "imported", "Imported"
         REJECTED = "rejected", "Rejected"
 
-    segment = models.ForeignKey("workflows.AudienceSegment", on_delete=models.CASCADE, related_name="imports")
-    source_name = models.CharField(max_length=300, help_text="The file name or source URL it came from.")
+    segment = models.ForeignKey(
+        "workflows.AudienceSegment", on_delete=models.CASCADE, related_name="imports"
+    )
+    source_name = models.CharField(
+        max_length=300, help_text="The file name or source URL it came from."
+    )
     status = models.CharField(max_length=12, choices=Status.choices)
     row_count = models.PositiveIntegerField(default=0)
-    errors = models.JSONField(default=list, blank=True, help_text="Row-level errors of a rejected import.")
+    errors = models.JSONField(
+        default=list, blank=True, help_text="Row-level errors of a rejected import."
+    )
     imported_at = models.DateTimeField(default=timezone.now)
     imported_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -147,8 +175,12 @@ class Recipient(models.Model):
         OPTED_IN = "opted_in", "Opted in"
         OPTED_OUT = "opted_out", "Opted out"
 
-    segment = models.ForeignKey("workflows.AudienceSegment", on_delete=models.CASCADE, related_name="recipients")
-    audience_import = models.ForeignKey(AudienceImport, on_delete=models.PROTECT, related_name="recipients")
+    segment = models.ForeignKey(
+        "workflows.AudienceSegment", on_delete=models.CASCADE, related_name="recipients"
+    )
+    audience_import = models.ForeignKey(
+        AudienceImport, on_delete=models.PROTECT, related_name="recipients"
+    )
     customer_id = models.CharField(max_length=120)
     email = models.EmailField()
     role = models.CharField(max_length=120, blank=True)
@@ -164,10 +196,16 @@ class Recipient(models.Model):
         ordering = ["segment", "customer_id"]
         permissions = [("import_recipient", "Can import or pull a segment's recipients")]
         constraints = [
-            models.UniqueConstraint(fields=["audience_import", "customer_id"], name="recipient_unique_per_import"),
-            models.CheckConstraint(condition=Q(consent__in=["opted_in", "opted_out"]), name="recipient_consent_valid"),
+            models.UniqueConstraint(
+                fields=["audience_import", "customer_id"], name="recipient_unique_per_import"
+            ),
+            models.CheckConstraint(
+                condition=Q(consent__in=["opted_in", "opted_out"]), name="recipient_consent_valid"
+            ),
         ]
-        indexes = [models.Index(fields=["audience_import", "consent"], name="recipient_import_consent_idx")]
+        indexes = [
+            models.Index(fields=["audience_import", "consent"], name="recipient_import_consent_idx")
+        ]
 
     def __str__(self) -> str:
         return self.customer_id
@@ -184,9 +222,16 @@ class Recipient(models.Model):
 class AudienceSource(models.Model):
     """An HTTP JSON endpoint a segment's recipients are pulled from."""
 
-    segment = models.OneToOneField("workflows.AudienceSegment", on_delete=models.CASCADE, related_name="http_source")
+    segment = models.OneToOneField(
+        "workflows.AudienceSegment", on_delete=models.CASCADE, related_name="http_source"
+    )
     url = models.URLField(max_length=500)
-    auth_header = models.CharField(max_length=80, blank=True, default="Authorization", help_text="Header carrying the credential.")
+    auth_header = models.CharField(
+        max_length=80,
+        blank=True,
+        default="Authorization",
+        help_text="Header carrying the credential.",
+    )
     auth_secret = models.CharField(
         max_length=120,
         blank=True,
@@ -194,10 +239,14 @@ class AudienceSource(models.Model):
         "The value itself is never stored.",
     )
     records_path = models.CharField(
-        max_length=200, blank=True, help_text="Dotted path to the list of records in the response, e.g. 'data.recipients'."
+        max_length=200,
+        blank=True,
+        help_text="Dotted path to the list of records in the response, e.g. 'data.recipients'.",
     )
     field_mapping = models.JSONField(
-        default=dict, blank=True, help_text='Our field -> their field, e.g. {"customer_id": "id", "usage_as_of": "usage.updated"}.'
+        default=dict,
+        blank=True,
+        help_text='Our field -> their field, e.g. {"customer_id": "id", "usage_as_of": "usage.updated"}.',
     )
     timeout_seconds = models.PositiveIntegerField(default=20)
     last_fetched_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -230,15 +279,24 @@ class RecipientAssignment(models.Model):
 
     run = models.ForeignKey("workflows.Run", on_delete=models.CASCADE, related_name="assignments")
     recipient = models.ForeignKey(Recipient, on_delete=models.PROTECT, related_name="assignments")
-    variant = models.ForeignKey("workflows.RunVariant", null=True, blank=True, on_delete=models.CASCADE, related_name="assignments")
+    variant = models.ForeignKey(
+        "workflows.RunVariant",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="assignments",
+    )
     treatment = models.CharField(max_length=14, choices=Treatment.choices)
     reason = models.CharField(max_length=200, blank=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["run", "recipient"], name="assignment_one_per_recipient"),
+            models.UniqueConstraint(
+                fields=["run", "recipient"], name="assignment_one_per_recipient"
+            ),
             models.CheckConstraint(
-                condition=Q(treatment="excluded", variant__isnull=True) | (~Q(treatment="excluded") & Q(variant__isnull=False)),
+                condition=Q(treatment="excluded", variant__isnull=True)
+                | (~Q(treatment="excluded") & Q(variant__isnull=False)),
                 name="assignment_variant_matches_treatment",
             ),
         ]

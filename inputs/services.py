@@ -41,7 +41,12 @@ def cohort_key(attributes: dict[str, str]) -> str:
     never equals a plain one (every plain segment holds ``=``) and always fits.
     """
     readable = "|".join(f"{name}={value}" for name, value in attributes.items())
-    ambiguous = any(sep in str(part) for item in attributes.items() for part in item for sep in COHORT_KEY_SEPARATORS)
+    ambiguous = any(
+        sep in str(part)
+        for item in attributes.items()
+        for part in item
+        for sep in COHORT_KEY_SEPARATORS
+    )
     if len(readable) <= COHORT_KEY_MAX_LENGTH and not ambiguous:
         return readable
     material = json.dumps([[str(n), str(v)] for n, v in attributes.items()], ensure_ascii=False)
@@ -58,16 +63,22 @@ class AudiencePartition:
     incomplete: list[int] = field(default_factory=list)  # missing a cohort attribute
 
 
-def partition_audience(*, segment_id: int, cohort_attributes: list[str], usage_cutoff: datetime | None) -> AudiencePartition:
+def partition_audience(
+    *, segment_id: int, cohort_attributes: list[str], usage_cutoff: datetime | None
+) -> AudiencePartition:
     """Count the segment and split its opted-in recipients by cohort; opted-out ones are only counted."""
     recipients = Recipient.objects.current(segment_id)
     total = recipients.count()
     opted_in = recipients.filter(consent=Recipient.Consent.OPTED_IN)
     field_attrs = [a for a in cohort_attributes if a in RECIPIENT_FIELDS]
-    partition = AudiencePartition(counts=datacheck.AudienceCounts(total=total, opted_out=0, stale_usage=0))
+    partition = AudiencePartition(
+        counts=datacheck.AudienceCounts(total=total, opted_out=0, stale_usage=0)
+    )
     stale = 0
     in_count = 0
-    rows = opted_in.values_list("pk", "usage_as_of", "attributes", *field_attrs).iterator(chunk_size=5000)
+    rows = opted_in.values_list("pk", "usage_as_of", "attributes", *field_attrs).iterator(
+        chunk_size=5000
+    )
     for pk, usage_as_of, attributes, *field_values in rows:
         in_count += 1
         if usage_cutoff is not None and (usage_as_of is None or usage_as_of < usage_cutoff):
@@ -87,7 +98,9 @@ def partition_audience(*, segment_id: int, cohort_attributes: list[str], usage_c
             partition.cohort_members[key].append(pk)
             continue
         partition.incomplete.append(pk)
-    partition.counts = datacheck.AudienceCounts(total=total, opted_out=total - in_count, stale_usage=stale)
+    partition.counts = datacheck.AudienceCounts(
+        total=total, opted_out=total - in_count, stale_usage=stale
+    )
     return partition
 
 
@@ -107,7 +120,8 @@ def _requirements(run: Run) -> list[datacheck.Requirement]:
 def _observations(run: Run, now: datetime) -> dict[str, datacheck.Observation]:
     def versioned(in_force, latest):
         return datacheck.Observation(
-            version=in_force.label if in_force else None, latest_version=latest.label if latest else None
+            version=in_force.label if in_force else None,
+            latest_version=latest.label if latest else None,
         )
 
     segment = run.brief.audience_segment
@@ -115,7 +129,9 @@ def _observations(run: Run, now: datetime) -> dict[str, datacheck.Observation]:
     return {
         "audience_segment": datacheck.Observation(age_hours=_age_hours(segment.refreshed_at, now)),
         "approved_claims": versioned(run.claim_set, ClaimSet.objects.latest_approved()),
-        "legal_restrictions": versioned(run.legal_restrictions, LegalRestrictionSet.objects.latest_approved()),
+        "legal_restrictions": versioned(
+            run.legal_restrictions, LegalRestrictionSet.objects.latest_approved()
+        ),
         "brand_rules": datacheck.Observation(
             version=brand.label if brand else None,
             latest_version=getattr(BrandRules.objects.latest_approved(), "label", None),
@@ -124,7 +140,9 @@ def _observations(run: Run, now: datetime) -> dict[str, datacheck.Observation]:
     }
 
 
-def run_check_data(*, run: Run, now: datetime | None = None) -> tuple[datacheck.DataCheckResult, list[RunVariant]]:
+def run_check_data(
+    *, run: Run, now: datetime | None = None
+) -> tuple[datacheck.DataCheckResult, list[RunVariant]]:
     """Check the run's inputs against its workflow's contract; when it may go on, plan its variants.
 
     Stores the DataCheck either way. Returns the variants to generate (none when stopped or
@@ -134,7 +152,9 @@ def run_check_data(*, run: Run, now: datetime | None = None) -> tuple[datacheck.
     requirements = _requirements(run)
     by_name = {r.input_name: r for r in requirements}
     usage = by_name.get("product_usage_summary")
-    usage_cutoff = now - timedelta(hours=usage.max_age_hours) if usage and usage.max_age_hours else None
+    usage_cutoff = (
+        now - timedelta(hours=usage.max_age_hours) if usage and usage.max_age_hours else None
+    )
     audience_required = "audience_segment" in by_name or usage is not None
     partition = None
     if audience_required:
@@ -174,36 +194,69 @@ def run_check_data(*, run: Run, now: datetime | None = None) -> tuple[datacheck.
 
 def _new_variant(run: Run, **fields) -> RunVariant:
     variant = RunVariant(run=run, **fields)
-    with_history_context(variant, by=run.started_by, reason=f"Variant {variant.key} planned by the data check")
+    with_history_context(
+        variant, by=run.started_by, reason=f"Variant {variant.key} planned by the data check"
+    )
     variant.save()
     return variant
 
 
-def _plan_variants(run: Run, partition: AudiencePartition, *, stale_treatment: str) -> list[RunVariant]:
+def _plan_variants(
+    run: Run, partition: AudiencePartition, *, stale_treatment: str
+) -> list[RunVariant]:
     generic_members = list(partition.incomplete)
     if stale_treatment == "generic":
         generic_members += partition.stale
-    generic = _new_variant(run, key=RunVariant.GENERIC_KEY, is_generic=True, recipient_count=len(generic_members))
+    generic = _new_variant(
+        run, key=RunVariant.GENERIC_KEY, is_generic=True, recipient_count=len(generic_members)
+    )
     variants = [generic]
     assignments: list[RecipientAssignment] = []
     Treatment = RecipientAssignment.Treatment
     for key in sorted(partition.cohorts):
         members = partition.cohort_members[key]
-        variant = _new_variant(run, key=key, attributes=partition.cohorts[key], recipient_count=len(members))
+        variant = _new_variant(
+            run, key=key, attributes=partition.cohorts[key], recipient_count=len(members)
+        )
         variants.append(variant)
-        assignments += [RecipientAssignment(run_id=run.pk, recipient_id=pk, variant_id=variant.pk, treatment=Treatment.PERSONALIZED) for pk in members]
+        assignments += [
+            RecipientAssignment(
+                run_id=run.pk,
+                recipient_id=pk,
+                variant_id=variant.pk,
+                treatment=Treatment.PERSONALIZED,
+            )
+            for pk in members
+        ]
     assignments += [
-        RecipientAssignment(run_id=run.pk, recipient_id=pk, variant_id=generic.pk, treatment=Treatment.GENERIC, reason="Missing a cohort attribute")
+        RecipientAssignment(
+            run_id=run.pk,
+            recipient_id=pk,
+            variant_id=generic.pk,
+            treatment=Treatment.GENERIC,
+            reason="Missing a cohort attribute",
+        )
         for pk in partition.incomplete
     ]
     if stale_treatment == "generic":
         assignments += [
-            RecipientAssignment(run_id=run.pk, recipient_id=pk, variant_id=generic.pk, treatment=Treatment.GENERIC, reason="Stale product usage data")
+            RecipientAssignment(
+                run_id=run.pk,
+                recipient_id=pk,
+                variant_id=generic.pk,
+                treatment=Treatment.GENERIC,
+                reason="Stale product usage data",
+            )
             for pk in partition.stale
         ]
     elif stale_treatment == "excluded":
         assignments += [
-            RecipientAssignment(run_id=run.pk, recipient_id=pk, treatment=Treatment.EXCLUDED, reason="Stale product usage data")
+            RecipientAssignment(
+                run_id=run.pk,
+                recipient_id=pk,
+                treatment=Treatment.EXCLUDED,
+                reason="Stale product usage data",
+            )
             for pk in partition.stale
         ]
     RecipientAssignment.objects.bulk_create(assignments, batch_size=ASSIGNMENT_BATCH)
@@ -216,7 +269,9 @@ def assignment_rows(run: Run):
     rows = (
         RecipientAssignment.objects.filter(run=run)
         .order_by("recipient__customer_id")
-        .values_list("recipient__customer_id", "recipient__email", "treatment", "variant__key", "reason")
+        .values_list(
+            "recipient__customer_id", "recipient__email", "treatment", "variant__key", "reason"
+        )
         .iterator(chunk_size=5000)
     )
     for customer_id, email, treatment, variant_key, reason in rows:

@@ -22,7 +22,15 @@ from workflows.models import with_history_context
 from workflows.redaction import redact, safe_url
 
 # Our recipient fields; any other field of ours (or unmapped field of theirs) is an attribute.
-RECIPIENT_FIELDS = ("customer_id", "email", "role", "plan", "consent", "usage_summary", "usage_as_of")
+RECIPIENT_FIELDS = (
+    "customer_id",
+    "email",
+    "role",
+    "plan",
+    "consent",
+    "usage_summary",
+    "usage_as_of",
+)
 ATTRIBUTES = "attributes"
 MAX_RESPONSE_BYTES = 50 * 1024 * 1024
 STATUS_MAX_LENGTH = AudienceSource._meta.get_field("last_status").max_length
@@ -57,15 +65,25 @@ def map_records(payload: Any, *, records_path: str, field_mapping: dict[str, str
     if not isinstance(records, list):
         if records_path:
             raise SourceError(f"The response has no list at '{records_path}'.")
-        raise SourceError("The response is not a list of records; give the path to the list in the source.")
+        raise SourceError(
+            "The response is not a list of records; give the path to the list in the source."
+        )
     if not isinstance(field_mapping or {}, dict) or not all(
         isinstance(theirs, str) for theirs in (field_mapping or {}).values()
     ):
-        raise SourceError('The field mapping must map our field names to theirs, e.g. {"email": "contact.email"}.')
-    mapping = {ours: theirs.strip() for ours, theirs in (field_mapping or {}).items() if theirs.strip()}
+        raise SourceError(
+            'The field mapping must map our field names to theirs, e.g. {"email": "contact.email"}.'
+        )
+    mapping = {
+        ours: theirs.strip() for ours, theirs in (field_mapping or {}).items() if theirs.strip()
+    }
     for ours in RECIPIENT_FIELDS:
         mapping.setdefault(ours, ours)
-    read_keys = {theirs.split(".", 1)[0] for theirs in mapping.values()} | set(RECIPIENT_FIELDS) | {ATTRIBUTES}
+    read_keys = (
+        {theirs.split(".", 1)[0] for theirs in mapping.values()}
+        | set(RECIPIENT_FIELDS)
+        | {ATTRIBUTES}
+    )
 
     mapped = []
     for number, record in enumerate(records, start=1):
@@ -109,7 +127,9 @@ def _headers(source: AudienceSource) -> tuple[dict[str, str], list[str]]:
     return headers, [credential, credential.strip(), value]
 
 
-def _fetch(source: AudienceSource, *, url: str, headers: dict[str, str], credentials: list[str]) -> Any:
+def _fetch(
+    source: AudienceSource, *, url: str, headers: dict[str, str], credentials: list[str]
+) -> Any:
     try:
         return outbound.get_json(
             source.url,
@@ -136,7 +156,9 @@ def _record(source: AudienceSource, *, status: str, fetched_at: datetime | None,
     source.save(update_fields=fields)
 
 
-def audience_pull(*, source: AudienceSource, pulled_by=None, now: datetime | None = None) -> AudienceImport:
+def audience_pull(
+    *, source: AudienceSource, pulled_by=None, now: datetime | None = None
+) -> AudienceImport:
     """Fetch the source, map its records and import them into the source's segment.
 
     Returns the AudienceImport (imported, or rejected with row errors). Raises SourceError
@@ -150,7 +172,9 @@ def audience_pull(*, source: AudienceSource, pulled_by=None, now: datetime | Non
         headers, credentials = _headers(source)
         hidden += credentials
         payload = _fetch(source, url=url, headers=headers, credentials=credentials)
-        mapped = map_records(payload, records_path=source.records_path, field_mapping=source.field_mapping or {})
+        mapped = map_records(
+            payload, records_path=source.records_path, field_mapping=source.field_mapping or {}
+        )
     except SourceError as exc:
         message = redact(str(exc), hidden)
         _record(source, status=message, fetched_at=None, by=pulled_by)
@@ -165,10 +189,17 @@ def audience_pull(*, source: AudienceSource, pulled_by=None, now: datetime | Non
         now=now,
     )
     if result.status == AudienceImport.Status.IMPORTED:
-        _record(source, status=f"imported {result.row_count} recipients", fetched_at=now, by=pulled_by)
+        _record(
+            source, status=f"imported {result.row_count} recipients", fetched_at=now, by=pulled_by
+        )
     else:
         count = count_errors(result.errors or [])
-        _record(source, status=f"rejected: {count} error{'' if count == 1 else 's'}", fetched_at=None, by=pulled_by)
+        _record(
+            source,
+            status=f"rejected: {count} error{'' if count == 1 else 's'}",
+            fetched_at=None,
+            by=pulled_by,
+        )
     return result
 
 

@@ -55,7 +55,9 @@ ALLOWED_HOSTS = [
     if h.strip()
 ]
 CSRF_TRUSTED_ORIGINS = [
-    o.strip() for o in os.environ.get("MARKETINGAI_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
+    o.strip()
+    for o in os.environ.get("MARKETINGAI_CSRF_TRUSTED_ORIGINS", "").split(",")
+    if o.strip()
 ]
 
 INSTALLED_APPS = [
@@ -123,7 +125,9 @@ if IS_SQLITE:
     }
     # A file, not memory, so a worker cluster started by the tests shares the test database.
     DATABASES["default"]["TEST"] = {
-        "NAME": str(VAR_DIR / f"test_marketingai{os.environ.get('MARKETINGAI_TEST_DB_SUFFIX', '')}.sqlite3")
+        "NAME": str(
+            VAR_DIR / f"test_marketingai{os.environ.get('MARKETINGAI_TEST_DB_SUFFIX', '')}.sqlite3"
+        )
     }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -171,6 +175,7 @@ MARKETINGAI_SERVICE_USER = os.environ.get("MARKETINGAI_SERVICE_USER", "").strip(
 # The demo CDP endpoint (/demo-cdp/...) serves made-up recipients for the offline demo.
 MARKETINGAI_DEMO_CDP = env_bool("MARKETINGAI_DEMO_CDP", MARKETINGAI_DEMO)
 
+
 # --- Outbound HTTP and operator-named secrets (workflows/outbound.py, workflows/secrets.py) ---
 # Every outbound request (audience sources, the chat webhook) goes through one guarded client.
 # Hosts resolving to loopback/private/link-local/metadata addresses are refused unless their
@@ -186,7 +191,9 @@ MARKETINGAI_SECRETS = env_list("MARKETINGAI_SECRET_NAMES")
 if MARKETINGAI_DEMO_CDP:
     # The demo's own source: the admin serves the demo CDP on loopback, behind this token
     # (demo.cdp.DEMO_CDP_TOKEN_ENV).
-    MARKETINGAI_OUTBOUND_ALLOWED_HOSTS.append(f"127.0.0.1:{os.environ.get('MARKETINGAI_ADMIN_PORT', '8000')}")
+    MARKETINGAI_OUTBOUND_ALLOWED_HOSTS.append(
+        f"127.0.0.1:{os.environ.get('MARKETINGAI_ADMIN_PORT', '8000')}"
+    )
     MARKETINGAI_SECRETS.append("MARKETINGAI_DEMO_CDP_TOKEN")
 # --- end of outbound HTTP and secrets ---
 

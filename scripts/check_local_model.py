@@ -24,7 +24,9 @@ def main() -> int:
         return 1
     gguf = Path(spec.origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
     # A child process: a build that uses instructions this CPU refuses dies with a signal.
-    result = subprocess.run([sys.executable, "-c", GENERATE, str(gguf)], capture_output=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", GENERATE, str(gguf)], capture_output=True, timeout=120
+    )
     if result.returncode != 0:
         print(f"The bundled model could not generate (exit {result.returncode}).", file=sys.stderr)
         return 1

@@ -10,7 +10,10 @@ UNSUPPORTED_CLAIM = "Teams on Kestrel Boards ship releases 73% faster."
 
 
 def with_unsupported_claim(email: dict) -> dict:
-    return {**email, "email_body": email["email_body"].replace("The team", f"{UNSUPPORTED_CLAIM}\n\nThe team")}
+    return {
+        **email,
+        "email_body": email["email_body"].replace("The team", f"{UNSUPPORTED_CLAIM}\n\nThe team"),
+    }
 
 
 def routed_run(workspace, model_server, reply, content: dict, *, user: str = "ops") -> Run:

@@ -54,7 +54,12 @@ def chromium_path() -> str:
 
 
 def browser_tests_skipped() -> bool:
-    return os.environ.get("MARKETINGAI_SKIP_BROWSER_TESTS", "").strip().lower() in {"1", "true", "yes", "on"}
+    return os.environ.get("MARKETINGAI_SKIP_BROWSER_TESTS", "").strip().lower() in {
+        "1",
+        "true",
+        "yes",
+        "on",
+    }
 
 
 class Remote:
@@ -119,7 +124,9 @@ def save_artifacts(page: Remote, name: str) -> list[Path]:
 
     folder = Path(settings.VAR_DIR) / "test-artifacts"
     folder.mkdir(parents=True, exist_ok=True)
-    stem = f"{re.sub(r'[^A-Za-z0-9_-]+', '_', name).strip('_')[:120]}-{time.strftime('%Y%m%d-%H%M%S')}"
+    stem = (
+        f"{re.sub(r'[^A-Za-z0-9_-]+', '_', name).strip('_')[:120]}-{time.strftime('%Y%m%d-%H%M%S')}"
+    )
     screenshot, html = folder / f"{stem}.png", folder / f"{stem}.html"
     html.write_text(page.content(), encoding="utf-8")
     page.screenshot(path=str(screenshot), full_page=True)

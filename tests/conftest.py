@@ -8,7 +8,11 @@ from tests.scripted_openai import Reply, ScriptedOpenAIServer
 pytest_plugins = ["tests.browser"]
 
 VALID_EMAIL = {
-    "subject_lines": ["Your trial ends Friday", "Keep your boards running", "Three days left on trial"],
+    "subject_lines": [
+        "Your trial ends Friday",
+        "Keep your boards running",
+        "Three days left on trial",
+    ],
     "preview_text": "Pick a plan to keep your dashboards and saved reports.",
     "email_body": "Hi there,\n\nYour trial ends in three days. Choose a plan to keep your work.\n\nThe team",
     "cta_text": "Choose a plan",
@@ -98,7 +102,9 @@ def _load_workspace(*, judges: bool = False):
     from workflows.models import Workflow
 
     load_demo(force=True)
-    workflow = Workflow.objects.select_related("production_version").get(slug="trial_expiration_email")
+    workflow = Workflow.objects.select_related("production_version").get(
+        slug="trial_expiration_email"
+    )
     if not judges:
         policy = EvalPolicy.objects.get(workflow=workflow)
         policy.judges = []

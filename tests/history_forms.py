@@ -51,7 +51,9 @@ class _FormData(HTMLParser):
             self._in_form = False
         elif tag == "textarea" and self._textarea is not None:
             text = "".join(self._text)
-            self._add(self._textarea, text[1:] if text.startswith("\n") else text)  # browsers drop that newline
+            self._add(
+                self._textarea, text[1:] if text.startswith("\n") else text
+            )  # browsers drop that newline
             self._textarea = None
         elif tag == "select" and self._select:
             name, multiple = self._select
@@ -71,7 +73,9 @@ def form_data(html: str) -> dict[str, list[str]]:
 
 def history_url(obj, history_id) -> str:
     opts = obj._meta
-    return reverse(f"admin:{opts.app_label}_{opts.model_name}_simple_history", args=[obj.pk, history_id])
+    return reverse(
+        f"admin:{opts.app_label}_{opts.model_name}_simple_history", args=[obj.pk, history_id]
+    )
 
 
 def revert_form_data(client, obj, history_id) -> dict[str, list[str]]:

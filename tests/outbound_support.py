@@ -52,7 +52,9 @@ class CountingServer:
                 pass
 
             def _handle(self):
-                owner.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}})
+                owner.requests.append(
+                    {"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}}
+                )
                 try:
                     owner.respond(self)
                 except (BrokenPipeError, ConnectionResetError):
@@ -65,7 +67,9 @@ class CountingServer:
         self.port = self._server.server_address[1]
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
-    def url(self, path: str = "/recipients.json", *, host: str | None = None, scheme: str = "http") -> str:
+    def url(
+        self, path: str = "/recipients.json", *, host: str | None = None, scheme: str = "http"
+    ) -> str:
         host = host or (f"[{self.host}]" if ":" in self.host else self.host)
         return f"{scheme}://{host}:{self.port}{path}"
 
@@ -78,7 +82,14 @@ class CountingServer:
         self._server.server_close()
 
 
-def json_answer(document, *, status: int = 200, delay: float = 0.0, content_type: str = "application/json", headers=None):
+def json_answer(
+    document,
+    *,
+    status: int = 200,
+    delay: float = 0.0,
+    content_type: str = "application/json",
+    headers=None,
+):
     body = json.dumps(document).encode() if not isinstance(document, bytes) else document
 
     def respond(handler: BaseHTTPRequestHandler) -> None:

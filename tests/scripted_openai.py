@@ -111,7 +111,9 @@ class ScriptedOpenAIServer:
             def log_message(self, *args):  # keep test output quiet
                 pass
 
-            def _send(self, status: int, payload: dict, headers: dict[str, str] | None = None) -> None:
+            def _send(
+                self, status: int, payload: dict, headers: dict[str, str] | None = None
+            ) -> None:
                 body = json.dumps(payload).encode()
                 try:
                     self.send_response(status)
@@ -125,17 +127,32 @@ class ScriptedOpenAIServer:
                     pass  # the client gave up (a timeout under test)
 
             def do_GET(self):
-                server.requests.append({"path": self.path, "body": None, "headers": {k.lower(): v for k, v in self.headers.items()}})
+                server.requests.append(
+                    {
+                        "path": self.path,
+                        "body": None,
+                        "headers": {k.lower(): v for k, v in self.headers.items()},
+                    }
+                )
                 if self.path.rstrip("/").endswith("/models"):
                     time.sleep(server.models_delay)
-                    self._send(200, {"object": "list", "data": [{"id": "scripted-model", "object": "model"}]})
+                    self._send(
+                        200,
+                        {"object": "list", "data": [{"id": "scripted-model", "object": "model"}]},
+                    )
                 else:
                     self._send(404, {"error": {"message": "not found"}})
 
             def do_POST(self):
                 length = int(self.headers.get("Content-Length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
-                server.requests.append({"path": self.path, "body": body, "headers": {k.lower(): v for k, v in self.headers.items()}})
+                server.requests.append(
+                    {
+                        "path": self.path,
+                        "body": body,
+                        "headers": {k.lower(): v for k, v in self.headers.items()},
+                    }
+                )
                 with server._lock:
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
@@ -155,7 +172,13 @@ class ScriptedOpenAIServer:
                 if reply.status != 200:
                     self._send(
                         reply.status,
-                        {"error": {"message": reply.error_message, "type": "scripted", "code": reply.status}},
+                        {
+                            "error": {
+                                "message": reply.error_message,
+                                "type": "scripted",
+                                "code": reply.status,
+                            }
+                        },
                         reply.headers,
                     )
                     return

@@ -17,7 +17,10 @@ def executed_run(demo_workspace, model_server, reply, valid_email):
     """A demo run with its data check, cohort variants and recipient assignments."""
     model_server.push(*[reply.json(valid_email)] * 7)
     run = services.run_start(
-        workflow=demo_workspace["workflow"], brief=demo_workspace["brief"], started_by=demo_workspace["users"]["ops"], enqueue=False
+        workflow=demo_workspace["workflow"],
+        brief=demo_workspace["brief"],
+        started_by=demo_workspace["users"]["ops"],
+        enqueue=False,
     )
     return services.run_execute(run_id=run.pk)
 
@@ -42,7 +45,9 @@ def test_every_admin_page_opens_for_a_superuser(admin_client, executed_run):
             change = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
             assert admin_client.get(change).status_code == 200, change
             if hasattr(model_admin, "history_view"):
-                history = reverse(f"admin:{opts.app_label}_{opts.model_name}_history", args=[obj.pk])
+                history = reverse(
+                    f"admin:{opts.app_label}_{opts.model_name}_history", args=[obj.pk]
+                )
                 assert admin_client.get(history).status_code == 200, history
             checked += 1
     assert checked >= 15
@@ -74,7 +79,9 @@ def test_run_status_is_never_editable_in_the_admin(admin_client, executed_run):
     assert executed_run.status == Run.Status.AWAITING_APPROVAL
 
 
-def test_start_run_from_the_workflow_page_queues_a_run(client, workspace, django_capture_on_commit_callbacks):
+def test_start_run_from_the_workflow_page_queues_a_run(
+    client, workspace, django_capture_on_commit_callbacks
+):
     from django_q.brokers import get_broker
 
     broker = get_broker()
@@ -89,7 +96,9 @@ def test_start_run_from_the_workflow_page_queues_a_run(client, workspace, django
         response = client.post(start_url, {"brief": workspace["brief"].pk})
 
     run = Run.objects.get()
-    assert response.status_code == 302 and response["Location"] == reverse("admin:workflows_run_change", args=[run.pk])
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "admin:workflows_run_change", args=[run.pk]
+    )
     assert run.status == Run.Status.QUEUED and run.started_by == workspace["users"]["ops"]
     assert run.prompt_version == workflow.production_version
     assert broker.queue_size() == 1
@@ -97,7 +106,9 @@ def test_start_run_from_the_workflow_page_queues_a_run(client, workspace, django
     status = client.get(reverse("admin:workflows_run_status", args=[run.pk])).json()
     assert status == {"status": "queued", "in_progress": True}
     run_page = client.get(response["Location"]).content.decode()
-    assert reverse("admin:workflows_run_status", args=[run.pk]) in run_page  # the page follows the run
+    assert (
+        reverse("admin:workflows_run_status", args=[run.pk]) in run_page
+    )  # the page follows the run
 
 
 def test_start_run_needs_the_start_run_permission(client, workspace):
@@ -116,12 +127,18 @@ def test_start_run_refuses_a_brief_of_another_workflow(client, workspace):
     assert not Run.objects.exists()
 
 
-def test_run_changelist_query_count_does_not_grow_with_runs(admin_client, workspace, model_server, reply, valid_email):
+def test_run_changelist_query_count_does_not_grow_with_runs(
+    admin_client, workspace, model_server, reply, valid_email
+):
     def add_runs(n):
         for _ in range(n):
             model_server.push(reply.json(valid_email))
             run = services.run_start(
-                workflow=workspace["workflow"], brief=workspace["brief"], started_by=workspace["users"]["ops"], enqueue=False, fresh_sample=True
+                workflow=workspace["workflow"],
+                brief=workspace["brief"],
+                started_by=workspace["users"]["ops"],
+                enqueue=False,
+                fresh_sample=True,
             )
             services.run_execute(run_id=run.pk)
 
@@ -139,7 +156,11 @@ def test_segment_and_recipient_lists_keep_a_constant_query_count(admin_client, d
     from inputs.imports import audience_import
 
     segment = demo_workspace["brief"].audience_segment
-    urls = [reverse("admin:workflows_audiencesegment_changelist"), reverse("admin:inputs_recipient_changelist"), reverse("admin:inputs_audienceimport_changelist")]
+    urls = [
+        reverse("admin:workflows_audiencesegment_changelist"),
+        reverse("admin:inputs_recipient_changelist"),
+        reverse("admin:inputs_audienceimport_changelist"),
+    ]
     before = []
     for url in urls:
         with CaptureQueriesContext(connection) as queries:
@@ -147,7 +168,11 @@ def test_segment_and_recipient_lists_keep_a_constant_query_count(admin_client, d
         before.append(len(queries))
     for n in range(3):
         rows = "\n".join(f"x{n}_{i},x{i}@example.com,in" for i in range(40))
-        audience_import(segment=segment, data=f"customer_id,email,consent\n{rows}".encode(), filename=f"more{n}.csv")
+        audience_import(
+            segment=segment,
+            data=f"customer_id,email,consent\n{rows}".encode(),
+            filename=f"more{n}.csv",
+        )
     after = []
     for url in urls:
         with CaptureQueriesContext(connection) as queries:
@@ -178,7 +203,11 @@ def test_other_changelists_keep_a_constant_query_count(admin_client, workspace, 
         ClaimSet.objects.latest_approved().new_draft(by=ops)
         brief = workspace["brief"]
         CampaignBrief.objects.create(
-            workflow=brief.workflow, name=f"extra {i}", audience_segment=brief.audience_segment, audience_role="x", plan_name="Team"
+            workflow=brief.workflow,
+            name=f"extra {i}",
+            audience_segment=brief.audience_segment,
+            audience_role="x",
+            plan_name="Team",
         )
     with CaptureQueriesContext(connection) as after:
         admin_client.get(url)

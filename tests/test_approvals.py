@@ -19,45 +19,82 @@ from workflows.models import Run
 RULES = [
     routing.Rule(1, "Clean copy", routing.ALL_CLEAR, action=routing.AUTO_APPROVE),
     routing.Rule(2, "High risk to legal", routing.RISK_AT_LEAST, team="legal", risk_level="high"),
-    routing.Rule(3, "Legal terms to legal", routing.CHECK_VERDICT, team="legal", check_name="restricted_terms", verdicts=("review", "fail")),
+    routing.Rule(
+        3,
+        "Legal terms to legal",
+        routing.CHECK_VERDICT,
+        team="legal",
+        check_name="restricted_terms",
+        verdicts=("review", "fail"),
+    ),
     routing.Rule(4, "Brand judge to brand", routing.ANY_JUDGE_FAILS, team="brand"),
-    routing.Rule(5, "Stale data to lifecycle", routing.DATA_CHECK_REVIEW, team="lifecycle_marketing"),
+    routing.Rule(
+        5, "Stale data to lifecycle", routing.DATA_CHECK_REVIEW, team="lifecycle_marketing"
+    ),
     routing.Rule(6, "Everything else", routing.ALWAYS, team="lifecycle_marketing"),
 ]
-CLEAN = routing.RunFacts(risk_level="low", verdicts={"json_schema": "pass", "judge:brand_voice": "pass"}, auto_approval_allowed=True)
+CLEAN = routing.RunFacts(
+    risk_level="low",
+    verdicts={"json_schema": "pass", "judge:brand_voice": "pass"},
+    auto_approval_allowed=True,
+)
 
 
 def test_high_risk_goes_to_legal_with_the_reason():
     facts = routing.RunFacts(risk_level="high", verdicts={"grounding": "fail"})
     decided = routing.route(RULES, facts, default_team="lifecycle_marketing")
-    assert (decided.team, decided.rule_name, decided.reason) == ("legal", "High risk to legal", "rule High risk to legal: risk is high")
+    assert (decided.team, decided.rule_name, decided.reason) == (
+        "legal",
+        "High risk to legal",
+        "rule High risk to legal: risk is high",
+    )
 
 
 def test_a_named_check_in_review_routes_by_its_rule():
     facts = routing.RunFacts(risk_level="medium", verdicts={"restricted_terms": "review"})
-    assert routing.route(RULES, facts, default_team="x").reason == "rule Legal terms to legal: restricted_terms is review"
+    assert (
+        routing.route(RULES, facts, default_team="x").reason
+        == "rule Legal terms to legal: restricted_terms is review"
+    )
 
 
 def test_a_failing_judge_and_a_data_check_route_to_their_teams():
     judged = routing.RunFacts(risk_level="medium", verdicts={"judge:brand_voice": "fail"})
     assert routing.route(RULES, judged, default_team="x").team == "brand"
-    stale = routing.RunFacts(risk_level="low", verdicts={"json_schema": "pass"}, data_check_routes_to_review=True)
+    stale = routing.RunFacts(
+        risk_level="low", verdicts={"json_schema": "pass"}, data_check_routes_to_review=True
+    )
     assert routing.route(RULES, stale, default_team="x").rule_name == "Stale data to lifecycle"
 
 
 def test_auto_approval_needs_the_workflow_all_passes_low_risk_and_no_flags():
     assert routing.route(RULES, CLEAN, default_team="x").action == routing.AUTO_APPROVE
-    assert routing.route(RULES, CLEAN, default_team="x").reason.startswith("auto-approved by rule Clean copy")
-    not_allowed = routing.RunFacts(risk_level="low", verdicts=CLEAN.verdicts, auto_approval_allowed=False)
-    flagged = routing.RunFacts(risk_level="low", verdicts=CLEAN.verdicts, risk_flags=("check the date",), auto_approval_allowed=True)
-    reviewed = routing.RunFacts(risk_level="medium", verdicts={"unsubscribe_language": "review"}, auto_approval_allowed=True)
+    assert routing.route(RULES, CLEAN, default_team="x").reason.startswith(
+        "auto-approved by rule Clean copy"
+    )
+    not_allowed = routing.RunFacts(
+        risk_level="low", verdicts=CLEAN.verdicts, auto_approval_allowed=False
+    )
+    flagged = routing.RunFacts(
+        risk_level="low",
+        verdicts=CLEAN.verdicts,
+        risk_flags=("check the date",),
+        auto_approval_allowed=True,
+    )
+    reviewed = routing.RunFacts(
+        risk_level="medium", verdicts={"unsubscribe_language": "review"}, auto_approval_allowed=True
+    )
     unevaluated = routing.RunFacts(auto_approval_allowed=True)
     for facts in (not_allowed, flagged, reviewed, unevaluated):
         assert routing.route(RULES, facts, default_team="x").action == routing.ROUTE
 
 
 def test_no_matching_rule_goes_to_the_default_team():
-    decided = routing.route(RULES[:2], routing.RunFacts(risk_level="medium", verdicts={"cta_once": "fail"}), default_team="lifecycle_marketing")
+    decided = routing.route(
+        RULES[:2],
+        routing.RunFacts(risk_level="medium", verdicts={"cta_once": "fail"}),
+        default_team="lifecycle_marketing",
+    )
     assert (decided.team, decided.rule_key) == ("lifecycle_marketing", None)
 
 
@@ -72,19 +109,44 @@ def test_worst_verdict_per_check_over_variants():
 def test_highlight_marks_spans_and_escapes_model_text():
     text = "<b>Hi</b> we ship 73% faster & <script>x</script>"
     start = text.index("73%")
-    html = rendering.highlight(text, [rendering.Mark(start, start + 3, "grounding", "fail", "Unsupported: <73%>")])
+    html = rendering.highlight(
+        text, [rendering.Mark(start, start + 3, "grounding", "fail", "Unsupported: <73%>")]
+    )
     assert '<mark class="mai-fail" title="grounding: Unsupported: &lt;73%&gt;">73%</mark>' in html
-    assert "&lt;script&gt;x&lt;/script&gt;" in html and "<script>" not in html and "&lt;b&gt;Hi" in html
+    assert (
+        "&lt;script&gt;x&lt;/script&gt;" in html
+        and "<script>" not in html
+        and "&lt;b&gt;Hi" in html
+    )
 
 
 def test_highlight_skips_spans_out_of_range_or_overlapping():
-    html = rendering.highlight("abcdef", [rendering.Mark(1, 4, "a", "fail", ""), rendering.Mark(2, 5, "b", "fail", ""), rendering.Mark(4, 99, "c", "review", "")])
+    html = rendering.highlight(
+        "abcdef",
+        [
+            rendering.Mark(1, 4, "a", "fail", ""),
+            rendering.Mark(2, 5, "b", "fail", ""),
+            rendering.Mark(4, 99, "c", "review", ""),
+        ],
+    )
     assert html.count("<mark") == 1 and html.endswith("ef")
 
 
 def test_copy_rows_put_each_finding_on_its_field():
-    content = {"subject_lines": ["One", "Two 50% off"], "preview_text": "p", "email_body": "b", "cta_text": "Go"}
-    findings = [{"name": "unsupported_offer_language", "verdict": "fail", "reason": "r", "spans": [{"field": "subject_lines/1", "start": 4, "end": 11, "text": "50% off"}]}]
+    content = {
+        "subject_lines": ["One", "Two 50% off"],
+        "preview_text": "p",
+        "email_body": "b",
+        "cta_text": "Go",
+    }
+    findings = [
+        {
+            "name": "unsupported_offer_language",
+            "verdict": "fail",
+            "reason": "r",
+            "spans": [{"field": "subject_lines/1", "start": 4, "end": 11, "text": "50% off"}],
+        }
+    ]
     rows = dict(rendering.copy_rows(content, findings))
     assert "<mark" in rows["Subject line 2"] and "<mark" not in rows["Subject line 1"]
     assert list(rows) == ["Subject line 1", "Subject line 2", "Preview text", "Body", "CTA"]
@@ -96,7 +158,9 @@ pytestmark_db = pytest.mark.django_db
 
 
 @pytestmark_db
-def test_clean_output_waits_in_the_lifecycle_queue_by_the_default_rule(workspace, model_server, reply, valid_email):
+def test_clean_output_waits_in_the_lifecycle_queue_by_the_default_rule(
+    workspace, model_server, reply, valid_email
+):
     run = routed_run(workspace, model_server, reply, valid_email)
 
     assert run.status == Run.Status.AWAITING_APPROVAL
@@ -108,7 +172,9 @@ def test_clean_output_waits_in_the_lifecycle_queue_by_the_default_rule(workspace
     assert approval["status"] == "awaiting_approval" and approval["team"] == "lifecycle_marketing"
     assert approval["routed_by_rule"] == "Everything else to lifecycle marketing"
     created = item.history.get()
-    assert created.history_user == workspace["users"]["ops"] and created.history_change_reason.startswith("Routed to Lifecycle marketing")
+    assert created.history_user == workspace["users"][
+        "ops"
+    ] and created.history_change_reason.startswith("Routed to Lifecycle marketing")
 
 
 @pytestmark_db
@@ -121,7 +187,9 @@ def test_unsupported_claim_lands_in_the_legal_queue(workspace, model_server, rep
 
 
 @pytestmark_db
-def test_workflow_without_the_step_still_ends_generated(workspace, model_server, reply, valid_email):
+def test_workflow_without_the_step_still_ends_generated(
+    workspace, model_server, reply, valid_email
+):
     workflow = workspace["workflow"]
     workflow.steps = [s for s in workflow.steps if s != "request_approval"]
     workflow.save()
@@ -133,9 +201,17 @@ def test_workflow_without_the_step_still_ends_generated(workspace, model_server,
 
 
 @pytestmark_db
-def test_auto_approval_is_recorded_as_by_its_rule_only_when_the_workflow_allows_it(workspace, model_server, reply, valid_email):
+def test_auto_approval_is_recorded_as_by_its_rule_only_when_the_workflow_allows_it(
+    workspace, model_server, reply, valid_email
+):
     workflow = workspace["workflow"]
-    rule = RoutingRule(workflow=workflow, position=1, name="Clean copy", condition="all_clear", action="auto_approve")
+    rule = RoutingRule(
+        workflow=workflow,
+        position=1,
+        name="Clean copy",
+        condition="all_clear",
+        action="auto_approve",
+    )
     with pytest.raises(ValidationError, match="does not allow auto-approval"):
         rule.full_clean()
     workflow.auto_approval_allowed = True
@@ -153,8 +229,13 @@ def test_auto_approval_is_recorded_as_by_its_rule_only_when_the_workflow_allows_
     assert run.trace.document["approval"]["status"] == "auto_approved"
     assert not Decision.objects.exists()
 
-    flagged = routed_run(workspace, model_server, reply, {**valid_email, "risk_flags": ["Check the renewal date"]})
-    assert flagged.status == Run.Status.AWAITING_APPROVAL and open_item(flagged).team.slug == ReviewTeam.LIFECYCLE_MARKETING
+    flagged = routed_run(
+        workspace, model_server, reply, {**valid_email, "risk_flags": ["Check the renewal date"]}
+    )
+    assert (
+        flagged.status == Run.Status.AWAITING_APPROVAL
+        and open_item(flagged).team.slug == ReviewTeam.LIFECYCLE_MARKETING
+    )
 
     workflow.auto_approval_allowed = False
     workflow.save()
@@ -166,20 +247,40 @@ def test_auto_approval_is_recorded_as_by_its_rule_only_when_the_workflow_allows_
 
 
 @pytestmark_db
-def test_approve_sets_the_run_approved_and_records_reviewer_time_and_note(workspace, model_server, reply, valid_email):
+def test_approve_sets_the_run_approved_and_records_reviewer_time_and_note(
+    workspace, model_server, reply, valid_email
+):
     run = routed_run(workspace, model_server, reply, with_unsupported_claim(valid_email))
     legal = workspace["users"]["legal"]
 
-    outcome = services.item_decide(item_id=open_item(run).pk, decision="approve", reviewer=legal, note="Claim checked with product.")
+    outcome = services.item_decide(
+        item_id=open_item(run).pk,
+        decision="approve",
+        reviewer=legal,
+        note="Claim checked with product.",
+    )
 
     run.refresh_from_db()
     assert run.status == Run.Status.APPROVED
     decision = outcome.decision
-    assert (decision.reviewer, decision.decision, decision.note) == (legal, "approve", "Claim checked with product.")
-    assert decision.item.status == ApprovalItem.Status.APPROVED and decision.item.closed_at is not None
+    assert (decision.reviewer, decision.decision, decision.note) == (
+        legal,
+        "approve",
+        "Claim checked with product.",
+    )
+    assert (
+        decision.item.status == ApprovalItem.Status.APPROVED and decision.item.closed_at is not None
+    )
     approval = run.trace.document["approval"]
-    assert approval["status"] == "approved" and approval["reviewer"] == "legal" and approval["decision"] == "approve"
-    assert approval["decision_time"] == decision.decided_at.isoformat() and approval["note"] == "Claim checked with product."
+    assert (
+        approval["status"] == "approved"
+        and approval["reviewer"] == "legal"
+        and approval["decision"] == "approve"
+    )
+    assert (
+        approval["decision_time"] == decision.decided_at.isoformat()
+        and approval["note"] == "Claim checked with product."
+    )
     assert run.trace.document["status"] == "approved"
     last = run.history.first()
     assert last.history_user == legal and "approve by legal" in last.history_change_reason
@@ -187,29 +288,51 @@ def test_approve_sets_the_run_approved_and_records_reviewer_time_and_note(worksp
 
 @pytest.mark.parametrize("kind", ["request_changes", "escalate", "reject"])
 @pytestmark_db
-def test_a_note_is_required_to_request_changes_escalate_or_reject(workspace, model_server, reply, valid_email, kind):
+def test_a_note_is_required_to_request_changes_escalate_or_reject(
+    workspace, model_server, reply, valid_email, kind
+):
     run = routed_run(workspace, model_server, reply, valid_email)
     brand = ReviewTeam.objects.get(slug="brand")
 
     with pytest.raises(ValidationError, match="A note is required"):
-        services.item_decide(item_id=open_item(run).pk, decision=kind, reviewer=workspace["users"]["lifecycle"], note="  ", escalate_to=brand)
+        services.item_decide(
+            item_id=open_item(run).pk,
+            decision=kind,
+            reviewer=workspace["users"]["lifecycle"],
+            note="  ",
+            escalate_to=brand,
+        )
 
     assert open_item(run) and not Decision.objects.exists()
 
 
 @pytestmark_db
-def test_request_changes_keeps_the_original_and_regenerates_with_the_note(workspace, model_server, reply, valid_email):
+def test_request_changes_keeps_the_original_and_regenerates_with_the_note(
+    workspace, model_server, reply, valid_email
+):
     run = routed_run(workspace, model_server, reply, with_unsupported_claim(valid_email))
     legal = workspace["users"]["legal"]
     note = "Remove the 73% speed claim: it is not in the approved claims."
 
-    outcome = services.item_decide(item_id=open_item(run).pk, decision="request_changes", reviewer=legal, note=note, enqueue=False)
+    outcome = services.item_decide(
+        item_id=open_item(run).pk,
+        decision="request_changes",
+        reviewer=legal,
+        note=note,
+        enqueue=False,
+    )
 
     run.refresh_from_db()
     revision = outcome.revision
-    assert run.status == Run.Status.CHANGES_REQUESTED and run.output.content["email_body"].count("73%") == 1
+    assert (
+        run.status == Run.Status.CHANGES_REQUESTED
+        and run.output.content["email_body"].count("73%") == 1
+    )
     assert revision.revision_of == run and revision.reviewer_note == note
-    assert revision.started_by == workspace["users"]["ops"] and revision.prompt_version == run.prompt_version
+    assert (
+        revision.started_by == workspace["users"]["ops"]
+        and revision.prompt_version == run.prompt_version
+    )
     assert revision.history.get().history_user == legal
     assert run.trace.document["approval"]["revision_runs"] == [revision.run_id]
 
@@ -220,12 +343,21 @@ def test_request_changes_keeps_the_original_and_regenerates_with_the_note(worksp
     user_message = model_server.chat_requests[0]["messages"][-1]["content"]
     assert "## Reviewer's note (address it in this version)\n" + note in user_message
     revision.refresh_from_db()
-    assert revision.status == Run.Status.AWAITING_APPROVAL and revision.trace.document["revision_of"] == run.run_id
+    assert (
+        revision.status == Run.Status.AWAITING_APPROVAL
+        and revision.trace.document["revision_of"] == run.run_id
+    )
 
 
 @pytestmark_db
-def test_a_template_with_the_note_placeholder_gets_the_note_once(workspace, model_server, reply, valid_email):
-    workflow, admin, ops = workspace["workflow"], workspace["users"]["admin"], workspace["users"]["ops"]
+def test_a_template_with_the_note_placeholder_gets_the_note_once(
+    workspace, model_server, reply, valid_email
+):
+    workflow, admin, ops = (
+        workspace["workflow"],
+        workspace["users"]["admin"],
+        workspace["users"]["ops"],
+    )
     draft = workflow.production_version.new_draft(by=ops)
     draft.user_template += "\n\n## What the reviewer asked for\n{{reviewer_note}}"
     draft.save()
@@ -233,7 +365,11 @@ def test_a_template_with_the_note_placeholder_gets_the_note_once(workspace, mode
     workflow.pin_production_version(draft, by=admin, reason="reviewer note placeholder")
     run = routed_run(workspace, model_server, reply, valid_email, user="admin")
     revision = services.item_decide(
-        item_id=open_item(run).pk, decision="request_changes", reviewer=workspace["users"]["lifecycle"], note="Shorter body.", enqueue=False
+        item_id=open_item(run).pk,
+        decision="request_changes",
+        reviewer=workspace["users"]["lifecycle"],
+        note="Shorter body.",
+        enqueue=False,
     ).revision
 
     model_server.reset()
@@ -246,13 +382,20 @@ def test_a_template_with_the_note_placeholder_gets_the_note_once(workspace, mode
 
 
 @pytestmark_db
-def test_escalate_closes_the_item_and_opens_one_for_the_target_team(workspace, model_server, reply, valid_email):
+def test_escalate_closes_the_item_and_opens_one_for_the_target_team(
+    workspace, model_server, reply, valid_email
+):
     run = routed_run(workspace, model_server, reply, valid_email)
     item = open_item(run)
     brand = ReviewTeam.objects.get(slug="brand")
 
     outcome = services.item_decide(
-        item_id=item.pk, decision="escalate", reviewer=workspace["users"]["lifecycle"], note="Tone needs brand.", escalate_to=brand, enqueue=False
+        item_id=item.pk,
+        decision="escalate",
+        reviewer=workspace["users"]["lifecycle"],
+        note="Tone needs brand.",
+        escalate_to=brand,
+        enqueue=False,
     )
 
     item.refresh_from_db()
@@ -261,16 +404,32 @@ def test_escalate_closes_the_item_and_opens_one_for_the_target_team(workspace, m
     assert outcome.escalated_item.team == brand and outcome.escalated_item.escalated_from == item
     assert open_item(run) == outcome.escalated_item and run.status == Run.Status.AWAITING_APPROVAL
     approval = run.trace.document["approval"]
-    assert (approval["status"], approval["team"], approval["reviewer"], approval["decision"]) == ("escalated", "brand", "lifecycle", "escalate")
+    assert (approval["status"], approval["team"], approval["reviewer"], approval["decision"]) == (
+        "escalated",
+        "brand",
+        "lifecycle",
+        "escalate",
+    )
     with pytest.raises(ValidationError, match="already in the Brand queue"):
-        services.item_decide(item_id=outcome.escalated_item.pk, decision="escalate", reviewer=workspace["users"]["brand"], note="x", escalate_to=brand)
+        services.item_decide(
+            item_id=outcome.escalated_item.pk,
+            decision="escalate",
+            reviewer=workspace["users"]["brand"],
+            note="x",
+            escalate_to=brand,
+        )
 
 
 @pytestmark_db
 def test_reject_blocks_the_run(workspace, model_server, reply, valid_email):
     run = routed_run(workspace, model_server, reply, with_unsupported_claim(valid_email))
 
-    services.item_decide(item_id=open_item(run).pk, decision="reject", reviewer=workspace["users"]["legal"], note="Unsupported claim.")
+    services.item_decide(
+        item_id=open_item(run).pk,
+        decision="reject",
+        reviewer=workspace["users"]["legal"],
+        note="Unsupported claim.",
+    )
 
     run.refresh_from_db()
     assert run.status == Run.Status.REJECTED
@@ -282,15 +441,23 @@ def test_reject_blocks_the_run(workspace, model_server, reply, valid_email):
 
 
 @pytestmark_db
-def test_nobody_decides_a_run_they_started_not_even_a_superuser(workspace, model_server, reply, valid_email):
+def test_nobody_decides_a_run_they_started_not_even_a_superuser(
+    workspace, model_server, reply, valid_email
+):
     run = routed_run(workspace, model_server, reply, valid_email, user="admin")
 
-    with pytest.raises(ValidationError, match=f"You started {run.run_id}, so someone else must decide it."):
-        services.item_decide(item_id=open_item(run).pk, decision="approve", reviewer=workspace["users"]["admin"])
+    with pytest.raises(
+        ValidationError, match=f"You started {run.run_id}, so someone else must decide it."
+    ):
+        services.item_decide(
+            item_id=open_item(run).pk, decision="approve", reviewer=workspace["users"]["admin"]
+        )
 
 
 @pytestmark_db
-def test_nobody_decides_a_run_on_a_prompt_version_they_wrote(workspace, model_server, reply, valid_email):
+def test_nobody_decides_a_run_on_a_prompt_version_they_wrote(
+    workspace, model_server, reply, valid_email
+):
     from django.contrib.auth.models import Group
 
     ops = workspace["users"]["ops"]
@@ -307,10 +474,16 @@ def test_only_members_of_the_items_team_decide(workspace, model_server, reply, v
     item = open_item(run)
 
     with pytest.raises(ValidationError, match="You are not a member of the Legal team"):
-        services.item_decide(item_id=item.pk, decision="approve", reviewer=workspace["users"]["brand"])
+        services.item_decide(
+            item_id=item.pk, decision="approve", reviewer=workspace["users"]["brand"]
+        )
     with pytest.raises(ValidationError, match="Your role does not decide approval items."):
-        services.item_decide(item_id=item.pk, decision="approve", reviewer=workspace["users"]["manager"])
-    services.item_decide(item_id=item.pk, decision="approve", reviewer=workspace["users"]["admin"])  # superuser: every team
+        services.item_decide(
+            item_id=item.pk, decision="approve", reviewer=workspace["users"]["manager"]
+        )
+    services.item_decide(
+        item_id=item.pk, decision="approve", reviewer=workspace["users"]["admin"]
+    )  # superuser: every team
 
 
 # --- Finality ---------------------------------------------------------------------------------------
@@ -320,7 +493,9 @@ def test_only_members_of_the_items_team_decide(workspace, model_server, reply, v
 def test_a_decision_is_final(workspace, model_server, reply, valid_email):
     run = routed_run(workspace, model_server, reply, valid_email)
     item = open_item(run)
-    decision = services.item_decide(item_id=item.pk, decision="approve", reviewer=workspace["users"]["lifecycle"]).decision
+    decision = services.item_decide(
+        item_id=item.pk, decision="approve", reviewer=workspace["users"]["lifecycle"]
+    ).decision
 
     decision.note = "changed afterwards"
     with pytest.raises(ValidationError, match="A decision is final and cannot be edited."):
@@ -328,7 +503,9 @@ def test_a_decision_is_final(workspace, model_server, reply, valid_email):
     with pytest.raises(ValidationError, match="cannot be deleted"):
         decision.delete()
     with pytest.raises(ValidationError, match=r"already decided by lifecycle \(approve\)"):
-        services.item_decide(item_id=item.pk, decision="reject", reviewer=workspace["users"]["admin"], note="no")
+        services.item_decide(
+            item_id=item.pk, decision="reject", reviewer=workspace["users"]["admin"], note="no"
+        )
     assert Decision.objects.get().note == "" and Decision.history.count() == 1
 
 
@@ -336,7 +513,9 @@ def test_a_decision_is_final(workspace, model_server, reply, valid_email):
 
 
 @pytestmark_db
-def test_run_model_refuses_review_outcomes_without_a_decided_item(workspace, model_server, reply, valid_email):
+def test_run_model_refuses_review_outcomes_without_a_decided_item(
+    workspace, model_server, reply, valid_email
+):
     run = routed_run(workspace, model_server, reply, valid_email)
     item = open_item(run)
 
@@ -344,7 +523,9 @@ def test_run_model_refuses_review_outcomes_without_a_decided_item(workspace, mod
         with pytest.raises(ValidationError, match="only through a decision on its approval item"):
             run.mark_reviewed(Run.Status.APPROVED, by=None, reason="shortcut", approval=approval)
     with pytest.raises(ValidationError, match="ends generated or awaiting approval"):
-        Run.objects.get(pk=run.pk).mark_generated(by=None, source="model", status=Run.Status.APPROVED)
+        Run.objects.get(pk=run.pk).mark_generated(
+            by=None, source="model", status=Run.Status.APPROVED
+        )
     run.status = Run.Status.APPROVED
     for kwargs in ({}, {"update_fields": ["status"]}):
         with pytest.raises(ValidationError, match="changes only through its lifecycle methods"):
@@ -353,7 +534,9 @@ def test_run_model_refuses_review_outcomes_without_a_decided_item(workspace, mod
 
 
 @pytestmark_db
-def test_no_admin_form_action_or_revert_url_approves_a_run(admin_client, workspace, model_server, reply, valid_email):
+def test_no_admin_form_action_or_revert_url_approves_a_run(
+    admin_client, workspace, model_server, reply, valid_email
+):
     from django.contrib import admin
     from django.test import RequestFactory
 
@@ -363,11 +546,30 @@ def test_no_admin_form_action_or_revert_url_approves_a_run(admin_client, workspa
 
     posts = [
         (reverse("admin:workflows_run_change", args=[run.pk]), {"status": "approved"}, 403),
-        (reverse("admin:workflows_run_simple_history", args=[run.pk, run_history.history_id]), {"status": "approved"}, 403),
-        (reverse("admin:approvals_approvalitem_change", args=[item.pk]), {"status": "approved"}, 403),
-        (reverse("admin:approvals_approvalitem_simple_history", args=[item.pk, item.history.get().history_id]), {}, 403),
+        (
+            reverse("admin:workflows_run_simple_history", args=[run.pk, run_history.history_id]),
+            {"status": "approved"},
+            403,
+        ),
+        (
+            reverse("admin:approvals_approvalitem_change", args=[item.pk]),
+            {"status": "approved"},
+            403,
+        ),
+        (
+            reverse(
+                "admin:approvals_approvalitem_simple_history",
+                args=[item.pk, item.history.get().history_id],
+            ),
+            {},
+            403,
+        ),
         # No such action on runs: the changelist only says so.
-        (reverse("admin:workflows_run_changelist"), {"action": "delete_selected", "_selected_action": [run.pk]}, 200),
+        (
+            reverse("admin:workflows_run_changelist"),
+            {"action": "delete_selected", "_selected_action": [run.pk]},
+            200,
+        ),
     ]
     for url, data, expected in posts:
         assert admin_client.post(url, data).status_code == expected, url
@@ -378,12 +580,19 @@ def test_no_admin_form_action_or_revert_url_approves_a_run(admin_client, workspa
     request.user = workspace["users"]["admin"]
     for model in (Run, ApprovalItem, Decision):
         actions = admin.site._registry[model].get_actions(request)
-        assert not any("approv" in name or "decid" in name for name in actions), (model, list(actions))
+        assert not any("approv" in name or "decid" in name for name in actions), (
+            model,
+            list(actions),
+        )
 
 
 @pytestmark_db
-def test_decide_item_command_goes_through_the_same_checks(workspace, model_server, reply, valid_email, capsys):
-    run = routed_run(workspace, model_server, reply, with_unsupported_claim(valid_email), user="admin")
+def test_decide_item_command_goes_through_the_same_checks(
+    workspace, model_server, reply, valid_email, capsys
+):
+    run = routed_run(
+        workspace, model_server, reply, with_unsupported_claim(valid_email), user="admin"
+    )
     item = open_item(run)
 
     with pytest.raises(CommandError, match=f"You started {run.run_id}"):
@@ -406,24 +615,47 @@ def test_decide_item_command_goes_through_the_same_checks(workspace, model_serve
 
 
 @pytestmark_db
-def test_review_acceptance_counts_human_decisions_per_prompt_version(workspace, model_server, reply, valid_email):
+def test_review_acceptance_counts_human_decisions_per_prompt_version(
+    workspace, model_server, reply, valid_email
+):
     users = workspace["users"]
     version = workspace["workflow"].production_version
     approved = routed_run(workspace, model_server, reply, valid_email)
-    services.item_decide(item_id=open_item(approved).pk, decision="approve", reviewer=users["lifecycle"])
+    services.item_decide(
+        item_id=open_item(approved).pk, decision="approve", reviewer=users["lifecycle"]
+    )
     changed = routed_run(workspace, model_server, reply, valid_email)
-    services.item_decide(item_id=open_item(changed).pk, decision="request_changes", reviewer=users["lifecycle"], note="Warmer.", enqueue=False)
+    services.item_decide(
+        item_id=open_item(changed).pk,
+        decision="request_changes",
+        reviewer=users["lifecycle"],
+        note="Warmer.",
+        enqueue=False,
+    )
     escalated = routed_run(workspace, model_server, reply, valid_email)
     brand = ReviewTeam.objects.get(slug="brand")
-    services.item_decide(item_id=open_item(escalated).pk, decision="escalate", reviewer=users["lifecycle"], note="Tone?", escalate_to=brand)
-    services.item_decide(item_id=open_item(escalated).pk, decision="approve", reviewer=users["brand"])
+    services.item_decide(
+        item_id=open_item(escalated).pk,
+        decision="escalate",
+        reviewer=users["lifecycle"],
+        note="Tone?",
+        escalate_to=brand,
+    )
+    services.item_decide(
+        item_id=open_item(escalated).pk, decision="approve", reviewer=users["brand"]
+    )
     workflow = workspace["workflow"]
     workflow.auto_approval_allowed = True
     workflow.save()
-    RoutingRule.objects.create(workflow=workflow, position=1, name="Clean", condition="all_clear", action="auto_approve")
+    RoutingRule.objects.create(
+        workflow=workflow, position=1, name="Clean", condition="all_clear", action="auto_approve"
+    )
     assert routed_run(workspace, model_server, reply, valid_email).status == Run.Status.APPROVED
 
-    assert selectors.review_acceptance_by_prompt_version([version.pk, 999999]) == {version.pk: (2, 3), 999999: (0, 0)}
+    assert selectors.review_acceptance_by_prompt_version([version.pk, 999999]) == {
+        version.pk: (2, 3),
+        999999: (0, 0),
+    }
 
 
 # --- Audit ------------------------------------------------------------------------------------------
@@ -439,14 +671,21 @@ def test_every_model_of_our_apps_carries_history_except_the_per_recipient_rows()
         model._meta.label
         for app in ("workflows", "evals", "inputs", "approvals")
         for model in apps.get_app_config(app).get_models()
-        if not model.__name__.startswith("Historical") and not model._meta.proxy and not hasattr(model, "history")
+        if not model.__name__.startswith("Historical")
+        and not model._meta.proxy
+        and not hasattr(model, "history")
     ]
     assert sorted(missing) == sorted(HISTORY_EXEMPT)
 
 
 @pytestmark_db
-def test_worker_written_variants_name_the_runs_starter_in_history(workspace, model_server, reply, valid_email):
+def test_worker_written_variants_name_the_runs_starter_in_history(
+    workspace, model_server, reply, valid_email
+):
     run = routed_run(workspace, model_server, reply, valid_email)
 
     created = run.variants.get().history.get()
-    assert created.history_user == workspace["users"]["ops"] and created.history_change_reason == "One generation: no cohorts"
+    assert (
+        created.history_user == workspace["users"]["ops"]
+        and created.history_change_reason == "One generation: no cohorts"
+    )

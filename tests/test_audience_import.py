@@ -42,7 +42,12 @@ class TestParseCsv:
 
         assert result.ok, messages_of(result)
         first, second = result.rows
-        assert (first.customer_id, first.email, first.role, first.plan) == ("c1", "ana@example.com", "admin", "pro")
+        assert (first.customer_id, first.email, first.role, first.plan) == (
+            "c1",
+            "ana@example.com",
+            "admin",
+            "pro",
+        )
         assert first.consent == "opted_in"
         assert first.usage_summary == "Logged in 12 times"
         assert first.usage_as_of == datetime(2026, 11, 20, 8, 0, tzinfo=dt_timezone.utc)
@@ -67,12 +72,18 @@ class TestParseCsv:
         assert str(result.errors[0]).startswith("row 1: missing required columns email, consent")
 
     def test_bad_timestamp_is_reported_with_row_and_column(self):
-        result = parse("customer_id,email,consent,usage_as_of\nc1,a@example.com,in,2026-11-01T08:00:00Z\nc2,b@example.com,in,2026-13-01\n")
+        result = parse(
+            "customer_id,email,consent,usage_as_of\nc1,a@example.com,in,2026-11-01T08:00:00Z\nc2,b@example.com,in,2026-13-01\n"
+        )
 
-        assert messages_of(result) == ["row 3, usage_as_of: not an ISO 8601 timestamp with a time zone: '2026-13-01'"]
+        assert messages_of(result) == [
+            "row 3, usage_as_of: not an ISO 8601 timestamp with a time zone: '2026-13-01'"
+        ]
 
     def test_timestamp_without_time_zone_is_refused(self):
-        result = parse("customer_id,email,consent,usage_as_of\nc1,a@example.com,in,2026-11-20T08:00:00\n")
+        result = parse(
+            "customer_id,email,consent,usage_as_of\nc1,a@example.com,in,2026-11-20T08:00:00\n"
+        )
 
         assert len(result.errors) == 1
         assert result.errors[0].row == 2 and result.errors[0].column == "usage_as_of"
@@ -94,7 +105,9 @@ class TestParseCsv:
             "customer_id,email,consent\nc1,a@example.com,in\nc2,b@example.com,in\nc1,c@example.com,out\n"
         )
 
-        assert messages_of(result) == ["row 4, customer_id: duplicate customer id 'c1', first seen in row 2"]
+        assert messages_of(result) == [
+            "row 4, customer_id: duplicate customer id 'c1', first seen in row 2"
+        ]
 
     def test_non_utf8_bytes_are_one_error_with_the_byte_offset(self):
         data = "customer_id,email,consent\nc1,ren\u00e9@example.com,in\n".encode("latin-1")
@@ -118,8 +131,16 @@ class TestParseCsv:
 
     @pytest.mark.parametrize(
         ("value", "expected"),
-        [("Opted_In", "opted_in"), ("YES", "opted_in"), ("1", "opted_in"), ("subscribed", "opted_in"),
-         ("out", "opted_out"), ("False", "opted_out"), ("0", "opted_out"), ("Unsubscribed", "opted_out")],
+        [
+            ("Opted_In", "opted_in"),
+            ("YES", "opted_in"),
+            ("1", "opted_in"),
+            ("subscribed", "opted_in"),
+            ("out", "opted_out"),
+            ("False", "opted_out"),
+            ("0", "opted_out"),
+            ("Unsubscribed", "opted_out"),
+        ],
     )
     def test_consent_spellings_map_to_opted_in_or_opted_out(self, value, expected):
         result = parse(f"customer_id,email,consent\nc1,a@example.com,{value}\n")
@@ -134,9 +155,15 @@ class TestParseCsv:
         assert "not-an-email" in str(result.errors[1])
 
     def test_all_errors_are_collected_not_only_the_first(self):
-        result = parse("customer_id,email,consent,usage_as_of\nc1,bad,in,\nc2,b@example.com,what,\nc3,c@example.com,in,soon\n")
+        result = parse(
+            "customer_id,email,consent,usage_as_of\nc1,bad,in,\nc2,b@example.com,what,\nc3,c@example.com,in,soon\n"
+        )
 
-        assert [(e.row, e.column) for e in result.errors] == [(2, "email"), (3, "consent"), (4, "usage_as_of")]
+        assert [(e.row, e.column) for e in result.errors] == [
+            (2, "email"),
+            (3, "consent"),
+            (4, "usage_as_of"),
+        ]
         assert result.rows == []
 
     def test_error_list_is_capped_with_a_count_of_the_rest(self):
@@ -169,7 +196,10 @@ class TestParseCsv:
         import time
 
         lines = ["customer_id,email,consent,plan,usage_as_of,region"]
-        lines += [f"c{i},user{i}@example.com,{'in' if i % 4 else 'out'},pro,2026-11-01T08:00:00Z,eu" for i in range(100_000)]
+        lines += [
+            f"c{i},user{i}@example.com,{'in' if i % 4 else 'out'},pro,2026-11-01T08:00:00Z,eu"
+            for i in range(100_000)
+        ]
         started = time.perf_counter()
 
         result = parse("\n".join(lines))
@@ -180,8 +210,15 @@ class TestParseCsv:
 
 class TestParseJson:
     RECORDS = [
-        {"customer_id": "c1", "email": "ana@example.com", "consent": "opted_in", "role": "admin",
-         "usage_as_of": "2026-11-20T08:00:00Z", "attributes": {"region": "eu"}, "company_size": 50},
+        {
+            "customer_id": "c1",
+            "email": "ana@example.com",
+            "consent": "opted_in",
+            "role": "admin",
+            "usage_as_of": "2026-11-20T08:00:00Z",
+            "attributes": {"region": "eu"},
+            "company_size": 50,
+        },
         {"customer_id": 2, "email": "ben@example.com", "consent": False, "plan": "free"},
     ]
 
@@ -204,7 +241,11 @@ class TestParseJson:
         assert len(result.rows) == 2
 
     def test_json_errors_use_record_numbers_from_1(self):
-        records = [dict(self.RECORDS[0]), {"customer_id": "c1", "email": "x@example.com", "consent": "in"}, "oops"]
+        records = [
+            dict(self.RECORDS[0]),
+            {"customer_id": "c1", "email": "x@example.com", "consent": "in"},
+            "oops",
+        ]
 
         result = parse(json.dumps(records), format="json")
 
@@ -225,7 +266,9 @@ class TestParseJson:
         assert len(result.errors) == 1 and '"recipients" list' in str(result.errors[0])
 
     def test_parse_records_validates_already_decoded_records(self):
-        result = parse_records([{"customer_id": "c1", "email": "a@example.com", "consent": "maybe"}], now=NOW)
+        result = parse_records(
+            [{"customer_id": "c1", "email": "a@example.com", "consent": "maybe"}], now=NOW
+        )
 
         assert [(e.row, e.column) for e in result.errors] == [(1, "consent")]
 
@@ -258,7 +301,13 @@ class TestAudienceImportService:
         from inputs.imports import audience_import
         from inputs.models import AudienceImport, Recipient
 
-        record = audience_import(segment=segment, data=GOOD_CSV.encode(), filename="a.csv", imported_by=admin_user, now=NOW)
+        record = audience_import(
+            segment=segment,
+            data=GOOD_CSV.encode(),
+            filename="a.csv",
+            imported_by=admin_user,
+            now=NOW,
+        )
 
         assert record.status == AudienceImport.Status.IMPORTED and record.row_count == 2
         assert record.imported_by == admin_user and record.errors == []
@@ -271,7 +320,9 @@ class TestAudienceImportService:
         assert segment.history.first().history_change_reason == "Imported 2 recipients from a.csv"
         assert segment.history.first().history_user == admin_user
 
-    def test_good_import_becomes_the_current_snapshot_and_keeps_the_previous_one(self, segment, imported):
+    def test_good_import_becomes_the_current_snapshot_and_keeps_the_previous_one(
+        self, segment, imported
+    ):
         from inputs.imports import audience_import
         from inputs.models import AudienceImport, Recipient
 
@@ -280,11 +331,17 @@ class TestAudienceImportService:
 
         record = audience_import(segment=segment, data=data, filename="second.csv", now=later)
 
-        assert list(Recipient.objects.current(segment.pk).values_list("customer_id", flat=True)) == ["c3"]
+        assert list(
+            Recipient.objects.current(segment.pk).values_list("customer_id", flat=True)
+        ) == ["c3"]
         assert Recipient.objects.get(customer_id="c3").audience_import == record
-        assert AudienceImport.objects.filter(segment=segment).count() == 2  # the first import stays on record
+        assert (
+            AudienceImport.objects.filter(segment=segment).count() == 2
+        )  # the first import stays on record
         # The earlier snapshot is kept for the runs that were assigned its recipients.
-        assert sorted(Recipient.objects.filter(audience_import=imported).values_list("customer_id", flat=True)) == ["c1", "c2"]
+        assert sorted(
+            Recipient.objects.filter(audience_import=imported).values_list("customer_id", flat=True)
+        ) == ["c1", "c2"]
         segment.refresh_from_db()
         assert segment.refreshed_at == later
 
@@ -295,7 +352,9 @@ class TestAudienceImportService:
         before = sorted(Recipient.objects.values_list("customer_id", "email"))
         bad = b"customer_id,email,consent\nc9,new@example.com,in\nc10,broken,in\n"
 
-        record = audience_import(segment=segment, data=bad, filename="bad.csv", now=NOW + timedelta(hours=1))
+        record = audience_import(
+            segment=segment, data=bad, filename="bad.csv", now=NOW + timedelta(hours=1)
+        )
 
         assert record.status == AudienceImport.Status.REJECTED and record.row_count == 0
         assert record.errors == ["row 3, email: not a valid email address: 'broken'"]
@@ -304,7 +363,9 @@ class TestAudienceImportService:
         segment.refresh_from_db()
         assert segment.refreshed_at == NOW
 
-    def test_a_failure_while_writing_rolls_back_to_the_previous_snapshot(self, segment, imported, monkeypatch):
+    def test_a_failure_while_writing_rolls_back_to_the_previous_snapshot(
+        self, segment, imported, monkeypatch
+    ):
         from inputs.imports import audience_import
         from inputs.models import AudienceImport, Recipient
 
@@ -315,14 +376,18 @@ class TestAudienceImportService:
         data = b"customer_id,email,consent\nc3,cy@example.com,yes\n"
 
         with pytest.raises(RuntimeError):
-            audience_import(segment=segment, data=data, filename="second.csv", now=NOW + timedelta(hours=1))
+            audience_import(
+                segment=segment, data=data, filename="second.csv", now=NOW + timedelta(hours=1)
+            )
 
         assert sorted(Recipient.objects.values_list("customer_id", flat=True)) == ["c1", "c2"]
         assert list(AudienceImport.objects.values_list("source_name", flat=True)) == ["first.csv"]
         segment.refresh_from_db()
         assert segment.refreshed_at == NOW
 
-    def test_rows_with_a_duplicate_customer_id_are_refused_before_any_write(self, segment, imported):
+    def test_rows_with_a_duplicate_customer_id_are_refused_before_any_write(
+        self, segment, imported
+    ):
         from inputs.importing import RecipientRow
         from inputs.imports import audience_import_rows
         from inputs.models import AudienceImport, Recipient
@@ -330,7 +395,9 @@ class TestAudienceImportService:
         row = RecipientRow(customer_id="c7", email="a@example.com", consent="opted_in")
 
         with pytest.raises(ValueError, match="appears twice"):
-            audience_import_rows(segment=segment, rows=[row, row], source_name="https://cdp.example/api")
+            audience_import_rows(
+                segment=segment, rows=[row, row], source_name="https://cdp.example/api"
+            )
 
         assert Recipient.objects.filter(segment=segment).count() == 2
         assert AudienceImport.objects.count() == 1
@@ -338,7 +405,9 @@ class TestAudienceImportService:
 
 @pytest.mark.django_db
 class TestImportAudienceCommand:
-    def test_command_imports_and_reports_opted_out(self, segment, tmp_path, capsys, service_account):
+    def test_command_imports_and_reports_opted_out(
+        self, segment, tmp_path, capsys, service_account
+    ):
         path = tmp_path / "audience.csv"
         path.write_text(GOOD_CSV, encoding="utf-8")
 
@@ -347,11 +416,16 @@ class TestImportAudienceCommand:
         assert "Imported 2 recipients into s1 (1 opted out)." in capsys.readouterr().out
         assert segment.recipients.count() == 2
 
-    def test_command_fails_on_a_bad_file_and_prints_every_row_error(self, segment, tmp_path, capsys, service_account):
+    def test_command_fails_on_a_bad_file_and_prints_every_row_error(
+        self, segment, tmp_path, capsys, service_account
+    ):
         from inputs.models import AudienceImport
 
         path = tmp_path / "bad.csv"
-        path.write_text("customer_id,email,consent\nc1,a@example.com,maybe\nc1,b@example.com,in\n", encoding="utf-8")
+        path.write_text(
+            "customer_id,email,consent\nc1,a@example.com,maybe\nc1,b@example.com,in\n",
+            encoding="utf-8",
+        )
 
         with pytest.raises(CommandError, match=r"Nothing imported: 2 errors in .*bad\.csv\."):
             call_command("import_audience", "s1", str(path))
@@ -396,7 +470,9 @@ class TestImportRecipientsAdminView:
         assert segment.recipients.count() == 2
 
     def test_bad_upload_shows_row_errors_and_imports_nothing(self, admin_client, segment):
-        upload = SimpleUploadedFile("bad.csv", b"customer_id,email,consent\nc1,a@example.com,in\nc2,x,in\n")
+        upload = SimpleUploadedFile(
+            "bad.csv", b"customer_id,email,consent\nc1,a@example.com,in\nc2,x,in\n"
+        )
 
         response = admin_client.post(import_url(segment), {"file": upload, "format": "csv"})
 
@@ -406,8 +482,12 @@ class TestImportRecipientsAdminView:
         assert "row 3, email: not a valid email address: &#x27;x&#x27;" in content
         assert segment.recipients.count() == 0
 
-    def test_user_without_add_recipient_permission_gets_403(self, client, segment, django_user_model):
-        staff = django_user_model.objects.create_user("viewer", password="x-unused-1", is_staff=True)
+    def test_user_without_add_recipient_permission_gets_403(
+        self, client, segment, django_user_model
+    ):
+        staff = django_user_model.objects.create_user(
+            "viewer", password="x-unused-1", is_staff=True
+        )
         client.force_login(staff)
 
         response = client.get(import_url(segment))

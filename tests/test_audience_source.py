@@ -72,7 +72,9 @@ class TinyServer:
                 pass
 
             def do_GET(self):
-                server.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}})
+                server.requests.append(
+                    {"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}}
+                )
                 answer = server.answer
                 if answer.delay:
                     time.sleep(answer.delay)
@@ -169,7 +171,11 @@ def tiny_source(tiny_server, segment, credential, settings):
 
 
 def snapshot(segment) -> list[tuple]:
-    return list(Recipient.objects.filter(segment=segment).order_by("customer_id").values_list("customer_id", "email", "audience_import_id"))
+    return list(
+        Recipient.objects.filter(segment=segment)
+        .order_by("customer_id")
+        .values_list("customer_id", "email", "audience_import_id")
+    )
 
 
 # --- Pulling from the demo endpoint ------------------------------------------------------
@@ -196,7 +202,11 @@ def test_pull_from_demo_endpoint_maps_fields(demo_source, segment):
         assert recipient.plan
         assert recipient.usage_summary
         assert timezone.is_aware(recipient.usage_as_of)
-        assert timedelta(hours=1) - timedelta(minutes=1) <= now - recipient.usage_as_of <= timedelta(hours=40, minutes=1)
+        assert (
+            timedelta(hours=1) - timedelta(minutes=1)
+            <= now - recipient.usage_as_of
+            <= timedelta(hours=40, minutes=1)
+        )
         assert recipient.attributes["usage_tier"] in {"high", "low"}
         assert isinstance(recipient.attributes["company_size"], int)
         assert not {"contact", "usage", "subscribed", "job_role", "id"} & set(recipient.attributes)
@@ -211,11 +221,17 @@ def test_pull_from_demo_endpoint_maps_fields(demo_source, segment):
 @pytest.mark.django_db(transaction=True)
 def test_demo_endpoint_is_stable_between_pulls(demo_source, segment):
     audience_pull(source=demo_source)
-    first = {r.customer_id: (r.email, r.role, r.consent) for r in Recipient.objects.filter(segment=segment)}
+    first = {
+        r.customer_id: (r.email, r.role, r.consent)
+        for r in Recipient.objects.filter(segment=segment)
+    }
 
     audience_pull(source=demo_source)
 
-    second = {r.customer_id: (r.email, r.role, r.consent) for r in Recipient.objects.filter(segment=segment)}
+    second = {
+        r.customer_id: (r.email, r.role, r.consent)
+        for r in Recipient.objects.filter(segment=segment)
+    }
     assert first == second and len(first) == 60
 
 
@@ -251,7 +267,9 @@ def test_demo_endpoint_needs_a_bearer_token(client, monkeypatch, demo_cdp_on):
 
     assert client.get(url).status_code == 401
     assert client.get(url, headers={"Authorization": "Bearer nope"}).status_code == 401
-    response = client.get(url, headers={"Authorization": "Bearer demo-cdp-token"})  # the default token
+    response = client.get(
+        url, headers={"Authorization": "Bearer demo-cdp-token"}
+    )  # the default token
     assert response.status_code == 200
     assert len(response.json()["data"]["members"]) == 60
 
@@ -291,7 +309,9 @@ def test_a_missing_secret_fails_before_any_request(tiny_source, tiny_server, mon
     with pytest.raises(SourceError) as caught:
         audience_pull(source=tiny_source)
 
-    assert str(caught.value) == f"The secret {CREDENTIAL_ENV} is not set in the server's environment."
+    assert (
+        str(caught.value) == f"The secret {CREDENTIAL_ENV} is not set in the server's environment."
+    )
     assert tiny_server.requests == []
     tiny_source.refresh_from_db()
     assert tiny_source.last_status == str(caught.value)
@@ -341,7 +361,9 @@ def test_a_url_with_a_password_is_refused_before_any_request(tiny_source, tiny_s
 
 @pytest.mark.django_db
 def test_a_redirect_is_not_followed_with_the_credential(tiny_source, tiny_server):
-    tiny_server.answer = Answer(status=302, body=b"", headers={"Location": "http://127.0.0.1:9/elsewhere"})
+    tiny_server.answer = Answer(
+        status=302, body=b"", headers={"Location": "http://127.0.0.1:9/elsewhere"}
+    )
 
     with pytest.raises(SourceError, match="redirect") as caught:
         audience_pull(source=tiny_source)
@@ -358,13 +380,18 @@ def test_a_redirect_is_not_followed_with_the_credential(tiny_source, tiny_server
     ("answer", "expected"),
     [
         (Answer(status=500, body=b'{"error": "boom"}'), "HTTP 500"),
-        (Answer(status=200, body=b"<html>maintenance</html>", content_type="text/html"), "did not return JSON"),
+        (
+            Answer(status=200, body=b"<html>maintenance</html>", content_type="text/html"),
+            "did not return JSON",
+        ),
         (Answer(status=200, body=b"\xff\xfe not utf-8"), "did not return JSON"),
         (Answer.json({"recipients": []}, delay=3.0), "did not answer within 2 seconds"),
     ],
     ids=["server-error", "html", "binary", "slow"],
 )
-def test_a_failed_fetch_leaves_existing_recipients_untouched(tiny_source, tiny_server, segment, answer, expected):
+def test_a_failed_fetch_leaves_existing_recipients_untouched(
+    tiny_source, tiny_server, segment, answer, expected
+):
     fetched = timezone.now() - timedelta(hours=5)
     tiny_server.answer = Answer.json({"recipients": our_records(3, now=fetched)})
     assert audience_pull(source=tiny_source, now=fetched).status == AudienceImport.Status.IMPORTED
@@ -428,7 +455,10 @@ def test_map_records_follows_dotted_paths_and_keeps_the_rest_as_attributes():
                     "job_role": "marketing lead",
                     "plan": "Team",
                     "subscribed": False,
-                    "usage": {"summary": "Two dashboards.", "updated_at": "2025-05-01T10:00:00+00:00"},
+                    "usage": {
+                        "summary": "Two dashboards.",
+                        "updated_at": "2025-05-01T10:00:00+00:00",
+                    },
                     "usage_tier": "low",
                     "company_size": 40,
                 }
@@ -436,7 +466,9 @@ def test_map_records_follows_dotted_paths_and_keeps_the_rest_as_attributes():
         }
     }
 
-    (record,) = map_records(payload, records_path=DEMO_RECORDS_PATH, field_mapping=DEMO_FIELD_MAPPING)
+    (record,) = map_records(
+        payload, records_path=DEMO_RECORDS_PATH, field_mapping=DEMO_FIELD_MAPPING
+    )
 
     assert record == {
         "customer_id": "c1",
@@ -451,7 +483,15 @@ def test_map_records_follows_dotted_paths_and_keeps_the_rest_as_attributes():
 
 
 def test_map_records_reads_unmapped_fields_under_our_names():
-    payload = [{"customer_id": "c1", "email": "a@example.com", "consent": "opted_in", "region": "EU", "attributes": {"seats": 4}}]
+    payload = [
+        {
+            "customer_id": "c1",
+            "email": "a@example.com",
+            "consent": "opted_in",
+            "region": "EU",
+            "attributes": {"seats": 4},
+        }
+    ]
 
     (record,) = map_records(payload, records_path="", field_mapping={})
 
@@ -466,13 +506,21 @@ def test_map_records_reads_unmapped_fields_under_our_names():
 def test_map_records_puts_extra_fields_of_ours_into_attributes():
     payload = {"rows": [{"id": "c1", "firmographics": {"size": 120}}]}
 
-    (record,) = map_records(payload, records_path="rows", field_mapping={"customer_id": "id", "company_size": "firmographics.size"})
+    (record,) = map_records(
+        payload,
+        records_path="rows",
+        field_mapping={"customer_id": "id", "company_size": "firmographics.size"},
+    )
 
     assert record == {"customer_id": "c1", "attributes": {"company_size": 120}}
 
 
 def test_map_records_leaves_missing_fields_out_for_validation_to_report():
-    (record,) = map_records([{"id": "c1", "contact": {}}], records_path="", field_mapping={"customer_id": "id", "email": "contact.email"})
+    (record,) = map_records(
+        [{"id": "c1", "contact": {}}],
+        records_path="",
+        field_mapping={"customer_id": "id", "email": "contact.email"},
+    )
 
     assert "email" not in record and record["customer_id"] == "c1"
 
@@ -480,10 +528,22 @@ def test_map_records_leaves_missing_fields_out_for_validation_to_report():
 @pytest.mark.parametrize(
     ("payload", "records_path", "message"),
     [
-        ({"data": {"members": []}}, "data.recipients", "The response has no list at 'data.recipients'."),
-        ({"data": {"members": {"a": 1}}}, "data.members", "The response has no list at 'data.members'."),
+        (
+            {"data": {"members": []}},
+            "data.recipients",
+            "The response has no list at 'data.recipients'.",
+        ),
+        (
+            {"data": {"members": {"a": 1}}},
+            "data.members",
+            "The response has no list at 'data.members'.",
+        ),
         ({"data": []}, "data.members", "The response has no list at 'data.members'."),
-        ({"members": []}, "", "The response is not a list of records; give the path to the list in the source."),
+        (
+            {"members": []},
+            "",
+            "The response is not a list of records; give the path to the list in the source.",
+        ),
         ({"members": [1, 2]}, "members", "Record 1 of the response is not an object."),
     ],
 )
@@ -512,14 +572,18 @@ def test_pull_audience_command_imports_the_segment(demo_source, segment, django_
 
     call_command("pull_audience", SEGMENT_SLUG, "--user", "marketer", stdout=out)
 
-    assert out.getvalue().startswith(f"Pulled 60 recipients into {SEGMENT_SLUG} from {demo_source.url} (fetched at ")
+    assert out.getvalue().startswith(
+        f"Pulled 60 recipients into {SEGMENT_SLUG} from {demo_source.url} (fetched at "
+    )
     assert Recipient.objects.filter(segment=segment).count() == 60
     assert AudienceImport.objects.get(segment=segment).imported_by == user
 
 
 @pytest.mark.django_db
 def test_pull_audience_command_needs_a_source(segment):
-    with pytest.raises(CommandError, match=f"^Segment {SEGMENT_SLUG} has no HTTP source: add one in the admin.$"):
+    with pytest.raises(
+        CommandError, match=f"^Segment {SEGMENT_SLUG} has no HTTP source: add one in the admin.$"
+    ):
         call_command("pull_audience", SEGMENT_SLUG)
 
 
@@ -532,7 +596,9 @@ def test_pull_audience_command_reports_a_source_error(tiny_source, tiny_server, 
 
 
 @pytest.mark.django_db
-def test_pull_audience_command_prints_the_row_errors_of_a_rejected_pull(tiny_source, tiny_server, service_account):
+def test_pull_audience_command_prints_the_row_errors_of_a_rejected_pull(
+    tiny_source, tiny_server, service_account
+):
     records = our_records(2)
     records[0]["email"] = "not-an-email"
     tiny_server.answer = Answer.json({"recipients": records})
@@ -579,7 +645,9 @@ def test_admin_pull_needs_the_permission_to_add_recipients(client, demo_source, 
     viewer = django_user_model.objects.create_user("viewer", password="x", is_staff=True)
     client.force_login(viewer)
 
-    response = client.post(reverse("admin:workflows_audiencesegment_pull", args=[demo_source.segment_id]))
+    response = client.post(
+        reverse("admin:workflows_audiencesegment_pull", args=[demo_source.segment_id])
+    )
 
     assert response.status_code == 403
     assert not Recipient.objects.exists()

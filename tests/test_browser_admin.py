@@ -29,7 +29,9 @@ def test_ops_starts_a_run_by_clicking_through_the_admin(page, live_server, works
     page.get_by_role("link", name="Start run").click()
     page.get_by_label("Brief").select_option(label=str(brief))
     page.get_by_role("button", name="Start run").click()
-    expect(page.locator(".messagelist")).to_contain_text(f"queued on {workflow.production_version.label}")
+    expect(page.locator(".messagelist")).to_contain_text(
+        f"queued on {workflow.production_version.label}"
+    )
 
     run = Run.objects.get()
     assert page.url == live_server.url + reverse("admin:workflows_run_change", args=[run.pk])
@@ -40,7 +42,9 @@ def test_ops_starts_a_run_by_clicking_through_the_admin(page, live_server, works
     broker.purge_queue()
 
 
-def test_legal_reviewer_sees_a_prompt_draft_read_only_where_ops_may_edit_it(page, live_server, workspace):
+def test_legal_reviewer_sees_a_prompt_draft_read_only_where_ops_may_edit_it(
+    page, live_server, workspace
+):
     draft = workspace["workflow"].production_version.new_draft(by=workspace["users"]["ops"])
     change_url = reverse("admin:workflows_promptversion_change", args=[draft.pk])
 
@@ -49,7 +53,9 @@ def test_legal_reviewer_sees_a_prompt_draft_read_only_where_ops_may_edit_it(page
     page.get_by_role("link", name=draft.label, exact=True).click()
     assert page.url == live_server.url + change_url
     expect(page.locator("h1")).to_have_text("View prompt version")
-    expect(page.locator(".field-system_prompt .readonly")).to_contain_text(draft.system_prompt.split("\n")[0])
+    expect(page.locator(".field-system_prompt .readonly")).to_contain_text(
+        draft.system_prompt.split("\n")[0]
+    )
     expect(page.locator("textarea[name=system_prompt]")).to_have_count(0)
     expect(page.locator("input[name=_save]")).to_have_count(0)
     page.goto(reverse("admin:workflows_promptversion_add"))
@@ -62,7 +68,9 @@ def test_legal_reviewer_sees_a_prompt_draft_read_only_where_ops_may_edit_it(page
     expect(page.locator("textarea[name=system_prompt]")).to_have_count(1)
 
 
-def test_a_failed_admin_login_saves_a_screenshot_and_the_page(page, live_server, settings, tmp_path):
+def test_a_failed_admin_login_saves_a_screenshot_and_the_page(
+    page, live_server, settings, tmp_path
+):
     settings.VAR_DIR = tmp_path
 
     with pytest.raises(AssertionError) as failure:
@@ -94,7 +102,9 @@ def test_legal_reviewer_approves_an_item_from_the_queue_in_the_browser(
     page.locator('input[name="decision"][value="approve"]').check()
     page.locator('textarea[name="note"]').fill("Checked with product: the claim is in the brief.")
     page.get_by_role("button", name="Record decision").click()
-    expect(page.locator(".messagelist")).to_contain_text(f"Decision recorded: approve on {run.run_id}")
+    expect(page.locator(".messagelist")).to_contain_text(
+        f"Decision recorded: approve on {run.run_id}"
+    )
 
     decision = Decision.objects.get(item=item)
     assert decision.decision == "approve" and decision.reviewer == workspace["users"]["legal"]

@@ -59,5 +59,7 @@ def test_workflow_with_invalid_fallback_content_is_an_error(workspace):
 @pytest.mark.django_db
 def test_workflow_without_production_version_is_a_warning(workspace):
     workflow = workspace["workflow"]
-    Workflow.objects.filter(pk=workflow.pk).update(production_version=None)  # never pinned (saving cannot unpin)
+    Workflow.objects.filter(pk=workflow.pk).update(
+        production_version=None
+    )  # never pinned (saving cannot unpin)
     assert "workflows.W003" in ids(check_workflows(databases=["default"]))

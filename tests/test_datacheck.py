@@ -26,12 +26,16 @@ def fresh_observations(**changes):
         "audience_segment": Observation(age_hours=3),
         "approved_claims": Observation(version="claims_v14", latest_version="claims_v14"),
         "legal_restrictions": Observation(version="legal_v3", latest_version="legal_v3"),
-        "brand_rules": Observation(version="brand_v6", latest_version="brand_v6", age_hours=20 * 24),
+        "brand_rules": Observation(
+            version="brand_v6", latest_version="brand_v6", age_hours=20 * 24
+        ),
     }
     return {**observed, **changes}
 
 
-def check(contract=CONTRACT, audience=AudienceCounts(total=100, opted_out=0, stale_usage=0), **changes):
+def check(
+    contract=CONTRACT, audience=AudienceCounts(total=100, opted_out=0, stale_usage=0), **changes
+):
     return evaluate(
         workflow="trial_expiration_email",
         run_id="run_1",
@@ -47,10 +51,20 @@ def test_fresh_approved_inputs_generate():
     assert result.summary == "All required inputs meet the data contract."
     inputs = result.document["required_inputs"]
     assert inputs["audience_segment"] == {
-        "source": "cdp", "max_age_hours": 24, "actual_age_hours": 3, "status": "pass", "on_failure": "stop"
+        "source": "cdp",
+        "max_age_hours": 24,
+        "actual_age_hours": 3,
+        "status": "pass",
+        "on_failure": "stop",
     }
-    assert inputs["approved_claims"]["version"] == "claims_v14" and inputs["approved_claims"]["status"] == "pass"
-    assert result.document["decision"] == "generate" and result.document["workflow"] == "trial_expiration_email"
+    assert (
+        inputs["approved_claims"]["version"] == "claims_v14"
+        and inputs["approved_claims"]["status"] == "pass"
+    )
+    assert (
+        result.document["decision"] == "generate"
+        and result.document["workflow"] == "trial_expiration_email"
+    )
 
 
 def test_stale_segment_stops_before_generation_with_a_plain_sentence():
@@ -88,23 +102,47 @@ def test_stale_usage_for_some_recipients_flags_and_uses_the_generic_variant():
         "Product usage data is stale for 12 percent of recipients (12 of 100); they get the generic variant"
     ]
     usage = result.document["required_inputs"]["product_usage_summary"]
-    assert usage["stale_percent"] == 12 and usage["stale_recipients"] == 12 and usage["status"] == "fail"
-    assert result.document["audience"] == {"recipients": 108, "opted_out": 8, "stale_usage": 12, "excluded": 0, "eligible": 100}
+    assert (
+        usage["stale_percent"] == 12
+        and usage["stale_recipients"] == 12
+        and usage["status"] == "fail"
+    )
+    assert result.document["audience"] == {
+        "recipients": 108,
+        "opted_out": 8,
+        "stale_usage": 12,
+        "excluded": 0,
+        "eligible": 100,
+    }
 
 
 def test_stale_usage_can_exclude_recipients_instead():
-    contract = [r if r.input_name != "product_usage_summary" else Requirement(r.input_name, r.source, r.freshness, "exclude_recipients", 6) for r in CONTRACT]
-    result = check(contract=contract, audience=AudienceCounts(total=100, opted_out=10, stale_usage=30))
+    contract = [
+        r
+        if r.input_name != "product_usage_summary"
+        else Requirement(r.input_name, r.source, r.freshness, "exclude_recipients", 6)
+        for r in CONTRACT
+    ]
+    result = check(
+        contract=contract, audience=AudienceCounts(total=100, opted_out=10, stale_usage=30)
+    )
     assert result.stale_usage_treatment == "excluded"
-    assert result.document["audience"]["excluded"] == 30 and result.document["audience"]["eligible"] == 60
+    assert (
+        result.document["audience"]["excluded"] == 30
+        and result.document["audience"]["eligible"] == 60
+    )
     assert "they are excluded from this run" in result.flags[0]
 
 
 def test_stale_brand_rules_warn_and_route_to_review():
-    result = check(brand_rules=Observation(version="brand_v6", latest_version="brand_v6", age_hours=120 * 24))
+    result = check(
+        brand_rules=Observation(version="brand_v6", latest_version="brand_v6", age_hours=120 * 24)
+    )
     assert result.decision == GENERATE_WITH_FLAGS
     assert result.route_to_review is True
-    assert result.flags == ["The brand rules were last reviewed 120 days ago; the contract allows 90 days: the output goes to review"]
+    assert result.flags == [
+        "The brand rules were last reviewed 120 days ago; the contract allows 90 days: the output goes to review"
+    ]
 
 
 def test_everyone_opted_out_stops_the_run():

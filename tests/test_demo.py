@@ -23,7 +23,10 @@ def demo_summary(settings):
 def _row_counts() -> dict[str, int]:
     """Rows of every workflows model (history tables included), users, groups and memberships."""
     User = get_user_model()
-    counts = {model._meta.label: model.objects.count() for model in apps.get_app_config("workflows").get_models()}
+    counts = {
+        model._meta.label: model.objects.count()
+        for model in apps.get_app_config("workflows").get_models()
+    }
     counts["users"] = User.objects.count()
     counts["groups"] = Group.objects.count()
     counts["group permissions"] = Group.permissions.through.objects.count()
@@ -51,15 +54,29 @@ def test_load_demo_twice_changes_nothing(demo_summary):
 
 @pytest.mark.django_db
 def test_v7_serves_production_and_older_versions_are_archived(demo_summary):
-    workflow = Workflow.objects.select_related("production_version").get(slug="trial_expiration_email")
+    workflow = Workflow.objects.select_related("production_version").get(
+        slug="trial_expiration_email"
+    )
     v7 = workflow.production_version
     assert v7.label == "trial_expiration_email:v7"
     assert v7.status == ArtifactStatus.APPROVED
     assert v7.approved_by.username == "admin" and v7.author.username == "ops"
     assert "risk_flags" in v7.output_schema["required"]
     assert "{{legal_restrictions}}" in v7.user_template
-    statuses = dict(PromptVersion.objects.filter(template__slug="trial_expiration_email").values_list("version", "status"))
-    assert statuses == {4: "archived", 5: "archived", 6: "archived", 7: "approved", 8: "approved", 9: "approved", 10: "approved"}  # v8-v10: eval suite candidates
+    statuses = dict(
+        PromptVersion.objects.filter(template__slug="trial_expiration_email").values_list(
+            "version", "status"
+        )
+    )
+    assert statuses == {
+        4: "archived",
+        5: "archived",
+        6: "archived",
+        7: "approved",
+        8: "approved",
+        9: "approved",
+        10: "approved",
+    }  # v8-v10: eval suite candidates
     v4 = PromptVersion.objects.get(template__slug="trial_expiration_email", version=4)
     assert "{{product_usage_summary}}" not in v4.user_template
     assert v4.created_at.date().isoformat() == "2026-05-11"
@@ -105,8 +122,12 @@ def test_demo_users_belong_to_their_role_groups(demo_summary):
     assert User.objects.get(username="admin").is_superuser
     ops, legal, manager = (User.objects.get(username=u) for u in ("ops", "legal", "manager"))
     assert ops.has_perm("workflows.start_run") and not ops.has_perm("workflows.approve_claimset")
-    assert legal.has_perm("workflows.approve_claimset") and not legal.has_perm("workflows.start_run")
-    assert manager.has_perm("workflows.view_trace") and not manager.has_perm("workflows.change_campaignbrief")
+    assert legal.has_perm("workflows.approve_claimset") and not legal.has_perm(
+        "workflows.start_run"
+    )
+    assert manager.has_perm("workflows.view_trace") and not manager.has_perm(
+        "workflows.change_campaignbrief"
+    )
 
 
 @pytest.mark.django_db
@@ -125,4 +146,6 @@ def test_load_demo_refuses_unless_the_demo_is_switched_on(settings):
         load_demo()
     assert not get_user_model().objects.exists()
 
-    assert load_demo(force=True).counts["users"] == len(DEMO_PASSWORDS) + 1  # and the service account
+    assert (
+        load_demo(force=True).counts["users"] == len(DEMO_PASSWORDS) + 1
+    )  # and the service account

@@ -42,7 +42,14 @@ def test_v10_contract_accepts_a_plain_email():
         {"email_body": "Hi there, your trial ends in 3 days.\n\nUpgrade now"},
         {"cta_text": "Upgrade now"},
     ],
-    ids=["bracket_in_subject", "angle_in_preview", "price_in_body", "braces_in_body", "body_without_the_cta_line", "other_cta"],
+    ids=[
+        "bracket_in_subject",
+        "angle_in_preview",
+        "price_in_body",
+        "braces_in_body",
+        "body_without_the_cta_line",
+        "other_cta",
+    ],
 )
 def test_v10_contract_refuses_template_leftovers_and_other_ctas(changes):
     with pytest.raises(jsonschema.ValidationError):
@@ -63,10 +70,16 @@ def test_v10_names_no_word_the_offer_check_flags_where_v9_did():
 
 def test_v10_shows_the_briefs_plan_offer_and_facts_but_not_its_internal_name():
     brief = SimpleNamespace(
-        label="hist_004", name="Trial ending: IT admins asking about SOC 2", plan_name="Business",
-        offer="", offer_expires_at=None, key_facts="The trial ends in 3 days.",
+        label="hist_004",
+        name="Trial ending: IT admins asking about SOC 2",
+        plan_name="Business",
+        offer="",
+        offer_expires_at=None,
+        key_facts="The trial ends in 3 days.",
     )
-    variables = {name: "" for name in rendering.KNOWN_VARIABLES} | {"campaign_brief": campaign_brief_variables(brief)}
+    variables = {name: "" for name in rendering.KNOWN_VARIABLES} | {
+        "campaign_brief": campaign_brief_variables(brief)
+    }
     user = rendering.render(V10["user_template"], variables)
-    assert "Plan: Business\nOffer: \nFacts: [\n  \"The trial ends in 3 days.\"\n]" in user
+    assert 'Plan: Business\nOffer: \nFacts: [\n  "The trial ends in 3 days."\n]' in user
     assert "SOC 2" not in user and "hist_004" not in user

@@ -54,7 +54,9 @@ def bundled_model(tmp_path_factory):
     port = free_port()
     log = tmp_path_factory.mktemp("model") / "server.log"
     with log.open("wb") as out:
-        process = subprocess.Popen(localmodel.server_command(port=port), stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            localmodel.server_command(port=port), stdout=out, stderr=subprocess.STDOUT
+        )
     base_url = f"http://127.0.0.1:{port}/v1"
 
     def answers():
@@ -111,13 +113,19 @@ def task_cluster(transactional_db, bundled_model, tmp_path):
     log = tmp_path / "qcluster.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "manage.py", "qcluster"], cwd=PROJECT_DIR, env=env, stdout=out, stderr=subprocess.STDOUT
+            [sys.executable, "manage.py", "qcluster"],
+            cwd=PROJECT_DIR,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     yield {"process": process, "log": log}
     stop(process)
 
 
-def test_admin_run_goes_through_the_cluster_to_a_traced_output(client, task_cluster, bundled_settings):
+def test_admin_run_goes_through_the_cluster_to_a_traced_output(
+    client, task_cluster, bundled_settings
+):
     from demo.loader import load_demo
 
     load_demo(force=True)
@@ -130,7 +138,9 @@ def test_admin_run_goes_through_the_cluster_to_a_traced_output(client, task_clus
     workflow = Workflow.objects.get(slug="trial_expiration_email")
     brief = workflow.briefs.order_by("pk").first()
 
-    response = client.post(reverse("admin:workflows_workflow_start_run", args=[workflow.pk]), {"brief": brief.pk})
+    response = client.post(
+        reverse("admin:workflows_workflow_start_run", args=[workflow.pk]), {"brief": brief.pk}
+    )
     assert response.status_code == 302
     run = Run.objects.get()
 
@@ -164,8 +174,12 @@ def test_admin_run_goes_through_the_cluster_to_a_traced_output(client, task_clus
 
 
 @pytest.mark.django_db
-def test_command_line_run_prints_a_trace_with_real_token_counts(workspace, bundled_settings, capsys):
-    call_command("run_workflow", "trial_expiration_email", "--sync", "--json", "--fresh", "--user", "ops")
+def test_command_line_run_prints_a_trace_with_real_token_counts(
+    workspace, bundled_settings, capsys
+):
+    call_command(
+        "run_workflow", "trial_expiration_email", "--sync", "--json", "--fresh", "--user", "ops"
+    )
 
     document = json.loads(capsys.readouterr().out)
     assert document["status"] == "awaiting_approval", document["error"]
@@ -177,10 +191,17 @@ def test_command_line_run_prints_a_trace_with_real_token_counts(workspace, bundl
 
 
 # A reviewer of each team (the demo's users).
-TEAM_REVIEWERS = {"legal": "legal", "brand": "brand", "lifecycle_marketing": "lifecycle", "product_marketing": "product"}
+TEAM_REVIEWERS = {
+    "legal": "legal",
+    "brand": "brand",
+    "lifecycle_marketing": "lifecycle",
+    "product_marketing": "product",
+}
 
 
-def test_a_bundled_model_run_is_routed_to_a_queue_and_decided_there_by_its_reviewer(client, task_cluster, bundled_settings):
+def test_a_bundled_model_run_is_routed_to_a_queue_and_decided_there_by_its_reviewer(
+    client, task_cluster, bundled_settings
+):
     from django.contrib.auth import get_user_model
 
     from approvals.models import ApprovalItem, Decision
@@ -191,7 +212,10 @@ def test_a_bundled_model_run_is_routed_to_a_queue_and_decided_there_by_its_revie
     users = {u.username: u for u in get_user_model().objects.all()}
     workflow = Workflow.objects.get(slug="trial_expiration_email")
     client.force_login(users["ops"])
-    client.post(reverse("admin:workflows_workflow_start_run", args=[workflow.pk]), {"brief": workflow.briefs.order_by("pk").first().pk})
+    client.post(
+        reverse("admin:workflows_workflow_start_run", args=[workflow.pk]),
+        {"brief": workflow.briefs.order_by("pk").first().pk},
+    )
     run = Run.objects.get()
 
     def routed():
@@ -220,7 +244,11 @@ def test_a_bundled_model_run_is_routed_to_a_queue_and_decided_there_by_its_revie
     run.refresh_from_db()
     assert run.status == Run.Status.REJECTED
     approval = run.trace.document["approval"]
-    assert approval["team"] == item.team.slug and approval["reviewer"] == reviewer.username and approval["decision"] == "reject"
+    assert (
+        approval["team"] == item.team.slug
+        and approval["reviewer"] == reviewer.username
+        and approval["decision"] == "reject"
+    )
     assert run.trace.document["publish"]["status"] == "blocked"
 
     def notified():
@@ -230,7 +258,9 @@ def test_a_bundled_model_run_is_routed_to_a_queue_and_decided_there_by_its_revie
     assert item.notifications.filter(channel="email").get().status == "sent"
 
 
-def test_a_v8_suite_on_the_cluster_loses_on_legal_terms_with_the_bundled_model_and_cannot_be_promoted(task_cluster, bundled_settings, capsys):
+def test_a_v8_suite_on_the_cluster_loses_on_legal_terms_with_the_bundled_model_and_cannot_be_promoted(
+    task_cluster, bundled_settings, capsys
+):
     from django.contrib.auth import get_user_model
     from django.core.exceptions import ValidationError
 
@@ -245,21 +275,44 @@ def test_a_v8_suite_on_the_cluster_loses_on_legal_terms_with_the_bundled_model_a
     ops = get_user_model().objects.get(username="ops")
     briefs = json.loads(DATASET_FILE.read_text())["items"][:3]
     imported = services.dataset_import(
-        workflow=workflow, name="Three past briefs", data=json.dumps(briefs).encode(), filename="three.json", imported_by=ops
+        workflow=workflow,
+        name="Three past briefs",
+        data=json.dumps(briefs).encode(),
+        filename="three.json",
+        imported_by=ops,
     )
     assert imported.ok, imported.errors
 
     with pytest.raises(SystemExit) as exit_info:
-        call_command("eval_suite", "trial_expiration_email", "--candidate", "v8", "--dataset", imported.dataset.slug, "--user", "ops", "--wait-seconds", "900")
+        call_command(
+            "eval_suite",
+            "trial_expiration_email",
+            "--candidate",
+            "v8",
+            "--dataset",
+            imported.dataset.slug,
+            "--user",
+            "ops",
+            "--wait-seconds",
+            "900",
+        )
 
     assert exit_info.value.code == 1
     suite = EvalSuiteRun.objects.get()
-    assert suite.status == EvalSuiteRun.Status.FINISHED and suite.decision == EvalSuiteRun.Decision.DO_NOT_PROMOTE
+    assert (
+        suite.status == EvalSuiteRun.Status.FINISHED
+        and suite.decision == EvalSuiteRun.Decision.DO_NOT_PROMOTE
+    )
     assert suite.seed == EvalSuiteRun.DEFAULT_SEED and "Sampling: seed 1" in capsys.readouterr().out
     rows = {row["name"]: row for row in suite.report["automated"]}
-    assert rows["restricted_terms"]["candidate"] == {"passed": 0, "total": 3}  # the fixed SOC 2 trust line
+    assert rows["restricted_terms"]["candidate"] == {
+        "passed": 0,
+        "total": 3,
+    }  # the fixed SOC 2 trust line
     results = list(suite.results.all())
-    assert {(r.side, r.source) for r in results} <= {(side, "model") for side in EvalSuiteResult.Side.values}
+    assert {(r.side, r.source) for r in results} <= {
+        (side, "model") for side in EvalSuiteResult.Side.values
+    }
     assert len(results) == 6 and all(r.input_tokens > 100 and r.output_tokens > 10 for r in results)
     v8 = workflow.prompt_template.versions.get(version=8)
     with pytest.raises(ValidationError, match=r"says do not promote"):

@@ -26,9 +26,20 @@ def test_a_csv_parses_facts_tags_and_outcomes():
 
     assert result.ok, result.errors
     first, second = result.rows
-    assert first.name == "Trial ending: Zoë's studio" and first.key_facts == "The trial ends in 3 days.\nViewers cost nothing."
-    assert first.tags == ("edge_case:non_ascii_name",) and first.metrics == {"sends": 1200, "clicks": 48, "unsubscribes": 3, "upgrades": 30}
-    assert second.offer_expires_at.year == 2025 and second.tags == ("edge_case:expired_offer", "edge_case:empty_usage")
+    assert (
+        first.name == "Trial ending: Zoë's studio"
+        and first.key_facts == "The trial ends in 3 days.\nViewers cost nothing."
+    )
+    assert first.tags == ("edge_case:non_ascii_name",) and first.metrics == {
+        "sends": 1200,
+        "clicks": 48,
+        "unsubscribes": 3,
+        "upgrades": 30,
+    }
+    assert second.offer_expires_at.year == 2025 and second.tags == (
+        "edge_case:expired_offer",
+        "edge_case:empty_usage",
+    )
     assert second.metrics == {} and second.product_usage_summary == ""
 
 
@@ -37,9 +48,28 @@ def test_a_bad_file_lists_every_row_error_and_keeps_nothing():
         [
             {"external_id": "a", "name": "ok", "audience_role": "dev", "plan_name": "Team"},
             {"external_id": "a", "name": "", "audience_role": "dev", "plan_name": "Team"},
-            {"external_id": "b", "name": "x", "audience_role": "dev", "plan_name": "Team", "offer_expires_at": "2026-01-01T00:00:00Z"},
-            {"external_id": "c", "name": "x", "audience_role": "dev", "plan_name": "Team", "metrics": {"sends": 10, "clicks": 11}},
-            {"external_id": "d", "name": "x", "audience_role": "dev", "plan_name": "Team", "offer": "A", "offer_expires_at": "2026-01-01"},
+            {
+                "external_id": "b",
+                "name": "x",
+                "audience_role": "dev",
+                "plan_name": "Team",
+                "offer_expires_at": "2026-01-01T00:00:00Z",
+            },
+            {
+                "external_id": "c",
+                "name": "x",
+                "audience_role": "dev",
+                "plan_name": "Team",
+                "metrics": {"sends": 10, "clicks": 11},
+            },
+            {
+                "external_id": "d",
+                "name": "x",
+                "audience_role": "dev",
+                "plan_name": "Team",
+                "offer": "A",
+                "offer_expires_at": "2026-01-01",
+            },
         ]
     ).encode()
 
@@ -61,7 +91,10 @@ def test_a_bad_file_lists_every_row_error_and_keeps_nothing():
         (b"", "The file is empty."),
         (b"external_id,name\nx,y\n", "row 1: missing required columns audience_role, plan_name"),
         (b"\xff\xfe", "The file is not UTF-8 text"),
-        (b'{"items": 3}', 'The JSON must be a list of brief objects, or an object with an "items" list.'),
+        (
+            b'{"items": 3}',
+            'The JSON must be a list of brief objects, or an object with an "items" list.',
+        ),
     ],
 )
 def test_unusable_files_are_refused_with_one_sentence(data, message):
@@ -72,10 +105,17 @@ def test_unusable_files_are_refused_with_one_sentence(data, message):
 @pytest.mark.django_db
 def test_a_rejected_file_leaves_the_existing_dataset_unchanged(workspace):
     workflow = workspace["workflow"]
-    first = services.dataset_import(workflow=workflow, name="Past", data=GOOD_CSV, filename="good.csv")
+    first = services.dataset_import(
+        workflow=workflow, name="Past", data=GOOD_CSV, filename="good.csv"
+    )
     assert first.ok and first.dataset.items.count() == 2
 
-    rejected = services.dataset_import(workflow=workflow, name="Past", data=b"external_id,name,audience_role,plan_name\n,,,\nz,n,r,\n", filename="bad.csv")
+    rejected = services.dataset_import(
+        workflow=workflow,
+        name="Past",
+        data=b"external_id,name,audience_role,plan_name\n,,,\nz,n,r,\n",
+        filename="bad.csv",
+    )
 
     assert not rejected.ok and rejected.dataset is None
     assert sorted(first.dataset.items.values_list("external_id", flat=True)) == ["h1", "h2"]
@@ -86,11 +126,17 @@ def test_a_dataset_used_by_a_suite_is_never_replaced(workspace):
     from django.core.exceptions import ValidationError
 
     workflow = workspace["workflow"]
-    dataset = services.dataset_import(workflow=workflow, name="Past", data=GOOD_CSV, filename="good.csv").dataset
+    dataset = services.dataset_import(
+        workflow=workflow, name="Past", data=GOOD_CSV, filename="good.csv"
+    ).dataset
     candidate = workflow.prompt_template.versions.get(version=9)
-    services.suite_start(workflow=workflow, candidate=candidate, dataset=dataset, started_by=None, enqueue=False)
+    services.suite_start(
+        workflow=workflow, candidate=candidate, dataset=dataset, started_by=None, enqueue=False
+    )
 
-    with pytest.raises(ValidationError, match="has been used by 1 eval suite; import the file under a new name"):
+    with pytest.raises(
+        ValidationError, match="has been used by 1 eval suite; import the file under a new name"
+    ):
         services.dataset_import(workflow=workflow, name="Past", data=GOOD_CSV, filename="good.csv")
 
 
@@ -98,8 +144,13 @@ def test_a_dataset_used_by_a_suite_is_never_replaced(workspace):
 def test_import_dataset_command_reports_counts_and_errors(workspace, tmp_path, capsys):
     good = tmp_path / "briefs.csv"
     good.write_bytes(GOOD_CSV)
-    call_command("import_dataset", "trial_expiration_email", "Command briefs", str(good), "--user", "ops")
-    assert "Imported 2 briefs into the dataset 'Command briefs' (command-briefs)" in capsys.readouterr().out
+    call_command(
+        "import_dataset", "trial_expiration_email", "Command briefs", str(good), "--user", "ops"
+    )
+    assert (
+        "Imported 2 briefs into the dataset 'Command briefs' (command-briefs)"
+        in capsys.readouterr().out
+    )
     assert EvalDataset.objects.get(slug="command-briefs").created_by.username == "ops"
 
     bad = tmp_path / "bad.json"
@@ -112,7 +163,9 @@ def test_import_dataset_command_reports_counts_and_errors(workspace, tmp_path, c
 
 @pytest.mark.django_db
 def test_the_demo_ships_120_varied_briefs_with_edge_cases(workspace):
-    dataset = EvalDataset.objects.get(workflow=workspace["workflow"], slug="historical-trial-briefs")
+    dataset = EvalDataset.objects.get(
+        workflow=workspace["workflow"], slug="historical-trial-briefs"
+    )
     items = list(dataset.items.all())
     tags = {tag for item in items for tag in item.tags}
 
@@ -128,24 +181,39 @@ def test_the_demo_ships_120_varied_briefs_with_edge_cases(workspace):
         "edge_case:non_ascii_name",
     } <= tags
     assert any(len(i.product_usage_summary) > 1500 for i in items)
-    assert any("SOC 2" in i.product_usage_summary for i in items) and any("HIPAA" in i.product_usage_summary for i in items)
+    assert any("SOC 2" in i.product_usage_summary for i in items) and any(
+        "HIPAA" in i.product_usage_summary for i in items
+    )
 
 
 @pytest.mark.django_db
 def test_a_dataset_item_renders_exactly_like_a_campaign_brief(workspace, model_server):
-    run = run_services.run_start(workflow=workspace["workflow"], brief=workspace["brief"], started_by=None, enqueue=False)
+    run = run_services.run_start(
+        workflow=workspace["workflow"], brief=workspace["brief"], started_by=None, enqueue=False
+    )
     variant = RunVariant(run=run, key=RunVariant.DEFAULT_KEY)
 
     from_item_path = brief_prompt_variables(
-        run.brief, prompt_version=run.prompt_version, claim_set=run.claim_set, brand_rules=run.brand_rules, legal_restrictions=run.legal_restrictions
+        run.brief,
+        prompt_version=run.prompt_version,
+        claim_set=run.claim_set,
+        brand_rules=run.brand_rules,
+        legal_restrictions=run.legal_restrictions,
     )
 
     assert from_item_path == prompt_variables(run, variant)
     item = EvalDatasetItem.objects.filter(offer_expires_at__isnull=False).first()
     variables = brief_prompt_variables(
-        item, prompt_version=run.prompt_version, claim_set=run.claim_set, brand_rules=run.brand_rules, legal_restrictions=run.legal_restrictions
+        item,
+        prompt_version=run.prompt_version,
+        claim_set=run.claim_set,
+        brand_rules=run.brand_rules,
+        legal_restrictions=run.legal_restrictions,
     )
-    assert variables["campaign_brief"]["id"] == item.external_id and variables["audience"]["role"] == item.audience_role
+    assert (
+        variables["campaign_brief"]["id"] == item.external_id
+        and variables["audience"]["role"] == item.audience_role
+    )
     assert variables["campaign_brief"]["offer_expires_at"] == item.offer_expires_at.isoformat()
 
 
@@ -155,10 +223,26 @@ def test_admin_import_page_shows_row_errors_and_imports_a_good_file(admin_client
 
     url = reverse("admin:evals_evaldataset_import")
     workflow = workspace["workflow"]
-    bad = admin_client.post(url, {"workflow": workflow.pk, "name": "Upload", "file": SimpleUploadedFile("b.json", b'[{"external_id": "x"}]'), "format": "auto"})
+    bad = admin_client.post(
+        url,
+        {
+            "workflow": workflow.pk,
+            "name": "Upload",
+            "file": SimpleUploadedFile("b.json", b'[{"external_id": "x"}]'),
+            "format": "auto",
+        },
+    )
     assert bad.status_code == 200 and "row 1, name: is empty" in bad.content.decode()
     assert not EvalDataset.objects.filter(slug="upload").exists()
 
-    good = admin_client.post(url, {"workflow": workflow.pk, "name": "Upload", "file": SimpleUploadedFile("g.csv", GOOD_CSV), "format": "auto"})
+    good = admin_client.post(
+        url,
+        {
+            "workflow": workflow.pk,
+            "name": "Upload",
+            "file": SimpleUploadedFile("g.csv", GOOD_CSV),
+            "format": "auto",
+        },
+    )
     assert good.status_code == 302 and EvalDataset.objects.get(slug="upload").items.count() == 2
     assert EvalSuiteRun.objects.count() == 0

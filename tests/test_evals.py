@@ -13,7 +13,9 @@ pytestmark = pytest.mark.django_db
 
 
 def run_once(ws):
-    run = services.run_start(workflow=ws["workflow"], brief=ws["brief"], started_by=ws["users"]["ops"], enqueue=False)
+    run = services.run_start(
+        workflow=ws["workflow"], brief=ws["brief"], started_by=ws["users"]["ops"], enqueue=False
+    )
     services.run_execute(run_id=run.pk)
     run.refresh_from_db()
     return run
@@ -32,7 +34,9 @@ def verdict(v, *reasons):
     return json.dumps({"verdict": v, "reasons": list(reasons) or ["ok"]})
 
 
-def test_a_clean_output_is_low_risk_and_recorded_in_the_trace(workspace, model_server, reply, valid_email):
+def test_a_clean_output_is_low_risk_and_recorded_in_the_trace(
+    workspace, model_server, reply, valid_email
+):
     model_server.push(reply.json(valid_email))
 
     run = run_once(workspace)
@@ -42,24 +46,40 @@ def test_a_clean_output_is_low_risk_and_recorded_in_the_trace(workspace, model_s
     assert {f["name"]: f["verdict"] for f in evaluation.findings}["restricted_terms"] == "pass"
     evals = run.trace.document["evals"]
     assert evals["risk_level"] == "low" and evals["policy_version"] == evaluation.policy_version
-    assert set(evals["results"]) >= {"json_schema", "cta_once", "grounding", "restricted_terms", "risk_flags_empty"}
+    assert set(evals["results"]) >= {
+        "json_schema",
+        "cta_once",
+        "grounding",
+        "restricted_terms",
+        "risk_flags_empty",
+    }
 
 
-def test_an_unapproved_restricted_term_makes_the_output_high_risk(workspace, model_server, reply, valid_email):
-    model_server.push(reply.json({**valid_email, "preview_text": "Now HIPAA compliant for your whole team."}))
+def test_an_unapproved_restricted_term_makes_the_output_high_risk(
+    workspace, model_server, reply, valid_email
+):
+    model_server.push(
+        reply.json({**valid_email, "preview_text": "Now HIPAA compliant for your whole team."})
+    )
 
     run = run_once(workspace)
 
     assert run.risk_level == "high"
-    finding = next(f for f in OutputEvaluation.objects.get(run=run).findings if f["name"] == "restricted_terms")
+    finding = next(
+        f for f in OutputEvaluation.objects.get(run=run).findings if f["name"] == "restricted_terms"
+    )
     assert finding["verdict"] == "fail"
     assert finding["spans"] == [{"field": "preview_text", "start": 4, "end": 9, "text": "HIPAA"}]
     assert run.trace.document["evals"]["results"]["restricted_terms"] == "fail"
 
 
-def test_judges_run_only_after_the_deterministic_checks_pass(workspace, model_server, reply, valid_email):
+def test_judges_run_only_after_the_deterministic_checks_pass(
+    workspace, model_server, reply, valid_email
+):
     with_judges(workspace)
-    model_server.push(reply.json({**valid_email, "cta_text": "Upgrade today"}))  # CTA not in the body: cta_once fails
+    model_server.push(
+        reply.json({**valid_email, "cta_text": "Upgrade today"})
+    )  # CTA not in the body: cta_once fails
 
     run = run_once(workspace)
 
@@ -68,7 +88,9 @@ def test_judges_run_only_after_the_deterministic_checks_pass(workspace, model_se
     assert run.risk_level == "medium"
 
 
-def test_judges_give_structured_verdicts_through_the_model_adapter(workspace, model_server, reply, valid_email):
+def test_judges_give_structured_verdicts_through_the_model_adapter(
+    workspace, model_server, reply, valid_email
+):
     with_judges(workspace)
     model_server.push(
         reply.json(valid_email),
@@ -83,15 +105,25 @@ def test_judges_give_structured_verdicts_through_the_model_adapter(workspace, mo
     assert len(judge_requests) == 3
     assert all(r["temperature"] == 0 for r in judge_requests)
     assert "Approved claims:" in judge_requests[1]["messages"][1]["content"]
-    assert Rubric.objects.get(name="grounding", version=1).instructions in judge_requests[1]["messages"][0]["content"]
+    assert (
+        Rubric.objects.get(name="grounding", version=1).instructions
+        in judge_requests[1]["messages"][0]["content"]
+    )
     verdicts = {v["name"]: v for v in OutputEvaluation.objects.get(run=run).judge_verdicts}
-    assert verdicts["grounding"]["verdict"] == "fail" and verdicts["grounding"]["rubric"] == "grounding:v1"
-    assert verdicts["grounding"]["reasons"] == ["Says 'cut costs in half', which no claim supports."]
+    assert (
+        verdicts["grounding"]["verdict"] == "fail"
+        and verdicts["grounding"]["rubric"] == "grounding:v1"
+    )
+    assert verdicts["grounding"]["reasons"] == [
+        "Says 'cut costs in half', which no claim supports."
+    ]
     assert run.risk_level == "high"
     assert run.trace.document["evals"]["results"]["judge:grounding"] == "fail"
 
 
-def test_an_unusable_judge_answer_means_review_never_a_silent_pass(workspace, model_server, reply, valid_email):
+def test_an_unusable_judge_answer_means_review_never_a_silent_pass(
+    workspace, model_server, reply, valid_email
+):
     with_judges(workspace, judges=["brand_voice"])
     model_server.push(reply.json(valid_email), reply(content="Looks great to me!"))
 
@@ -102,19 +134,29 @@ def test_an_unusable_judge_answer_means_review_never_a_silent_pass(workspace, mo
     assert run.risk_level == "medium"
 
 
-def test_a_judge_without_an_approved_rubric_asks_for_review(workspace, model_server, reply, valid_email):
+def test_a_judge_without_an_approved_rubric_asks_for_review(
+    workspace, model_server, reply, valid_email
+):
     with_judges(workspace, judges=["tone_of_legal_footer"])
     model_server.push(reply.json(valid_email))
 
     run = run_once(workspace)
 
     judged = OutputEvaluation.objects.get(run=run).judge_verdicts[0]
-    assert judged == {"name": "tone_of_legal_footer", "rubric": None, "verdict": "review", "reasons": ["No approved rubric named tone_of_legal_footer."]}
+    assert judged == {
+        "name": "tone_of_legal_footer",
+        "rubric": None,
+        "verdict": "review",
+        "reasons": ["No approved rubric named tone_of_legal_footer."],
+    }
 
 
 def test_unstaged_judges_run_even_when_a_check_fails(workspace, model_server, reply, valid_email):
     with_judges(workspace, judges=["policy"], judges_only_after_deterministic_pass=False)
-    model_server.push(reply.json({**valid_email, "cta_text": "Upgrade today"}), reply(content=verdict("review", "unsure")))
+    model_server.push(
+        reply.json({**valid_email, "cta_text": "Upgrade today"}),
+        reply(content=verdict("review", "unsure")),
+    )
 
     run = run_once(workspace)
 
@@ -149,10 +191,17 @@ class TestCheckOutputCommand:
         report = json.loads(capsys.readouterr().out)
         assert report["passed"] is True and report["risk_level"] == "low"
         assert report["checked_against"]["approved_claims_version"] == "claims_v14"
-        assert {r["name"] for r in report["results"]} >= {"grounding", "restricted_terms", "cta_once"}
+        assert {r["name"] for r in report["results"]} >= {
+            "grounding",
+            "restricted_terms",
+            "cta_once",
+        }
 
     def test_a_failing_file_exits_one_and_names_the_spans(self, workspace, tmp_path, capsys):
-        bad = {**workspace["workflow"].fallback_content, "subject_lines": ["Guaranteed 45% faster", "b", "c"]}
+        bad = {
+            **workspace["workflow"].fallback_content,
+            "subject_lines": ["Guaranteed 45% faster", "b", "c"],
+        }
         path = tmp_path / "bad.json"
         path.write_text(json.dumps(bad))
         with pytest.raises(SystemExit) as exited:

@@ -24,7 +24,9 @@ def test_the_workflow_change_page_shows_and_saves_auto_approval_allowed(client, 
     data = form_data(page.content.decode())
     data["auto_approval_allowed"] = ["on"]
     response = client.post(url, data)
-    assert response.status_code == 302, response.context and response.context["adminform"].form.errors
+    assert response.status_code == 302, (
+        response.context and response.context["adminform"].form.errors
+    )
     assert Workflow.objects.get(pk=workflow.pk).auto_approval_allowed
 
 
@@ -37,7 +39,21 @@ def test_the_checks_flag_an_unguarded_history_admin_and_fieldsets_that_drop_a_fi
     site.register(PromptTemplate, SimpleHistoryAdmin)
 
     class DropsAutoApproval(GuardedHistoryAdmin):
-        fieldsets = ((None, {"fields": ("name", "slug", "channel", "description", "prompt_template", "output_schema")}),)
+        fieldsets = (
+            (
+                None,
+                {
+                    "fields": (
+                        "name",
+                        "slug",
+                        "channel",
+                        "description",
+                        "prompt_template",
+                        "output_schema",
+                    )
+                },
+            ),
+        )
 
     site.register(Workflow, DropsAutoApproval)
     found = {(m.id, m.obj) for m in check_admin_history(site=site)}

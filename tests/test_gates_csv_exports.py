@@ -13,7 +13,7 @@ from tests.approvals_support import open_item, routed_run
 from workflows import services
 from workflows.exports import csv_writer, spreadsheet_row, spreadsheet_safe
 
-FORMULAS = ["=HYPERLINK(\"http://evil.example\")", "+1+2", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
+FORMULAS = ['=HYPERLINK("http://evil.example")', "+1+2", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
 
 
 @pytest.mark.parametrize("value", FORMULAS)
@@ -38,17 +38,23 @@ def test_csv_writer_writes_neutralised_rows():
 
 def _run_with_assignments(ws, model_server, reply, valid_email):
     model_server.push(*[reply.json({**valid_email, "rationale": f"variant {i}"}) for i in range(7)])
-    run = services.run_start(workflow=ws["workflow"], brief=ws["brief"], started_by=ws["users"]["ops"], enqueue=False)
+    run = services.run_start(
+        workflow=ws["workflow"], brief=ws["brief"], started_by=ws["users"]["ops"], enqueue=False
+    )
     services.run_execute(run_id=run.pk)
     run.refresh_from_db()
     return run
 
 
 @pytest.mark.django_db
-def test_assignments_export_neutralises_formula_customer_ids(demo_workspace, model_server, reply, valid_email, admin_client, tmp_path):
+def test_assignments_export_neutralises_formula_customer_ids(
+    demo_workspace, model_server, reply, valid_email, admin_client, tmp_path
+):
     run = _run_with_assignments(demo_workspace, model_server, reply, valid_email)
     recipient = RecipientAssignment.objects.filter(run=run).first().recipient
-    Recipient.objects.filter(pk=recipient.pk).update(customer_id='=HYPERLINK("http://evil.example","x")')
+    Recipient.objects.filter(pk=recipient.pk).update(
+        customer_id='=HYPERLINK("http://evil.example","x")'
+    )
 
     response = admin_client.get(reverse("admin:inputs_recipientassignment_export", args=[run.pk]))
     downloaded = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
@@ -58,21 +64,27 @@ def test_assignments_export_neutralises_formula_customer_ids(demo_workspace, mod
 
     for rows in (downloaded, written):
         ids = {r["customer_id"] for r in rows}
-        assert "'=HYPERLINK(\"http://evil.example\",\"x\")" in ids
+        assert '\'=HYPERLINK("http://evil.example","x")' in ids
         assert not any(cell.startswith(("=", "+", "-", "@")) for r in rows for cell in r.values())
 
 
 @pytest.mark.django_db
-def test_decisions_export_neutralises_formula_notes(client, workspace, model_server, reply, valid_email):
+def test_decisions_export_neutralises_formula_notes(
+    client, workspace, model_server, reply, valid_email
+):
     run = routed_run(workspace, model_server, reply, valid_email)
     note = "=cmd|' /C calc'!A0"
     decision = approvals_services.item_decide(
-        item_id=open_item(run).pk, decision="approve", reviewer=workspace["users"]["lifecycle"], note=note
+        item_id=open_item(run).pk,
+        decision="approve",
+        reviewer=workspace["users"]["lifecycle"],
+        note=note,
     ).decision
     client.force_login(workspace["users"]["manager"])
 
     response = client.post(
-        reverse("admin:approvals_decision_changelist"), {"action": "export_csv", "_selected_action": [decision.pk]}
+        reverse("admin:approvals_decision_changelist"),
+        {"action": "export_csv", "_selected_action": [decision.pk]},
     )
 
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))

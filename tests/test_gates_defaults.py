@@ -36,13 +36,19 @@ def render_error_pages(request) -> tuple[str, str]:
         raise RuntimeError("boom")
     except RuntimeError:
         exc_info = sys.exc_info()
-    return technical_500_response(request, *exc_info).content.decode(), ExceptionReporter(request, *exc_info).get_traceback_text()
+    return technical_500_response(request, *exc_info).content.decode(), ExceptionReporter(
+        request, *exc_info
+    ).get_traceback_text()
 
 
 def run_python(code: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env={**env, "DJANGO_SETTINGS_MODULE": "marketingai.settings"},
-        capture_output=True, text=True, timeout=120,
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**env, "DJANGO_SETTINGS_MODULE": "marketingai.settings"},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -54,7 +60,9 @@ def production_block() -> str:
 
 def check_deploy(env: dict[str, str], *, before: str = "") -> subprocess.CompletedProcess:
     script = f"{before}\nexec python manage.py check --deploy --fail-level WARNING"
-    return subprocess.run(["bash", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        ["bash", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_debug_and_the_demo_are_off_without_a_secret_key_or_any_setting(tmp_path):
@@ -73,8 +81,15 @@ def test_make_run_asks_for_debug_and_the_demo_before_loading_it():
     assert 0 <= script.find("export MARKETINGAI_DEBUG=") < load
     assert 0 <= script.find("export MARKETINGAI_DEMO=") < load
     shown = subprocess.run(
-        ["bash", "-c", 'eval "$(grep -E "^export MARKETINGAI_(DEBUG|DEMO)=" scripts/run.sh)"; echo $MARKETINGAI_DEBUG $MARKETINGAI_DEMO'],
-        cwd=ROOT, env={"PATH": os.environ["PATH"]}, capture_output=True, text=True,
+        [
+            "bash",
+            "-c",
+            'eval "$(grep -E "^export MARKETINGAI_(DEBUG|DEMO)=" scripts/run.sh)"; echo $MARKETINGAI_DEBUG $MARKETINGAI_DEMO',
+        ],
+        cwd=ROOT,
+        env={"PATH": os.environ["PATH"]},
+        capture_output=True,
+        text=True,
     )
     assert shown.stdout.split() == ["1", "1"]
 
@@ -95,7 +110,9 @@ def test_check_deploy_names_what_a_bare_install_lacks(tmp_path):
 
 
 def test_check_deploy_warns_while_the_demo_is_on(tmp_path):
-    result = check_deploy(clean_env(tmp_path), before=production_block() + "\nexport MARKETINGAI_DEMO=1")
+    result = check_deploy(
+        clean_env(tmp_path), before=production_block() + "\nexport MARKETINGAI_DEMO=1"
+    )
 
     assert result.returncode != 0 and "workflows.W011" in result.stderr + result.stdout
 
@@ -144,11 +161,25 @@ def test_the_technical_500_page_shows_no_secret_setting_or_environment_variable(
     settings.Q_CLUSTER = {**settings.Q_CLUSTER, "redis": REDIS}
     # runserver's WSGI environ carries the process environment into request.META
     request = RequestFactory().get(
-        "/admin/", DATABASE_URL=DB_URL, MARKETINGAI_SLACK_WEBHOOK_URL=WEBHOOK, OPENAI_API_KEY=API_KEY, OPENAI_BASE_URL=LLM_URL
+        "/admin/",
+        DATABASE_URL=DB_URL,
+        MARKETINGAI_SLACK_WEBHOOK_URL=WEBHOOK,
+        OPENAI_API_KEY=API_KEY,
+        OPENAI_BASE_URL=LLM_URL,
     )
     html, text = render_error_pages(request)
 
-    assert "boom" in html and "MARKETINGAI_SLACK_WEBHOOK_URL" in html and "DATABASE_URL" in text  # names stay
-    for secret in ("db-pass-7f3a", "db.internal", "hook-secret-91c2", "hooks.slack.com", API_KEY, "proxy-pass-22ab", "redis-pass-0c9d"):
+    assert (
+        "boom" in html and "MARKETINGAI_SLACK_WEBHOOK_URL" in html and "DATABASE_URL" in text
+    )  # names stay
+    for secret in (
+        "db-pass-7f3a",
+        "db.internal",
+        "hook-secret-91c2",
+        "hooks.slack.com",
+        API_KEY,
+        "proxy-pass-22ab",
+        "redis-pass-0c9d",
+    ):
         assert secret not in html and secret not in text, secret
     assert str(settings.DATABASES["default"]["NAME"]) not in html

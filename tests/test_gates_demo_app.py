@@ -30,10 +30,15 @@ def test_no_domain_module_imports_the_demo_or_holds_demo_code():
             relative = path.relative_to(ROOT)
             if "demo" in path.stem:
                 offending.append(f"{relative}: a demo module inside a domain app")
-            demo_imports = sorted(n for n in _imported_modules(path) if n == "demo" or n.startswith("demo."))
+            demo_imports = sorted(
+                n for n in _imported_modules(path) if n == "demo" or n.startswith("demo.")
+            )
             if demo_imports:
                 offending.append(f"{relative} imports {', '.join(demo_imports)}")
-            if "import_string(\"demo." in path.read_text() or "import_string('demo." in path.read_text():
+            if (
+                'import_string("demo.' in path.read_text()
+                or "import_string('demo." in path.read_text()
+            ):
                 offending.append(f"{relative} imports the demo by dotted path")
     assert not offending, offending
 

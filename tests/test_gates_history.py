@@ -17,7 +17,9 @@ from workflows.models import ArtifactStatus, ClaimSet, PromptVersion, Run, Workf
 pytestmark = pytest.mark.django_db
 
 
-def _post_revert(client, *, obj, row, as_user, admin, changes: dict | None = None, drop: tuple[str, ...] = ()):
+def _post_revert(
+    client, *, obj, row, as_user, admin, changes: dict | None = None, drop: tuple[str, ...] = ()
+):
     """Post ``row``'s revert form (as the admin's page shows it) as ``as_user``, with ``changes``."""
     client.force_login(admin)
     data = revert_form_data(client, obj, row.history_id)
@@ -31,11 +33,17 @@ def _post_revert(client, *, obj, row, as_user, admin, changes: dict | None = Non
 # --- Hole 1: view permission is not change permission -------------------------------------------
 
 
-def test_view_only_legal_cannot_revert_a_workflow_to_steps_that_skip_evals_and_approval(client, demo_workspace):
+def test_view_only_legal_cannot_revert_a_workflow_to_steps_that_skip_evals_and_approval(
+    client, demo_workspace
+):
     workflow, users = demo_workspace["workflow"], demo_workspace["users"]
     before = stored_row(workflow)
     response = _post_revert(
-        client, obj=workflow, row=workflow.history.earliest("history_date"), as_user=users["legal"], admin=users["admin"],
+        client,
+        obj=workflow,
+        row=workflow.history.earliest("history_date"),
+        as_user=users["legal"],
+        admin=users["admin"],
         changes={"steps": '["render_prompt", "generate"]'},
     )
     assert response.status_code == 403
@@ -46,7 +54,12 @@ def test_view_only_legal_cannot_disable_the_high_risk_to_legal_rule(client, demo
     users = demo_workspace["users"]
     rule = RoutingRule.objects.get(name="High risk to legal")
     response = _post_revert(
-        client, obj=rule, row=rule.history.earliest("history_date"), as_user=users["legal"], admin=users["admin"], drop=("enabled",)
+        client,
+        obj=rule,
+        row=rule.history.earliest("history_date"),
+        as_user=users["legal"],
+        admin=users["admin"],
+        drop=("enabled",),
     )
     assert response.status_code == 403
     assert RoutingRule.objects.get(pk=rule.pk).enabled
@@ -57,33 +70,47 @@ def test_view_only_legal_cannot_move_a_review_team_onto_another_group(client, de
     team = ReviewTeam.objects.get(slug=ReviewTeam.LEGAL)
     other = Group.objects.exclude(pk=team.group_id).first()
     response = _post_revert(
-        client, obj=team, row=team.history.earliest("history_date"), as_user=users["legal"], admin=users["admin"],
+        client,
+        obj=team,
+        row=team.history.earliest("history_date"),
+        as_user=users["legal"],
+        admin=users["admin"],
         changes={"group": str(other.pk)},
     )
     assert response.status_code == 403
     assert ReviewTeam.objects.get(pk=team.pk).group_id == team.group_id
 
 
-def test_view_only_ops_cannot_relax_promotion_criteria_to_allow_every_legal_failure(client, demo_workspace):
+def test_view_only_ops_cannot_relax_promotion_criteria_to_allow_every_legal_failure(
+    client, demo_workspace
+):
     users = demo_workspace["users"]
     criteria = PromotionCriteria.objects.get(workflow=demo_workspace["workflow"])
     before = stored_row(criteria)
     response = _post_revert(
-        client, obj=criteria, row=criteria.history.earliest("history_date"), as_user=users["ops"], admin=users["admin"],
+        client,
+        obj=criteria,
+        row=criteria.history.earliest("history_date"),
+        as_user=users["ops"],
+        admin=users["admin"],
         changes={"max_legal_failure_pct": "100"},
     )
     assert response.status_code == 403
     assert stored_row(criteria) == before
 
 
-def test_ops_reverting_a_draft_prompt_version_changes_its_content_and_nothing_else(client, demo_workspace):
+def test_ops_reverting_a_draft_prompt_version_changes_its_content_and_nothing_else(
+    client, demo_workspace
+):
     users = demo_workspace["users"]
     draft = demo_workspace["workflow"].production_version.new_draft(by=users["ops"])
     first = draft.history.earliest("history_date")
     draft.changelog = "second wording"
     draft.save()
     before = stored_row(draft)
-    response = _post_revert(client, obj=draft, row=first, as_user=users["ops"], admin=users["admin"])
+    response = _post_revert(
+        client, obj=draft, row=first, as_user=users["ops"], admin=users["admin"]
+    )
     assert response.status_code == 302
     after = stored_row(draft)
     assert after["changelog"] == first.changelog != before["changelog"]
@@ -101,12 +128,16 @@ def _assert_refused_as_frozen(response, client):
     assert "cannot be reverted" in page.content.decode()
 
 
-def test_reverting_the_production_prompt_version_to_its_draft_row_is_refused(client, demo_workspace):
+def test_reverting_the_production_prompt_version_to_its_draft_row_is_refused(
+    client, demo_workspace
+):
     users, workflow = demo_workspace["users"], demo_workspace["workflow"]
     version = workflow.production_version
     draft_row = version.history.filter(status=ArtifactStatus.DRAFT).earliest("history_date")
     before = stored_row(version)
-    response = _post_revert(client, obj=version, row=draft_row, as_user=users["admin"], admin=users["admin"])
+    response = _post_revert(
+        client, obj=version, row=draft_row, as_user=users["admin"], admin=users["admin"]
+    )
     _assert_refused_as_frozen(response, client)
     assert stored_row(version) == before
     assert Workflow.objects.get(pk=workflow.pk).production_version_id == version.pk
@@ -121,7 +152,9 @@ def test_reverting_an_approved_claim_set_to_its_draft_row_is_refused(client, dem
     claims = ClaimSet.objects.latest_approved()
     draft_row = claims.history.filter(status=ArtifactStatus.DRAFT).earliest("history_date")
     before = stored_row(claims)
-    response = _post_revert(client, obj=claims, row=draft_row, as_user=users["admin"], admin=users["admin"])
+    response = _post_revert(
+        client, obj=claims, row=draft_row, as_user=users["admin"], admin=users["admin"]
+    )
     _assert_refused_as_frozen(response, client)
     assert stored_row(claims) == before
     with pytest.raises(ValidationError, match="only through approve"):
@@ -134,7 +167,9 @@ def _second_approved_version(workflow, users) -> PromptVersion:
     return version
 
 
-def test_an_old_workflow_history_row_does_not_re_pin_production_to_an_archived_version(client, demo_workspace):
+def test_an_old_workflow_history_row_does_not_re_pin_production_to_an_archived_version(
+    client, demo_workspace
+):
     users, workflow = demo_workspace["users"], demo_workspace["workflow"]
     old = workflow.production_version
     new = _second_approved_version(workflow, users)
@@ -142,8 +177,12 @@ def test_an_old_workflow_history_row_does_not_re_pin_production_to_an_archived_v
     old.archive(by=users["admin"], reason="superseded")
     old_row = workflow.history.filter(production_version_id=old.pk).latest("history_date")
 
-    response = _post_revert(client, obj=workflow, row=old_row, as_user=users["admin"], admin=users["admin"])
-    assert response.status_code == 302  # the change form's fields revert; the pin is not one of them
+    response = _post_revert(
+        client, obj=workflow, row=old_row, as_user=users["admin"], admin=users["admin"]
+    )
+    assert (
+        response.status_code == 302
+    )  # the change form's fields revert; the pin is not one of them
     assert Workflow.objects.get(pk=workflow.pk).production_version_id == new.pk
     with pytest.raises(ValidationError, match="moves only through promotion approval or rollback"):
         old_row.instance.save()
@@ -167,7 +206,11 @@ def test_status_and_approval_change_only_through_approve_or_archive(demo_workspa
             version.save(**kwargs)
     with pytest.raises(ValidationError, match="starts as a draft"):
         PromptVersion.objects.create(
-            template=approved.template, system_prompt="s", user_template="u", output_schema={"type": "object"}, status=ArtifactStatus.APPROVED
+            template=approved.template,
+            system_prompt="s",
+            user_template="u",
+            output_schema={"type": "object"},
+            status=ArtifactStatus.APPROVED,
         )
     assert stored_row(approved)["status"] == ArtifactStatus.APPROVED
 
@@ -192,7 +235,9 @@ def test_the_production_pin_moves_only_through_pin_production_version(demo_works
     for kwargs in ({}, {"update_fields": ["production_version"]}):
         workflow = Workflow.objects.get(pk=workflow.pk)
         workflow.production_version = other
-        with pytest.raises(ValidationError, match="moves only through promotion approval or rollback"):
+        with pytest.raises(
+            ValidationError, match="moves only through promotion approval or rollback"
+        ):
             workflow.save(**kwargs)
     assert Workflow.objects.get(pk=workflow.pk).production_version_id == pinned
 
@@ -204,24 +249,35 @@ def test_run_start_refuses_a_pinned_version_that_is_no_longer_approved(demo_work
     users, workflow = demo_workspace["users"], demo_workspace["workflow"]
     workflow.production_version.archive(by=users["admin"], reason="withdrawn")
     with pytest.raises(ValidationError, match="runs use approved prompt versions only"):
-        services.run_start(workflow=workflow, brief=demo_workspace["brief"], started_by=users["ops"], enqueue=False)
+        services.run_start(
+            workflow=workflow, brief=demo_workspace["brief"], started_by=users["ops"], enqueue=False
+        )
     assert not Run.objects.exists()
 
 
 def test_a_revision_refuses_a_prompt_version_archived_since_the_run(demo_workspace):
     users, workflow = demo_workspace["users"], demo_workspace["workflow"]
-    run = services.run_start(workflow=workflow, brief=demo_workspace["brief"], started_by=users["ops"], enqueue=False)
+    run = services.run_start(
+        workflow=workflow, brief=demo_workspace["brief"], started_by=users["ops"], enqueue=False
+    )
     run.prompt_version.archive(by=users["admin"], reason="withdrawn")
     with pytest.raises(ValidationError, match="runs use approved prompt versions only"):
-        services.run_start_revision(original=run, reviewer_note="shorter", requested_by=users["legal"], enqueue=False)
+        services.run_start_revision(
+            original=run, reviewer_note="shorter", requested_by=users["legal"], enqueue=False
+        )
     assert Run.objects.count() == 1
 
 
-def test_the_start_run_page_says_why_an_unapproved_production_version_cannot_run(client, demo_workspace):
+def test_the_start_run_page_says_why_an_unapproved_production_version_cannot_run(
+    client, demo_workspace
+):
     users, workflow = demo_workspace["users"], demo_workspace["workflow"]
     workflow.production_version.archive(by=users["admin"], reason="withdrawn")
     client.force_login(users["ops"])
-    page = client.post(reverse("admin:workflows_workflow_start_run", args=[workflow.pk]), {"brief": demo_workspace["brief"].pk})
+    page = client.post(
+        reverse("admin:workflows_workflow_start_run", args=[workflow.pk]),
+        {"brief": demo_workspace["brief"].pk},
+    )
     assert page.status_code == 200
     assert "runs use approved prompt versions only" in page.content.decode()
     assert not Run.objects.exists()

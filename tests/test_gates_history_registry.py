@@ -38,15 +38,27 @@ def _objects_with_history(model) -> list:
     objects = list(model._default_manager.filter(pk__in=ids).order_by("pk"))
     picked = objects[:1]
     if hasattr(model, "is_frozen"):
-        picked += [next((o for o in objects if o.is_frozen is frozen), None) for frozen in (True, False)]
+        picked += [
+            next((o for o in objects if o.is_frozen is frozen), None) for frozen in (True, False)
+        ]
     return list({o.pk: o for o in picked if o is not None}.values())
 
 
 def _mark_a_text_field(model, data: dict[str, list[str]]) -> None:
     """Alter one plain text field of the posted data, so a saved revert always shows."""
     for field in model._meta.concrete_fields:
-        plain = field.get_internal_type() in {"CharField", "TextField"} and not field.choices and not field.unique
-        if plain and field.name in data and (field.max_length is None or len(data[field.name][0]) + len(MARK) <= field.max_length):
+        plain = (
+            field.get_internal_type() in {"CharField", "TextField"}
+            and not field.choices
+            and not field.unique
+        )
+        if (
+            plain
+            and field.name in data
+            and (
+                field.max_length is None or len(data[field.name][0]) + len(MARK) <= field.max_length
+            )
+        ):
             data[field.name] = [data[field.name][0] + MARK]
             return
 
@@ -61,7 +73,12 @@ def test_every_history_admin_refuses_reverts_the_role_may_not_make(client, demo_
     users = {name: get_user_model().objects.get(username=name) for name in DEMO_USERS}
     covered, refused, saved, problems = set(), 0, 0, []
     # A run and its trace have history too (read-only audit data).
-    services.run_start(workflow=demo_workspace["workflow"], brief=demo_workspace["brief"], started_by=users["ops"], enqueue=False)
+    services.run_start(
+        workflow=demo_workspace["workflow"],
+        brief=demo_workspace["brief"],
+        started_by=users["ops"],
+        enqueue=False,
+    )
     for model, model_admin in admin.site._registry.items():
         if not isinstance(model_admin, SimpleHistoryAdmin):
             continue
@@ -73,12 +90,15 @@ def test_every_history_admin_refuses_reverts_the_role_may_not_make(client, demo_
             covered.add(model._meta.label)
             for role, user in users.items():
                 current = model._default_manager.get(pk=obj.pk)
-                may_change = model_admin.has_change_permission(_request(user), current) and not getattr(current, "is_frozen", False)
+                may_change = model_admin.has_change_permission(
+                    _request(user), current
+                ) and not getattr(current, "is_frozen", False)
                 # Fields no change form edits (status, pin, approver, version...): simple-history would write the old row's.
                 outside_form = [
                     f.attname
                     for f in model._meta.concrete_fields
-                    if not f.editable and f.name not in model_admin.get_form(_request(user), current).base_fields
+                    if not f.editable
+                    and f.name not in model_admin.get_form(_request(user), current).base_fields
                 ]
                 before, history_rows = stored_row(current), current.history.count()
                 client.force_login(user)
@@ -86,17 +106,31 @@ def test_every_history_admin_refuses_reverts_the_role_may_not_make(client, demo_
                 after = stored_row(current)
                 where = f"{model._meta.label} {obj.pk} as {role}"
                 if may_change:
-                    if response.status_code != 302 or response["Location"].rstrip("/").endswith("/history"):
-                        errors = response.context["adminform"].form.errors if response.context else ""
-                        problems.append(f"{where}: may change, but the revert was not saved ({response.status_code} {errors})")
+                    if response.status_code != 302 or response["Location"].rstrip("/").endswith(
+                        "/history"
+                    ):
+                        errors = (
+                            response.context["adminform"].form.errors if response.context else ""
+                        )
+                        problems.append(
+                            f"{where}: may change, but the revert was not saved ({response.status_code} {errors})"
+                        )
                     # None took the old row's value (a counter such as a policy's version may move on).
-                    took = [f for f in outside_form if getattr(row, f) != before[f] and after[f] == getattr(row, f)]
+                    took = [
+                        f
+                        for f in outside_form
+                        if getattr(row, f) != before[f] and after[f] == getattr(row, f)
+                    ]
                     if took:
-                        problems.append(f"{where}: the revert wrote the old row's {', '.join(took)}")
+                        problems.append(
+                            f"{where}: the revert wrote the old row's {', '.join(took)}"
+                        )
                     saved += 1
                 else:
                     if after != before or current.history.count() != history_rows:
-                        problems.append(f"{where}: may not change it, but the revert changed it ({response.status_code})")
+                        problems.append(
+                            f"{where}: may not change it, but the revert changed it ({response.status_code})"
+                        )
                     elif response.status_code not in (302, 403):
                         problems.append(f"{where}: refused with {response.status_code}")
                     refused += 1

@@ -39,7 +39,8 @@ pytestmark = pytest.mark.django_db
 
 # Every concrete versioned document: a new one is covered without a new test.
 VERSIONED_MODELS = sorted(
-    (m for m in apps.get_models() if issubclass(m, VersionedArtifact) and not m._meta.abstract), key=lambda m: m._meta.label
+    (m for m in apps.get_models() if issubclass(m, VersionedArtifact) and not m._meta.abstract),
+    key=lambda m: m._meta.label,
 )
 
 
@@ -59,19 +60,30 @@ def _edit_as(obj, user, **changes):
 
 def test_the_walk_finds_every_versioned_document():
     labels = {m._meta.label for m in VERSIONED_MODELS}
-    assert {"workflows.ClaimSet", "workflows.BrandRules", "workflows.LegalRestrictionSet", "workflows.PromptVersion", "evals.Rubric"} <= labels
+    assert {
+        "workflows.ClaimSet",
+        "workflows.BrandRules",
+        "workflows.LegalRestrictionSet",
+        "workflows.PromptVersion",
+        "evals.Rubric",
+    } <= labels
 
 
 @pytest.mark.parametrize("model", VERSIONED_MODELS, ids=lambda m: m._meta.label)
 def test_neither_the_creator_nor_a_later_editor_may_approve_a_version(workspace, model):
     users = workspace["users"]
     in_force = model.objects.approved().order_by("-version").first()
-    assert in_force is not None, f"The demo has no approved {model._meta.verbose_name}: give it one so this gate is tested."
+    assert in_force is not None, (
+        f"The demo has no approved {model._meta.verbose_name}: give it one so this gate is tested."
+    )
     draft = in_force.new_draft(by=users["ops"])
     _edit_as(draft, users["manager"], changelog="Second pair of hands")
 
     for author in ("ops", "manager"):
-        with pytest.raises(ValidationError, match=f"{author} wrote or edited {draft}: a second person must approve it"):
+        with pytest.raises(
+            ValidationError,
+            match=f"{author} wrote or edited {draft}: a second person must approve it",
+        ):
             draft.approve(by=users[author])
         assert model.objects.get(pk=draft.pk).status == "draft"
     assert draft.author_ids() == {users["ops"].pk, users["manager"].pk}
@@ -122,22 +134,36 @@ def test_a_second_editor_of_a_draft_prompt_can_neither_approve_it_nor_decide_run
     draft = workflow.production_version.new_draft(by=users["ops"])
     client.force_login(admin)
 
-    response = _post_prompt_edit(client, draft, changelog="Tightened by the admin", system_prompt=draft.system_prompt + "\n- Be brief.")
+    response = _post_prompt_edit(
+        client,
+        draft,
+        changelog="Tightened by the admin",
+        system_prompt=draft.system_prompt + "\n- Be brief.",
+    )
     assert response.status_code == 302
     assert draft.history.filter(history_type="~").first().history_user == admin
 
     response = client.post(
-        reverse("admin:workflows_promptversion_changelist"), {"action": "approve_selected", "_selected_action": [draft.pk]}, follow=True
+        reverse("admin:workflows_promptversion_changelist"),
+        {"action": "approve_selected", "_selected_action": [draft.pk]},
+        follow=True,
     )
     assert "admin wrote or edited" in response.content.decode()
     assert PromptVersion.objects.get(pk=draft.pk).status == "draft"
 
-    second_admin = get_user_model().objects.create_superuser("second-admin", "second@example.com", "x-unused-2")
+    second_admin = get_user_model().objects.create_superuser(
+        "second-admin", "second@example.com", "x-unused-2"
+    )
     client.force_login(second_admin)
-    client.post(reverse("admin:workflows_promptversion_changelist"), {"action": "approve_selected", "_selected_action": [draft.pk]})
+    client.post(
+        reverse("admin:workflows_promptversion_changelist"),
+        {"action": "approve_selected", "_selected_action": [draft.pk]},
+    )
     draft.refresh_from_db()
     assert (draft.status, draft.approved_by) == ("approved", second_admin)
-    workflow.pin_production_version(draft, by=second_admin, reason="Test: the edited draft serves production")
+    workflow.pin_production_version(
+        draft, by=second_admin, reason="Test: the edited draft serves production"
+    )
 
     run = routed_run(workspace, model_server, reply, valid_email, user="ops")
     assert run.prompt_version == draft
@@ -155,7 +181,10 @@ def test_an_editor_of_a_prompt_version_may_not_approve_its_promotion(workspace):
     draft.approve(by=users["admin"])
     request = PromotionRequest(workflow=workflow, version=draft, requested_by=users["ops"])
 
-    assert request.refusal(users["manager"]) == f"manager wrote {draft.label}: a second person must approve its promotion."
+    assert (
+        request.refusal(users["manager"])
+        == f"manager wrote {draft.label}: a second person must approve its promotion."
+    )
 
 
 # --- Escalation hands the run to someone else ------------------------------------------------------
@@ -177,10 +206,16 @@ def test_a_superuser_who_escalates_an_item_cannot_decide_the_item_it_escalated_t
     escalated = open_item(run)
     assert escalated.team == brand
 
-    response = client.post(reverse("admin:approvals_reviewqueueitem_change", args=[escalated.pk]), {"decision": "approve", "note": ""})
+    response = client.post(
+        reverse("admin:approvals_reviewqueueitem_change", args=[escalated.pk]),
+        {"decision": "approve", "note": ""},
+    )
     assert "You already decided" in response.content.decode()
     assert ApprovalItem.objects.get(pk=escalated.pk).is_open
-    with pytest.raises(CommandError, match=f"You already decided {run.run_id} in the Lifecycle marketing queue \\(escalate to team\\)"):
+    with pytest.raises(
+        CommandError,
+        match=f"You already decided {run.run_id} in the Lifecycle marketing queue \\(escalate to team\\)",
+    ):
         call_command("decide_item", str(escalated.pk), "--decision", "approve", "--user", "admin")
 
     approvals.item_decide(item_id=escalated.pk, decision="approve", reviewer=users["brand"])
@@ -191,7 +226,9 @@ def test_a_superuser_who_escalates_an_item_cannot_decide_the_item_it_escalated_t
 # --- Who acted: --user, or the service account ---------------------------------------------------
 
 
-def test_run_workflow_without_user_records_the_service_account(workspace, service_account, model_server, reply, valid_email):
+def test_run_workflow_without_user_records_the_service_account(
+    workspace, service_account, model_server, reply, valid_email
+):
     model_server.push(reply.json(valid_email))
 
     call_command("run_workflow", "trial_expiration_email", "--sync", "--fresh")
@@ -206,11 +243,16 @@ def test_run_workflow_without_user_records_the_service_account(workspace, servic
 @pytest.mark.parametrize(
     ("configured", "message"),
     [
-        ("", "No user was named and no service account is configured: pass --user NAME, or set MARKETINGAI_SERVICE_USER"),
+        (
+            "",
+            "No user was named and no service account is configured: pass --user NAME, or set MARKETINGAI_SERVICE_USER",
+        ),
         ("ghost", "The service account 'ghost' \\(MARKETINGAI_SERVICE_USER\\) does not exist"),
     ],
 )
-def test_a_command_without_user_refuses_clearly_when_no_service_account_can_act(workspace, settings, configured, message):
+def test_a_command_without_user_refuses_clearly_when_no_service_account_can_act(
+    workspace, settings, configured, message
+):
     settings.MARKETINGAI_SERVICE_USER = configured
     runs = Run.objects.count()
 
@@ -224,11 +266,15 @@ def test_decide_item_names_its_reviewer(workspace, model_server, reply, valid_em
     with pytest.raises(CommandError, match="--user"):
         call_command("decide_item", str(open_item(run).pk), "--decision", "approve")
 
-    call_command("decide_item", str(open_item(run).pk), "--decision", "approve", "--user", "lifecycle")
+    call_command(
+        "decide_item", str(open_item(run).pk), "--decision", "approve", "--user", "lifecycle"
+    )
     assert ApprovalItem.objects.get(run=run).decision.reviewer == workspace["users"]["lifecycle"]
 
 
-def test_the_service_account_never_approves_or_decides_even_as_a_superuser(workspace, service_account, model_server, reply, valid_email):
+def test_the_service_account_never_approves_or_decides_even_as_a_superuser(
+    workspace, service_account, model_server, reply, valid_email
+):
     service_account.is_superuser = True
     service_account.save()
     bot = _fresh(service_account)
@@ -238,13 +284,22 @@ def test_the_service_account_never_approves_or_decides_even_as_a_superuser(works
     assert "is the service account" in approvals.refusal_reason(user=bot, item=open_item(run))
     with pytest.raises(ValidationError, match="is the service account"):
         draft.approve(by=bot)
-    request = PromotionRequest(workflow=workspace["workflow"], version=workspace["workflow"].production_version, requested_by=workspace["users"]["ops"])
+    request = PromotionRequest(
+        workflow=workspace["workflow"],
+        version=workspace["workflow"].production_version,
+        requested_by=workspace["users"]["ops"],
+    )
     assert "is the service account" in request.refusal(bot)
 
 
 def test_the_suite_sweeper_acts_as_the_service_account(workspace, service_account):
     candidate = workspace["workflow"].prompt_template.versions.get(version=9)
-    stuck = evals.suite_start(workflow=workspace["workflow"], candidate=candidate, started_by=workspace["users"]["ops"], enqueue=False)
+    stuck = evals.suite_start(
+        workflow=workspace["workflow"],
+        candidate=candidate,
+        started_by=workspace["users"]["ops"],
+        enqueue=False,
+    )
     EvalSuiteRun.objects.filter(pk=stuck.pk).update(created_at=timezone.now() - timedelta(hours=6))
 
     call_command("fail_stuck_suites")
@@ -291,7 +346,12 @@ def test_nobody_adds_changes_or_deletes_a_recipient_in_the_admin(client, workspa
     )
     assert response.status_code == 403
     assert client.get(reverse("admin:inputs_recipient_add")).status_code == 403
-    assert client.post(reverse("admin:inputs_recipient_delete", args=[recipient.pk]), {"post": "yes"}).status_code == 403
+    assert (
+        client.post(
+            reverse("admin:inputs_recipient_delete", args=[recipient.pk]), {"post": "yes"}
+        ).status_code
+        == 403
+    )
     assert Recipient.objects.filter(pk=recipient.pk).values().get() == stored
 
 
@@ -304,7 +364,9 @@ def test_a_stored_recipient_cannot_be_saved_with_new_values(workspace):
 
 def test_a_segments_refreshed_at_is_not_editable_in_the_admin(client, workspace):
     refreshed = timezone.now() - timedelta(days=3)
-    segment = AudienceSegment.objects.create(slug="fresh-one", name="Fresh one", refreshed_at=refreshed)
+    segment = AudienceSegment.objects.create(
+        slug="fresh-one", name="Fresh one", refreshed_at=refreshed
+    )
     client.force_login(workspace["users"]["ops"])
     url = reverse("admin:workflows_audiencesegment_change", args=[segment.pk])
 
@@ -331,26 +393,44 @@ def test_a_segments_refreshed_at_is_not_editable_in_the_admin(client, workspace)
 
 
 def test_a_segments_refreshed_at_moves_only_through_an_import_or_a_pull(workspace):
-    segment = AudienceSegment.objects.create(slug="manual", name="Manual", refreshed_at=timezone.now() - timedelta(days=3))
+    segment = AudienceSegment.objects.create(
+        slug="manual", name="Manual", refreshed_at=timezone.now() - timedelta(days=3)
+    )
     segment.refreshed_at = timezone.now()
     with pytest.raises(ValidationError, match="refreshed only by importing or pulling"):
         segment.save()
 
 
 @pytest.mark.parametrize("named", [True, False], ids=["with --user", "service account"])
-def test_an_import_records_who_imported_when_and_from_which_file(workspace, service_account, tmp_path, named):
+def test_an_import_records_who_imported_when_and_from_which_file(
+    workspace, service_account, tmp_path, named
+):
     segment = AudienceSegment.objects.create(slug="imported-here", name="Imported here")
     path = tmp_path / "november_trials.csv"
-    path.write_text("customer_id,email,consent\nc1,a@example.com,in\nc2,b@example.com,out\n", encoding="utf-8")
+    path.write_text(
+        "customer_id,email,consent\nc1,a@example.com,in\nc2,b@example.com,out\n", encoding="utf-8"
+    )
     actor = workspace["users"]["ops"] if named else service_account
 
     call_command("import_audience", segment.slug, str(path), *(["--user", "ops"] if named else []))
 
     record = AudienceImport.objects.get(segment=segment)
-    assert (record.imported_by, record.source_name, record.status) == (actor, "november_trials.csv", "imported")
+    assert (record.imported_by, record.source_name, record.status) == (
+        actor,
+        "november_trials.csv",
+        "imported",
+    )
     import_row = record.history.get()
-    assert import_row.history_user == actor and "november_trials.csv" in import_row.history_change_reason
+    assert (
+        import_row.history_user == actor
+        and "november_trials.csv" in import_row.history_change_reason
+    )
     segment_row = segment.history.order_by("-history_date").first()
-    assert segment_row.history_user == actor and "from november_trials.csv" in segment_row.history_change_reason
+    assert (
+        segment_row.history_user == actor
+        and "from november_trials.csv" in segment_row.history_change_reason
+    )
     assert segment_row.refreshed_at == record.imported_at
-    assert set(Recipient.objects.filter(segment=segment).values_list("audience_import", flat=True)) == {record.pk}
+    assert set(
+        Recipient.objects.filter(segment=segment).values_list("audience_import", flat=True)
+    ) == {record.pk}

@@ -43,7 +43,14 @@ CREDENTIAL = "cdp-secret-value-5d1e8a"
 @pytest.mark.parametrize(
     "host",
     ["127.0.0.1", "localhost", "[::ffff:127.0.0.1]", "2130706433", "0.0.0.0", "127.1.2.3"],
-    ids=["loopback", "localhost-name", "ipv4-mapped-ipv6", "decimal-loopback", "unspecified", "loopback-range"],
+    ids=[
+        "loopback",
+        "localhost-name",
+        "ipv4-mapped-ipv6",
+        "decimal-loopback",
+        "unspecified",
+        "loopback-range",
+    ],
 )
 def test_a_loopback_host_is_refused_before_connecting(settings, server, host):
     settings.MARKETINGAI_OUTBOUND_ALLOWED_HOSTS = []
@@ -52,7 +59,9 @@ def test_a_loopback_host_is_refused_before_connecting(settings, server, host):
         outbound.get_json(server.url(host=host))
 
     assert server.connections == 0 and server.requests == []
-    assert "127.0.0.1" not in str(caught.value) or "127.0.0.1" in host  # a refused name's address is not told
+    assert (
+        "127.0.0.1" not in str(caught.value) or "127.0.0.1" in host
+    )  # a refused name's address is not told
 
 
 @pytest.mark.parametrize(
@@ -69,7 +78,18 @@ def test_a_loopback_host_is_refused_before_connecting(settings, server, host):
         "http://[64:ff9b::a00:1]/",
         "http://224.0.0.1/",
     ],
-    ids=["10.x", "192.168.x", "172.16.x", "cgnat", "metadata", "ipv6-loopback", "ec2-metadata-v6", "link-local-v6", "nat64-to-private", "multicast"],
+    ids=[
+        "10.x",
+        "192.168.x",
+        "172.16.x",
+        "cgnat",
+        "metadata",
+        "ipv6-loopback",
+        "ec2-metadata-v6",
+        "link-local-v6",
+        "nat64-to-private",
+        "multicast",
+    ],
 )
 def test_a_private_or_metadata_address_is_refused_at_once(settings, url):
     settings.MARKETINGAI_OUTBOUND_ALLOWED_HOSTS = []
@@ -78,10 +98,14 @@ def test_a_private_or_metadata_address_is_refused_at_once(settings, url):
     with pytest.raises(outbound.OutboundRefused, match=REFUSED):
         outbound.get_json(url, timeout=10)
 
-    assert time.monotonic() - started < 0.5  # no connection attempt to an address that would not answer
+    assert (
+        time.monotonic() - started < 0.5
+    )  # no connection attempt to an address that would not answer
 
 
-def test_a_host_name_resolving_to_a_private_address_is_refused_without_telling_the_address(settings, monkeypatch):
+def test_a_host_name_resolving_to_a_private_address_is_refused_without_telling_the_address(
+    settings, monkeypatch
+):
     settings.MARKETINGAI_OUTBOUND_ALLOWED_HOSTS = []
     scripted_dns(monkeypatch, {"cdp.corp.example": ["10.20.30.40"]})
 
@@ -120,14 +144,18 @@ def test_an_allow_listed_loopback_host_and_port_is_reached(settings, server):
     assert server.connections == 1
 
 
-def test_an_outbound_request_inside_a_database_transaction_is_refused_before_connecting(settings, server, db):
+def test_an_outbound_request_inside_a_database_transaction_is_refused_before_connecting(
+    settings, server, db
+):
     from django.db import transaction
     from django.db.transaction import TransactionManagementError
 
     settings.MARKETINGAI_OUTBOUND_ALLOWED_HOSTS = [server.key]
 
     with transaction.atomic():
-        with pytest.raises(TransactionManagementError, match="must not run inside a database transaction"):
+        with pytest.raises(
+            TransactionManagementError, match="must not run inside a database transaction"
+        ):
             outbound.get_json(server.url())
     assert server.connections == 0
 
@@ -156,7 +184,9 @@ def test_the_connection_goes_to_the_address_that_was_checked(settings, server, m
     settings.MARKETINGAI_OUTBOUND_ALLOWED_HOSTS = [f"cdp.example:{server.port}"]
     lookups = scripted_dns(monkeypatch, {"cdp.example": ["127.0.0.1", "10.255.255.1"]})
 
-    assert outbound.get_json(f"http://cdp.example:{server.port}/recipients.json", timeout=2) == {"recipients": []}
+    assert outbound.get_json(f"http://cdp.example:{server.port}/recipients.json", timeout=2) == {
+        "recipients": []
+    }
 
     assert lookups == ["cdp.example"]
     assert server.connections == 1
@@ -184,9 +214,15 @@ def test_a_name_with_one_private_answer_among_public_ones_is_refused(settings, m
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("ftp://files.example/recipients.json", "ftp://files.example/recipients.json is not an http or https URL."),
+        (
+            "ftp://files.example/recipients.json",
+            "ftp://files.example/recipients.json is not an http or https URL.",
+        ),
         ("file:///etc/passwd", "file:///etc/passwd is not an http or https URL."),
-        ("http://user:pw-7788@cdp.example/x", "http://cdp.example/x carries a user name or password; put the credential in a named secret instead."),
+        (
+            "http://user:pw-7788@cdp.example/x",
+            "http://cdp.example/x carries a user name or password; put the credential in a named secret instead.",
+        ),
     ],
 )
 def test_only_plain_http_urls_are_requested(url, message):
@@ -203,9 +239,16 @@ def test_a_redirect_is_refused_and_not_followed(settings, server, other_server):
     server.respond = redirect_to(other_server.url("/collect"), status=307)
 
     with pytest.raises(outbound.OutboundError) as caught:
-        outbound.get_json(server.url(), headers={"Authorization": f"Bearer {CREDENTIAL}"}, secrets_to_redact=[CREDENTIAL])
+        outbound.get_json(
+            server.url(),
+            headers={"Authorization": f"Bearer {CREDENTIAL}"},
+            secrets_to_redact=[CREDENTIAL],
+        )
 
-    assert str(caught.value) == f"{server.url()} answered with a redirect (HTTP 307); point it at the final URL."
+    assert (
+        str(caught.value)
+        == f"{server.url()} answered with a redirect (HTTP 307); point it at the final URL."
+    )
     assert server.requests[0]["headers"]["authorization"] == f"Bearer {CREDENTIAL}"
     assert other_server.connections == 0 and other_server.requests == []
 
@@ -274,9 +317,24 @@ def tls_server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=cdp.example",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=cdp.example",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
     )
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
@@ -288,7 +346,9 @@ def tls_server(tmp_path_factory):
     server.close()
 
 
-def test_tls_is_verified_against_the_host_name_on_the_pinned_address(settings, tls_server, monkeypatch):
+def test_tls_is_verified_against_the_host_name_on_the_pinned_address(
+    settings, tls_server, monkeypatch
+):
     settings.MARKETINGAI_OUTBOUND_ALLOWED_HOSTS = [f"cdp.example:{tls_server.port}"]
     scripted_dns(monkeypatch, {"cdp.example": ["127.0.0.1"]})
     url = f"https://cdp.example:{tls_server.port}/recipients.json"
@@ -296,7 +356,9 @@ def test_tls_is_verified_against_the_host_name_on_the_pinned_address(settings, t
     with pytest.raises(outbound.OutboundError) as caught:
         outbound.get_json(url, timeout=2)
 
-    assert str(caught.value) == f"The TLS certificate of {url} could not be verified."  # self-signed
+    assert (
+        str(caught.value) == f"The TLS certificate of {url} could not be verified."
+    )  # self-signed
     assert tls_server.seen_names[-1] == "cdp.example"  # SNI carries the name, not the address
     assert tls_server.requests == []
 
@@ -304,14 +366,21 @@ def test_tls_is_verified_against_the_host_name_on_the_pinned_address(settings, t
 # --- System checks and the demo's own configuration --------------------------------------
 
 
-@pytest.mark.parametrize("entry", ["cdp.internal", "http://cdp.internal:80", "cdp.internal:0", "cdp.internal:http", ":8000"])
+@pytest.mark.parametrize(
+    "entry",
+    ["cdp.internal", "http://cdp.internal:80", "cdp.internal:0", "cdp.internal:http", ":8000"],
+)
 def test_an_allow_list_entry_that_is_not_host_and_port_is_an_error(settings, entry):
     settings.MARKETINGAI_OUTBOUND_ALLOWED_HOSTS = [entry]
     assert {m.id for m in check_outbound()} == {"workflows.E010"}
 
 
 def test_good_outbound_settings_pass_the_checks(settings):
-    settings.MARKETINGAI_OUTBOUND_ALLOWED_HOSTS = ["cdp.internal:8443", "[fd00::5]:443", "127.0.0.1:8000"]
+    settings.MARKETINGAI_OUTBOUND_ALLOWED_HOSTS = [
+        "cdp.internal:8443",
+        "[fd00::5]:443",
+        "127.0.0.1:8000",
+    ]
     settings.MARKETINGAI_SECRETS = ["CDP_TOKEN", "SLACK_TOKEN"]
     assert check_outbound() == []
 
@@ -329,8 +398,12 @@ def _settings_under(env: dict[str, str]) -> dict:
     )
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("MARKETINGAI_", "DJANGO_"))}
     result = subprocess.run(
-        [sys.executable, "-c", code], env={**clean, **env}, cwd=Path(__file__).resolve().parent.parent,
-        capture_output=True, text=True, check=True,
+        [sys.executable, "-c", code],
+        env={**clean, **env},
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(result.stdout)
 
@@ -341,8 +414,12 @@ def test_the_demo_endpoint_is_allowed_by_the_demo_configuration_not_by_debug(tmp
     demo_on = _settings_under({**var, "MARKETINGAI_DEMO_CDP": "1", "MARKETINGAI_DEBUG": "0"})
     debug_only = _settings_under({**var, "MARKETINGAI_DEMO_CDP": "0", "MARKETINGAI_DEBUG": "1"})
     operator = _settings_under(
-        {**var, "MARKETINGAI_DEMO_CDP": "0", "MARKETINGAI_OUTBOUND_ALLOWED_HOSTS": "cdp.internal:8443",
-         "MARKETINGAI_SECRET_NAMES": "CDP_TOKEN, SLACK_TOKEN"}
+        {
+            **var,
+            "MARKETINGAI_DEMO_CDP": "0",
+            "MARKETINGAI_OUTBOUND_ALLOWED_HOSTS": "cdp.internal:8443",
+            "MARKETINGAI_SECRET_NAMES": "CDP_TOKEN, SLACK_TOKEN",
+        }
     )
 
     assert demo_on == {"allowed": ["127.0.0.1:8123"], "secrets": [DEMO_CDP_TOKEN_ENV]}

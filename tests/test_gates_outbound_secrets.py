@@ -41,13 +41,17 @@ def source(db, server, named_secret, settings):
     """A source on the counting server, which the operator allowed; its credential is a named secret."""
     settings.MARKETINGAI_OUTBOUND_ALLOWED_HOSTS = [server.key]
     segment = AudienceSegment.objects.create(slug="gate_segment", name="Gate segment")
-    return AudienceSource.objects.create(segment=segment, url=server.url(), auth_secret=SECRET_NAME, timeout_seconds=2)
+    return AudienceSource.objects.create(
+        segment=segment, url=server.url(), auth_secret=SECRET_NAME, timeout_seconds=2
+    )
 
 
 # --- Operator-named secrets --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["OPENAI_API_KEY", "DJANGO_SECRET_KEY", "HOME", "SOME_UNLISTED_NAME"])
+@pytest.mark.parametrize(
+    "name", ["OPENAI_API_KEY", "DJANGO_SECRET_KEY", "HOME", "SOME_UNLISTED_NAME"]
+)
 def test_a_source_naming_anything_but_a_configured_secret_fails_validation(source, name):
     source.auth_secret = name
 
@@ -59,7 +63,9 @@ def test_a_source_naming_anything_but_a_configured_secret_fails_validation(sourc
 
 @pytest.mark.parametrize("name", ["OPENAI_API_KEY", "DJANGO_SECRET_KEY", "SOME_UNLISTED_NAME"])
 def test_a_pull_with_an_unconfigured_secret_is_refused_before_connecting(source, server, name):
-    AudienceSource.objects.filter(pk=source.pk).update(auth_secret=name)  # as if stored before this gate
+    AudienceSource.objects.filter(pk=source.pk).update(
+        auth_secret=name
+    )  # as if stored before this gate
     source.refresh_from_db()
 
     with pytest.raises(SourceError) as caught:
@@ -91,7 +97,9 @@ def test_the_servers_own_secrets_stay_refused_even_when_listed(settings, source,
 def test_a_configured_secret_is_sent_and_never_shown(settings, source, server):
     settings.MARKETINGAI_OUTBOUND_ALLOWED_HOSTS = [server.key]
     server.respond = json_answer(
-        f"echo {SECRET_VALUE}".encode(), status=200, content_type=f"text/plain; token={SECRET_VALUE}"
+        f"echo {SECRET_VALUE}".encode(),
+        status=200,
+        content_type=f"text/plain; token={SECRET_VALUE}",
     )
 
     with pytest.raises(SourceError) as caught:
@@ -99,7 +107,11 @@ def test_a_configured_secret_is_sent_and_never_shown(settings, source, server):
 
     assert server.requests[0]["headers"]["authorization"] == f"Bearer {SECRET_VALUE}"
     source.refresh_from_db()
-    texts = [str(caught.value), source.last_status, *source.history.values_list("last_status", flat=True)]
+    texts = [
+        str(caught.value),
+        source.last_status,
+        *source.history.values_list("last_status", flat=True),
+    ]
     texts += list(source.history.values_list("history_change_reason", flat=True))
     texts += list(AudienceImport.objects.values_list("source_name", flat=True))
     assert "did not return JSON" in str(caught.value)
@@ -108,7 +120,13 @@ def test_a_configured_secret_is_sent_and_never_shown(settings, source, server):
 
 def test_an_imported_pull_stores_nothing_of_the_secret(settings, source, server):
     settings.MARKETINGAI_OUTBOUND_ALLOWED_HOSTS = [server.key]
-    record = {"customer_id": "c1", "email": "a@example.com", "consent": "opted_in", "role": "r", "plan": "p"}
+    record = {
+        "customer_id": "c1",
+        "email": "a@example.com",
+        "consent": "opted_in",
+        "role": "r",
+        "plan": "p",
+    }
     server.respond = json_answer({"recipients": [record]})
     source.records_path = "recipients"
     source.save()
@@ -116,7 +134,9 @@ def test_an_imported_pull_stores_nothing_of_the_secret(settings, source, server)
     result = audience_pull(source=source)
 
     assert result.status == AudienceImport.Status.IMPORTED
-    stored = json.dumps([*AudienceImport.objects.values(), *AudienceSource.history.values()], default=str)
+    stored = json.dumps(
+        [*AudienceImport.objects.values(), *AudienceSource.history.values()], default=str
+    )
     assert SECRET_VALUE not in stored and SECRET_NAME in stored
 
 
@@ -127,7 +147,9 @@ def test_an_imported_pull_stores_nothing_of_the_secret(settings, source, server)
 )
 def test_a_pull_to_a_private_address_is_refused_and_recorded(settings, source, server, host):
     settings.MARKETINGAI_OUTBOUND_ALLOWED_HOSTS = []
-    AudienceSource.objects.filter(pk=source.pk).update(url=server.url(host=host))  # as if stored before this gate
+    AudienceSource.objects.filter(pk=source.pk).update(
+        url=server.url(host=host)
+    )  # as if stored before this gate
     source.refresh_from_db()
 
     with pytest.raises(SourceError, match=REFUSED) as caught:
@@ -143,8 +165,13 @@ def test_the_admin_form_offers_only_configured_secrets(source):
     assert [value for value, _ in form.fields["auth_secret"].choices] == ["", SECRET_NAME]
 
     data = {
-        "segment": source.segment_id, "url": "https://cdp.example/recipients.json", "auth_header": "Authorization",
-        "auth_secret": "OPENAI_API_KEY", "records_path": "", "field_mapping": "{}", "timeout_seconds": 5,
+        "segment": source.segment_id,
+        "url": "https://cdp.example/recipients.json",
+        "auth_header": "Authorization",
+        "auth_secret": "OPENAI_API_KEY",
+        "records_path": "",
+        "field_mapping": "{}",
+        "timeout_seconds": 5,
     }
     assert "auth_secret" in AudienceSourceForm(data=data, instance=source).errors
     assert AudienceSourceForm(data={**data, "auth_secret": SECRET_NAME}, instance=source).is_valid()
@@ -162,7 +189,9 @@ def test_a_source_with_an_internal_ip_literal_fails_validation(source):
 # --- The chat webhook goes through the same client ---------------------------------------
 
 
-def test_a_webhook_to_a_private_address_is_refused_and_recorded(settings, workspace, model_server, reply, valid_email, server, caplog):
+def test_a_webhook_to_a_private_address_is_refused_and_recorded(
+    settings, workspace, model_server, reply, valid_email, server, caplog
+):
     from approvals import services
     from approvals.models import Notification
     from tests.approvals_support import open_item, routed_run, with_unsupported_claim
@@ -170,7 +199,9 @@ def test_a_webhook_to_a_private_address_is_refused_and_recorded(settings, worksp
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.MARKETINGAI_OUTBOUND_ALLOWED_HOSTS = []
     settings.MARKETINGAI_SLACK_WEBHOOK_URL = server.url("/services/T000/B000/hook-secret-4411")
-    item = open_item(routed_run(workspace, model_server, reply, with_unsupported_claim(valid_email)))
+    item = open_item(
+        routed_run(workspace, model_server, reply, with_unsupported_claim(valid_email))
+    )
 
     services.item_notify(item_id=item.pk)
 

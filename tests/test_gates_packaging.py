@@ -17,7 +17,9 @@ SETUPTOOLS = PYPROJECT["tool"]["setuptools"]
 
 def packaged() -> set[str]:
     find = SETUPTOOLS["packages"]["find"]
-    return set(find_packages(where=str(ROOT), include=find["include"], exclude=find.get("exclude", ())))
+    return set(
+        find_packages(where=str(ROOT), include=find["include"], exclude=find.get("exclude", ()))
+    )
 
 
 def test_every_local_app_and_its_subpackages_are_packaged():
@@ -41,18 +43,35 @@ def test_data_files_inside_packages_are_declared_package_data():
             if path.is_dir() and not (path / "__init__.py").exists() and path.name != "__pycache__":
                 for data_file in path.rglob("*"):
                     relative = data_file.relative_to(folder)
-                    if data_file.is_file() and not any(relative.match(p) for p in declared.get(package, [])):
+                    if data_file.is_file() and not any(
+                        relative.match(p) for p in declared.get(package, [])
+                    ):
                         undeclared.append(f"{package}: {relative}")
     assert not undeclared
 
 
 def test_a_built_wheel_holds_every_local_app_and_the_eval_dataset(tmp_path):
     source = tmp_path / "source"  # a copy, so the build leaves nothing in the work tree
-    skip = shutil.ignore_patterns(".git", ".venv", "tests", "docs", "bench", "var", "build", "*.egg-info", "__pycache__")
+    skip = shutil.ignore_patterns(
+        ".git", ".venv", "tests", "docs", "bench", "var", "build", "*.egg-info", "__pycache__"
+    )
     shutil.copytree(ROOT, source, ignore=skip)
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(source)],
-        check=True, capture_output=True, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+        cwd=tmp_path,
     )
     [wheel] = tmp_path.glob("marketingai-*.whl")
     names = zipfile.ZipFile(wheel).namelist()

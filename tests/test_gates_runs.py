@@ -43,7 +43,12 @@ def generation_and_judges(reply, valid_email, *, on_judge=None):
 
 
 def start_and_execute(loaded, *, user="ops") -> Run:
-    run = services.run_start(workflow=loaded["workflow"], brief=loaded["brief"], started_by=loaded["users"][user], enqueue=False)
+    run = services.run_start(
+        workflow=loaded["workflow"],
+        brief=loaded["brief"],
+        started_by=loaded["users"][user],
+        enqueue=False,
+    )
     services.run_execute(run_id=run.pk)
     run.refresh_from_db()
     return run
@@ -51,7 +56,9 @@ def start_and_execute(loaded, *, user="ops") -> Run:
 
 def judged(loaded):
     """Judges on, and not staged behind the deterministic checks, so every output is judged."""
-    EvalPolicy.objects.filter(workflow=loaded["workflow"]).update(judges_only_after_deterministic_pass=False)
+    EvalPolicy.objects.filter(workflow=loaded["workflow"]).update(
+        judges_only_after_deterministic_pass=False
+    )
     return loaded
 
 
@@ -70,32 +77,53 @@ def judged_workspace(db):
 # --- Hole 4: no network call inside a database transaction -------------------------------------
 
 
-def test_the_model_adapter_refuses_to_run_inside_a_transaction(db, model_server, reply, valid_email):
+def test_the_model_adapter_refuses_to_run_inside_a_transaction(
+    db, model_server, reply, valid_email
+):
     config = llm.EndpointConfig.from_settings()
     model_server.respond_with(lambda body: reply.json(valid_email))
-    call = dict(config=config, model="scripted-model", messages=[{"role": "user", "content": "hi"}], schema={"type": "object"}, temperature=0, max_tokens=50)
+    call = dict(
+        config=config,
+        model="scripted-model",
+        messages=[{"role": "user", "content": "hi"}],
+        schema={"type": "object"},
+        temperature=0,
+        max_tokens=50,
+    )
 
     with transaction.atomic():
-        with pytest.raises(TransactionManagementError, match="must not run inside a database transaction"):
+        with pytest.raises(
+            TransactionManagementError, match="must not run inside a database transaction"
+        ):
             llm.chat_json(**call)
     assert model_server.chat_requests == []
 
-    assert llm.chat_json(**call).text  # outside a transaction (the test's own wrapping excepted) it runs
+    assert llm.chat_json(
+        **call
+    ).text  # outside a transaction (the test's own wrapping excepted) it runs
 
 
-def test_a_run_with_judges_completes_and_stores_every_verdict(judged_workspace, model_server, reply, valid_email):
+def test_a_run_with_judges_completes_and_stores_every_verdict(
+    judged_workspace, model_server, reply, valid_email
+):
     model_server.respond_with(generation_and_judges(reply, valid_email))
 
     run = start_and_execute(judged_workspace)
 
     assert run.status == Run.Status.AWAITING_APPROVAL, run.error_detail
     evaluation = OutputEvaluation.objects.get(run=run)
-    assert evaluation.judge_verdicts and {v["verdict"] for v in evaluation.judge_verdicts} == {"pass"}
-    assert len([b for b in model_server.chat_requests if is_judge_request(b)]) == len(evaluation.judge_verdicts)
+    assert evaluation.judge_verdicts and {v["verdict"] for v in evaluation.judge_verdicts} == {
+        "pass"
+    }
+    assert len([b for b in model_server.chat_requests if is_judge_request(b)]) == len(
+        evaluation.judge_verdicts
+    )
 
 
 @pytest.mark.django_db(transaction=True)
-def test_other_writers_are_not_blocked_while_a_judge_call_is_in_flight(model_server, reply, valid_email):
+def test_other_writers_are_not_blocked_while_a_judge_call_is_in_flight(
+    model_server, reply, valid_email
+):
     loaded = judged(_load_workspace(judges=True))
     from django.contrib.auth.models import Group
 
@@ -116,7 +144,9 @@ def test_other_writers_are_not_blocked_while_a_judge_call_is_in_flight(model_ser
         writer.start()
         writer.join(timeout=20)
 
-    model_server.respond_with(generation_and_judges(reply, valid_email, on_judge=write_from_another_connection))
+    model_server.respond_with(
+        generation_and_judges(reply, valid_email, on_judge=write_from_another_connection)
+    )
 
     run = start_and_execute(loaded)
 
@@ -139,26 +169,43 @@ def test_the_run_budget_covers_judges(judged_workspace, model_server, reply, val
     assert run.status == Run.Status.AWAITING_APPROVAL, run.error_detail
     assert not [b for b in model_server.chat_requests if is_judge_request(b)]
     verdicts = OutputEvaluation.objects.get(run=run).judge_verdicts
-    assert verdicts and all(v["verdict"] == "review" and "time budget" in v["reasons"][0] for v in verdicts)
+    assert verdicts and all(
+        v["verdict"] == "review" and "time budget" in v["reasons"][0] for v in verdicts
+    )
 
 
 # --- Hole 5: the sweeper fails only runs that stopped; a failed run closes its approval item -----
 
 
-def _run(loaded, *, status: str, created_ago: timedelta, progressed_ago: timedelta | None = None) -> Run:
-    run = services.run_start(workflow=loaded["workflow"], brief=loaded["brief"], started_by=None, enqueue=False)
+def _run(
+    loaded, *, status: str, created_ago: timedelta, progressed_ago: timedelta | None = None
+) -> Run:
+    run = services.run_start(
+        workflow=loaded["workflow"], brief=loaded["brief"], started_by=None, enqueue=False
+    )
     if status == Run.Status.GENERATING:
         run.mark_generating(by=None)
     now = timezone.now()
     Run.objects.filter(pk=run.pk).update(
-        created_at=now - created_ago, progressed_at=now - progressed_ago if progressed_ago is not None else None
+        created_at=now - created_ago,
+        progressed_at=now - progressed_ago if progressed_ago is not None else None,
     )
     return run
 
 
 def test_the_sweeper_measures_generating_runs_from_their_last_progress(workspace):
-    busy = _run(workspace, status=Run.Status.GENERATING, created_ago=timedelta(hours=3), progressed_ago=timedelta(minutes=1))
-    silent = _run(workspace, status=Run.Status.GENERATING, created_ago=timedelta(hours=3), progressed_ago=timedelta(hours=2))
+    busy = _run(
+        workspace,
+        status=Run.Status.GENERATING,
+        created_ago=timedelta(hours=3),
+        progressed_ago=timedelta(minutes=1),
+    )
+    silent = _run(
+        workspace,
+        status=Run.Status.GENERATING,
+        created_ago=timedelta(hours=3),
+        progressed_ago=timedelta(hours=2),
+    )
 
     failed = services.runs_fail_stuck(older_than=timedelta(hours=1))
 
@@ -166,12 +213,18 @@ def test_the_sweeper_measures_generating_runs_from_their_last_progress(workspace
     busy.refresh_from_db()
     silent.refresh_from_db()
     assert busy.status == Run.Status.GENERATING
-    assert silent.status == Run.Status.FAILED and "no progress for 120 minutes" in silent.error_detail
+    assert (
+        silent.status == Run.Status.FAILED and "no progress for 120 minutes" in silent.error_detail
+    )
 
 
 def test_the_sweeper_leaves_runs_waiting_in_the_queue_alone_until_their_task_is_lost(workspace):
     waiting = _run(workspace, status=Run.Status.QUEUED, created_ago=timedelta(hours=3))
-    lost = _run(workspace, status=Run.Status.QUEUED, created_ago=services.QUEUED_PATIENCE + timedelta(minutes=5))
+    lost = _run(
+        workspace,
+        status=Run.Status.QUEUED,
+        created_ago=services.QUEUED_PATIENCE + timedelta(minutes=5),
+    )
 
     failed = services.runs_fail_stuck(older_than=timedelta(hours=1))
 
@@ -183,7 +236,12 @@ def test_the_sweeper_leaves_runs_waiting_in_the_queue_alone_until_their_task_is_
 
 def test_every_step_and_variant_records_progress(demo_workspace, model_server, reply, valid_email):
     model_server.respond_with(lambda body: reply.json(valid_email))
-    run = services.run_start(workflow=demo_workspace["workflow"], brief=demo_workspace["brief"], started_by=None, enqueue=False)
+    run = services.run_start(
+        workflow=demo_workspace["workflow"],
+        brief=demo_workspace["brief"],
+        started_by=None,
+        enqueue=False,
+    )
     assert run.progressed_at is None
     services.run_execute(run_id=run.pk)
     run.refresh_from_db()
@@ -203,7 +261,9 @@ pipeline.step("test_sweep_now")(_sweep_now)
 
 
 @pytest.mark.parametrize("sweep_after", ["evaluate", "request_approval"])
-def test_a_run_swept_while_its_worker_runs_leaves_no_open_approval_item(workspace, model_server, reply, valid_email, sweep_after):
+def test_a_run_swept_while_its_worker_runs_leaves_no_open_approval_item(
+    workspace, model_server, reply, valid_email, sweep_after
+):
     workflow = workspace["workflow"]
     steps = list(workflow.steps)
     steps.insert(steps.index(sweep_after) + 1, "test_sweep_now")
@@ -223,7 +283,9 @@ def test_a_run_swept_while_its_worker_runs_leaves_no_open_approval_item(workspac
         assert run.trace.document["approval"]["status"] == ApprovalItem.Status.WITHDRAWN
 
 
-def test_a_run_no_longer_generating_gets_no_approval_item(workspace, model_server, reply, valid_email):
+def test_a_run_no_longer_generating_gets_no_approval_item(
+    workspace, model_server, reply, valid_email
+):
     from approvals import services as approval_services
     from workflows.pipeline import StepFailed
 
@@ -254,10 +316,19 @@ def test_failing_a_run_withdraws_its_open_approval_item(workspace):
 
 
 @pytest.mark.parametrize("fallback_model", ["", "scripted-fallback"])
-def test_an_endpoint_that_never_answers_is_called_once_per_model_and_the_run_ends(model_server, reply, settings, fallback_model, db):
-    loaded = judged(_load_workspace(judges=True))  # the demo: cohorts, so several variants, and judges
+def test_an_endpoint_that_never_answers_is_called_once_per_model_and_the_run_ends(
+    model_server, reply, settings, fallback_model, db
+):
+    loaded = judged(
+        _load_workspace(judges=True)
+    )  # the demo: cohorts, so several variants, and judges
     timeout = 1.0
-    settings.MARKETINGAI_LLM = {**settings.MARKETINGAI_LLM, "TIMEOUT_SECONDS": timeout, "MAX_RETRIES": 1, "FALLBACK_MODEL": fallback_model}
+    settings.MARKETINGAI_LLM = {
+        **settings.MARKETINGAI_LLM,
+        "TIMEOUT_SECONDS": timeout,
+        "MAX_RETRIES": 1,
+        "FALLBACK_MODEL": fallback_model,
+    }
     model_server.respond_with(lambda body: reply.hanging())
 
     started = time.monotonic()
@@ -270,14 +341,18 @@ def test_an_endpoint_that_never_answers_is_called_once_per_model_and_the_run_end
     # After the first timeout of each model, no further call for the remaining variants or the judges.
     assert len(model_server.chat_requests) == models_tried
     assert all(v["source"] == Run.OutputSource.FALLBACK_TEMPLATE for v in variants)
-    assert [a["outcome"] for a in variants[1]["attempt_log"]][:models_tried] == ["not_called"] * models_tried
+    assert [a["outcome"] for a in variants[1]["attempt_log"]][:models_tried] == [
+        "not_called"
+    ] * models_tried
     assert run.status == Run.Status.AWAITING_APPROVAL
     verdicts = [v for e in OutputEvaluation.objects.filter(run=run) for v in e.judge_verdicts]
     assert verdicts and all(v["verdict"] == "review" for v in verdicts)
     assert elapsed < models_tried * timeout + 5, f"the run took {elapsed:.1f} s"
 
 
-def test_a_refused_connection_stops_all_calls_to_that_endpoint(demo_workspace, model_server, settings):
+def test_a_refused_connection_stops_all_calls_to_that_endpoint(
+    demo_workspace, model_server, settings
+):
     import socket
 
     with socket.socket() as probe:  # a port nothing listens on
@@ -294,6 +369,11 @@ def test_a_refused_connection_stops_all_calls_to_that_endpoint(demo_workspace, m
 
     variants = run.trace.document["generation"]["variants"]
     first, *rest = variants
-    assert [a["outcome"] for a in first["attempt_log"]][:2] == ["connection", "not_called"]  # the fallback model too
-    assert rest and all(a["outcome"] == "not_called" for v in rest for a in v["attempt_log"] if a["model"])
+    assert [a["outcome"] for a in first["attempt_log"]][:2] == [
+        "connection",
+        "not_called",
+    ]  # the fallback model too
+    assert rest and all(
+        a["outcome"] == "not_called" for v in rest for a in v["attempt_log"] if a["model"]
+    )
     assert run.status == Run.Status.AWAITING_APPROVAL

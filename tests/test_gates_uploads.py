@@ -129,17 +129,23 @@ def segment(db):
 def test_the_recipient_form_refuses_a_file_over_the_limit(admin_client, segment, small_limit):
     url = reverse("admin:workflows_audiencesegment_import", args=[segment.pk])
 
-    response = admin_client.post(url, {"file": SimpleUploadedFile("a.csv", recipients_csv(200)), "format": "auto"})
+    response = admin_client.post(
+        url, {"file": SimpleUploadedFile("a.csv", recipients_csv(200)), "format": "auto"}
+    )
 
     assert response.status_code == 200
     assert TOO_LARGE in response.content.decode()
     assert segment.recipients.count() == 0
-    good = admin_client.post(url, {"file": SimpleUploadedFile("a.csv", recipients_csv(5)), "format": "auto"})
+    good = admin_client.post(
+        url, {"file": SimpleUploadedFile("a.csv", recipients_csv(5)), "format": "auto"}
+    )
     assert good.status_code == 302 and segment.recipients.count() == 5
 
 
 @pytest.mark.django_db
-def test_the_import_audience_command_refuses_a_file_over_the_limit(segment, small_limit, tmp_path, capsys, service_account):
+def test_the_import_audience_command_refuses_a_file_over_the_limit(
+    segment, small_limit, tmp_path, capsys, service_account
+):
     path = tmp_path / "a.csv"
     path.write_bytes(recipients_csv(200))
 
@@ -151,7 +157,9 @@ def test_the_import_audience_command_refuses_a_file_over_the_limit(segment, smal
 
 
 @pytest.mark.django_db
-def test_the_dataset_and_outcome_forms_refuse_a_file_over_the_limit(admin_client, workspace, small_limit):
+def test_the_dataset_and_outcome_forms_refuse_a_file_over_the_limit(
+    admin_client, workspace, small_limit
+):
     from evals.models import CampaignOutcome, EvalDataset
 
     workflow = workspace["workflow"]
@@ -159,10 +167,16 @@ def test_the_dataset_and_outcome_forms_refuse_a_file_over_the_limit(admin_client
     big = recipients_csv(200)
     dataset = admin_client.post(
         reverse("admin:evals_evaldataset_import"),
-        {"workflow": workflow.pk, "name": "Big", "file": SimpleUploadedFile("d.csv", big), "format": "auto"},
+        {
+            "workflow": workflow.pk,
+            "name": "Big",
+            "file": SimpleUploadedFile("d.csv", big),
+            "format": "auto",
+        },
     )
     outcomes = admin_client.post(
-        reverse("admin:evals_campaignoutcome_import"), {"workflow": workflow.pk, "file": SimpleUploadedFile("o.csv", big)}
+        reverse("admin:evals_campaignoutcome_import"),
+        {"workflow": workflow.pk, "file": SimpleUploadedFile("o.csv", big)},
     )
 
     for response in (dataset, outcomes):
@@ -173,16 +187,25 @@ def test_the_dataset_and_outcome_forms_refuse_a_file_over_the_limit(admin_client
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("command", ["import_dataset", "import_outcomes"])
-def test_the_eval_import_commands_refuse_a_file_over_the_limit(workspace, small_limit, tmp_path, capsys, command):
+def test_the_eval_import_commands_refuse_a_file_over_the_limit(
+    workspace, small_limit, tmp_path, capsys, command
+):
     from evals.models import CampaignOutcome, EvalDataset
 
     outcomes_before = CampaignOutcome.objects.count()
     path = tmp_path / "big.csv"
     path.write_bytes(recipients_csv(200))
-    args = ["trial_expiration_email", "Big", str(path)] if command == "import_dataset" else ["trial_expiration_email", str(path)]
+    args = (
+        ["trial_expiration_email", "Big", str(path)]
+        if command == "import_dataset"
+        else ["trial_expiration_email", str(path)]
+    )
 
     with pytest.raises(CommandError, match="Nothing imported: 1 error"):
         call_command(command, *args)
 
     assert TOO_LARGE in capsys.readouterr().err
-    assert not EvalDataset.objects.filter(slug="big").exists() and CampaignOutcome.objects.count() == outcomes_before
+    assert (
+        not EvalDataset.objects.filter(slug="big").exists()
+        and CampaignOutcome.objects.count() == outcomes_before
+    )

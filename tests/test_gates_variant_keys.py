@@ -12,7 +12,10 @@ REASON_LENGTH = RecipientAssignment._meta.get_field("reason").max_length
 
 
 def test_short_cohort_keys_stay_readable():
-    assert cohort_key({"role": "finance admin", "usage_tier": "high"}) == "role=finance admin|usage_tier=high"
+    assert (
+        cohort_key({"role": "finance admin", "usage_tier": "high"})
+        == "role=finance admin|usage_tier=high"
+    )
 
 
 def test_cohort_keys_of_300_character_values_fit_and_differ():
@@ -37,13 +40,19 @@ def test_a_run_over_300_character_attribute_values_plans_fitting_distinct_varian
     demo_workspace, model_server, reply, valid_email
 ):
     ws = demo_workspace
-    fresh = [r for r in Recipient.objects.filter(consent=Recipient.Consent.OPTED_IN) if r.attributes.get("usage_tier")]
+    fresh = [
+        r
+        for r in Recipient.objects.filter(consent=Recipient.Consent.OPTED_IN)
+        if r.attributes.get("usage_tier")
+    ]
     for i, recipient in enumerate(fresh[:4]):
         recipient.attributes = {**recipient.attributes, "usage_tier": "t" * 300 + str(i % 2)}
         Recipient.objects.filter(pk=recipient.pk).update(attributes=recipient.attributes)
     model_server.push(*[reply.json({**valid_email, "rationale": f"v{i}"}) for i in range(20)])
 
-    run = services.run_start(workflow=ws["workflow"], brief=ws["brief"], started_by=ws["users"]["ops"], enqueue=False)
+    run = services.run_start(
+        workflow=ws["workflow"], brief=ws["brief"], started_by=ws["users"]["ops"], enqueue=False
+    )
     services.run_execute(run_id=run.pk)
 
     keys = list(run.variants.values_list("key", flat=True))
@@ -52,4 +61,6 @@ def test_a_run_over_300_character_attribute_values_plans_fitting_distinct_varian
     assert long_keys and len(set(long_keys)) == len(long_keys)
     variants = {v.key: v for v in run.variants.all()}
     for key in long_keys:
-        assert variants[key].attributes["usage_tier"].startswith("t" * 300)  # the full value reached the prompt
+        assert (
+            variants[key].attributes["usage_tier"].startswith("t" * 300)
+        )  # the full value reached the prompt

@@ -39,7 +39,11 @@ def _app_of(obj) -> str:
 
 def test_no_module_of_the_project_unregisters_an_admin():
     unregistering = re.compile(r"\.unregister\(")
-    found = [str(p.relative_to(ROOT)) for p in _project_sources() if unregistering.search(p.read_text(encoding="utf-8"))]
+    found = [
+        str(p.relative_to(ROOT))
+        for p in _project_sources()
+        if unregistering.search(p.read_text(encoding="utf-8"))
+    ]
     assert found == []
 
 
@@ -47,18 +51,32 @@ def test_every_model_is_administered_by_its_own_app_and_no_admin_extends_another
     registered = {type(model_admin) for model_admin in admin.site._registry.values()}
     for model, model_admin in admin.site._registry.items():
         if model._meta.app_label in {"workflows", "inputs", "evals", "approvals"}:
-            assert _app_of(type(model_admin)) == model._meta.app_config.name, (model, type(model_admin))
+            assert _app_of(type(model_admin)) == model._meta.app_config.name, (
+                model,
+                type(model_admin),
+            )
         for base in type(model_admin).__mro__[1:]:
             if issubclass(base, BaseModelAdmin) and _app_of(base) != _app_of(type(model_admin)):
-                assert base not in registered, f"{type(model_admin).__name__} subclasses {base.__name__} of another app"
+                assert base not in registered, (
+                    f"{type(model_admin).__name__} subclasses {base.__name__} of another app"
+                )
 
 
 def test_the_kernels_admin_modules_import_no_feature_app():
     feature_apps = {"inputs", "evals", "approvals"}
     for path in (ROOT / "workflows").glob("admin*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
-        imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+        imported = {
+            alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import)
+            for alias in node.names
+        }
+        imported |= {
+            node.module
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module
+        }
         assert not {name.split(".")[0] for name in imported} & feature_apps, path.name
 
 
@@ -66,7 +84,10 @@ def test_the_kernels_admin_modules_import_no_feature_app():
 def executed_run(demo_workspace, model_server, reply, valid_email):
     model_server.push(*[reply.json(valid_email)] * 7)
     run = services.run_start(
-        workflow=demo_workspace["workflow"], brief=demo_workspace["brief"], started_by=demo_workspace["users"]["ops"], enqueue=False
+        workflow=demo_workspace["workflow"],
+        brief=demo_workspace["brief"],
+        started_by=demo_workspace["users"]["ops"],
+        enqueue=False,
     )
     return services.run_execute(run_id=run.pk)
 
@@ -78,23 +99,42 @@ def _in_order(html: str, *parts: str) -> bool:
 
 @pytest.mark.django_db
 def test_the_run_page_shows_every_apps_section_in_its_declared_place(admin_client, executed_run):
-    html = admin_client.get(reverse("admin:workflows_run_change", args=[executed_run.pk])).content.decode()
+    html = admin_client.get(
+        reverse("admin:workflows_run_change", args=[executed_run.pk])
+    ).content.decode()
 
-    headings = [f">{title}</h2>" for title in ("Data check", "Output", "Recipients", "Evals", "Approval", "What ran")]
+    headings = [
+        f">{title}</h2>"
+        for title in ("Data check", "Output", "Recipients", "Evals", "Approval", "What ran")
+    ]
     assert _in_order(html, *headings), [h for h in headings if h not in html]
     assert "field-data_check_view" in html and "recipients stale" in html  # inputs
-    assert reverse("admin:inputs_recipientassignment_export", args=[executed_run.pk]) in html  # inputs
-    assert "field-evals_view" in html and ("All checks passed" in html or "Checks that did not pass" in html)  # evals
+    assert (
+        reverse("admin:inputs_recipientassignment_export", args=[executed_run.pk]) in html
+    )  # inputs
+    assert "field-evals_view" in html and (
+        "All checks passed" in html or "Checks that did not pass" in html
+    )  # evals
     assert "field-approval_view" in html and "field-revisions_view" in html  # approvals
 
 
 @pytest.mark.django_db
-def test_the_workflow_page_shows_the_data_contract_and_every_field_outside_collapsed_sections(admin_client, demo_workspace):
+def test_the_workflow_page_shows_the_data_contract_and_every_field_outside_collapsed_sections(
+    admin_client, demo_workspace
+):
     workflow = demo_workspace["workflow"]
-    html = admin_client.get(reverse("admin:workflows_workflow_change", args=[workflow.pk])).content.decode()
+    html = admin_client.get(
+        reverse("admin:workflows_workflow_change", args=[workflow.pk])
+    ).content.decode()
 
     assert "Data contract: required inputs" in html  # the inputs app's inline
-    for name in ("auto_approval_allowed", "cohort_attributes", "steps", "output_schema", "prompt_template"):
+    for name in (
+        "auto_approval_allowed",
+        "cohort_attributes",
+        "steps",
+        "output_schema",
+        "prompt_template",
+    ):
         assert f'name="{name}"' in html, name
     before = html[: html.index('name="auto_approval_allowed"')]
     fieldset_tag = before[before.rindex("<fieldset") :].split(">", 1)[0]
@@ -103,12 +143,22 @@ def test_the_workflow_page_shows_the_data_contract_and_every_field_outside_colla
 
 
 @pytest.mark.django_db
-def test_the_segment_pages_show_the_recipients_columns_buttons_and_source(admin_client, demo_workspace):
+def test_the_segment_pages_show_the_recipients_columns_buttons_and_source(
+    admin_client, demo_workspace
+):
     segment = demo_workspace["brief"].audience_segment
-    listing = admin_client.get(reverse("admin:workflows_audiencesegment_changelist")).content.decode()
-    assert "Current recipients" in listing and "Opted out" in listing and "column-recipient_total" in listing
+    listing = admin_client.get(
+        reverse("admin:workflows_audiencesegment_changelist")
+    ).content.decode()
+    assert (
+        "Current recipients" in listing
+        and "Opted out" in listing
+        and "column-recipient_total" in listing
+    )
 
-    page = admin_client.get(reverse("admin:workflows_audiencesegment_change", args=[segment.pk])).content.decode()
+    page = admin_client.get(
+        reverse("admin:workflows_audiencesegment_change", args=[segment.pk])
+    ).content.decode()
     assert reverse("admin:workflows_audiencesegment_import", args=[segment.pk]) in page
     assert reverse("admin:inputs_recipient_changelist") in page
     assert "http_source-TOTAL_FORMS" in page  # the audience source inline
@@ -120,13 +170,26 @@ def test_the_prompt_pages_show_the_latest_suite_and_the_promotion_buttons(admin_
     listing = admin_client.get(reverse("admin:workflows_promptversion_changelist")).content.decode()
     assert "Latest eval suite" in listing
 
-    page = admin_client.get(reverse("admin:workflows_promptversion_change", args=[version.pk])).content.decode()
+    page = admin_client.get(
+        reverse("admin:workflows_promptversion_change", args=[version.pk])
+    ).content.decode()
     assert reverse("admin:evals_evalsuiterun_start") in page  # evals' button
-    assert reverse("admin:workflows_promptversion_request_promotion", args=[version.pk]) in page  # evals' view
-    assert reverse("admin:workflows_promptversion_diff", args=[version.pk]) in page  # the kernel's own
-    assert admin_client.get(reverse("admin:workflows_promptversion_request_promotion", args=[version.pk])).status_code == 200
+    assert (
+        reverse("admin:workflows_promptversion_request_promotion", args=[version.pk]) in page
+    )  # evals' view
+    assert (
+        reverse("admin:workflows_promptversion_diff", args=[version.pk]) in page
+    )  # the kernel's own
+    assert (
+        admin_client.get(
+            reverse("admin:workflows_promptversion_request_promotion", args=[version.pk])
+        ).status_code
+        == 200
+    )
 
-    template = admin_client.get(reverse("admin:workflows_prompttemplate_change", args=[version.template_id])).content.decode()
+    template = admin_client.get(
+        reverse("admin:workflows_prompttemplate_change", args=[version.template_id])
+    ).content.decode()
     assert "Latest eval suite" in template and "column-latest_suite" in template
 
 
@@ -155,14 +218,18 @@ def test_contributions_come_out_in_their_declared_order_whatever_the_registratio
     registry.register_column(Run, _column("c1"), order=1)
     registry.register_object_tool(Run, template="b.html", order=2)
     registry.register_object_tool(Run, template="a.html", order=1)
-    run_admin = type("ProbeRunAdmin", (RunAdmin,), {"extensions": registry})(Run, admin.AdminSite(name="probe"))
+    run_admin = type("ProbeRunAdmin", (RunAdmin,), {"extensions": registry})(
+        Run, admin.AdminSite(name="probe")
+    )
     request = _check_request()
 
     titles = [title for title, _ in run_admin.get_fieldsets(request, None)]
     assert titles == ["Early", None, "Output", "Middle", "What ran", "Timing", "Late", "Trace"]
     assert run_admin.get_list_display(request)[-2:] == ["c1", "c3"]
     assert [tool.template for tool in registry.object_tools(Run)] == ["a.html", "b.html"]
-    assert {"first_view", "second_view", "third_view"} <= set(run_admin.get_readonly_fields(request, None))
+    assert {"first_view", "second_view", "third_view"} <= set(
+        run_admin.get_readonly_fields(request, None)
+    )
     assert run_admin.second_view is second_view  # Django finds a contributed display by its name
     assert "Data check" not in titles  # the throwaway registry holds nothing of the apps
 
@@ -192,29 +259,41 @@ def test_inlines_follow_their_orders_and_a_clashing_name_or_url_is_refused():
     with pytest.raises(ValueError, match="first_view is already contributed"):
         registry.register_section(Run, title="B", fields=(first_view,), order=2)
     with pytest.raises(ValueError, match="must be named workflows_audiencesegment_"):
-        registry.register_admin_url(AudienceSegment, route="x/", view=lambda model_admin, request: None, name="inputs_x")
+        registry.register_admin_url(
+            AudienceSegment, route="x/", view=lambda model_admin, request: None, name="inputs_x"
+        )
 
 
 def test_the_fieldset_check_reads_the_composed_page():
     site = admin.AdminSite(name="probe")
     registry = AdminExtensions()
     drops_pipeline = type(
-        "DropsPipeline", (WorkflowAdmin,), {"extensions": registry, "sections": WorkflowAdmin.sections[:-1]}
+        "DropsPipeline",
+        (WorkflowAdmin,),
+        {"extensions": registry, "sections": WorkflowAdmin.sections[:-1]},
     )
     site.register(Workflow, drops_pipeline)
     dropped = [m for m in check_admin_history(site=site) if m.id == "workflows.W020"]
     assert len(dropped) == 1 and "steps, cohort_attributes" in dropped[0].msg
 
-    registry.register_section(Workflow, title="Pipeline", fields=("steps", "cohort_attributes"), order=50)
+    registry.register_section(
+        Workflow, title="Pipeline", fields=("steps", "cohort_attributes"), order=50
+    )
     assert [m for m in check_admin_history(site=site) if m.id == "workflows.W020"] == []
 
 
 @pytest.mark.django_db
-def test_the_run_and_workflow_pages_keep_a_constant_query_count_as_runs_grow(admin_client, workspace, model_server, reply, valid_email):
+def test_the_run_and_workflow_pages_keep_a_constant_query_count_as_runs_grow(
+    admin_client, workspace, model_server, reply, valid_email
+):
     def add_run():
         model_server.push(reply.json(valid_email))
         run = services.run_start(
-            workflow=workspace["workflow"], brief=workspace["brief"], started_by=workspace["users"]["ops"], enqueue=False, fresh_sample=True
+            workflow=workspace["workflow"],
+            brief=workspace["brief"],
+            started_by=workspace["users"]["ops"],
+            enqueue=False,
+            fresh_sample=True,
         )
         return services.run_execute(run_id=run.pk)
 

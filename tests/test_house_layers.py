@@ -58,7 +58,9 @@ WRONG_ARROWS = [
 @pytest.mark.parametrize("path, code, broken, arrow", WRONG_ARROWS)
 def test_a_wrong_arrow_breaks_its_contract(tmp_path, path, code, broken, arrow):
     for package in PACKAGES:
-        shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     with (tmp_path / path).open("a") as module:
         module.write(code)

@@ -49,7 +49,12 @@ def queues(workspace, model_server, reply, valid_email):
     starter.groups.add(Group.objects.get(name="Marketing ops"))
     workspace["users"]["starter"] = starter
     items = {}
-    for slug in (ReviewTeam.LEGAL, ReviewTeam.BRAND, ReviewTeam.LIFECYCLE_MARKETING, ReviewTeam.PRODUCT_MARKETING):
+    for slug in (
+        ReviewTeam.LEGAL,
+        ReviewTeam.BRAND,
+        ReviewTeam.LIFECYCLE_MARKETING,
+        ReviewTeam.PRODUCT_MARKETING,
+    ):
         run = routed_run(workspace, model_server, reply, valid_email, user="starter")
         item = ApprovalItem.objects.open().get(run=run)
         item.team = ReviewTeam.objects.get(slug=slug)
@@ -68,7 +73,12 @@ def allowed(client, user, action: str, workspace, queues) -> bool:
     client.force_login(user)
     workflow = workspace["workflow"]
     if action == "start run":
-        return client.get(reverse("admin:workflows_workflow_start_run", args=[workflow.pk])).status_code == 200
+        return (
+            client.get(
+                reverse("admin:workflows_workflow_start_run", args=[workflow.pk])
+            ).status_code
+            == 200
+        )
     if action == "edit prompt":
         draft = PromptVersion.objects.filter(status="draft").first()
         page = client.get(reverse("admin:workflows_promptversion_change", args=[draft.pk]))
@@ -76,12 +86,19 @@ def allowed(client, user, action: str, workspace, queues) -> bool:
     if action == "edit claims":
         return client.get(reverse("admin:workflows_claimset_add")).status_code == 200
     if action == "edit brief":
-        page = client.get(reverse("admin:workflows_campaignbrief_change", args=[workspace["brief"].pk]))
+        page = client.get(
+            reverse("admin:workflows_campaignbrief_change", args=[workspace["brief"].pk])
+        )
         return page.status_code == 200 and 'name="_save"' in page.content.decode()
     if action == "approve prompt version":
         return "approve_selected" in admin.site._registry[PromptVersion].get_actions(_request(user))
     if action.startswith("decide in"):
-        slug = {"legal": "legal", "brand": "brand", "lifecycle": "lifecycle_marketing", "product": "product_marketing"}[action.split()[2]]
+        slug = {
+            "legal": "legal",
+            "brand": "brand",
+            "lifecycle": "lifecycle_marketing",
+            "product": "product_marketing",
+        }[action.split()[2]]
         return services.refusal_reason(user=user, item=queues[slug]) is None
     if action == "view runs":
         return client.get(reverse("admin:workflows_run_changelist")).status_code == 200
@@ -92,10 +109,16 @@ def allowed(client, user, action: str, workspace, queues) -> bool:
 
 def test_every_role_against_every_sensitive_action(client, workspace, queues):
     PromptVersion.objects.create(
-        template=workspace["workflow"].prompt_template, system_prompt="s", user_template="u", output_schema={"type": "object"}
+        template=workspace["workflow"].prompt_template,
+        system_prompt="s",
+        user_template="u",
+        output_schema={"type": "object"},
     )
     got = {
-        role: [allowed(client, get_user_model().objects.get(username=role), action, workspace, queues) for action in ACTIONS]
+        role: [
+            allowed(client, get_user_model().objects.get(username=role), action, workspace, queues)
+            for action in ACTIONS
+        ]
         for role in MATRIX
     }
     differences = [
@@ -111,5 +134,8 @@ def test_reviewer_roles_cannot_change_prompts_claims_or_briefs(workspace):
     for username in ("legal", "brand", "lifecycle", "product", "manager"):
         user = get_user_model().objects.get(username=username)
         for model in (PromptVersion, ClaimSet, CampaignBrief):
-            assert not user.has_perm(f"workflows.change_{model._meta.model_name}"), (username, model)
+            assert not user.has_perm(f"workflows.change_{model._meta.model_name}"), (
+                username,
+                model,
+            )
             assert not user.has_perm(f"workflows.add_{model._meta.model_name}"), (username, model)

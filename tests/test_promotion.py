@@ -13,10 +13,21 @@ pytestmark = pytest.mark.django_db
 def finished_suite(ws, candidate, decision, *, baseline=None):
     """A suite that ran and decided (its generations are covered by test_eval_suites)."""
     workflow = ws["workflow"]
-    suite = services.suite_start(workflow=workflow, candidate=candidate, baseline=baseline, started_by=ws["users"]["ops"], enqueue=False)
+    suite = services.suite_start(
+        workflow=workflow,
+        candidate=candidate,
+        baseline=baseline,
+        started_by=ws["users"]["ops"],
+        enqueue=False,
+    )
     suite.mark_running(by=ws["users"]["ops"], total=suite.progress_total)
-    report = services.suite_report(suite, policy=services.policy_for(workflow)) | {"decision": decision, "reasons": ["As decided for the test."]}
-    suite.mark_finished(by=ws["users"]["ops"], report=report, decision=decision, reasons=report["reasons"])
+    report = services.suite_report(suite, policy=services.policy_for(workflow)) | {
+        "decision": decision,
+        "reasons": ["As decided for the test."],
+    }
+    suite.mark_finished(
+        by=ws["users"]["ops"], report=report, decision=decision, reasons=report["reasons"]
+    )
     return suite
 
 
@@ -27,10 +38,16 @@ def v9(workspace):
 
 def test_a_request_needs_a_finished_suite_that_says_promote(workspace, v9):
     ops = workspace["users"]["ops"]
-    with pytest.raises(ValidationError, match="has no finished eval suite against the production version trial_expiration_email:v7"):
+    with pytest.raises(
+        ValidationError,
+        match="has no finished eval suite against the production version trial_expiration_email:v7",
+    ):
         services.promotion_request(workflow=workspace["workflow"], version=v9, requested_by=ops)
     finished_suite(workspace, v9, EvalSuiteRun.Decision.DO_NOT_PROMOTE)
-    with pytest.raises(ValidationError, match=r"The latest eval suite of trial_expiration_email:v9 \(suite_\d+\) says do not promote"):
+    with pytest.raises(
+        ValidationError,
+        match=r"The latest eval suite of trial_expiration_email:v9 \(suite_\d+\) says do not promote",
+    ):
         services.promotion_request(workflow=workspace["workflow"], version=v9, requested_by=ops)
 
 
@@ -38,41 +55,60 @@ def test_only_the_latest_suite_counts(workspace, v9):
     finished_suite(workspace, v9, EvalSuiteRun.Decision.PROMOTE)
     finished_suite(workspace, v9, EvalSuiteRun.Decision.DO_NOT_PROMOTE)
     with pytest.raises(ValidationError, match="says do not promote"):
-        services.promotion_request(workflow=workspace["workflow"], version=v9, requested_by=workspace["users"]["ops"])
+        services.promotion_request(
+            workflow=workspace["workflow"], version=v9, requested_by=workspace["users"]["ops"]
+        )
 
 
 def test_neither_the_author_nor_the_requester_may_approve(workspace, v9):
     users = workspace["users"]
     finished_suite(workspace, v9, EvalSuiteRun.Decision.PROMOTE)
-    request = services.promotion_request(workflow=workspace["workflow"], version=v9, requested_by=users["admin"])
+    request = services.promotion_request(
+        workflow=workspace["workflow"], version=v9, requested_by=users["admin"]
+    )
 
-    with pytest.raises(ValidationError, match="ops wrote trial_expiration_email:v9: a second person must approve its promotion"):
+    with pytest.raises(
+        ValidationError,
+        match="ops wrote trial_expiration_email:v9: a second person must approve its promotion",
+    ):
         users["ops"].user_permissions.add(*_perm("approve_promotion"))
         services.promotion_approve(request=request, by=_fresh(users["ops"]))
-    with pytest.raises(ValidationError, match="admin requested this promotion: a second person must approve it"):
+    with pytest.raises(
+        ValidationError, match="admin requested this promotion: a second person must approve it"
+    ):
         services.promotion_approve(request=request, by=users["admin"])
     workspace["workflow"].refresh_from_db()
     assert workspace["workflow"].production_version.version == 7
 
 
-def test_a_second_person_approves_and_production_is_pinned_with_the_suite_and_approver(workspace, v9):
+def test_a_second_person_approves_and_production_is_pinned_with_the_suite_and_approver(
+    workspace, v9
+):
     users, workflow = workspace["users"], workspace["workflow"]
     suite = finished_suite(workspace, v9, EvalSuiteRun.Decision.PROMOTE)
-    request = services.promotion_request(workflow=workflow, version=v9, requested_by=users["ops"], note="Wins on the suite")
+    request = services.promotion_request(
+        workflow=workflow, version=v9, requested_by=users["ops"], note="Wins on the suite"
+    )
 
     services.promotion_approve(request=request, by=users["manager"], note="Looks right")
 
     workflow.refresh_from_db()
     request.refresh_from_db()
     assert workflow.production_version == v9
-    assert request.status == PromotionRequest.Status.APPROVED and request.decided_by == users["manager"]
+    assert (
+        request.status == PromotionRequest.Status.APPROVED
+        and request.decided_by == users["manager"]
+    )
     pin = workflow.history.first()
     assert pin.history_user == users["manager"]
     assert pin.history_change_reason == (
         f"Production pinned to trial_expiration_email:v9: {suite.label} says promote (trial_expiration_email:v9 vs "
         "trial_expiration_email:v7 on Historical trial briefs); requested by ops, approved by manager: Looks right"
     )
-    assert request.history.first().history_change_reason == "Promotion of trial_expiration_email:v9 approved by manager: Looks right"
+    assert (
+        request.history.first().history_change_reason
+        == "Promotion of trial_expiration_email:v9 approved by manager: Looks right"
+    )
 
 
 def test_a_suite_against_an_older_production_no_longer_counts(workspace, v9):
@@ -82,7 +118,10 @@ def test_a_suite_against_an_older_production_no_longer_counts(workspace, v9):
     v8 = workflow.prompt_template.versions.get(version=8)
     workflow.pin_production_version(v8, by=users["admin"], reason="moved meanwhile")
 
-    with pytest.raises(ValidationError, match="no finished eval suite against the production version trial_expiration_email:v8"):
+    with pytest.raises(
+        ValidationError,
+        match="no finished eval suite against the production version trial_expiration_email:v8",
+    ):
         services.promotion_approve(request=request, by=users["manager"])
     assert PromotionRequest.objects.get(pk=request.pk).status == PromotionRequest.Status.REQUESTED
 
@@ -91,8 +130,12 @@ def test_people_without_the_permissions_may_neither_request_nor_approve(workspac
     users = workspace["users"]
     finished_suite(workspace, v9, EvalSuiteRun.Decision.PROMOTE)
     with pytest.raises(PermissionDenied):
-        services.promotion_request(workflow=workspace["workflow"], version=v9, requested_by=users["legal"])
-    request = services.promotion_request(workflow=workspace["workflow"], version=v9, requested_by=users["ops"])
+        services.promotion_request(
+            workflow=workspace["workflow"], version=v9, requested_by=users["legal"]
+        )
+    request = services.promotion_request(
+        workflow=workspace["workflow"], version=v9, requested_by=users["ops"]
+    )
     with pytest.raises(PermissionDenied):
         services.promotion_approve(request=request, by=users["legal"])
 
@@ -100,7 +143,9 @@ def test_people_without_the_permissions_may_neither_request_nor_approve(workspac
 def test_the_old_pin_url_is_gone(admin_client, workspace, v9):
     with pytest.raises(NoReverseMatch):
         reverse("admin:workflows_promptversion_pin", args=[v9.pk])
-    response = admin_client.post(f"/admin/workflows/promptversion/{v9.pk}/pin/", {"reason": "just do it"})
+    response = admin_client.post(
+        f"/admin/workflows/promptversion/{v9.pk}/pin/", {"reason": "just do it"}
+    )
     assert response.status_code in (302, 404)
     workspace["workflow"].refresh_from_db()
     assert workspace["workflow"].production_version.version == 7
@@ -124,7 +169,9 @@ def test_admin_request_and_approve_views_enforce_suite_and_second_person(client,
     client.force_login(users["legal"])
     assert client.get(request_url).status_code == 403
 
-    client.force_login(users["admin"])  # a superuser, but v9 is not theirs and they did not request it
+    client.force_login(
+        users["admin"]
+    )  # a superuser, but v9 is not theirs and they did not request it
     client.force_login(users["manager"])
     response = client.post(approve_url, {"workflow": workflow.pk, "note": "ok", "_approve": "1"})
     assert response.status_code == 302
@@ -135,7 +182,9 @@ def test_admin_request_and_approve_views_enforce_suite_and_second_person(client,
 def test_admin_approve_page_refuses_the_requester(client, workspace, v9):
     users = workspace["users"]
     finished_suite(workspace, v9, EvalSuiteRun.Decision.PROMOTE)
-    services.promotion_request(workflow=workspace["workflow"], version=v9, requested_by=users["admin"])
+    services.promotion_request(
+        workflow=workspace["workflow"], version=v9, requested_by=users["admin"]
+    )
     client.force_login(users["admin"])
 
     url = reverse("admin:workflows_promptversion_approve_promotion", args=[v9.pk])
@@ -146,16 +195,24 @@ def test_admin_approve_page_refuses_the_requester(client, workspace, v9):
     assert workspace["workflow"].production_version.version == 7
 
 
-def test_version_history_shows_the_latest_suite_decision_with_constant_queries(admin_client, workspace, v9):
+def test_version_history_shows_the_latest_suite_decision_with_constant_queries(
+    admin_client, workspace, v9
+):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    template_url = reverse("admin:workflows_prompttemplate_change", args=[workspace["workflow"].prompt_template_id])
+    template_url = reverse(
+        "admin:workflows_prompttemplate_change", args=[workspace["workflow"].prompt_template_id]
+    )
     list_url = reverse("admin:workflows_promptversion_changelist")
     with CaptureQueriesContext(connection) as before:
         admin_client.get(list_url)
     suite = finished_suite(workspace, v9, EvalSuiteRun.Decision.PROMOTE)
-    finished_suite(workspace, workspace["workflow"].prompt_template.versions.get(version=8), EvalSuiteRun.Decision.DO_NOT_PROMOTE)
+    finished_suite(
+        workspace,
+        workspace["workflow"].prompt_template.versions.get(version=8),
+        EvalSuiteRun.Decision.DO_NOT_PROMOTE,
+    )
     with CaptureQueriesContext(connection) as after:
         html = admin_client.get(list_url).content.decode()
     assert len(after) == len(before)
@@ -168,7 +225,11 @@ def test_suite_and_request_changelists_keep_a_constant_query_count(admin_client,
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    urls = [reverse("admin:evals_evalsuiterun_changelist"), reverse("admin:evals_promotionrequest_changelist"), reverse("admin:evals_evaldataset_changelist")]
+    urls = [
+        reverse("admin:evals_evalsuiterun_changelist"),
+        reverse("admin:evals_promotionrequest_changelist"),
+        reverse("admin:evals_evaldataset_changelist"),
+    ]
     finished_suite(workspace, v9, EvalSuiteRun.Decision.PROMOTE)
     counts = []
     for url in urls:
@@ -177,7 +238,9 @@ def test_suite_and_request_changelists_keep_a_constant_query_count(admin_client,
         counts.append(len(queries))
     for _ in range(3):
         finished_suite(workspace, v9, EvalSuiteRun.Decision.PROMOTE)
-    services.promotion_request(workflow=workspace["workflow"], version=v9, requested_by=workspace["users"]["ops"])
+    services.promotion_request(
+        workflow=workspace["workflow"], version=v9, requested_by=workspace["users"]["ops"]
+    )
     after = []
     for url in urls:
         with CaptureQueriesContext(connection) as queries:
@@ -204,25 +267,55 @@ def test_promotion_commands_request_and_a_second_person_approves(workspace, v9, 
 
     workflow = workspace["workflow"]
     finished_suite(workspace, v9, EvalSuiteRun.Decision.DO_NOT_PROMOTE)
-    with pytest.raises(CommandError, match=r"The latest eval suite of trial_expiration_email:v9 \(suite_\d+\) says do not promote"):
+    with pytest.raises(
+        CommandError,
+        match=r"The latest eval suite of trial_expiration_email:v9 \(suite_\d+\) says do not promote",
+    ):
         call_command("request_promotion", "trial_expiration_email", "v9", "--user", "ops")
     suite = finished_suite(workspace, v9, EvalSuiteRun.Decision.PROMOTE)
     with pytest.raises(CommandError, match="legal may not request promotions"):
         call_command("request_promotion", "trial_expiration_email", "v9", "--user", "legal")
 
-    call_command("request_promotion", "trial_expiration_email", "v9", "--user", "admin", "--note", "Wins on the suite")
+    call_command(
+        "request_promotion",
+        "trial_expiration_email",
+        "v9",
+        "--user",
+        "admin",
+        "--note",
+        "Wins on the suite",
+    )
     request = PromotionRequest.objects.get()
-    assert f"Promotion request {request.pk}: trial_expiration_email:v9 on {suite.label}, requested by admin" in capsys.readouterr().out
+    assert (
+        f"Promotion request {request.pk}: trial_expiration_email:v9 on {suite.label}, requested by admin"
+        in capsys.readouterr().out
+    )
     with pytest.raises(CommandError, match="ops may not approve promotions"):
         call_command("decide_promotion", str(request.pk), "--decision", "approve", "--user", "ops")
-    with pytest.raises(CommandError, match="admin requested this promotion: a second person must approve it"):
-        call_command("decide_promotion", str(request.pk), "--decision", "approve", "--user", "admin")
+    with pytest.raises(
+        CommandError, match="admin requested this promotion: a second person must approve it"
+    ):
+        call_command(
+            "decide_promotion", str(request.pk), "--decision", "approve", "--user", "admin"
+        )
     workflow.refresh_from_db()
     assert workflow.production_version.version == 7
 
-    call_command("decide_promotion", str(request.pk), "--decision", "approve", "--user", "manager", "--note", "Checked the report")
+    call_command(
+        "decide_promotion",
+        str(request.pk),
+        "--decision",
+        "approve",
+        "--user",
+        "manager",
+        "--note",
+        "Checked the report",
+    )
 
-    assert "trial_expiration_email now serves trial_expiration_email:v9 in production (approved by manager)" in capsys.readouterr().out
+    assert (
+        "trial_expiration_email now serves trial_expiration_email:v9 in production (approved by manager)"
+        in capsys.readouterr().out
+    )
     workflow.refresh_from_db()
     assert workflow.production_version == v9
     assert f"{suite.label} says promote" in workflow.history.first().history_change_reason

@@ -23,7 +23,9 @@ def test_rollback_pins_the_previous_approved_version_and_records_why(workspace):
     v8 = approved_v8(workspace)
     workflow.pin_production_version(v8, by=admin_user, reason="Promoted after review")
 
-    previous = workflow.rollback_production_version(by=admin_user, reason="v8 raised unsupported claims")
+    previous = workflow.rollback_production_version(
+        by=admin_user, reason="v8 raised unsupported claims"
+    )
 
     workflow.refresh_from_db()
     assert previous == v7 and workflow.production_version == v7
@@ -52,13 +54,19 @@ def test_rollback_without_an_earlier_approved_version_is_refused(workspace):
 def test_the_admin_rollback_action_is_one_click_for_admins_only(admin_client, client, workspace):
     workflow = workspace["workflow"]
     v7 = workflow.production_version
-    workflow.pin_production_version(approved_v8(workspace), by=workspace["users"]["admin"], reason="try v8")
+    workflow.pin_production_version(
+        approved_v8(workspace), by=workspace["users"]["admin"], reason="try v8"
+    )
     changelist = reverse("admin:workflows_workflow_changelist")
 
     client.force_login(workspace["users"]["ops"])
     assert "roll_back_production" not in client.get(changelist).content.decode()
 
-    response = admin_client.post(changelist, {"action": "roll_back_production", "_selected_action": [workflow.pk]}, follow=True)
+    response = admin_client.post(
+        changelist,
+        {"action": "roll_back_production", "_selected_action": [workflow.pk]},
+        follow=True,
+    )
 
     assert "now serves trial_expiration_email:v7" in response.content.decode()
     workflow.refresh_from_db()
@@ -69,7 +77,9 @@ def test_diff_view_shows_what_changed_between_versions(admin_client, workspace):
     v8 = approved_v8(workspace, temperature="0.20", system_prompt="Write <b>plainly</b>.\nNo hype.")
 
     v7 = workspace["workflow"].production_version
-    html = admin_client.get(reverse("admin:workflows_promptversion_diff", args=[v8.pk]) + f"?against={v7.pk}").content.decode()
+    html = admin_client.get(
+        reverse("admin:workflows_promptversion_diff", args=[v8.pk]) + f"?against={v7.pk}"
+    ).content.decode()
 
     assert f"{v8.label} compared with trial_expiration_email:v7" in html
     assert "temperature:&nbsp;0." in html and "diff_chg" in html  # 0.40 -> 0.20, marked as a change
@@ -82,7 +92,9 @@ def test_diff_view_compares_with_any_chosen_version(admin_client, workspace):
     v7 = workspace["workflow"].production_version
     v4 = v7.template.versions.get(version=4)
 
-    html = admin_client.get(reverse("admin:workflows_promptversion_diff", args=[v7.pk]) + f"?against={v4.pk}").content.decode()
+    html = admin_client.get(
+        reverse("admin:workflows_promptversion_diff", args=[v7.pk]) + f"?against={v4.pk}"
+    ).content.decode()
 
     assert "trial_expiration_email:v7 compared with trial_expiration_email:v4" in html
     assert "User prompt template <small>(unchanged)</small>" not in html

@@ -29,35 +29,58 @@ class TestRendering:
     def test_render_fills_every_placeholder_and_serialises_structures(self):
         text = rendering.render(
             "Brief: {{campaign_brief}}\nClaims: {{ approved_claims }}",
-            {"campaign_brief": "  Upgrade push ", "approved_claims": [{"id": "sso", "claim": "SSO on all plans"}]},
+            {
+                "campaign_brief": "  Upgrade push ",
+                "approved_claims": [{"id": "sso", "claim": "SSO on all plans"}],
+            },
         )
         assert text.startswith("Brief: Upgrade push\nClaims: [")
-        assert json.loads(text.split("Claims: ", 1)[1]) == [{"id": "sso", "claim": "SSO on all plans"}]
+        assert json.loads(text.split("Claims: ", 1)[1]) == [
+            {"id": "sso", "claim": "SSO on all plans"}
+        ]
 
     def test_render_refuses_a_placeholder_without_value(self):
         with pytest.raises(rendering.RenderError, match="audience, legal_restrictions"):
-            rendering.render("{{audience}} {{legal_restrictions}} {{campaign_brief}}", {"campaign_brief": "x"})
+            rendering.render(
+                "{{audience}} {{legal_restrictions}} {{campaign_brief}}", {"campaign_brief": "x"}
+            )
 
     def test_template_variables_lists_placeholders_once(self):
         assert rendering.template_variables("{{a}} {{ b }} {{a}} {not_one}") == {"a", "b"}
 
     def test_render_picks_a_field_of_a_variable_with_a_dot(self):
-        brief = {"offer": "15% off the first year.", "offer_expires_at": None, "key_facts": ["Ends in 3 days."]}
+        brief = {
+            "offer": "15% off the first year.",
+            "offer_expires_at": None,
+            "key_facts": ["Ends in 3 days."],
+        }
         text = rendering.render(
             "Offer: {{campaign_brief.offer}}\nEnds: {{ campaign_brief.offer_expires_at }}\nFacts: {{campaign_brief.key_facts}}",
             {"campaign_brief": brief},
         )
         assert text == 'Offer: 15% off the first year.\nEnds: \nFacts: [\n  "Ends in 3 days."\n]'
-        assert rendering.template_variables("{{campaign_brief.offer}} {{audience}}") == {"campaign_brief", "audience"}
-        assert rendering.template_fields("{{campaign_brief.offer}} {{audience}}") == {"campaign_brief.offer"}
+        assert rendering.template_variables("{{campaign_brief.offer}} {{audience}}") == {
+            "campaign_brief",
+            "audience",
+        }
+        assert rendering.template_fields("{{campaign_brief.offer}} {{audience}}") == {
+            "campaign_brief.offer"
+        }
 
     def test_render_refuses_a_field_the_variable_does_not_have(self):
         with pytest.raises(rendering.RenderError, match=r"campaign_brief has no field 'budget'"):
             rendering.render("{{campaign_brief.budget}}", {"campaign_brief": {"offer": None}})
 
     def test_placeholder_problems_name_unknown_variables_and_fields(self):
-        assert rendering.placeholder_problems("{{campaign_brief.offer}} {{audience}} {{output_schema}}") == []
-        problems = rendering.placeholder_problems("{{budget}} {{campaign_brief.budget}} {{audience.role}} {{campaign_brief.offer.text}}")
+        assert (
+            rendering.placeholder_problems(
+                "{{campaign_brief.offer}} {{audience}} {{output_schema}}"
+            )
+            == []
+        )
+        problems = rendering.placeholder_problems(
+            "{{budget}} {{campaign_brief.budget}} {{audience.role}} {{campaign_brief.offer.text}}"
+        )
         assert problems[0].startswith("Unknown placeholders: budget. Available: ")
         assert "{{audience.role}}: audience has no fields to pick; use {{audience}}." in problems
         assert sum("campaign_brief has the fields" in p for p in problems) == 2
@@ -68,11 +91,18 @@ class TestRendering:
         from workflows.prompts import campaign_brief_variables
 
         brief = SimpleNamespace(
-            label="b1", name="Internal name", plan_name="Team", offer="", offer_expires_at=None, key_facts="Ends in 3 days."
+            label="b1",
+            name="Internal name",
+            plan_name="Team",
+            offer="",
+            offer_expires_at=None,
+            key_facts="Ends in 3 days.",
         )
         variables = campaign_brief_variables(brief)
         assert set(variables) == rendering.KNOWN_FIELDS["campaign_brief"]
-        assert variables["offer"] is None, "no offer is data (null), not an instruction a model could copy"
+        assert variables["offer"] is None, (
+            "no offer is data (null), not an instruction a model could copy"
+        )
 
     def test_prompt_version_refuses_unknown_fields_in_either_prompt(self):
         from django.core.exceptions import ValidationError
@@ -80,7 +110,9 @@ class TestRendering:
         from workflows.models import PromptVersion
 
         version = PromptVersion(
-            output_schema=SCHEMA, system_prompt="Offer: {{campaign_brief.budget}}", user_template="{{campaign_brief.offer}}"
+            output_schema=SCHEMA,
+            system_prompt="Offer: {{campaign_brief.budget}}",
+            user_template="{{campaign_brief.offer}}",
         )
         with pytest.raises(ValidationError) as refused:
             version.clean()
@@ -89,7 +121,9 @@ class TestRendering:
 
     def test_build_messages_renders_system_and_user(self):
         messages = rendering.build_messages(
-            system_prompt="Write for {{audience}}.", user_template="Use {{campaign_brief}}.", variables={"audience": "ops", "campaign_brief": "b1"}
+            system_prompt="Write for {{audience}}.",
+            user_template="Use {{campaign_brief}}.",
+            variables={"audience": "ops", "campaign_brief": "b1"},
         )
         assert messages == [
             {"role": "system", "content": "Write for ops."},
@@ -105,7 +139,9 @@ class TestRendering:
 
 class TestContracts:
     def test_valid_output_passes(self):
-        outcome = contracts.validate_output(json.dumps({"subject_lines": ["a", "b", "c"], "cta_text": "Go"}), SCHEMA)
+        outcome = contracts.validate_output(
+            json.dumps({"subject_lines": ["a", "b", "c"], "cta_text": "Go"}), SCHEMA
+        )
         assert outcome.valid and outcome.errors == []
 
     def test_malformed_json_is_reported_not_raised(self):
@@ -119,7 +155,8 @@ class TestContracts:
     def test_schema_violations_name_the_field(self):
         too_long = "x" * 49
         outcome = contracts.validate_output(
-            json.dumps({"subject_lines": [too_long, "b", "c"], "cta_text": "Go", "extra": 1}), SCHEMA
+            json.dumps({"subject_lines": [too_long, "b", "c"], "cta_text": "Go", "extra": 1}),
+            SCHEMA,
         )
         assert outcome.parsed and not outcome.valid
         assert any(e.startswith("subject_lines/0:") and "too long" in e for e in outcome.errors)
@@ -128,10 +165,14 @@ class TestContracts:
     def test_json_inside_code_fences_or_prose_is_extracted(self):
         document = {"subject_lines": ["a", "b", "c"], "cta_text": "Go"}
         assert contracts.validate_output("```json\n" + json.dumps(document) + "\n```", SCHEMA).valid
-        assert contracts.validate_output("Here it is: " + json.dumps(document) + " Thanks!", SCHEMA).valid
+        assert contracts.validate_output(
+            "Here it is: " + json.dumps(document) + " Thanks!", SCHEMA
+        ).valid
 
     def test_raw_newlines_inside_strings_are_tolerated(self):
-        outcome = contracts.validate_output('{"subject_lines": ["a\nb", "c", "d"], "cta_text": "Go"}', SCHEMA)
+        outcome = contracts.validate_output(
+            '{"subject_lines": ["a\nb", "c", "d"], "cta_text": "Go"}', SCHEMA
+        )
         assert outcome.valid and outcome.content["subject_lines"][0] == "a\nb"
 
     def test_non_object_output_is_invalid(self):
@@ -143,7 +184,10 @@ class TestContracts:
         [
             ([], "must be a JSON object"),
             ({"type": "array"}, '"type": "object"'),
-            ({"type": "object", "properties": {"a": {"type": "nonsense"}}}, "Not a valid JSON Schema"),
+            (
+                {"type": "object", "properties": {"a": {"type": "nonsense"}}},
+                "Not a valid JSON Schema",
+            ),
         ],
     )
     def test_schema_problem_explains_unusable_schemas(self, schema, problem):
@@ -175,16 +219,30 @@ class TestRequestShaping:
 
     def test_openai_form_uses_json_schema_strict_for_closed_schemas(self):
         fmt = response_format(StructuredOutput.JSON_SCHEMA, SCHEMA)
-        assert fmt == {"type": "json_schema", "json_schema": {"name": "output", "schema": SCHEMA, "strict": True}}
+        assert fmt == {
+            "type": "json_schema",
+            "json_schema": {"name": "output", "schema": SCHEMA, "strict": True},
+        }
 
     def test_openai_form_is_not_strict_for_open_schemas(self):
         open_schema = {"type": "object", "properties": {}}
-        assert response_format(StructuredOutput.JSON_SCHEMA, open_schema)["json_schema"]["strict"] is False
+        assert (
+            response_format(StructuredOutput.JSON_SCHEMA, open_schema)["json_schema"]["strict"]
+            is False
+        )
 
     def test_llama_cpp_form_is_json_object_with_schema(self):
-        assert response_format(StructuredOutput.JSON_OBJECT, SCHEMA) == {"type": "json_object", "schema": SCHEMA}
-        long_field = {"type": "object", "properties": {"body": {"type": "string", "maxLength": 1200}}}
-        assert response_format(StructuredOutput.JSON_OBJECT, long_field)["schema"]["properties"]["body"] == {"type": "string"}
+        assert response_format(StructuredOutput.JSON_OBJECT, SCHEMA) == {
+            "type": "json_object",
+            "schema": SCHEMA,
+        }
+        long_field = {
+            "type": "object",
+            "properties": {"body": {"type": "string", "maxLength": 1200}},
+        }
+        assert response_format(StructuredOutput.JSON_OBJECT, long_field)["schema"]["properties"][
+            "body"
+        ] == {"type": "string"}
 
     def test_unknown_mode_is_refused(self):
         with pytest.raises(ValueError, match="Unknown structured output mode"):
@@ -212,7 +270,9 @@ class TestRequestShaping:
             {"seed": 1},
         ]:
             assert cache_key(**{**base, **change}) != key, change
-        assert cache_key(**base, seed=None) == key, "no seed keeps the keys runs already cached under"
+        assert cache_key(**base, seed=None) == key, (
+            "no seed keeps the keys runs already cached under"
+        )
         assert cache_key(**base, seed=1) != cache_key(**base, seed=2)
 
     def test_correction_message_lists_the_errors(self):
@@ -239,4 +299,7 @@ class TestRedaction:
         assert "abcdefghijklmnop" not in cleaned and "hunter2hunter2" not in cleaned
 
     def test_safe_url_drops_credentials_and_query(self):
-        assert safe_url("https://user:pw@api.example.com:8443/v1?key=x") == "https://api.example.com:8443/v1"
+        assert (
+            safe_url("https://user:pw@api.example.com:8443/v1?key=x")
+            == "https://api.example.com:8443/v1"
+        )

@@ -43,27 +43,45 @@ def test_valid_output_is_stored_with_a_full_trace(workspace, model_server, reply
     assert trace["inputs"]["approved_claims_version"] == "claims_v14"
     assert trace["inputs"]["brand_rules_version"] == "brand_v6"
     assert trace["inputs"]["campaign_brief_id"] == f"brief_{workspace['brief'].pk}"
-    assert trace["generation"]["input_tokens"] == 812 and trace["generation"]["output_tokens"] == 143
+    assert (
+        trace["generation"]["input_tokens"] == 812 and trace["generation"]["output_tokens"] == 143
+    )
     assert trace["generation"]["attempts"] == 1
-    assert [s["name"] for s in trace["steps"]] == ["check_data", "render_prompt", "generate", "evaluate", "request_approval"]
+    assert [s["name"] for s in trace["steps"]] == [
+        "check_data",
+        "render_prompt",
+        "generate",
+        "evaluate",
+        "request_approval",
+    ]
     assert all(s["status"] == "ok" for s in trace["steps"])
-    assert trace["evals"]["risk_level"] == run.risk_level and trace["evals"]["results"]["json_schema"] == "pass"
+    assert (
+        trace["evals"]["risk_level"] == run.risk_level
+        and trace["evals"]["results"]["json_schema"] == "pass"
+    )
     assert trace["approval"]["status"] == "awaiting_approval" and trace["publish"] == {}
     assert trace["status"] == "awaiting_approval"
 
 
-def test_openai_endpoints_get_the_json_schema_response_format(workspace, model_server, reply, valid_email):
+def test_openai_endpoints_get_the_json_schema_response_format(
+    workspace, model_server, reply, valid_email
+):
     model_server.push(reply.json(valid_email))
     start_and_execute(workspace)
     request = model_server.chat_requests[0]
     assert request["response_format"]["type"] == "json_schema"
-    assert request["response_format"]["json_schema"]["schema"] == workspace["workflow"].production_version.output_schema
+    assert (
+        request["response_format"]["json_schema"]["schema"]
+        == workspace["workflow"].production_version.output_schema
+    )
     assert request["model"] == "scripted-model"
     assert request["temperature"] == pytest.approx(0.4)
     assert "repeat_penalty" not in request
 
 
-def test_llama_cpp_mode_sends_json_object_with_schema(workspace, model_server, reply, valid_email, settings):
+def test_llama_cpp_mode_sends_json_object_with_schema(
+    workspace, model_server, reply, valid_email, settings
+):
     settings.MARKETINGAI_LLM = {**settings.MARKETINGAI_LLM, "STRUCTURED_OUTPUT": "json_object"}
     model_server.push(reply.json(valid_email))
     start_and_execute(workspace)
@@ -72,7 +90,10 @@ def test_llama_cpp_mode_sends_json_object_with_schema(workspace, model_server, r
 
     schema = workspace["workflow"].production_version.output_schema
     assert response_format == {"type": "json_object", "schema": grammar_safe_schema(schema)}
-    assert response_format["schema"]["properties"]["subject_lines"] == schema["properties"]["subject_lines"]
+    assert (
+        response_format["schema"]["properties"]["subject_lines"]
+        == schema["properties"]["subject_lines"]
+    )
 
 
 def test_malformed_json_is_retried_with_a_correction(workspace, model_server, reply, valid_email):
@@ -88,7 +109,9 @@ def test_malformed_json_is_retried_with_a_correction(workspace, model_server, re
     assert second[-1]["role"] == "user" and "Malformed JSON" in second[-1]["content"]
 
 
-def test_schema_violations_exhaust_attempts_then_use_the_fallback_template(workspace, model_server, reply, valid_email):
+def test_schema_violations_exhaust_attempts_then_use_the_fallback_template(
+    workspace, model_server, reply, valid_email
+):
     bad = {**valid_email, "subject_lines": ["x" * 80, "y", "z"]}
     model_server.push(*[reply.json(bad)] * 3)
 
@@ -98,11 +121,15 @@ def test_schema_violations_exhaust_attempts_then_use_the_fallback_template(works
     assert run.status == Run.Status.AWAITING_APPROVAL
     assert run.output_source == Run.OutputSource.FALLBACK_TEMPLATE
     assert run.output.content == workspace["workflow"].fallback_content
-    outcomes = [a["outcome"] for a in run.trace.document["generation"]["variants"][0]["attempt_log"]]
+    outcomes = [
+        a["outcome"] for a in run.trace.document["generation"]["variants"][0]["attempt_log"]
+    ]
     assert outcomes == ["schema_invalid"] * 3 + ["fallback_template"]
 
 
-def test_without_fallback_content_invalid_output_fails_the_run_and_keeps_the_text(workspace, model_server, reply, valid_email):
+def test_without_fallback_content_invalid_output_fails_the_run_and_keeps_the_text(
+    workspace, model_server, reply, valid_email
+):
     workflow = workspace["workflow"]
     workflow.fallback_content = None
     workflow.save()
@@ -120,8 +147,14 @@ def test_without_fallback_content_invalid_output_fails_the_run_and_keeps_the_tex
     assert run.finished_at is not None
 
 
-def test_timeout_moves_to_the_fallback_model_without_retrying_the_timed_out_call(workspace, model_server, reply, valid_email, settings):
-    settings.MARKETINGAI_LLM = {**settings.MARKETINGAI_LLM, "FALLBACK_MODEL": "scripted-fallback", "TIMEOUT_SECONDS": 0.3}
+def test_timeout_moves_to_the_fallback_model_without_retrying_the_timed_out_call(
+    workspace, model_server, reply, valid_email, settings
+):
+    settings.MARKETINGAI_LLM = {
+        **settings.MARKETINGAI_LLM,
+        "FALLBACK_MODEL": "scripted-fallback",
+        "TIMEOUT_SECONDS": 0.3,
+    }
     model_server.push(reply.json(valid_email, delay=1.0), reply.json(valid_email))
 
     run = start_and_execute(workspace)
@@ -129,17 +162,29 @@ def test_timeout_moves_to_the_fallback_model_without_retrying_the_timed_out_call
     assert run.status == Run.Status.AWAITING_APPROVAL
     assert run.output_source == Run.OutputSource.FALLBACK_MODEL
     # One wait of TIMEOUT_SECONDS per call: the SDK does not retry a timed-out request.
-    assert [r["model"] for r in model_server.chat_requests] == ["scripted-model", "scripted-fallback"]
+    assert [r["model"] for r in model_server.chat_requests] == [
+        "scripted-model",
+        "scripted-fallback",
+    ]
     attempts = run.trace.document["generation"]["variants"][0]["attempt_log"]
-    assert attempts[0]["outcome"] == "timeout" and "did not answer within 0.3 s" in attempts[0]["detail"]
+    assert (
+        attempts[0]["outcome"] == "timeout"
+        and "did not answer within 0.3 s" in attempts[0]["detail"]
+    )
     assert run.trace.document["model"] == "scripted-fallback"
 
 
-def test_timeout_without_any_fallback_fails_the_run_instead_of_leaving_it_generating(workspace, model_server, reply, settings):
+def test_timeout_without_any_fallback_fails_the_run_instead_of_leaving_it_generating(
+    workspace, model_server, reply, settings
+):
     workflow = workspace["workflow"]
     workflow.fallback_content = None
     workflow.save()
-    settings.MARKETINGAI_LLM = {**settings.MARKETINGAI_LLM, "TIMEOUT_SECONDS": 0.3, "MAX_RETRIES": 0}
+    settings.MARKETINGAI_LLM = {
+        **settings.MARKETINGAI_LLM,
+        "TIMEOUT_SECONDS": 0.3,
+        "MAX_RETRIES": 0,
+    }
     model_server.push(reply(content="{}", delay=1.0))
 
     run = start_and_execute(workspace)
@@ -183,7 +228,9 @@ def test_rejected_request_is_not_retried(workspace, model_server, reply):
     assert len(model_server.chat_requests) == 1
 
 
-def test_identical_generation_hits_the_cache_and_costs_no_tokens(workspace, model_server, reply, valid_email):
+def test_identical_generation_hits_the_cache_and_costs_no_tokens(
+    workspace, model_server, reply, valid_email
+):
     model_server.push(reply.json(valid_email, prompt_tokens=500, completion_tokens=100))
     first = start_and_execute(workspace)
 
@@ -222,7 +269,11 @@ def test_the_api_key_never_reaches_the_trace_or_error(workspace, model_server, r
 
     assert run.status == Run.Status.FAILED
     assert model_server.requests[-1]["headers"]["authorization"] == f"Bearer {secret}"
-    stored = json.dumps(run.trace.document) + run.error_detail + json.dumps(list(run.trace.history.values_list("document", flat=True)))
+    stored = (
+        json.dumps(run.trace.document)
+        + run.error_detail
+        + json.dumps(list(run.trace.history.values_list("document", flat=True)))
+    )
     assert secret not in stored and "[redacted]" in run.error_detail
 
 
@@ -231,7 +282,11 @@ def test_bundled_model_not_running_fails_fast_and_says_how_to_start_it(workspace
         probe.bind(("127.0.0.1", 0))
         free_port = probe.getsockname()[1]
     settings.LOCAL_MODEL_PORT = free_port
-    settings.MARKETINGAI_LLM = {**settings.MARKETINGAI_LLM, "BASE_URL": f"http://127.0.0.1:{free_port}/v1", "MAX_RETRIES": 2}
+    settings.MARKETINGAI_LLM = {
+        **settings.MARKETINGAI_LLM,
+        "BASE_URL": f"http://127.0.0.1:{free_port}/v1",
+        "MAX_RETRIES": 2,
+    }
 
     started = time.monotonic()
     run = start_and_execute(workspace)
@@ -243,7 +298,9 @@ def test_bundled_model_not_running_fails_fast_and_says_how_to_start_it(workspace
     assert not hasattr(run, "output") or run.output is None
 
 
-def test_a_busy_bundled_model_is_not_called_down(workspace, model_server, scripted_server, reply, valid_email, settings):
+def test_a_busy_bundled_model_is_not_called_down(
+    workspace, model_server, scripted_server, reply, valid_email, settings
+):
     # llama-cpp-python answers /models only after the generation it is busy with (15-20 s measured).
     settings.LOCAL_MODEL_PORT = int(scripted_server.base_url.rsplit(":", 1)[1].split("/")[0])
     scripted_server.models_delay = 3.0
@@ -252,17 +309,30 @@ def test_a_busy_bundled_model_is_not_called_down(workspace, model_server, script
     run = start_and_execute(workspace)
 
     assert run.status == Run.Status.AWAITING_APPROVAL, run.error_detail
-    assert run.trace.document["endpoint"]["structured_output"] == "json_object"  # it was taken for the bundled model
+    assert (
+        run.trace.document["endpoint"]["structured_output"] == "json_object"
+    )  # it was taken for the bundled model
 
 
-def test_history_of_worker_changes_names_the_user_who_started_the_run(workspace, model_server, reply, valid_email):
+def test_history_of_worker_changes_names_the_user_who_started_the_run(
+    workspace, model_server, reply, valid_email
+):
     model_server.push(reply.json(valid_email))
 
     run = start_and_execute(workspace, user="ops")
 
     ops = workspace["users"]["ops"]
-    statuses = list(run.history.order_by("history_date").values_list("status", "history_user", "history_change_reason"))
-    assert [s for s, _, _ in statuses] == ["queued", "generating", "generating", "awaiting_approval"]  # + risk level
+    statuses = list(
+        run.history.order_by("history_date").values_list(
+            "status", "history_user", "history_change_reason"
+        )
+    )
+    assert [s for s, _, _ in statuses] == [
+        "queued",
+        "generating",
+        "generating",
+        "awaiting_approval",
+    ]  # + risk level
     assert {u for _, u, _ in statuses} == {ops.pk}
     assert statuses[-1][2].startswith("Output stored (source: model); rule ")
     assert {h.history_user_id for h in run.trace.history.all()} == {ops.pk}
@@ -281,7 +351,9 @@ def test_run_status_only_moves_along_its_transitions(workspace, model_server, re
     assert run.status == Run.Status.AWAITING_APPROVAL
 
 
-def test_a_run_is_executed_once_even_if_delivered_twice(workspace, model_server, reply, valid_email):
+def test_a_run_is_executed_once_even_if_delivered_twice(
+    workspace, model_server, reply, valid_email
+):
     model_server.push(reply.json(valid_email))
     run = start_and_execute(workspace)
 
@@ -291,12 +363,21 @@ def test_a_run_is_executed_once_even_if_delivered_twice(workspace, model_server,
     assert run.history.count() == 4  # queued, generating, risk level, generated
 
 
-def test_run_start_enqueues_on_commit_through_django_q(workspace, model_server, reply, valid_email, django_capture_on_commit_callbacks):
+def test_run_start_enqueues_on_commit_through_django_q(
+    workspace, model_server, reply, valid_email, django_capture_on_commit_callbacks
+):
     from django_q.conf import Conf
 
     model_server.push(reply.json(valid_email))
-    with mock.patch.object(Conf, "SYNC", True), django_capture_on_commit_callbacks(execute=True) as callbacks:
-        run = services.run_start(workflow=workspace["workflow"], brief=workspace["brief"], started_by=workspace["users"]["ops"])
+    with (
+        mock.patch.object(Conf, "SYNC", True),
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+    ):
+        run = services.run_start(
+            workflow=workspace["workflow"],
+            brief=workspace["brief"],
+            started_by=workspace["users"]["ops"],
+        )
         assert Run.objects.get(pk=run.pk).status == Run.Status.QUEUED
     assert len(callbacks) == 2  # the run's task; from within it, the queue's notification
     run.refresh_from_db()
@@ -305,12 +386,18 @@ def test_run_start_enqueues_on_commit_through_django_q(workspace, model_server, 
 
 def test_a_run_needs_a_pinned_production_version(workspace):
     workflow = workspace["workflow"]
-    Workflow.objects.filter(pk=workflow.pk).update(production_version=None)  # never pinned (saving cannot unpin)
+    Workflow.objects.filter(pk=workflow.pk).update(
+        production_version=None
+    )  # never pinned (saving cannot unpin)
     with pytest.raises(ValidationError, match="no production prompt version"):
-        services.run_start(workflow=workflow, brief=workspace["brief"], started_by=None, enqueue=False)
+        services.run_start(
+            workflow=workflow, brief=workspace["brief"], started_by=None, enqueue=False
+        )
 
 
-def test_without_a_data_contract_missing_claims_still_fail_the_run_with_a_plain_reason(workspace, model_server):
+def test_without_a_data_contract_missing_claims_still_fail_the_run_with_a_plain_reason(
+    workspace, model_server
+):
     from inputs.models import InputRequirement
     from workflows.models import ClaimSet
 
@@ -321,14 +408,19 @@ def test_without_a_data_contract_missing_claims_still_fail_the_run_with_a_plain_
     run = start_and_execute(workspace)
 
     assert run.status == Run.Status.FAILED
-    assert run.error_detail == "There is no approved claims registry version: approve one before running."
+    assert (
+        run.error_detail
+        == "There is no approved claims registry version: approve one before running."
+    )
     assert model_server.chat_requests == []
 
 
 def test_stuck_runs_are_failed_by_the_sweeper(workspace):
     from datetime import timedelta
 
-    run = services.run_start(workflow=workspace["workflow"], brief=workspace["brief"], started_by=None, enqueue=False)
+    run = services.run_start(
+        workflow=workspace["workflow"], brief=workspace["brief"], started_by=None, enqueue=False
+    )
     run.mark_generating(by=None)
     assert services.runs_fail_stuck(older_than=timedelta(hours=1)) == []
 
@@ -350,7 +442,9 @@ class TestPromptVersions:
         v7 = workspace["workflow"].production_version
         latest = v7.template.versions.order_by("-version").first().version
         draft = v7.new_draft(by=workspace["users"]["ops"])
-        assert draft.version == latest + 1 and draft.label == f"trial_expiration_email:v{latest + 1}"
+        assert (
+            draft.version == latest + 1 and draft.label == f"trial_expiration_email:v{latest + 1}"
+        )
         assert draft.status == ArtifactStatus.DRAFT and draft.system_prompt == v7.system_prompt
         draft.changelog = "Tighter body"
         draft.save()
@@ -397,5 +491,7 @@ class TestRunWorkflowCommand:
         workflow.fallback_content = None
         workflow.save()
         model_server.push(reply.error(400, "bad"))
-        with pytest.raises(CommandError, match="failed: No usable output after 1 attempt.*refused the request"):
+        with pytest.raises(
+            CommandError, match="failed: No usable output after 1 attempt.*refused the request"
+        ):
             call_command("run_workflow", "trial_expiration_email", "--sync")

@@ -97,7 +97,9 @@ def test_realistic_output_passes_every_validator():
 
 def test_demo_fallback_email_raises_no_content_findings():
     today = date(2026, 6, 1)
-    in_force = tuple(c["text"] for c in _claims_v14(today) if "status" not in c and "expires_on" not in c)
+    in_force = tuple(
+        c["text"] for c in _claims_v14(today) if "status" not in c and "expires_on" not in c
+    )
     ctx = replace(
         CTX,
         approved_claims=in_force,
@@ -120,7 +122,9 @@ def test_json_schema_passes_a_realistic_output():
 
 def test_json_schema_fails_with_the_errors_and_spans_the_offending_string():
     long_line = "Your Kestrel Boards trial ends in three days, Ada"  # 49 > maxLength 48
-    output = output_with(subject_lines=[long_line, "Keep your boards", "Pick a plan"], tone="urgent")
+    output = output_with(
+        subject_lines=[long_line, "Keep your boards", "Pick a plan"], tone="urgent"
+    )
 
     finding = check("json_schema", output)
 
@@ -236,7 +240,11 @@ def test_offer_language_fails_a_discount_the_brief_does_not_offer():
 
 
 def test_offer_language_passes_the_discount_the_brief_offers():
-    finding = check("unsupported_offer_language", body_with("Take 20% off your first year."), replace(CTX, offer=OFFER))
+    finding = check(
+        "unsupported_offer_language",
+        body_with("Take 20% off your first year."),
+        replace(CTX, offer=OFFER),
+    )
 
     assert finding.verdict == PASS and "matches the brief's offer" in finding.reason
 
@@ -251,13 +259,19 @@ def test_offer_language_fails_a_different_amount_than_the_offer():
 
 
 def test_offer_language_fails_a_free_month_when_the_offer_is_a_percentage():
-    finding = check("unsupported_offer_language", body_with("Upgrade now and get a free month."), replace(CTX, offer=OFFER))
+    finding = check(
+        "unsupported_offer_language",
+        body_with("Upgrade now and get a free month."),
+        replace(CTX, offer=OFFER),
+    )
 
     assert finding.verdict == FAIL and span_texts(finding) == ["a free month"]
 
 
 def test_offer_language_fails_an_invented_price_and_promo_code():
-    finding = check("unsupported_offer_language", body_with("Team is $12 per month with promo code KESTREL."))
+    finding = check(
+        "unsupported_offer_language", body_with("Team is $12 per month with promo code KESTREL.")
+    )
 
     assert finding.verdict == FAIL
     assert span_texts(finding) == ["$12 per month", "promo code"]
@@ -280,13 +294,17 @@ def test_offer_language_fails_urgency_without_an_offer_expiry_date():
 def test_offer_language_passes_urgency_when_the_offer_has_an_expiry_date():
     ctx = replace(CTX, offer=OFFER, offer_expires_at=datetime(2026, 6, 11, 23, 59, tzinfo=UTC))
 
-    finding = check("unsupported_offer_language", body_with("The offer expires at midnight, so act now."), ctx)
+    finding = check(
+        "unsupported_offer_language", body_with("The offer expires at midnight, so act now."), ctx
+    )
 
     assert finding.verdict == PASS and "'act now'" in finding.reason
 
 
 def test_offer_language_treats_a_trial_ending_as_a_fact_not_urgency():
-    output = output_with(subject_lines=["Your trial ends soon", "Three days left on trial", "Pick a plan"])
+    output = output_with(
+        subject_lines=["Your trial ends soon", "Three days left on trial", "Pick a plan"]
+    )
     assert check("unsupported_offer_language", output).verdict == PASS
 
 
@@ -294,7 +312,9 @@ def test_offer_language_treats_a_trial_ending_as_a_fact_not_urgency():
 
 
 def test_restricted_terms_fail_when_no_approved_claim_states_them():
-    finding = check("restricted_terms", body_with("Kestrel Boards is SOC2 audited and HIPAA ready."))
+    finding = check(
+        "restricted_terms", body_with("Kestrel Boards is SOC2 audited and HIPAA ready.")
+    )
 
     assert finding.verdict == FAIL
     assert finding.reason == "Restricted terms that no approved claim states: 'SOC 2', 'HIPAA'."
@@ -302,7 +322,9 @@ def test_restricted_terms_fail_when_no_approved_claim_states_them():
 
 
 def test_restricted_terms_pass_soc_2_when_an_approved_claim_states_it():
-    ctx = replace(CTX, approved_claims=CTX.approved_claims + ("Kestrel Boards is SOC 2 Type II audited.",))
+    ctx = replace(
+        CTX, approved_claims=CTX.approved_claims + ("Kestrel Boards is SOC 2 Type II audited.",)
+    )
 
     finding = check("restricted_terms", body_with("Kestrel Boards is SOC 2 Type II audited."), ctx)
 
@@ -342,7 +364,9 @@ def test_grounding_compares_numbers_literally():
     output = body_with("Your boards stay for 30 days, three times longer than before.")
 
     unsupported = check("grounding", output)
-    claims = CTX.approved_claims + ("Trial workspaces keep their boards and data for 30 days after the trial ends.",)
+    claims = CTX.approved_claims + (
+        "Trial workspaces keep their boards and data for 30 days after the trial ends.",
+    )
     supported = check("grounding", output, replace(CTX, approved_claims=claims))
 
     assert unsupported.verdict == FAIL and span_texts(unsupported) == ["30"]
@@ -360,7 +384,9 @@ def test_grounding_fails_competitors_features_and_guarantees_not_in_the_brief():
 
 
 def test_grounding_reads_a_customer_name_only_to_the_end_of_its_line():
-    output = output_with(email_body=BODY.replace("Choose a plan", "Used by Globex and Initech\n\nChoose a plan"))
+    output = output_with(
+        email_body=BODY.replace("Choose a plan", "Used by Globex and Initech\n\nChoose a plan")
+    )
 
     finding = check("grounding", output)
 
@@ -381,7 +407,9 @@ def test_unsubscribe_language_passes_copy_that_leaves_it_to_the_footer():
 
 
 def test_unsubscribe_language_fails_copy_that_discourages_opting_out():
-    finding = check("unsubscribe_language", body_with("You cannot unsubscribe from these required emails."))
+    finding = check(
+        "unsubscribe_language", body_with("You cannot unsubscribe from these required emails.")
+    )
 
     assert finding.verdict == FAIL and "discourages unsubscribing" in finding.reason
     assert span_texts(finding) == ["You cannot unsubscribe", "required emails"]

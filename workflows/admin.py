@@ -42,7 +42,9 @@ def _messages_from(exc: ValidationError) -> str:
 
 
 def pretty_json(value) -> str:
-    return format_html('<pre class="mai-json">{}</pre>', json.dumps(value, indent=2, ensure_ascii=False))
+    return format_html(
+        '<pre class="mai-json">{}</pre>', json.dumps(value, indent=2, ensure_ascii=False)
+    )
 
 
 class ReadOnlyAdminMixin:
@@ -65,12 +67,28 @@ class ReadOnlyAdminMixin:
 
 
 class VersionedArtifactAdmin(GuardedHistoryAdmin):
-    list_display = ("label", "status", "changelog", "created_at", "author", "approved_by", "approved_at")
+    list_display = (
+        "label",
+        "status",
+        "changelog",
+        "created_at",
+        "author",
+        "approved_by",
+        "approved_at",
+    )
     list_filter = ("status",)
     search_fields = ("changelog",)
     list_select_related = ("author", "approved_by")
     # The author is whoever saved the draft: separation of duties depends on it.
-    readonly_fields = ("version", "status", "author", "created_at", "approved_at", "approved_by", "archived_at")
+    readonly_fields = (
+        "version",
+        "status",
+        "author",
+        "created_at",
+        "approved_at",
+        "approved_by",
+        "archived_at",
+    )
     actions = ["approve_selected", "copy_to_new_draft"]
 
     @admin.display(description="Version", ordering="version")
@@ -129,7 +147,11 @@ class ClaimInline(admin.TabularInline):
 @admin.register(ClaimSet)
 class ClaimSetAdmin(VersionedArtifactAdmin):
     inlines = [ClaimInline]
-    list_display = (*VersionedArtifactAdmin.list_display[:2], "claim_count", *VersionedArtifactAdmin.list_display[2:])
+    list_display = (
+        *VersionedArtifactAdmin.list_display[:2],
+        "claim_count",
+        *VersionedArtifactAdmin.list_display[2:],
+    )
     search_fields = ("changelog", "claims__text", "claims__key")
 
     def get_queryset(self, request):
@@ -214,7 +236,14 @@ def prompt_diff(old: PromptVersion, new: PromptVersion) -> list[tuple[str, str, 
     return [
         (
             name,
-            differ.make_table(old_parts[name].splitlines(), new_parts[name].splitlines(), old.label, new.label, context=True, numlines=3),
+            differ.make_table(
+                old_parts[name].splitlines(),
+                new_parts[name].splitlines(),
+                old.label,
+                new.label,
+                context=True,
+                numlines=3,
+            ),
             old_parts[name] != new_parts[name],
         )
         for name in new_parts
@@ -297,7 +326,15 @@ class AudienceSegmentAdmin(ExtensibleAdminMixin, GuardedHistoryAdmin):
 
 @admin.register(CampaignBrief)
 class CampaignBriefAdmin(GuardedHistoryAdmin):
-    list_display = ("label", "name", "workflow", "audience_segment", "plan_name", "offer_expires_at", "created_at")
+    list_display = (
+        "label",
+        "name",
+        "workflow",
+        "audience_segment",
+        "plan_name",
+        "offer_expires_at",
+        "created_at",
+    )
     list_display_links = ("label", "name")
     list_filter = ("workflow", "audience_segment", "plan_name")
     search_fields = ("name", "key_facts", "offer", "audience_role")
@@ -325,12 +362,15 @@ class CampaignBriefAdmin(GuardedHistoryAdmin):
 class StartRunForm(forms.Form):
     brief = forms.ModelChoiceField(queryset=CampaignBrief.objects.none())
     fresh_sample = forms.BooleanField(
-        required=False, help_text="Ignore the cache of identical generations and sample anew (costs tokens)."
+        required=False,
+        help_text="Ignore the cache of identical generations and sample anew (costs tokens).",
     )
 
     def __init__(self, *args, workflow: Workflow, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["brief"].queryset = workflow.briefs.select_related("audience_segment").order_by("-created_at")
+        self.fields["brief"].queryset = workflow.briefs.select_related("audience_segment").order_by(
+            "-created_at"
+        )
 
 
 @admin.register(Workflow)
@@ -361,15 +401,22 @@ class WorkflowAdmin(ExtensibleAdminMixin, GuardedHistoryAdmin):
     def has_pin_production_permission(self, request):
         return request.user.has_perm("workflows.pin_production")
 
-    @admin.action(description="Roll back production to the previous approved prompt version", permissions=["pin_production"])
+    @admin.action(
+        description="Roll back production to the previous approved prompt version",
+        permissions=["pin_production"],
+    )
     def roll_back_production(self, request, queryset):
         for workflow in queryset.select_related("production_version__template"):
             try:
-                previous = workflow.rollback_production_version(by=request.user, reason=f"admin action by {request.user}")
+                previous = workflow.rollback_production_version(
+                    by=request.user, reason=f"admin action by {request.user}"
+                )
             except ValidationError as exc:
                 self.message_user(request, _messages_from(exc), messages.ERROR)
             else:
-                self.message_user(request, f"{workflow} now serves {previous.label}.", messages.SUCCESS)
+                self.message_user(
+                    request, f"{workflow} now serves {previous.label}.", messages.SUCCESS
+                )
 
     @admin.display(description="Runs", ordering="run_total")
     def run_count(self, obj):
@@ -386,10 +433,14 @@ class WorkflowAdmin(ExtensibleAdminMixin, GuardedHistoryAdmin):
         ]
 
     def start_run_view(self, request, object_id):
-        workflow = get_object_or_404(Workflow.objects.select_related("production_version__template"), pk=object_id)
+        workflow = get_object_or_404(
+            Workflow.objects.select_related("production_version__template"), pk=object_id
+        )
         if not request.user.has_perm("workflows.start_run"):
             raise PermissionDenied
-        form = StartRunForm(request.POST or None, workflow=workflow, initial={"brief": request.GET.get("brief")})
+        form = StartRunForm(
+            request.POST or None, workflow=workflow, initial={"brief": request.GET.get("brief")}
+        )
         if request.method == "POST" and form.is_valid():
             try:
                 run = services.run_start(
@@ -401,7 +452,9 @@ class WorkflowAdmin(ExtensibleAdminMixin, GuardedHistoryAdmin):
             except ValidationError as exc:
                 form.add_error(None, _messages_from(exc))
             else:
-                self.message_user(request, f"{run.run_id} queued on {run.prompt_version.label}.", messages.SUCCESS)
+                self.message_user(
+                    request, f"{run.run_id} queued on {run.prompt_version.label}.", messages.SUCCESS
+                )
                 return redirect("admin:workflows_run_change", run.pk)
         context = {
             **self.admin_site.each_context(request),
@@ -429,13 +482,32 @@ class RunAdmin(ReadOnlyAdminMixin, ExtensibleAdminMixin, GuardedHistoryAdmin):
         "started_by",
         "created_at",
     )
-    list_filter = ("status", "risk_level", "workflow", "output_source", "prompt_version", "created_at")
+    list_filter = (
+        "status",
+        "risk_level",
+        "workflow",
+        "output_source",
+        "prompt_version",
+        "created_at",
+    )
     search_fields = ("trace_id", "brief__name", "error_detail", "started_by__username")
     list_select_related = ("workflow", "brief", "prompt_version__template", "started_by")
     date_hierarchy = "created_at"
     change_form_template = "admin/workflows/run/change_form.html"
     sections = (
-        Section(10, None, ("run_label", "status", "risk_level", "error_detail", "workflow", "brief", "started_by")),
+        Section(
+            10,
+            None,
+            (
+                "run_label",
+                "status",
+                "risk_level",
+                "error_detail",
+                "workflow",
+                "brief",
+                "started_by",
+            ),
+        ),
         Section(30, "Output", ("output_view", "variants_view")),
         Section(
             60,
@@ -470,10 +542,18 @@ class RunAdmin(ReadOnlyAdminMixin, ExtensibleAdminMixin, GuardedHistoryAdmin):
             output = getattr(variant, "output", None)
             content = (output.content or {}) if output else {}
             subject = (content.get("subject_lines") or ["-"])[0]
-            rows.append((variant.key, variant.recipient_count, output.get_source_display() if output else "no output", subject))
+            rows.append(
+                (
+                    variant.key,
+                    variant.recipient_count,
+                    output.get_source_display() if output else "no output",
+                    subject,
+                )
+            )
         table = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows)
         return format_html(
-            "<table><tr><th>Variant</th><th>Recipients</th><th>Source</th><th>First subject line</th></tr>{}</table>", table
+            "<table><tr><th>Variant</th><th>Recipients</th><th>Source</th><th>First subject line</th></tr>{}</table>",
+            table,
         )
 
     @admin.display(description="Run", ordering="created_at")
@@ -490,17 +570,34 @@ class RunAdmin(ReadOnlyAdminMixin, ExtensibleAdminMixin, GuardedHistoryAdmin):
         if content:
             subject_lines = content.get("subject_lines") or []
             rows = [
-                ("Subject lines", format_html_join("", "<li>{}</li>", ((s,) for s in subject_lines)) if subject_lines else "-"),
+                (
+                    "Subject lines",
+                    format_html_join("", "<li>{}</li>", ((s,) for s in subject_lines))
+                    if subject_lines
+                    else "-",
+                ),
                 ("Preview text", content.get("preview_text", "-")),
-                ("Email body", format_html('<div style="white-space: pre-wrap">{}</div>', content.get("email_body", "-"))),
+                (
+                    "Email body",
+                    format_html(
+                        '<div style="white-space: pre-wrap">{}</div>',
+                        content.get("email_body", "-"),
+                    ),
+                ),
                 ("CTA", content.get("cta_text", "-")),
                 ("Rationale", content.get("rationale", "-")),
                 ("Risk flags", ", ".join(content.get("risk_flags") or []) or "none"),
             ]
         table = format_html_join(
-            "", '<tr><th style="width:10em">{}</th><td>{}</td></tr>', ((label, value) for label, value in rows)
+            "",
+            '<tr><th style="width:10em">{}</th><td>{}</td></tr>',
+            ((label, value) for label, value in rows),
         )
-        validity = "valid against the schema" if output.schema_valid else "INVALID: " + "; ".join(output.schema_errors)
+        validity = (
+            "valid against the schema"
+            if output.schema_valid
+            else "INVALID: " + "; ".join(output.schema_errors)
+        )
         return format_html(
             '<p>Source: <b>{}</b> &middot; {}</p><table class="mai-output">{}</table>'
             "<details><summary>Raw model text</summary><pre>{}</pre></details>",
@@ -563,11 +660,28 @@ class TraceAdmin(ReadOnlyAdminMixin, GuardedHistoryAdmin):
 class GenerationCacheEntryAdmin(admin.ModelAdmin):
     """Inspect the cache; deleting an entry forces the next identical run to sample anew."""
 
-    list_display = ("key_prefix", "model_name", "hits", "input_tokens", "output_tokens", "source_run", "created_at")
+    list_display = (
+        "key_prefix",
+        "model_name",
+        "hits",
+        "input_tokens",
+        "output_tokens",
+        "source_run",
+        "created_at",
+    )
     list_filter = ("model_name",)
     search_fields = ("key",)
     list_select_related = ("source_run",)
-    readonly_fields = ("key", "model_name", "response_text", "input_tokens", "output_tokens", "source_run", "created_at", "hits")
+    readonly_fields = (
+        "key",
+        "model_name",
+        "response_text",
+        "input_tokens",
+        "output_tokens",
+        "source_run",
+        "created_at",
+        "hits",
+    )
 
     @admin.display(description="Key")
     def key_prefix(self, obj):

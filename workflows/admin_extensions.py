@@ -96,35 +96,61 @@ class AdminExtensions:
 
     def _add(self, model: type[Model], kind: str, item) -> None:
         if not isinstance(getattr(item, "order", 0), int):
-            raise TypeError(f"The order of a contribution to the {model._meta.label} admin must be an integer.")
+            raise TypeError(
+                f"The order of a contribution to the {model._meta.label} admin must be an integer."
+            )
         self._items[(model, kind)].append(item)
 
     def _sorted(self, model: type[Model], kind: str) -> list:
         return sorted(self._items[(model, kind)], key=lambda item: item.order)
 
-    def register_section(self, model, *, title: str | None, fields, order: int, classes=(), description: str = "") -> None:
-        section = Section(order=order, title=title, fields=tuple(fields), classes=tuple(classes), description=description)
-        taken = {d.__name__ for s in self.sections(model) for d in s.displays()} | {c.name for c in self.columns(model)}
+    def register_section(
+        self, model, *, title: str | None, fields, order: int, classes=(), description: str = ""
+    ) -> None:
+        section = Section(
+            order=order,
+            title=title,
+            fields=tuple(fields),
+            classes=tuple(classes),
+            description=description,
+        )
+        taken = {d.__name__ for s in self.sections(model) for d in s.displays()} | {
+            c.name for c in self.columns(model)
+        }
         clash = [d.__name__ for d in section.displays() if d.__name__ in taken]
         if clash:
-            raise ValueError(f"{', '.join(clash)} is already contributed to the {model._meta.label} admin: name it differently.")
+            raise ValueError(
+                f"{', '.join(clash)} is already contributed to the {model._meta.label} admin: name it differently."
+            )
         self._add(model, "section", section)
 
     def register_inline(self, model, inline: type, *, order: int) -> None:
         self._add(model, "inline", Inline(order=order, inline=inline))
 
-    def register_column(self, model, display: Callable, *, order: int, annotations: dict | None = None) -> None:
+    def register_column(
+        self, model, display: Callable, *, order: int, annotations: dict | None = None
+    ) -> None:
         if any(c.name == display.__name__ for c in self.columns(model)):
-            raise ValueError(f"A column {display.__name__} is already contributed to the {model._meta.label} admin.")
-        self._add(model, "column", Column(order=order, display=display, annotations=dict(annotations or {})))
+            raise ValueError(
+                f"A column {display.__name__} is already contributed to the {model._meta.label} admin."
+            )
+        self._add(
+            model,
+            "column",
+            Column(order=order, display=display, annotations=dict(annotations or {})),
+        )
 
-    def register_object_tool(self, model, *, template: str, order: int, context: Callable | None = None) -> None:
+    def register_object_tool(
+        self, model, *, template: str, order: int, context: Callable | None = None
+    ) -> None:
         self._add(model, "tool", ObjectTool(order=order, template=template, context=context))
 
     def register_admin_url(self, model, *, route: str, view: Callable, name: str) -> None:
         prefix = f"{model._meta.app_label}_{model._meta.model_name}_"
         if not name.startswith(prefix):
-            raise ValueError(f"An admin URL of {model._meta.label} must be named {prefix}<something>, not {name}.")
+            raise ValueError(
+                f"An admin URL of {model._meta.label} must be named {prefix}<something>, not {name}."
+            )
         self._items[(model, "url")].append(AdminUrl(route=route, view=view, name=name))
 
     def sections(self, model) -> list[Section]:
@@ -176,7 +202,11 @@ class _ContributedDisplays:
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def with_column_annotations(self, queryset):
-        annotations = {k: v for column in self.extensions.columns(self.model) for k, v in column.annotations.items()}
+        annotations = {
+            k: v
+            for column in self.extensions.columns(self.model)
+            for k, v in column.annotations.items()
+        }
         return queryset.annotate(**annotations) if annotations else queryset
 
     def column_names(self) -> list[str]:
@@ -209,7 +239,9 @@ class ExtensibleAdminMixin(_ContributedDisplays):
     # --- change page ----------------------------------------------------------------------------
 
     def composed_sections(self) -> list[Section]:
-        return sorted([*self.sections, *self.extensions.sections(self.model)], key=lambda s: s.order)
+        return sorted(
+            [*self.sections, *self.extensions.sections(self.model)], key=lambda s: s.order
+        )
 
     def get_fieldsets(self, request, obj=None):
         if not self.sections:
@@ -237,12 +269,18 @@ class ExtensibleAdminMixin(_ContributedDisplays):
     def object_tools_html(self, request, obj) -> list[str]:
         tools = []
         for tool in self.extensions.object_tools(self.model):
-            context = {"original": obj, "opts": self.model._meta, **(tool.context(request, obj) if tool.context else {})}
+            context = {
+                "original": obj,
+                "opts": self.model._meta,
+                **(tool.context(request, obj) if tool.context else {}),
+            }
             tools.append(render_to_string(tool.template, context, request=request))
         return tools
 
     def render_change_form(self, request, context, *args, obj=None, **kwargs):
-        context["contributed_object_tools"] = self.object_tools_html(request, obj) if obj is not None else []
+        context["contributed_object_tools"] = (
+            self.object_tools_html(request, obj) if obj is not None else []
+        )
         return super().render_change_form(request, context, *args, obj=obj, **kwargs)
 
     # --- lists ----------------------------------------------------------------------------------

@@ -66,13 +66,17 @@ class GuardedHistoryAdmin(SimpleHistoryAdmin):
             self.message_user(request, refusal, messages.ERROR)
             if current is None:
                 return redirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))
-            return redirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_history", args=[current.pk]))
+            return redirect(
+                reverse(f"admin:{opts.app_label}_{opts.model_name}_history", args=[current.pk])
+            )
         setattr(request, _REVERTING, current)
         try:
             return super().history_form_view(request, object_id, version_id, extra_context)
         except ValidationError as exc:  # a model's save guard refused: nothing was written
             self.message_user(request, " ".join(exc.messages), messages.ERROR)
-            return redirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_history", args=[current.pk]))
+            return redirect(
+                reverse(f"admin:{opts.app_label}_{opts.model_name}_history", args=[current.pk])
+            )
         finally:
             delattr(request, _REVERTING)
 

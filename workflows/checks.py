@@ -32,7 +32,11 @@ def check_model_endpoint(app_configs=None, **kwargs) -> list[checks.CheckMessage
             )
         )
     if not conf["MODEL"]:
-        errors.append(checks.Error("No model is configured.", hint="Set MARKETINGAI_MODEL.", id="workflows.E003"))
+        errors.append(
+            checks.Error(
+                "No model is configured.", hint="Set MARKETINGAI_MODEL.", id="workflows.E003"
+            )
+        )
     if conf["TIMEOUT_SECONDS"] <= 0 or conf["MAX_RETRIES"] < 0 or conf["GENERATION_ATTEMPTS"] < 1:
         errors.append(
             checks.Error(
@@ -99,7 +103,11 @@ def check_workflows(app_configs=None, databases=None, **kwargs) -> list[checks.C
             workflow.clean()
         except Exception as exc:  # ValidationError with field messages
             messages.append(
-                checks.Error(f"Workflow {workflow.slug} is misconfigured: {exc}", obj=workflow, id="workflows.E006")
+                checks.Error(
+                    f"Workflow {workflow.slug} is misconfigured: {exc}",
+                    obj=workflow,
+                    id="workflows.E006",
+                )
             )
     return messages
 
@@ -134,7 +142,10 @@ def check_outbound(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
                     id="workflows.E012",
                 )
             )
-    if settings.MARKETINGAI_OUTBOUND_MAX_TIMEOUT <= 0 or settings.MARKETINGAI_OUTBOUND_MAX_BYTES <= 0:
+    if (
+        settings.MARKETINGAI_OUTBOUND_MAX_TIMEOUT <= 0
+        or settings.MARKETINGAI_OUTBOUND_MAX_BYTES <= 0
+    ):
         messages.append(
             checks.Error(
                 "MARKETINGAI_OUTBOUND_MAX_TIMEOUT and MARKETINGAI_OUTBOUND_MAX_BYTES must be positive.",
@@ -142,7 +153,9 @@ def check_outbound(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
             )
         )
     webhook = settings.MARKETINGAI_SLACK_WEBHOOK_URL
-    if webhook and (reason := outbound.static_refusal(webhook, label="MARKETINGAI_SLACK_WEBHOOK_URL")):
+    if webhook and (
+        reason := outbound.static_refusal(webhook, label="MARKETINGAI_SLACK_WEBHOOK_URL")
+    ):
         messages.append(checks.Error(reason, id="workflows.E014"))
     return messages
 
@@ -168,7 +181,9 @@ def check_admin_history(app_configs=None, site=None, **kwargs) -> list[checks.Ch
     messages: list[checks.CheckMessage] = []
     for model, model_admin in (site or admin.site)._registry.items():
         name = type(model_admin).__name__
-        if isinstance(model_admin, SimpleHistoryAdmin) and not isinstance(model_admin, GuardedHistoryAdmin):
+        if isinstance(model_admin, SimpleHistoryAdmin) and not isinstance(
+            model_admin, GuardedHistoryAdmin
+        ):
             messages.append(
                 checks.Error(
                     f"{name} uses SimpleHistoryAdmin, whose revert form saves for anyone who may view {model._meta.label}.",
@@ -182,10 +197,22 @@ def check_admin_history(app_configs=None, site=None, **kwargs) -> list[checks.Ch
             # kernel's sections and the apps' contributions (workflows.admin_extensions).
             request = _check_request()
             composed = bool(getattr(model_admin, "sections", None))
-            fieldsets = model_admin.get_fieldsets(request, None) if composed else model_admin.fieldsets
-            readonly = model_admin.get_readonly_fields(request, None) if composed else model_admin.readonly_fields
-            shown = set(flatten_fieldsets(fieldsets)) | set(readonly) | set(model_admin.exclude or ())
-            dropped = [f.name for f in model._meta.concrete_fields if f.editable and not f.primary_key and f.name not in shown]
+            fieldsets = (
+                model_admin.get_fieldsets(request, None) if composed else model_admin.fieldsets
+            )
+            readonly = (
+                model_admin.get_readonly_fields(request, None)
+                if composed
+                else model_admin.readonly_fields
+            )
+            shown = (
+                set(flatten_fieldsets(fieldsets)) | set(readonly) | set(model_admin.exclude or ())
+            )
+            dropped = [
+                f.name
+                for f in model._meta.concrete_fields
+                if f.editable and not f.primary_key and f.name not in shown
+            ]
             if dropped:
                 messages.append(
                     checks.Warning(
@@ -236,7 +263,9 @@ def check_service_account_configured(app_configs=None, **kwargs) -> list[checks.
     ]
 
 
-def check_service_account_exists(app_configs=None, databases=None, **kwargs) -> list[checks.CheckMessage]:
+def check_service_account_exists(
+    app_configs=None, databases=None, **kwargs
+) -> list[checks.CheckMessage]:
     from django.contrib.auth import get_user_model
 
     from workflows import identity

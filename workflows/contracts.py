@@ -67,7 +67,11 @@ def validate_output(text: str, schema: dict) -> ValidationOutcome:
         # strict=False tolerates raw newlines inside strings, which llama.cpp grammars let through.
         document = json.loads(extract_json_text(text), strict=False)
     except json.JSONDecodeError as exc:
-        return ValidationOutcome(errors=[f"Malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}."])
+        return ValidationOutcome(
+            errors=[f"Malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}."]
+        )
     if not isinstance(document, dict):
-        return ValidationOutcome(content=document, errors=["The output must be a JSON object."], parsed=True)
+        return ValidationOutcome(
+            content=document, errors=["The output must be a JSON object."], parsed=True
+        )
     return validate_document(document, schema)

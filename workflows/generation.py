@@ -130,7 +130,9 @@ def _check(text: str, *, prompt_schema: dict, contract_schema: dict) -> contract
     return contract if not contract.valid else outcome
 
 
-def _store_output(run: Run, variant: RunVariant, *, content, raw_text: str, errors: list[str], source: str) -> RunOutput:
+def _store_output(
+    run: Run, variant: RunVariant, *, content, raw_text: str, errors: list[str], source: str
+) -> RunOutput:
     output = RunOutput(
         run=run,
         variant=variant,
@@ -140,7 +142,9 @@ def _store_output(run: Run, variant: RunVariant, *, content, raw_text: str, erro
         schema_errors=errors,
         source=source,
     )
-    with_history_context(output, by=run.started_by, reason=f"Output of {variant.key} stored from {source}")
+    with_history_context(
+        output, by=run.started_by, reason=f"Output of {variant.key} stored from {source}"
+    )
     output.save()
     return output
 
@@ -165,7 +169,9 @@ class GenerationCache(Protocol):
 
     def record_hit(self, key: str) -> None: ...
 
-    def store(self, key: str, *, model: str, text: str, input_tokens: int, output_tokens: int) -> None: ...
+    def store(
+        self, key: str, *, model: str, text: str, input_tokens: int, output_tokens: int
+    ) -> None: ...
 
 
 class DatabaseCache:
@@ -184,7 +190,9 @@ class DatabaseCache:
     def record_hit(self, key: str) -> None:
         GenerationCacheEntry.objects.filter(key=key).update(hits=F("hits") + 1)
 
-    def store(self, key: str, *, model: str, text: str, input_tokens: int, output_tokens: int) -> None:
+    def store(
+        self, key: str, *, model: str, text: str, input_tokens: int, output_tokens: int
+    ) -> None:
         GenerationCacheEntry.objects.update_or_create(
             key=key,
             defaults={
@@ -217,10 +225,17 @@ class MemoryCache:
         with self._lock:
             self.hits.append(key)
 
-    def store(self, key: str, *, model: str, text: str, input_tokens: int, output_tokens: int) -> None:
+    def store(
+        self, key: str, *, model: str, text: str, input_tokens: int, output_tokens: int
+    ) -> None:
         with self._lock:
             self._entries[key] = CachedGeneration(text=text, origin="an eval suite")
-            self.new_entries[key] = {"model_name": model, "response_text": text, "input_tokens": input_tokens, "output_tokens": output_tokens}
+            self.new_entries[key] = {
+                "model_name": model,
+                "response_text": text,
+                "input_tokens": input_tokens,
+                "output_tokens": output_tokens,
+            }
 
     def take_writes(self) -> tuple[list[str], dict[str, dict[str, Any]]]:
         """The hits and new entries since the last call, for the caller to write."""
@@ -247,8 +262,12 @@ class GenerationRequest:
     deadline: float | None = None
     # Shared by a run's calls: a model that timed out is not called again in that run.
     breaker: llm.EndpointBreaker | None = None
-    attempts_per_model: int = field(default_factory=lambda: max(1, int(settings.MARKETINGAI_LLM["GENERATION_ATTEMPTS"])))
-    budget_seconds: float = field(default_factory=lambda: float(settings.MARKETINGAI_LLM["RUN_BUDGET_SECONDS"]))
+    attempts_per_model: int = field(
+        default_factory=lambda: max(1, int(settings.MARKETINGAI_LLM["GENERATION_ATTEMPTS"]))
+    )
+    budget_seconds: float = field(
+        default_factory=lambda: float(settings.MARKETINGAI_LLM["RUN_BUDGET_SECONDS"])
+    )
 
     def cache_key(self, model: str) -> str:
         return cache_key(
@@ -277,13 +296,19 @@ class GenerationResult:
         return bool(self.source)
 
 
-def generate_with_retries(request: GenerationRequest, *, endpoint, cache: GenerationCache) -> GenerationResult:
+def generate_with_retries(
+    request: GenerationRequest, *, endpoint, cache: GenerationCache
+) -> GenerationResult:
     """The attempt loop: the cache, bounded retries with a correction message, then the next model.
 
     Touches the database only through ``cache``. The fallback template is the caller's choice.
     """
     log = GenerationLog()
-    deadline = request.deadline if request.deadline is not None else time.monotonic() + request.budget_seconds
+    deadline = (
+        request.deadline
+        if request.deadline is not None
+        else time.monotonic() + request.budget_seconds
+    )
     last_text, last_errors = "", []
     for model, source in request.models:
         key = request.cache_key(model)
@@ -291,17 +316,31 @@ def generate_with_retries(request: GenerationRequest, *, endpoint, cache: Genera
         if request.use_cache:
             cached = cache.lookup(key)
             if cached is not None:
-                outcome = _check(cached.text, prompt_schema=request.prompt_schema, contract_schema=request.contract_schema)
+                outcome = _check(
+                    cached.text,
+                    prompt_schema=request.prompt_schema,
+                    contract_schema=request.contract_schema,
+                )
                 if outcome.valid:
                     cache.record_hit(key)
                     log.cache_hit = True
-                    log.add(model=model, outcome="cache_hit", detail=f"Reused the output of {cached.origin}.")
-                    return GenerationResult(outcome.content, cached.text, Run.OutputSource.CACHE, model, [], log)
+                    log.add(
+                        model=model,
+                        outcome="cache_hit",
+                        detail=f"Reused the output of {cached.origin}.",
+                    )
+                    return GenerationResult(
+                        outcome.content, cached.text, Run.OutputSource.CACHE, model, [], log
+                    )
 
         messages = list(request.messages)
         for _ in range(request.attempts_per_model):
             if time.monotonic() > deadline:
-                log.add(model=model, outcome="budget_exhausted", detail=f"The run's {request.budget_seconds:g} s budget is spent.")
+                log.add(
+                    model=model,
+                    outcome="budget_exhausted",
+                    detail=f"The run's {request.budget_seconds:g} s budget is spent.",
+                )
                 break
             try:
                 result = llm.chat_json(
@@ -319,21 +358,39 @@ def generate_with_retries(request: GenerationRequest, *, endpoint, cache: Genera
                 log.add(model=model, outcome=exc.kind, detail=str(exc))
                 last_errors = [str(exc)]
                 break
-            outcome = _check(result.text, prompt_schema=request.prompt_schema, contract_schema=request.contract_schema)
+            outcome = _check(
+                result.text,
+                prompt_schema=request.prompt_schema,
+                contract_schema=request.contract_schema,
+            )
             attempt = log.add(
                 model=model,
-                outcome="valid" if outcome.valid else ("schema_invalid" if outcome.parsed else "malformed_json"),
+                outcome="valid"
+                if outcome.valid
+                else ("schema_invalid" if outcome.parsed else "malformed_json"),
                 detail="; ".join(outcome.errors)[:1000],
                 latency_ms=result.latency_ms,
                 input_tokens=result.input_tokens,
                 output_tokens=result.output_tokens,
             )
             if outcome.valid:
-                cache.store(key, model=model, text=result.text, input_tokens=result.input_tokens, output_tokens=result.output_tokens)
-                return GenerationResult(outcome.content, result.text, source, result.model or model, [], log)
+                cache.store(
+                    key,
+                    model=model,
+                    text=result.text,
+                    input_tokens=result.input_tokens,
+                    output_tokens=result.output_tokens,
+                )
+                return GenerationResult(
+                    outcome.content, result.text, source, result.model or model, [], log
+                )
             attempt.raw_excerpt = result.text[:RAW_EXCERPT_CHARS]
             last_text, last_errors = result.text, outcome.errors
-            messages = [*request.messages, {"role": "assistant", "content": result.text[:RAW_EXCERPT_CHARS]}, correction_message(outcome.errors)]
+            messages = [
+                *request.messages,
+                {"role": "assistant", "content": result.text[:RAW_EXCERPT_CHARS]},
+                correction_message(outcome.errors),
+            ]
     return GenerationResult(None, last_text, "", "", last_errors, log)
 
 
@@ -357,7 +414,9 @@ def generate_variant(ctx: RunContext, variant: RunVariant) -> dict[str, Any]:
         deadline=ctx.deadline,
         breaker=ctx.breaker,
     )
-    result = generate_with_retries(request, endpoint=ctx.endpoint, cache=DatabaseCache(source_run=run))
+    result = generate_with_retries(
+        request, endpoint=ctx.endpoint, cache=DatabaseCache(source_run=run)
+    )
     log = result.log
 
     def stored(*, content, raw_text: str, source: str, model_used: str) -> dict[str, Any]:
@@ -365,16 +424,39 @@ def generate_variant(ctx: RunContext, variant: RunVariant) -> dict[str, Any]:
         return {"key": variant.key, **log.summary(source=source, model_used=model_used)}
 
     if result.ok:
-        return stored(content=result.content, raw_text=result.raw_text, source=result.source, model_used=result.model_used)
+        return stored(
+            content=result.content,
+            raw_text=result.raw_text,
+            source=result.source,
+            model_used=result.model_used,
+        )
 
     fallback = run.workflow.fallback_content
     if fallback is not None and contracts.validate_document(fallback, contract_schema).valid:
-        log.add(model="", outcome="fallback_template", detail="Used the workflow's manually approved fallback content.")
-        ctx.flags.append(f"Variant {variant.key} uses the fallback content: generation gave no usable output.")
-        return stored(content=fallback, raw_text=result.raw_text, source=Run.OutputSource.FALLBACK_TEMPLATE, model_used="")
+        log.add(
+            model="",
+            outcome="fallback_template",
+            detail="Used the workflow's manually approved fallback content.",
+        )
+        ctx.flags.append(
+            f"Variant {variant.key} uses the fallback content: generation gave no usable output."
+        )
+        return stored(
+            content=fallback,
+            raw_text=result.raw_text,
+            source=Run.OutputSource.FALLBACK_TEMPLATE,
+            model_used="",
+        )
 
     if result.raw_text:
-        _store_output(run, variant, content=None, raw_text=result.raw_text, errors=result.errors, source=Run.OutputSource.MODEL)
+        _store_output(
+            run,
+            variant,
+            content=None,
+            raw_text=result.raw_text,
+            errors=result.errors,
+            source=Run.OutputSource.MODEL,
+        )
     tried = len(log.attempts)
     reason = result.errors[0] if result.errors else "no attempt was made"
     raise VariantFailed(
@@ -386,7 +468,9 @@ def generate_variant(ctx: RunContext, variant: RunVariant) -> dict[str, Any]:
 def _totals(summaries: list[dict[str, Any]]) -> dict[str, Any]:
     sources = {s["source"] for s in summaries if s["source"]}
     return {
-        "source": sources.pop() if len(sources) == 1 else (Run.OutputSource.MIXED if sources else ""),
+        "source": sources.pop()
+        if len(sources) == 1
+        else (Run.OutputSource.MIXED if sources else ""),
         "model_used": next((s["model_used"] for s in summaries if s["model_used"]), ""),
         "cache_hit": bool(summaries) and all(s["cache_hit"] for s in summaries),
         "latency_ms": sum(s["latency_ms"] for s in summaries),
@@ -408,7 +492,9 @@ def generate_all(ctx: RunContext) -> None:
     if problem:
         raise StepFailed(problem)
 
-    ordered = sorted(ctx.variants, key=lambda v: (not (v.is_generic or v.key == RunVariant.DEFAULT_KEY), v.key))
+    ordered = sorted(
+        ctx.variants, key=lambda v: (not (v.is_generic or v.key == RunVariant.DEFAULT_KEY), v.key)
+    )
     main = ordered[0]
     summaries: list[dict[str, Any]] = []
     try:
@@ -421,11 +507,17 @@ def generate_all(ctx: RunContext) -> None:
                 if variant is main or not main.is_generic:
                     raise
                 moved = variant.assignments.update(
-                    variant=main, treatment="generic", reason=f"Cohort {variant.key} generation failed"
+                    variant=main,
+                    treatment="generic",
+                    reason=f"Cohort {variant.key} generation failed",
                 )
-                RunVariant.objects.filter(pk=main.pk).update(recipient_count=F("recipient_count") + moved)
+                RunVariant.objects.filter(pk=main.pk).update(
+                    recipient_count=F("recipient_count") + moved
+                )
                 RunVariant.objects.filter(pk=variant.pk).update(recipient_count=0)
-                ctx.flags.append(f"Cohort {variant.key} failed to generate; its {moved} recipients get the generic variant.")
+                ctx.flags.append(
+                    f"Cohort {variant.key} failed to generate; its {moved} recipients get the generic variant."
+                )
     finally:
         totals = _totals(summaries)
         ctx.trace["generation"] = totals

@@ -20,7 +20,11 @@ class RowError:
     message: str
 
     def __str__(self) -> str:
-        where = ", ".join(part for part in (f"row {self.row}" if self.row is not None else "", self.column or "") if part)
+        where = ", ".join(
+            part
+            for part in (f"row {self.row}" if self.row is not None else "", self.column or "")
+            if part
+        )
         return f"{where}: {self.message}" if where else self.message
 
 

@@ -61,7 +61,11 @@ class EndpointConfig:
     def resolved_structured_output(self) -> str:
         if self.structured_output != StructuredOutput.AUTO:
             return self.structured_output
-        return StructuredOutput.JSON_OBJECT if self.is_bundled_local_model else StructuredOutput.JSON_SCHEMA
+        return (
+            StructuredOutput.JSON_OBJECT
+            if self.is_bundled_local_model
+            else StructuredOutput.JSON_SCHEMA
+        )
 
     @property
     def display_url(self) -> str:
@@ -96,10 +100,15 @@ def response_format(mode: str, schema: dict, name: str = "output") -> dict[str, 
     if mode == StructuredOutput.JSON_SCHEMA:
         # OpenAI's strict mode needs a closed schema; ask for it only when the schema is one.
         strict = schema.get("additionalProperties") is False
-        return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": strict}}
+        return {
+            "type": "json_schema",
+            "json_schema": {"name": name, "schema": schema, "strict": strict},
+        }
     if mode == StructuredOutput.JSON_OBJECT:
         return {"type": "json_object", "schema": grammar_safe_schema(schema)}
-    raise ValueError(f"Unknown structured output mode {mode!r}; use one of {StructuredOutput.CHOICES}.")
+    raise ValueError(
+        f"Unknown structured output mode {mode!r}; use one of {StructuredOutput.CHOICES}."
+    )
 
 
 # llama.cpp turns maxLength into nested grammar rules; long limits exceed its grammar limits
@@ -132,7 +141,9 @@ class EndpointBreaker:
 
     def refusal(self, config: EndpointConfig, model: str) -> str:
         with self._lock:
-            return self._broken.get((config.base_url, "")) or self._broken.get((config.base_url, model), "")
+            return self._broken.get((config.base_url, "")) or self._broken.get(
+                (config.base_url, model), ""
+            )
 
     def record(self, config: EndpointConfig, model: str, error: ModelCallError) -> None:
         if error.kind == ModelCallError.CONNECTION:
@@ -179,7 +190,9 @@ def _client(config: EndpointConfig) -> openai.OpenAI:
                 api_key=config.api_key,
                 timeout=config.timeout_seconds,
                 max_retries=config.max_retries,
-                http_client=openai.DefaultHttpxClient(transport=_TimeoutEndsTheCall(httpx2.HTTPTransport())),
+                http_client=openai.DefaultHttpxClient(
+                    transport=_TimeoutEndsTheCall(httpx2.HTTPTransport())
+                ),
             )
             _clients[config] = client
         return client
@@ -193,7 +206,9 @@ def _describe(exc: openai.APIError, config: EndpointConfig) -> ModelCallError:
             f"The model at {where} did not answer within {config.timeout_seconds:g} s.",
         )
     if isinstance(exc, openai.APIConnectionError):
-        return ModelCallError(ModelCallError.CONNECTION, f"Could not connect to the model endpoint at {where}.")
+        return ModelCallError(
+            ModelCallError.CONNECTION, f"Could not connect to the model endpoint at {where}."
+        )
     status = getattr(exc, "status_code", None)
     detail = redact(str(getattr(exc, "message", "") or exc), [config.api_key])[:300]
     if isinstance(exc, openai.RateLimitError):

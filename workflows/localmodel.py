@@ -55,12 +55,19 @@ def server_command(*, port: int, host: str = "127.0.0.1", n_ctx: int = 4096) -> 
             "llama-cpp-python is not installed: install the project with its local-model extra (make run does this)."
         )
     return [
-        sys.executable, "-m", "llama_cpp.server",
-        "--model", str(gguf_path()),
-        "--host", host,
-        "--port", str(port),
-        "--n_ctx", str(n_ctx),
-        "--model_alias", settings.LOCAL_MODEL_ALIAS,
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(gguf_path()),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--n_ctx",
+        str(n_ctx),
+        "--model_alias",
+        settings.LOCAL_MODEL_ALIAS,
     ]
 
 
@@ -74,7 +81,9 @@ def is_listening(base_url: str, *, timeout_seconds: float = 1.0) -> bool:
     parts = urlsplit(base_url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        socket.create_connection((parts.hostname or "127.0.0.1", port), timeout=timeout_seconds).close()
+        socket.create_connection(
+            (parts.hostname or "127.0.0.1", port), timeout=timeout_seconds
+        ).close()
     except OSError:
         return False
     return True

@@ -21,6 +21,7 @@ from workflows import contracts, pipeline
 
 logger = logging.getLogger(__name__)
 
+
 def with_history_context(instance: models.Model, *, by, reason: str) -> None:
     """Make the next save's history row name the acting user and why (also in a worker)."""
     instance._history_user = by
@@ -62,7 +63,9 @@ class VersionedArtifact(models.Model):
     )
     # The lifecycle steps (stored status, new status) and the fields each step may set.
     LIFECYCLE_STEPS: ClassVar[dict[tuple[str, str], frozenset[str]]] = {
-        (ArtifactStatus.DRAFT, ArtifactStatus.APPROVED): frozenset({"status", "approved_at", "approved_by_id"}),
+        (ArtifactStatus.DRAFT, ArtifactStatus.APPROVED): frozenset(
+            {"status", "approved_at", "approved_by_id"}
+        ),
         (ArtifactStatus.DRAFT, ArtifactStatus.ARCHIVED): frozenset({"status", "archived_at"}),
         (ArtifactStatus.APPROVED, ArtifactStatus.ARCHIVED): frozenset({"status", "archived_at"}),
     }
@@ -115,7 +118,9 @@ class VersionedArtifact(models.Model):
     def _content_fields(self) -> list[str]:
         skip = self.LIFECYCLE_FIELDS | {"id", "version", "created_at"}
         return [
-            f.attname for f in self._meta.concrete_fields if f.name not in skip and f.attname not in skip
+            f.attname
+            for f in self._meta.concrete_fields
+            if f.name not in skip and f.attname not in skip
         ]
 
     def save(self, *args, **kwargs):
@@ -130,7 +135,11 @@ class VersionedArtifact(models.Model):
                 self._refuse_edit_of_frozen_version(stored)
         if self.version is None:
             with transaction.atomic():
-                latest = type(self).objects.filter(**self._scope_filter()).aggregate(n=Max("version"))["n"]
+                latest = (
+                    type(self)
+                    .objects.filter(**self._scope_filter())
+                    .aggregate(n=Max("version"))["n"]
+                )
                 self.version = (latest or 0) + 1
                 return super().save(*args, **kwargs)
         return super().save(*args, **kwargs)
@@ -146,13 +155,20 @@ class VersionedArtifact(models.Model):
                 f"A new {self._meta.verbose_name} starts as a draft: approve or archive it through its lifecycle."
             )
 
-    def _refuse_lifecycle_change_outside_a_step(self, stored: dict[str, Any], *, lifecycle_only: bool) -> None:
+    def _refuse_lifecycle_change_outside_a_step(
+        self, stored: dict[str, Any], *, lifecycle_only: bool
+    ) -> None:
         """Status and approval fields move only as one step of LIFECYCLE_STEPS, saved alone (approve, archive)."""
         changed = {f for f in self._lifecycle_attnames() if stored[f] != getattr(self, f)}
         if not changed:
             return
         step = self.LIFECYCLE_STEPS.get((stored["status"], self.status))
-        if lifecycle_only and step is not None and changed <= step and getattr(self, "_in_lifecycle_step", False):
+        if (
+            lifecycle_only
+            and step is not None
+            and changed <= step
+            and getattr(self, "_in_lifecycle_step", False)
+        ):
             return
         raise ValidationError(
             f"{self} is {stored['status']}: its status and approval change only through approve() or archive(), "
@@ -179,7 +195,9 @@ class VersionedArtifact(models.Model):
         for name in self.AUTHORED_PARTS:
             relation = self._meta.get_field(name)
             parts = relation.related_model.history.filter(**{relation.field.attname: self.pk})
-            ids.update(parts.exclude(history_user_id=None).values_list("history_user_id", flat=True))
+            ids.update(
+                parts.exclude(history_user_id=None).values_list("history_user_id", flat=True)
+            )
         return ids
 
     def is_author(self, user) -> bool:
@@ -234,7 +252,9 @@ class VersionedArtifact(models.Model):
 
     def new_draft(self, *, by, changelog: str = ""):
         """The next version as a draft with this one's content, written by ``by``."""
-        draft = type(self)(author=by, changelog=changelog or f"Edited from {self.label}", **self.copy_fields())
+        draft = type(self)(
+            author=by, changelog=changelog or f"Edited from {self.label}", **self.copy_fields()
+        )
         with_history_context(draft, by=by, reason=f"New draft from {self.label}")
         draft.save()
         return draft
@@ -249,7 +269,9 @@ class SupersedingArtifact(VersionedArtifact):
     @transaction.atomic
     def approve(self, *, by, reason: str = "") -> None:
         super().approve(by=by, reason=reason)
-        for older in type(self).objects.approved().exclude(pk=self.pk).filter(version__lt=self.version):
+        for older in (
+            type(self).objects.approved().exclude(pk=self.pk).filter(version__lt=self.version)
+        ):
             older.archive(by=by, reason=f"Superseded by {self}")
 
 
@@ -309,17 +331,25 @@ class Claim(models.Model):
         ordering = ["key"]
         constraints = [
             models.UniqueConstraint(fields=["claim_set", "key"], name="claim_unique_key_per_set"),
-            models.CheckConstraint(condition=Q(status__in=["approved", "retired"]), name="claim_status_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=["approved", "retired"]), name="claim_status_valid"
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.key} ({self.claim_set})"
 
     def is_usable(self, *, on_date) -> bool:
-        return self.status == self.Status.APPROVED and (self.expires_on is None or self.expires_on >= on_date)
+        return self.status == self.Status.APPROVED and (
+            self.expires_on is None or self.expires_on >= on_date
+        )
 
     def save(self, *args, **kwargs):
-        if ClaimSet.objects.filter(pk=self.claim_set_id).exclude(status=ArtifactStatus.DRAFT).exists():
+        if (
+            ClaimSet.objects.filter(pk=self.claim_set_id)
+            .exclude(status=ArtifactStatus.DRAFT)
+            .exists()
+        ):
             raise ValidationError(
                 f"{self.claim_set} is frozen; add or change claims in a new draft version."
             )
@@ -333,7 +363,8 @@ class BrandRules(SupersedingArtifact):
 
     rules = models.TextField(help_text="One rule per line, as the model should read them.")
     reviewed_at = models.DateTimeField(
-        default=timezone.now, help_text="When brand last reviewed these rules (freshness is checked)."
+        default=timezone.now,
+        help_text="When brand last reviewed these rules (freshness is checked).",
     )
 
     history = HistoricalRecords()
@@ -355,7 +386,9 @@ class LegalRestrictionSet(SupersedingArtifact):
 
     LABEL_PREFIX = "legal"
 
-    restrictions = models.TextField(help_text="One restriction per line, as the model should read them.")
+    restrictions = models.TextField(
+        help_text="One restriction per line, as the model should read them."
+    )
     restricted_terms = models.JSONField(
         default=list,
         blank=True,
@@ -371,7 +404,8 @@ class LegalRestrictionSet(SupersedingArtifact):
         constraints = [
             models.UniqueConstraint(fields=["version"], name="legalrestrictionset_unique_version"),
             models.CheckConstraint(
-                condition=Q(status__in=ArtifactStatus.values), name="legalrestrictionset_status_valid"
+                condition=Q(status__in=ArtifactStatus.values),
+                name="legalrestrictionset_status_valid",
             ),
         ]
 
@@ -386,9 +420,14 @@ class AudienceSegment(models.Model):
     slug = models.SlugField(max_length=80, unique=True)
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
-    source = models.CharField(max_length=80, default="cdp", help_text="Where the segment comes from.")
+    source = models.CharField(
+        max_length=80, default="cdp", help_text="Where the segment comes from."
+    )
     refreshed_at = models.DateTimeField(
-        null=True, blank=True, editable=False, help_text="When its recipients were last imported or pulled."
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When its recipients were last imported or pulled.",
     )
 
     history = HistoricalRecords()
@@ -467,12 +506,15 @@ class PromptVersion(VersionedArtifact):
         ordering = ["template", "-version"]
         permissions = [("approve_promptversion", "Can approve prompt versions")]
         constraints = [
-            models.UniqueConstraint(fields=["template", "version"], name="promptversion_unique_per_template"),
+            models.UniqueConstraint(
+                fields=["template", "version"], name="promptversion_unique_per_template"
+            ),
             models.CheckConstraint(
                 condition=Q(status__in=ArtifactStatus.values), name="promptversion_status_valid"
             ),
             models.CheckConstraint(
-                condition=Q(temperature__gte=0) & Q(temperature__lte=2), name="promptversion_temperature_range"
+                condition=Q(temperature__gte=0) & Q(temperature__lte=2),
+                name="promptversion_temperature_range",
             ),
         ]
 
@@ -493,7 +535,6 @@ class PromptVersion(VersionedArtifact):
                 errors[field] = " ".join(problems)
         if errors:
             raise ValidationError(errors)
-
 
 
 # --- Workflows and briefs ----------------------------------------------------------------
@@ -519,7 +560,9 @@ class Workflow(models.Model):
     name = models.CharField(max_length=200)
     channel = models.CharField(max_length=20, choices=Channel.choices, default=Channel.EMAIL)
     description = models.TextField(blank=True)
-    prompt_template = models.ForeignKey(PromptTemplate, on_delete=models.PROTECT, related_name="workflows")
+    prompt_template = models.ForeignKey(
+        PromptTemplate, on_delete=models.PROTECT, related_name="workflows"
+    )
     production_version = models.ForeignKey(
         PromptVersion,
         null=True,
@@ -536,7 +579,8 @@ class Workflow(models.Model):
         help_text="Manually approved content used when generation fails. Must satisfy the output contract.",
     )
     steps = models.JSONField(
-        default=default_steps, help_text="The named pipeline steps every run of this workflow goes through."
+        default=default_steps,
+        help_text="The named pipeline steps every run of this workflow goes through.",
     )
     cohort_attributes = models.JSONField(
         default=default_cohort_attributes,
@@ -567,14 +611,20 @@ class Workflow(models.Model):
         elif self.fallback_content is not None:
             outcome = contracts.validate_document(self.fallback_content, self.output_schema)
             if not outcome.valid:
-                errors["fallback_content"] = "Does not satisfy the output contract: " + "; ".join(outcome.errors)
+                errors["fallback_content"] = "Does not satisfy the output contract: " + "; ".join(
+                    outcome.errors
+                )
         if not isinstance(self.cohort_attributes, list) or not all(
             isinstance(a, str) and a.strip() for a in self.cohort_attributes
         ):
-            errors["cohort_attributes"] = 'Give a JSON list of attribute names, e.g. ["role", "usage_tier"].'
+            errors["cohort_attributes"] = (
+                'Give a JSON list of attribute names, e.g. ["role", "usage_tier"].'
+            )
         unknown_steps = pipeline.unknown_steps(self.steps)
         if unknown_steps:
-            errors["steps"] = f"Unknown steps: {', '.join(unknown_steps)}. Known: {', '.join(pipeline.known_steps())}."
+            errors["steps"] = (
+                f"Unknown steps: {', '.join(unknown_steps)}. Known: {', '.join(pipeline.known_steps())}."
+            )
         if errors:
             raise ValidationError(errors)
 
@@ -583,9 +633,13 @@ class Workflow(models.Model):
         """The only way the pin moves (save refuses it): promotion approval, rollback, the demo's first pin."""
         if version.template_id != self.prompt_template_id:
             raise ValidationError(f"{version.label} is not a version of {self.prompt_template}.")
-        status = PromptVersion.objects.filter(pk=version.pk).values_list("status", flat=True).first()
+        status = (
+            PromptVersion.objects.filter(pk=version.pk).values_list("status", flat=True).first()
+        )
         if status != ArtifactStatus.APPROVED:
-            raise ValidationError(f"Only an approved version can serve production; {version.label} is {status or 'not saved'}.")
+            raise ValidationError(
+                f"Only an approved version can serve production; {version.label} is {status or 'not saved'}."
+            )
         if not reason.strip():
             raise ValidationError("Say why production moves to this version.")
         self.production_version = version
@@ -598,8 +652,16 @@ class Workflow(models.Model):
 
     def save(self, *args, **kwargs):
         update_fields = kwargs.get("update_fields")
-        if not getattr(self, "_pinning", False) and (update_fields is None or "production_version" in update_fields):
-            stored = Workflow.objects.filter(pk=self.pk).values_list("production_version_id", flat=True).first() if self.pk else None
+        if not getattr(self, "_pinning", False) and (
+            update_fields is None or "production_version" in update_fields
+        ):
+            stored = (
+                Workflow.objects.filter(pk=self.pk)
+                .values_list("production_version_id", flat=True)
+                .first()
+                if self.pk
+                else None
+            )
             if stored != self.production_version_id:
                 raise ValidationError(
                     f"The production version of {self.slug} moves only through promotion approval or rollback, not by saving."
@@ -609,11 +671,15 @@ class Workflow(models.Model):
     def rollback_candidate(self) -> PromptVersion | None:
         """The version production served before the current one that is still approved."""
         seen = {self.production_version_id}
-        for version_id in self.history.order_by("-history_date").values_list("production_version_id", flat=True):
+        for version_id in self.history.order_by("-history_date").values_list(
+            "production_version_id", flat=True
+        ):
             if version_id in seen or version_id is None:
                 continue
             seen.add(version_id)
-            version = PromptVersion.objects.filter(pk=version_id, status=ArtifactStatus.APPROVED).first()
+            version = PromptVersion.objects.filter(
+                pk=version_id, status=ArtifactStatus.APPROVED
+            ).first()
             if version is not None:
                 return version
         return None
@@ -628,25 +694,40 @@ class Workflow(models.Model):
                 f"(it serves {self.production_version.label if self.production_version else 'nothing'})."
             )
         current = self.production_version.label if self.production_version else "nothing"
-        self.pin_production_version(previous, by=by, reason=f"Rollback from {current}" + (f": {reason}" if reason else ""))
+        self.pin_production_version(
+            previous, by=by, reason=f"Rollback from {current}" + (f": {reason}" if reason else "")
+        )
         return previous
 
 
 class CampaignBrief(models.Model):
     workflow = models.ForeignKey(Workflow, on_delete=models.PROTECT, related_name="briefs")
     name = models.CharField(max_length=200)
-    audience_segment = models.ForeignKey(AudienceSegment, on_delete=models.PROTECT, related_name="briefs")
-    audience_role = models.CharField(max_length=120, help_text="Who the copy speaks to, e.g. 'engineering manager'.")
+    audience_segment = models.ForeignKey(
+        AudienceSegment, on_delete=models.PROTECT, related_name="briefs"
+    )
+    audience_role = models.CharField(
+        max_length=120, help_text="Who the copy speaks to, e.g. 'engineering manager'."
+    )
     plan_name = models.CharField(max_length=120)
     product_usage_summary = models.TextField(blank=True)
-    offer = models.TextField(blank=True, help_text="The approved offer, if any. Leave blank for none.")
+    offer = models.TextField(
+        blank=True, help_text="The approved offer, if any. Leave blank for none."
+    )
     offer_expires_at = models.DateTimeField(null=True, blank=True)
     starts_on = models.DateField(null=True, blank=True)
     ends_on = models.DateField(null=True, blank=True)
-    key_facts = models.TextField(blank=True, help_text="Campaign facts the copy may use, one per line.")
+    key_facts = models.TextField(
+        blank=True, help_text="Campaign facts the copy may use, one per line."
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
     )
 
     history = HistoricalRecords()
@@ -655,7 +736,9 @@ class CampaignBrief(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(ends_on__isnull=True) | Q(starts_on__isnull=True) | Q(ends_on__gte=models.F("starts_on")),
+                condition=Q(ends_on__isnull=True)
+                | Q(starts_on__isnull=True)
+                | Q(ends_on__gte=models.F("starts_on")),
                 name="brief_ends_after_start",
             ),
         ]
@@ -720,11 +803,15 @@ class Run(models.Model):
 
     TRANSITIONS: ClassVar[dict[str, frozenset[str]]] = {
         Status.QUEUED: frozenset({Status.GENERATING, Status.FAILED}),
-        Status.GENERATING: frozenset({Status.GENERATED, Status.AWAITING_APPROVAL, Status.STOPPED, Status.FAILED}),
+        Status.GENERATING: frozenset(
+            {Status.GENERATED, Status.AWAITING_APPROVAL, Status.STOPPED, Status.FAILED}
+        ),
         Status.GENERATED: frozenset(),
         Status.STOPPED: frozenset(),
         Status.FAILED: frozenset(),
-        Status.AWAITING_APPROVAL: frozenset({Status.APPROVED, Status.CHANGES_REQUESTED, Status.REJECTED}),
+        Status.AWAITING_APPROVAL: frozenset(
+            {Status.APPROVED, Status.CHANGES_REQUESTED, Status.REJECTED}
+        ),
         Status.APPROVED: frozenset(),
         Status.CHANGES_REQUESTED: frozenset(),
         Status.REJECTED: frozenset(),
@@ -732,7 +819,9 @@ class Run(models.Model):
     IN_PROGRESS: ClassVar[frozenset[str]] = frozenset({Status.QUEUED, Status.GENERATING})
     # The statuses a run may end its pipeline in; the review outcomes come only from a decision.
     OUTPUT_READY: ClassVar[frozenset[str]] = frozenset({Status.GENERATED, Status.AWAITING_APPROVAL})
-    REVIEW_OUTCOMES: ClassVar[frozenset[str]] = frozenset({Status.APPROVED, Status.CHANGES_REQUESTED, Status.REJECTED})
+    REVIEW_OUTCOMES: ClassVar[frozenset[str]] = frozenset(
+        {Status.APPROVED, Status.CHANGES_REQUESTED, Status.REJECTED}
+    )
 
     class OutputSource(models.TextChoices):
         MODEL = "model", "Model"
@@ -744,8 +833,12 @@ class Run(models.Model):
     workflow = models.ForeignKey(Workflow, on_delete=models.PROTECT, related_name="runs")
     brief = models.ForeignKey(CampaignBrief, on_delete=models.PROTECT, related_name="runs")
     prompt_version = models.ForeignKey(PromptVersion, on_delete=models.PROTECT, related_name="runs")
-    claim_set = models.ForeignKey(ClaimSet, null=True, on_delete=models.PROTECT, related_name="runs")
-    brand_rules = models.ForeignKey(BrandRules, null=True, on_delete=models.PROTECT, related_name="runs")
+    claim_set = models.ForeignKey(
+        ClaimSet, null=True, on_delete=models.PROTECT, related_name="runs"
+    )
+    brand_rules = models.ForeignKey(
+        BrandRules, null=True, on_delete=models.PROTECT, related_name="runs"
+    )
     legal_restrictions = models.ForeignKey(
         LegalRestrictionSet, null=True, on_delete=models.PROTECT, related_name="runs"
     )
@@ -755,8 +848,12 @@ class Run(models.Model):
     fresh_sample = models.BooleanField(
         default=False, help_text="Skip the cache of identical generations and sample anew."
     )
-    status = models.CharField(max_length=24, choices=Status.choices, default=Status.QUEUED, editable=False)
-    output_source = models.CharField(max_length=20, choices=OutputSource.choices, blank=True, editable=False)
+    status = models.CharField(
+        max_length=24, choices=Status.choices, default=Status.QUEUED, editable=False
+    )
+    output_source = models.CharField(
+        max_length=20, choices=OutputSource.choices, blank=True, editable=False
+    )
     risk_level = models.CharField(
         max_length=8,
         choices=[("low", "Low"), ("medium", "Medium"), ("high", "High")],
@@ -851,7 +948,11 @@ class Run(models.Model):
 
     def save(self, *args, **kwargs):
         update_fields = kwargs.get("update_fields")
-        if self.pk and not getattr(self, "_in_transition", False) and (update_fields is None or "status" in update_fields):
+        if (
+            self.pk
+            and not getattr(self, "_in_transition", False)
+            and (update_fields is None or "status" in update_fields)
+        ):
             stored = Run.objects.filter(pk=self.pk).values_list("status", flat=True).first()
             if stored is not None and stored != self.status:
                 raise ValidationError(
@@ -860,12 +961,18 @@ class Run(models.Model):
         super().save(*args, **kwargs)
 
     def mark_generating(self, *, by) -> None:
-        self._transition(self.Status.GENERATING, by=by, reason="Generation started", started_at=timezone.now())
+        self._transition(
+            self.Status.GENERATING, by=by, reason="Generation started", started_at=timezone.now()
+        )
 
-    def mark_generated(self, *, by, source: str, status: str = Status.GENERATED, reason: str = "") -> None:
+    def mark_generated(
+        self, *, by, source: str, status: str = Status.GENERATED, reason: str = ""
+    ) -> None:
         """The pipeline is done: generated, or awaiting approval when a step routed the run to review."""
         if status not in self.OUTPUT_READY:
-            raise ValidationError(f"A run's pipeline ends generated or awaiting approval, not {status}.")
+            raise ValidationError(
+                f"A run's pipeline ends generated or awaiting approval, not {status}."
+            )
         self._transition(
             status,
             by=by,
@@ -888,7 +995,9 @@ class Run(models.Model):
             or approval.run_id != self.pk
             or not approval.confirms_run_status(to)
         ):
-            raise ValidationError(f"{self.run_id} can become {to} only through a decision on its approval item.")
+            raise ValidationError(
+                f"{self.run_id} can become {to} only through a decision on its approval item."
+            )
         self._transition(to, by=by, reason=reason)
 
     @transaction.atomic
@@ -899,7 +1008,11 @@ class Run(models.Model):
 
     def mark_stopped(self, *, by, reason: str) -> None:
         self._transition(
-            self.Status.STOPPED, by=by, reason="Stopped before generation", error_detail=reason, finished_at=timezone.now()
+            self.Status.STOPPED,
+            by=by,
+            reason="Stopped before generation",
+            error_detail=reason,
+            finished_at=timezone.now(),
         )
 
     @property
@@ -915,11 +1028,17 @@ class Run(models.Model):
     def mark_failed(self, *, by, error: str) -> None:
         """Failed, and in the same transaction every app's run-failed hook (e.g. its open approval item closes)."""
         self._transition(
-            self.Status.FAILED, by=by, reason="Run failed", error_detail=error, finished_at=timezone.now()
+            self.Status.FAILED,
+            by=by,
+            reason="Run failed",
+            error_detail=error,
+            finished_at=timezone.now(),
         )
         for hook in pipeline.run_failed_hooks():
             try:
-                with transaction.atomic():  # a savepoint: a broken hook never keeps the run from failing
+                with (
+                    transaction.atomic()
+                ):  # a savepoint: a broken hook never keeps the run from failing
                     hook(self)
             except Exception:  # noqa: BLE001 - logged; deciding the item is refused anyway, the run is failed
                 logger.exception("A run-failed hook of %s failed", self.run_id)
@@ -937,8 +1056,13 @@ class RunVariant(models.Model):
     DEFAULT_KEY = "default"
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="variants")
-    key = models.CharField(max_length=200, help_text="'generic', 'default' (no recipients) or the cohort, e.g. role=admin|usage_tier=high.")
-    attributes = models.JSONField(default=dict, blank=True, help_text="The cohort attributes the prompt was given.")
+    key = models.CharField(
+        max_length=200,
+        help_text="'generic', 'default' (no recipients) or the cohort, e.g. role=admin|usage_tier=high.",
+    )
+    attributes = models.JSONField(
+        default=dict, blank=True, help_text="The cohort attributes the prompt was given."
+    )
     is_generic = models.BooleanField(default=False)
     recipient_count = models.PositiveIntegerField(default=0)
 
@@ -954,7 +1078,9 @@ class RunVariant(models.Model):
 
 class RunOutput(models.Model):
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="outputs")
-    variant = models.OneToOneField(RunVariant, null=True, blank=True, on_delete=models.CASCADE, related_name="output")
+    variant = models.OneToOneField(
+        RunVariant, null=True, blank=True, on_delete=models.CASCADE, related_name="output"
+    )
     content = models.JSONField(null=True, blank=True, help_text="The parsed output.")
     raw_text = models.TextField(blank=True, help_text="The model's text exactly as returned.")
     schema_valid = models.BooleanField(default=False)

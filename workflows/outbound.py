@@ -134,7 +134,9 @@ def target_for(url: str, *, label: str | None = None) -> Target:
     if scheme not in DEFAULT_PORTS or not parts.hostname:
         raise OutboundRefused(f"{label} is not an http or https URL.")
     if "@" in parts.netloc:
-        raise OutboundRefused(f"{label} carries a user name or password; put the credential in a named secret instead.")
+        raise OutboundRefused(
+            f"{label} carries a user name or password; put the credential in a named secret instead."
+        )
     try:
         port = parts.port or DEFAULT_PORTS[scheme]
     except ValueError:
@@ -163,20 +165,30 @@ def static_refusal(url: str, *, label: str | None = None) -> str | None:
     try:
         internal = is_internal_address(target.host)
     except ValueError:
-        internal = target.host.lower().rstrip(".") == "localhost" or target.host.lower().endswith(".localhost")
+        internal = target.host.lower().rstrip(".") == "localhost" or target.host.lower().endswith(
+            ".localhost"
+        )
     return str(_refused_internal(target)) if internal else None
 
 
 def vetted_addresses(target: Target) -> list[tuple[int, tuple]]:
     """(family, sockaddr) of every address of the host, all checked; OutboundRefused if one is internal."""
     try:
-        infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+        infos = socket.getaddrinfo(
+            target.host, target.port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+        )
     except (socket.gaierror, UnicodeError, OSError):
         raise OutboundError(f"Could not resolve the host of {target.label}.") from None
-    addresses = [(family, sockaddr) for family, _, _, _, sockaddr in infos if family in (socket.AF_INET, socket.AF_INET6)]
+    addresses = [
+        (family, sockaddr)
+        for family, _, _, _, sockaddr in infos
+        if family in (socket.AF_INET, socket.AF_INET6)
+    ]
     if not addresses:
         raise OutboundError(f"Could not resolve the host of {target.label}.")
-    if target.key not in allowed_host_ports() and any(is_internal_address(sockaddr[0]) for _, sockaddr in addresses):
+    if target.key not in allowed_host_ports() and any(
+        is_internal_address(sockaddr[0]) for _, sockaddr in addresses
+    ):
         raise _refused_internal(target)
     return addresses
 
@@ -311,7 +323,15 @@ def request(
     refuse_inside_transaction("An outbound HTTP request")
     secrets = [s for s in secrets_to_redact if s] + url_secrets(url)
     try:
-        return _request(method, url, headers=dict(headers or {}), body=body, timeout=timeout, max_bytes=max_bytes, label=label)
+        return _request(
+            method,
+            url,
+            headers=dict(headers or {}),
+            body=body,
+            timeout=timeout,
+            max_bytes=max_bytes,
+            label=label,
+        )
     except OutboundError as exc:
         raise type(exc)(_sentence(redact(str(exc), secrets))) from None
 
@@ -325,21 +345,32 @@ def _sentence(text: str) -> str:
 def _request(method, url, *, headers, body, timeout, max_bytes, label) -> Response:
     target = target_for(url, label=label)
     label = target.label
-    ceiling = float(getattr(settings, "MARKETINGAI_OUTBOUND_MAX_TIMEOUT", DEFAULT_MAX_TIMEOUT_SECONDS))
+    ceiling = float(
+        getattr(settings, "MARKETINGAI_OUTBOUND_MAX_TIMEOUT", DEFAULT_MAX_TIMEOUT_SECONDS)
+    )
     seconds = _bounded(timeout, DEFAULT_TIMEOUT_SECONDS, ceiling)
-    byte_limit = int(min(max_bytes or DEFAULT_MAX_BYTES, getattr(settings, "MARKETINGAI_OUTBOUND_MAX_BYTES", DEFAULT_MAX_BYTES)))
+    byte_limit = int(
+        min(
+            max_bytes or DEFAULT_MAX_BYTES,
+            getattr(settings, "MARKETINGAI_OUTBOUND_MAX_BYTES", DEFAULT_MAX_BYTES),
+        )
+    )
     addresses = vetted_addresses(target)
     connection_class = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
     connection = connection_class(target.host, target.port, addresses=addresses, timeout=seconds)
     deadline = _Deadline(seconds)
-    timed_out = OutboundError(f"{label} did not answer within {seconds:g} second{'' if seconds == 1 else 's'}.")
+    timed_out = OutboundError(
+        f"{label} did not answer within {seconds:g} second{'' if seconds == 1 else 's'}."
+    )
     try:
         deadline.watch(connection)
         connection.request(method, target.path, body=body, headers=headers)
         response = connection.getresponse()
         status = response.status
         if 300 <= status < 400:
-            raise OutboundError(f"{label} answered with a redirect (HTTP {status}); point it at the final URL.")
+            raise OutboundError(
+                f"{label} answered with a redirect (HTTP {status}); point it at the final URL."
+            )
         if not 200 <= status < 300:
             raise OutboundError(f"{label} answered HTTP {status}{_phrase(status)}.")
         content_type = (response.getheader("Content-Type", "") or "")[:100]
@@ -354,9 +385,15 @@ def _request(method, url, *, headers, body, timeout, max_bytes, label) -> Respon
     except (TimeoutError, socket.timeout):
         raise timed_out from None
     except OSError as exc:
-        raise (timed_out if deadline.expired else OutboundError(_network_failure(exc, label))) from None
+        raise (
+            timed_out if deadline.expired else OutboundError(_network_failure(exc, label))
+        ) from None
     except http.client.HTTPException:
-        raise (timed_out if deadline.expired else OutboundError(f"{label} sent an invalid HTTP response.")) from None
+        raise (
+            timed_out
+            if deadline.expired
+            else OutboundError(f"{label} sent an invalid HTTP response.")
+        ) from None
     except (ValueError, UnicodeError):
         raise OutboundError(f"The request to {label} has an invalid header or body.") from None
     finally:
@@ -385,16 +422,28 @@ def url_secrets(url: str) -> list[str]:
 
 def get_json(url: str, *, headers: Mapping[str, str] | None = None, **options) -> Any:
     """GET a JSON document. Options as for request()."""
-    response = request("GET", url, headers={"Accept": "application/json", **(headers or {})}, **options)
+    response = request(
+        "GET", url, headers={"Accept": "application/json", **(headers or {})}, **options
+    )
     try:
         return json.loads(response.body)
     except (UnicodeDecodeError, json.JSONDecodeError):
         label = options.get("label") or safe_url(url)
         message = f"{label} did not return JSON (HTTP {response.status}, {response.content_type or 'no content type'})."
-        raise OutboundError(_sentence(redact(message, [*options.get("secrets_to_redact", ()), *url_secrets(url)]))) from None
+        raise OutboundError(
+            _sentence(redact(message, [*options.get("secrets_to_redact", ()), *url_secrets(url)]))
+        ) from None
 
 
-def post_json(url: str, payload: Any, *, headers: Mapping[str, str] | None = None, **options) -> Response:
+def post_json(
+    url: str, payload: Any, *, headers: Mapping[str, str] | None = None, **options
+) -> Response:
     """POST a JSON document. Options as for request()."""
     body = json.dumps(payload).encode()
-    return request("POST", url, headers={"Content-Type": "application/json", **(headers or {})}, body=body, **options)
+    return request(
+        "POST",
+        url,
+        headers={"Content-Type": "application/json", **(headers or {})},
+        body=body,
+        **options,
+    )

@@ -12,7 +12,9 @@ MISSING_INPUT_HINTS = {
     "brand_rules": "There are no approved brand rules: approve a version before running.",
     "legal_restrictions": "There is no approved legal restriction set: approve one before running.",
 }
-GENERIC_USAGE = "No product usage data is used for this variant: write copy that fits any usage level."
+GENERIC_USAGE = (
+    "No product usage data is used for this variant: write copy that fits any usage level."
+)
 
 
 def _audience(brief, variant: RunVariant) -> tuple[dict[str, Any], Any]:
@@ -25,7 +27,10 @@ def _audience(brief, variant: RunVariant) -> tuple[dict[str, Any], Any]:
         usage = GENERIC_USAGE
     else:
         audience.update(variant.attributes)
-        usage = {"cohort": variant.attributes, "campaign_context": brief.product_usage_summary or ""}
+        usage = {
+            "cohort": variant.attributes,
+            "campaign_context": brief.product_usage_summary or "",
+        }
     return audience, usage
 
 
@@ -73,12 +78,18 @@ def prompt_variables(run: Run, variant: RunVariant) -> dict[str, Any]:
         "reviewer_note": run.reviewer_note,
     }
     variables.update(
-        registry_variables(claim_set=run.claim_set, brand_rules=run.brand_rules, legal_restrictions=run.legal_restrictions)
+        registry_variables(
+            claim_set=run.claim_set,
+            brand_rules=run.brand_rules,
+            legal_restrictions=run.legal_restrictions,
+        )
     )
     return variables
 
 
-def brief_prompt_variables(brief, *, prompt_version, claim_set, brand_rules, legal_restrictions) -> dict[str, Any]:
+def brief_prompt_variables(
+    brief, *, prompt_version, claim_set, brand_rules, legal_restrictions
+) -> dict[str, Any]:
     """What a run's default variant of ``brief`` would be given, for a brief-like object outside a run."""
     audience, usage = _audience(brief, RunVariant(key=RunVariant.DEFAULT_KEY))
     return {
@@ -87,5 +98,7 @@ def brief_prompt_variables(brief, *, prompt_version, claim_set, brand_rules, leg
         "product_usage_summary": usage,
         "output_schema": rendering.schema_outline(prompt_version.output_schema),
         "reviewer_note": "",
-        **registry_variables(claim_set=claim_set, brand_rules=brand_rules, legal_restrictions=legal_restrictions),
+        **registry_variables(
+            claim_set=claim_set, brand_rules=brand_rules, legal_restrictions=legal_restrictions
+        ),
     }

@@ -12,7 +12,9 @@ SECRET_PATTERNS = [
     (re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}"), REDACTED),
     (re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._\-]{8,}"), r"\1" + REDACTED),
     (
-        re.compile(r"(?i)\b(api[_-]?key|authorization|token|password|secret)(\"?\s*[:=]\s*\"?)[^\s\"',}]+"),
+        re.compile(
+            r"(?i)\b(api[_-]?key|authorization|token|password|secret)(\"?\s*[:=]\s*\"?)[^\s\"',}]+"
+        ),
         r"\1\2" + REDACTED,
     ),
 ]

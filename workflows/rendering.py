@@ -70,7 +70,9 @@ def _resolve(variables: dict[str, Any], name: str, path: str) -> Any:
     value = variables[name]
     for field in path.split(".")[1:] if path else ():
         if not isinstance(value, dict) or field not in value:
-            raise RenderError(f"The prompt uses {{{{{name}{path}}}}}, but {name} has no field {field!r}.")
+            raise RenderError(
+                f"The prompt uses {{{{{name}{path}}}}}, but {name} has no field {field!r}."
+            )
         value = value[field]
     return value
 
@@ -88,10 +90,14 @@ def render(template: str, variables: dict[str, Any]) -> str:
     missing = sorted(template_variables(template) - variables.keys())
     if missing:
         raise RenderError(f"The prompt needs values for: {', '.join(missing)}.")
-    return PLACEHOLDER.sub(lambda m: format_value(_resolve(variables, m.group(1), m.group(2))), template)
+    return PLACEHOLDER.sub(
+        lambda m: format_value(_resolve(variables, m.group(1), m.group(2))), template
+    )
 
 
-def build_messages(*, system_prompt: str, user_template: str, variables: dict[str, Any]) -> list[dict[str, str]]:
+def build_messages(
+    *, system_prompt: str, user_template: str, variables: dict[str, Any]
+) -> list[dict[str, str]]:
     return [
         {"role": "system", "content": render(system_prompt, variables)},
         {"role": "user", "content": render(user_template, variables)},
@@ -108,7 +114,9 @@ def with_reviewer_note(messages: list[dict[str, str]], note: str) -> list[dict[s
         return messages
     updated = [dict(m) for m in messages]
     last_user = max(i for i, m in enumerate(updated) if m["role"] == "user")
-    updated[last_user]["content"] = f"{updated[last_user]['content']}\n\n{REVIEWER_NOTE_HEADING}\n{note}"
+    updated[last_user]["content"] = (
+        f"{updated[last_user]['content']}\n\n{REVIEWER_NOTE_HEADING}\n{note}"
+    )
     return updated
 
 

@@ -34,12 +34,20 @@ class SecretError(Exception):
 
 def configured_names() -> list[str]:
     """The names as the operator listed them, stripped, in order, without repeats."""
-    return list(dict.fromkeys(name.strip() for name in getattr(settings, "MARKETINGAI_SECRETS", ()) if name.strip()))
+    return list(
+        dict.fromkeys(
+            name.strip() for name in getattr(settings, "MARKETINGAI_SECRETS", ()) if name.strip()
+        )
+    )
 
 
 def names() -> list[str]:
     """The secrets records may name: configured, well-formed and not one of the server's own."""
-    return [name for name in configured_names() if NAME_PATTERN.match(name) and name not in RESERVED_NAMES]
+    return [
+        name
+        for name in configured_names()
+        if NAME_PATTERN.match(name) and name not in RESERVED_NAMES
+    ]
 
 
 def is_allowed(name: str) -> bool:

@@ -48,9 +48,13 @@ def run_start(
     if brief.workflow_id != workflow.pk:
         raise ValidationError(f"{brief} belongs to another workflow, not {workflow.slug}.")
     # The pin and its status as stored now, not as the caller loaded them.
-    version = PromptVersion.objects.select_related("template").filter(production_for=workflow).first()
+    version = (
+        PromptVersion.objects.select_related("template").filter(production_for=workflow).first()
+    )
     if version is None:
-        raise ValidationError(f"{workflow.slug} has no production prompt version pinned: pin an approved version first.")
+        raise ValidationError(
+            f"{workflow.slug} has no production prompt version pinned: pin an approved version first."
+        )
     _refuse_unapproved(version, what=f"{workflow.slug} serves {version.label}")
     return _record_run(
         Run(
@@ -69,7 +73,9 @@ def run_start(
     )
 
 
-def run_start_revision(*, original: Run, reviewer_note: str, requested_by, enqueue: bool = True) -> Run:
+def run_start_revision(
+    *, original: Run, reviewer_note: str, requested_by, enqueue: bool = True
+) -> Run:
     """A new run regenerating ``original`` with the reviewer's note in its prompt.
 
     Same workflow, brief, prompt version and model parameters; the registries in force now
@@ -119,7 +125,9 @@ def _record_run(run: Run, *, by, reason: str, enqueue: bool) -> Run:
             run=run,
             trace_id=run.trace_id,
             document=tracing.new_document(
-                run, endpoint_url=endpoint.display_url, structured_output=endpoint.resolved_structured_output
+                run,
+                endpoint_url=endpoint.display_url,
+                structured_output=endpoint.resolved_structured_output,
             ),
         )
         with_history_context(trace, by=by, reason="Trace opened")
@@ -130,7 +138,9 @@ def _record_run(run: Run, *, by, reason: str, enqueue: bool) -> Run:
 
 
 def run_enqueue(*, run_id: int) -> str:
-    return async_task("workflows.tasks.run_execute_task", run_id, task_name=f"run-{run_id}", group="runs")
+    return async_task(
+        "workflows.tasks.run_execute_task", run_id, task_name=f"run-{run_id}", group="runs"
+    )
 
 
 def _save_trace(trace: Trace, run: Run, document: dict, *, reason: str) -> None:
@@ -146,7 +156,9 @@ def _left_generating(run: Run) -> bool:
     if Run.objects.filter(pk=run.pk, status=Run.Status.GENERATING).exists():
         return False
     run.refresh_from_db()
-    logger.warning("Run %s became %s while its worker was on it: the worker stops.", run.pk, run.status)
+    logger.warning(
+        "Run %s became %s while its worker was on it: the worker stops.", run.pk, run.status
+    )
     return True
 
 
@@ -164,7 +176,9 @@ def _end(run: Run, transition) -> bool:
 def _record_worker_stopped(trace: Trace, run: Run, document: dict) -> Run:
     stored = Trace.objects.get(pk=trace.pk).document
     document["error"] = run.error_detail or document.get("error")
-    document["approval"] = stored.get("approval", document.get("approval"))  # as the run-failed hooks left it
+    document["approval"] = stored.get(
+        "approval", document.get("approval")
+    )  # as the run-failed hooks left it
     _save_trace(trace, run, document, reason=f"Worker stopped: the run was {run.status} meanwhile")
     return run
 
@@ -217,7 +231,12 @@ def run_execute(*, run_id: int) -> Run:
         return run
     ended = _end(
         run,
-        lambda: run.mark_generated(by=run.started_by, source=ctx.output_source, status=ctx.end_status, reason=ctx.end_reason),
+        lambda: run.mark_generated(
+            by=run.started_by,
+            source=ctx.output_source,
+            status=ctx.end_status,
+            reason=ctx.end_reason,
+        ),
     )
     if not ended:
         return _record_worker_stopped(trace, run, ctx.trace)
@@ -242,7 +261,9 @@ def stuck_after() -> timedelta:
     return timedelta(seconds=settings.Q_CLUSTER["retry"] + 60)
 
 
-def runs_fail_stuck(*, older_than: timedelta | None = None, queued_older_than: timedelta | None = None) -> list[Run]:
+def runs_fail_stuck(
+    *, older_than: timedelta | None = None, queued_older_than: timedelta | None = None
+) -> list[Run]:
     """Fail runs whose worker died or whose task was lost.
 
     A generating run is stuck when it made no progress (a status change, a step or a variant
@@ -269,7 +290,12 @@ def runs_fail_stuck(*, older_than: timedelta | None = None, queued_older_than: t
         else:
             waited = int((now - run.created_at).total_seconds() // 60)
             message = f"The run was still queued {waited} minutes after it started: its task was lost. Start a new run."
-        if not _end(run, lambda run=run, message=message: run.mark_failed(by=sweeper or run.started_by, error=message)):
+        if not _end(
+            run,
+            lambda run=run, message=message: run.mark_failed(
+                by=sweeper or run.started_by, error=message
+            ),
+        ):
             continue  # its worker ended it meanwhile
         trace = Trace.objects.get(run=run)  # as the run-failed hooks left it
         trace.document["error"] = message

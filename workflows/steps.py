@@ -26,15 +26,23 @@ def ensure_default_variant(ctx: RunContext) -> None:
 def render_prompt(ctx: RunContext) -> None:
     ensure_default_variant(ctx)
     version = ctx.run.prompt_version
-    needed = rendering.template_variables(version.system_prompt) | rendering.template_variables(version.user_template)
+    needed = rendering.template_variables(version.system_prompt) | rendering.template_variables(
+        version.user_template
+    )
     hashes = {}
     for variant in ctx.variants:
         variables = prompt_variables(ctx.run, variant)
         missing = sorted(needed - variables.keys())
         if missing:
-            raise StepFailed(" ".join(MISSING_INPUT_HINTS.get(n, f"The input {n!r} has no value.") for n in missing))
+            raise StepFailed(
+                " ".join(
+                    MISSING_INPUT_HINTS.get(n, f"The input {n!r} has no value.") for n in missing
+                )
+            )
         messages = rendering.build_messages(
-            system_prompt=version.system_prompt, user_template=version.user_template, variables=variables
+            system_prompt=version.system_prompt,
+            user_template=version.user_template,
+            variables=variables,
         )
         if "reviewer_note" not in needed:
             messages = rendering.with_reviewer_note(messages, ctx.run.reviewer_note)

@@ -30,7 +30,9 @@ def new_document(run, *, endpoint_url: str, structured_output: str) -> dict[str,
             "audience_segment_id": brief.audience_segment.label,
             "approved_claims_version": run.claim_set.label if run.claim_set else None,
             "brand_rules_version": run.brand_rules.label if run.brand_rules else None,
-            "legal_restrictions_version": run.legal_restrictions.label if run.legal_restrictions else None,
+            "legal_restrictions_version": run.legal_restrictions.label
+            if run.legal_restrictions
+            else None,
         },
         "endpoint": {"base_url": endpoint_url, "structured_output": structured_output},
         "steps": [],

@@ -174,7 +174,9 @@ class Upload:
     def lines(self) -> io.TextIOWrapper:
         """The text, line by line as ``csv.reader`` wants it (newline=""), a leading BOM dropped."""
         raw = _ChunkStream(self._utf8_chunks())
-        return io.TextIOWrapper(io.BufferedReader(raw, CHUNK_BYTES), encoding="utf-8-sig", newline="")
+        return io.TextIOWrapper(
+            io.BufferedReader(raw, CHUNK_BYTES), encoding="utf-8-sig", newline=""
+        )
 
     def read_text(self) -> str:
         """The whole text (bounded by the limit), a leading BOM dropped."""

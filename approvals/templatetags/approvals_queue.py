@@ -12,4 +12,7 @@ def review_queue_counts(user):
     if not user.is_authenticated or not user.has_perm("approvals.view_reviewqueueitem"):
         return []
     url = reverse("admin:approvals_reviewqueueitem_changelist")
-    return [{**row, "url": f"{url}?team__id__exact={row['team_id']}"} for row in selectors.open_item_counts(user=user)]
+    return [
+        {**row, "url": f"{url}?team__id__exact={row['team_id']}"}
+        for row in selectors.open_item_counts(user=user)
+    ]

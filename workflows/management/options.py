@@ -28,9 +28,15 @@ def workflow_named(slug: str):
     """The workflow with this slug (with its template and production version), or a CommandError naming the known ones."""
     from workflows.models import Workflow
 
-    workflow = Workflow.objects.select_related("prompt_template", "production_version").filter(slug=slug).first()
+    workflow = (
+        Workflow.objects.select_related("prompt_template", "production_version")
+        .filter(slug=slug)
+        .first()
+    )
     if workflow is None:
-        known = ", ".join(Workflow.objects.order_by("slug").values_list("slug", flat=True)) or "none"
+        known = (
+            ", ".join(Workflow.objects.order_by("slug").values_list("slug", flat=True)) or "none"
+        )
         raise CommandError(f"No workflow {slug!r}. Known workflows: {known}.")
     return workflow
 

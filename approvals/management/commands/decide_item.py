@@ -13,7 +13,9 @@ class Command(BaseCommand):
         parser.add_argument("item", type=int, help="The approval item's id (see approval_queue).")
         parser.add_argument("--decision", required=True, choices=Decision.Kind.values)
         parser.add_argument("--user", required=True, help="The reviewer's username.")
-        parser.add_argument("--note", default="", help="Required to request changes, escalate or reject.")
+        parser.add_argument(
+            "--note", default="", help="Required to request changes, escalate or reject."
+        )
         parser.add_argument("--escalate-to", help="Team slug to escalate to.")
 
     def handle(self, *args, **options):
@@ -25,14 +27,22 @@ class Command(BaseCommand):
                 raise CommandError(f"There is no team {options['escalate_to']!r}.")
         try:
             outcome = services.item_decide(
-                item_id=options["item"], decision=options["decision"], reviewer=reviewer, note=options["note"], escalate_to=team
+                item_id=options["item"],
+                decision=options["decision"],
+                reviewer=reviewer,
+                note=options["note"],
+                escalate_to=team,
             )
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None
         run = outcome.decision.item.run
         run.refresh_from_db()
-        self.stdout.write(f"{run.run_id}: {outcome.decision.get_decision_display().lower()} by {reviewer}; run is {run.status}")
+        self.stdout.write(
+            f"{run.run_id}: {outcome.decision.get_decision_display().lower()} by {reviewer}; run is {run.status}"
+        )
         if outcome.revision is not None:
             self.stdout.write(f"Revision {outcome.revision.run_id} queued with the note.")
         if outcome.escalated_item is not None:
-            self.stdout.write(f"Now item {outcome.escalated_item.pk} in the {outcome.escalated_item.team} queue.")
+            self.stdout.write(
+                f"Now item {outcome.escalated_item.pk} in the {outcome.escalated_item.team} queue."
+            )

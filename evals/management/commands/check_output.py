@@ -20,7 +20,9 @@ class Command(BaseCommand):
         parser.add_argument("workflow", help="Workflow slug.")
         parser.add_argument("file", help="A JSON file holding one output.")
         parser.add_argument("--brief", type=int, help="Check against this brief's offer and facts.")
-        parser.add_argument("--judges", action="store_true", help="Also run the model judges (calls the model).")
+        parser.add_argument(
+            "--judges", action="store_true", help="Also run the model judges (calls the model)."
+        )
 
     def handle(self, *args, **options):
         workflow = Workflow.objects.filter(slug=options["workflow"]).first()
@@ -37,8 +39,14 @@ class Command(BaseCommand):
         if options["brief"] and brief is None:
             raise CommandError(f"Brief {options['brief']} is not a brief of {workflow.slug}.")
         policy = services.policy_for(workflow)
-        claims, legal, brand = ClaimSet.objects.latest_approved(), LegalRestrictionSet.objects.latest_approved(), BrandRules.objects.latest_approved()
-        ctx = services.evaluation_context(workflow=workflow, policy=policy, claim_set=claims, legal=legal, brief=brief)
+        claims, legal, brand = (
+            ClaimSet.objects.latest_approved(),
+            LegalRestrictionSet.objects.latest_approved(),
+            BrandRules.objects.latest_approved(),
+        )
+        ctx = services.evaluation_context(
+            workflow=workflow, policy=policy, claim_set=claims, legal=legal, brief=brief
+        )
         findings, verdicts, level = services.evaluate_output(
             output=output,
             ctx=ctx,
@@ -47,7 +55,11 @@ class Command(BaseCommand):
             judge_model=policy.judge_model
             or (workflow.production_version.model_name if workflow.production_version else "")
             or settings.MARKETINGAI_LLM["MODEL"],
-            evidence=services.evidence_text(ctx, brand_rules=brand.rules if brand else "", legal_restrictions=legal.restrictions if legal else ""),
+            evidence=services.evidence_text(
+                ctx,
+                brand_rules=brand.rules if brand else "",
+                legal_restrictions=legal.restrictions if legal else "",
+            ),
         )
         report = {
             "workflow": workflow.slug,
@@ -61,7 +73,8 @@ class Command(BaseCommand):
             "risk_level": level,
             "results": [f.as_dict() for f in findings],
             "judges": verdicts,
-            "passed": all(f.verdict == PASS for f in findings) and all(v["verdict"] == PASS for v in verdicts),
+            "passed": all(f.verdict == PASS for f in findings)
+            and all(v["verdict"] == PASS for v in verdicts),
         }
         self.stdout.write(json.dumps(report, indent=2, ensure_ascii=False))
         if not report["passed"]:

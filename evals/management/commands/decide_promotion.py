@@ -13,13 +13,25 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("request", type=int, help="The promotion request's id (request_promotion prints it).")
+        parser.add_argument(
+            "request", type=int, help="The promotion request's id (request_promotion prints it)."
+        )
         parser.add_argument("--decision", required=True, choices=["approve", "reject"])
-        parser.add_argument("--user", required=True, help="Username of the person deciding (needs evals.approve_promotion).")
+        parser.add_argument(
+            "--user",
+            required=True,
+            help="Username of the person deciding (needs evals.approve_promotion).",
+        )
         parser.add_argument("--note", default="", help="Why.")
 
     def handle(self, *args, **options):
-        request = PromotionRequest.objects.select_related("workflow", "version__template", "suite", "requested_by").filter(pk=options["request"]).first()
+        request = (
+            PromotionRequest.objects.select_related(
+                "workflow", "version__template", "suite", "requested_by"
+            )
+            .filter(pk=options["request"])
+            .first()
+        )
         if request is None:
             raise CommandError(f"There is no promotion request {options['request']}.")
         by = acting_user(options["user"])
@@ -31,6 +43,10 @@ class Command(BaseCommand):
         except (PermissionDenied, ValidationError) as exc:
             raise CommandError(" ".join(getattr(exc, "messages", None) or [str(exc)])) from None
         if options["decision"] == "approve":
-            self.stdout.write(f"{workflow.slug} now serves {workflow.production_version.label} in production (approved by {by}).")
+            self.stdout.write(
+                f"{workflow.slug} now serves {workflow.production_version.label} in production (approved by {by})."
+            )
         else:
-            self.stdout.write(f"Promotion of {request.version.label} rejected by {by}; production stays {request.workflow.production_version.label}.")
+            self.stdout.write(
+                f"Promotion of {request.version.label} rejected by {by}; production stays {request.workflow.production_version.label}."
+            )

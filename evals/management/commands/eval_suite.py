@@ -18,7 +18,9 @@ def seed_value(text: str) -> int | None:
     try:
         return int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a seed: give a whole number or 'random'.") from None
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a seed: give a whole number or 'random'."
+        ) from None
 
 
 class Command(BaseCommand):
@@ -30,9 +32,15 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("workflow", help="Workflow slug.")
         parser.add_argument("--candidate", required=True, help="Candidate version, e.g. v8.")
-        parser.add_argument("--baseline", help="Baseline version (default: the production version).")
-        parser.add_argument("--dataset", help="Dataset name or slug (default: the workflow's newest dataset).")
-        parser.add_argument("--concurrency", type=int, default=4, help="Model calls at a time (default 4).")
+        parser.add_argument(
+            "--baseline", help="Baseline version (default: the production version)."
+        )
+        parser.add_argument(
+            "--dataset", help="Dataset name or slug (default: the workflow's newest dataset)."
+        )
+        parser.add_argument(
+            "--concurrency", type=int, default=4, help="Model calls at a time (default 4)."
+        )
         parser.add_argument(
             "--seed",
             type=seed_value,
@@ -40,10 +48,22 @@ class Command(BaseCommand):
             help=f"Sampling seed for every generation (default {EvalSuiteRun.DEFAULT_SEED}); 'random' samples without one.",
         )
         parser.add_argument("--json", action="store_true", help="Print the report as JSON.")
-        parser.add_argument("--user", help="Username recorded as the one who started the suite (default: the service account).")
-        parser.add_argument("--sync", action="store_true", help="Run the suite in this process, not on the cluster.")
-        parser.add_argument("--no-wait", action="store_true", help="Queue the suite and return at once (exit 0).")
-        parser.add_argument("--wait-seconds", type=float, default=4 * 3600, help="How long to follow a queued suite.")
+        parser.add_argument(
+            "--user",
+            help="Username recorded as the one who started the suite (default: the service account).",
+        )
+        parser.add_argument(
+            "--sync", action="store_true", help="Run the suite in this process, not on the cluster."
+        )
+        parser.add_argument(
+            "--no-wait", action="store_true", help="Queue the suite and return at once (exit 0)."
+        )
+        parser.add_argument(
+            "--wait-seconds",
+            type=float,
+            default=4 * 3600,
+            help="How long to follow a queued suite.",
+        )
 
     def handle(self, *args, **options):
         workflow = workflow_named(options["workflow"])
@@ -52,10 +72,15 @@ class Command(BaseCommand):
         dataset = None
         if options["dataset"]:
             datasets = workflow.eval_datasets.all()
-            dataset = datasets.filter(slug=options["dataset"]).first() or datasets.filter(name=options["dataset"]).first()
+            dataset = (
+                datasets.filter(slug=options["dataset"]).first()
+                or datasets.filter(name=options["dataset"]).first()
+            )
             if dataset is None:
                 known = ", ".join(datasets.values_list("slug", flat=True)) or "none"
-                raise CommandError(f"{workflow.slug} has no dataset {options['dataset']!r}. Known: {known}.")
+                raise CommandError(
+                    f"{workflow.slug} has no dataset {options['dataset']!r}. Known: {known}."
+                )
         user = acting_user(options["user"])
         try:
             suite = services.suite_start(
@@ -103,4 +128,6 @@ class Command(BaseCommand):
             if not suite.is_in_progress:
                 return suite
             time.sleep(1)
-        raise CommandError(f"{suite.label} is still {suite.status} ({suite.progress_text}) after {wait_seconds:g} s.")
+        raise CommandError(
+            f"{suite.label} is still {suite.status} ({suite.progress_text}) after {wait_seconds:g} s."
+        )

@@ -16,7 +16,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("workflow", help="Workflow slug.")
         parser.add_argument("file", help="Path of the CSV file.")
-        parser.add_argument("--user", help="Username recorded as the importer (default: the service account).")
+        parser.add_argument(
+            "--user", help="Username recorded as the importer (default: the service account)."
+        )
 
     def handle(self, *args, workflow, file, user=None, **options):
         found = workflow_named(workflow)
@@ -27,10 +29,14 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"Cannot read {file}: {exc.strerror or exc}.") from exc
         with data:
-            stored, errors = services.outcomes_import(workflow=found, data=data, filename=path.name, imported_by=importer)
+            stored, errors = services.outcomes_import(
+                workflow=found, data=data, filename=path.name, imported_by=importer
+            )
         if errors:
             for error in errors:
                 self.stderr.write(error)
             count = count_errors(errors)
-            raise CommandError(f"Nothing imported: {count} error{'' if count == 1 else 's'} in {file}.")
+            raise CommandError(
+                f"Nothing imported: {count} error{'' if count == 1 else 's'} in {file}."
+            )
         self.stdout.write(f"Imported {stored} outcome rows for {found.slug}.")

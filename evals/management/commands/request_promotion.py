@@ -14,7 +14,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("workflow", help="Workflow slug.")
         parser.add_argument("version", help="The version to promote, e.g. v9.")
-        parser.add_argument("--user", required=True, help="Username of the person asking (needs evals.request_promotion).")
+        parser.add_argument(
+            "--user",
+            required=True,
+            help="Username of the person asking (needs evals.request_promotion).",
+        )
         parser.add_argument("--note", default="", help="Why this version should serve production.")
 
     def handle(self, *args, **options):
@@ -22,7 +26,10 @@ class Command(BaseCommand):
         version = version_of(workflow, options["version"])
         try:
             request = services.promotion_request(
-                workflow=workflow, version=version, requested_by=acting_user(options["user"]), note=options["note"]
+                workflow=workflow,
+                version=version,
+                requested_by=acting_user(options["user"]),
+                note=options["note"],
             )
         except (PermissionDenied, ValidationError) as exc:
             raise CommandError(" ".join(getattr(exc, "messages", None) or [str(exc)])) from None

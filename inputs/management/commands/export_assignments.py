@@ -16,10 +16,16 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         key = options["run"]
-        run = Run.objects.filter(trace_id=key).first() or (Run.objects.filter(pk=key).first() if key.isdigit() else None)
+        run = Run.objects.filter(trace_id=key).first() or (
+            Run.objects.filter(pk=key).first() if key.isdigit() else None
+        )
         if run is None:
             raise CommandError(f"No run {key!r}.")
-        out = open(options["output"], "w", newline="", encoding="utf-8") if options["output"] else sys.stdout
+        out = (
+            open(options["output"], "w", newline="", encoding="utf-8")
+            if options["output"]
+            else sys.stdout
+        )
         try:
             writer = csv_writer(out)
             count = -1

@@ -18,8 +18,14 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("segment", help="Audience segment slug.")
         parser.add_argument("file", help="Path of the CSV or JSON file.")
-        parser.add_argument("--format", choices=["csv", "json"], help="Default: from the file extension, else sniffed.")
-        parser.add_argument("--user", help="Username recorded as the importer (default: the service account).")
+        parser.add_argument(
+            "--format",
+            choices=["csv", "json"],
+            help="Default: from the file extension, else sniffed.",
+        )
+        parser.add_argument(
+            "--user", help="Username recorded as the importer (default: the service account)."
+        )
 
     def handle(self, *args, segment, file, format=None, user=None, **options):
         found = AudienceSegment.objects.filter(slug=segment).first()
@@ -33,11 +39,19 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"Cannot read {file}: {exc.strerror or exc}.") from exc
         with data:
-            record = audience_import(segment=found, data=data, filename=path.name, imported_by=importer, format=format)
+            record = audience_import(
+                segment=found, data=data, filename=path.name, imported_by=importer, format=format
+            )
         if record.status == AudienceImport.Status.REJECTED:
             for error in record.errors:
                 self.stderr.write(error)
             count = count_errors(record.errors)
-            raise CommandError(f"Nothing imported: {count} error{'' if count == 1 else 's'} in {file}.")
-        opted_out = Recipient.objects.filter(audience_import=record, consent=Recipient.Consent.OPTED_OUT).count()
-        self.stdout.write(f"Imported {record.row_count} recipients into {found.slug} ({opted_out} opted out).")
+            raise CommandError(
+                f"Nothing imported: {count} error{'' if count == 1 else 's'} in {file}."
+            )
+        opted_out = Recipient.objects.filter(
+            audience_import=record, consent=Recipient.Consent.OPTED_OUT
+        ).count()
+        self.stdout.write(
+            f"Imported {record.row_count} recipients into {found.slug} ({opted_out} opted out)."
+        )

@@ -12,7 +12,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("segment", help="Segment slug, e.g. trial_ending_3_days.")
-        parser.add_argument("--user", help="Username recorded as the one who pulled (default: the service account).")
+        parser.add_argument(
+            "--user", help="Username recorded as the one who pulled (default: the service account)."
+        )
 
     def handle(self, *args, **options):
         slug = options["segment"]
@@ -28,14 +30,22 @@ class Command(BaseCommand):
         if result.status != AudienceImport.Status.IMPORTED:
             for error in result.errors or []:
                 self.stderr.write(self._describe(error))
-            raise CommandError(f"The pull from {url} was rejected: {source.last_status}. Nothing was imported into {slug}.")
+            raise CommandError(
+                f"The pull from {url} was rejected: {source.last_status}. Nothing was imported into {slug}."
+            )
         fetched_at = timezone.localtime(source.last_fetched_at).strftime("%Y-%m-%d %H:%M:%S %Z")
-        self.stdout.write(f"Pulled {result.row_count} recipients into {slug} from {url} (fetched at {fetched_at}).")
+        self.stdout.write(
+            f"Pulled {result.row_count} recipients into {slug} from {url} (fetched at {fetched_at})."
+        )
 
     @staticmethod
     def _describe(error) -> str:
         if isinstance(error, dict):
-            where = ", ".join(f"{key} {error[key]}" for key in ("row", "column") if error.get(key) not in (None, ""))
+            where = ", ".join(
+                f"{key} {error[key]}"
+                for key in ("row", "column")
+                if error.get(key) not in (None, "")
+            )
             message = error.get("message", "")
             return f"  {where}: {message}" if where else f"  {message}"
         return f"  {error}"

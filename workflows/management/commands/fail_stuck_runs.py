@@ -25,7 +25,9 @@ class Command(BaseCommand):
         minutes, queued_minutes = options["minutes"], options["queued_minutes"]
         failed = services.runs_fail_stuck(
             older_than=timedelta(minutes=minutes) if minutes is not None else None,
-            queued_older_than=timedelta(minutes=queued_minutes) if queued_minutes is not None else None,
+            queued_older_than=timedelta(minutes=queued_minutes)
+            if queued_minutes is not None
+            else None,
         )
         for run in failed:
             self.stdout.write(f"{run.run_id}: failed ({run.error_detail})")

@@ -14,30 +14,59 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("workflow", help="Workflow slug, e.g. trial_expiration_email.")
-        parser.add_argument("--brief", type=int, help="Campaign brief id (default: the workflow's newest brief).")
-        parser.add_argument("--sync", action="store_true", help="Run the pipeline in this process, not on the cluster.")
+        parser.add_argument(
+            "--brief", type=int, help="Campaign brief id (default: the workflow's newest brief)."
+        )
+        parser.add_argument(
+            "--sync",
+            action="store_true",
+            help="Run the pipeline in this process, not on the cluster.",
+        )
         parser.add_argument("--json", action="store_true", help="Print the run's trace as JSON.")
-        parser.add_argument("--fresh", action="store_true", help="Sample anew instead of reusing an identical generation.")
-        parser.add_argument("--user", help="Username recorded as the one who started the run (default: the service account).")
-        parser.add_argument("--no-wait", action="store_true", help="Queue the run and return at once.")
-        parser.add_argument("--wait-seconds", type=float, default=900, help="How long to follow a queued run.")
+        parser.add_argument(
+            "--fresh",
+            action="store_true",
+            help="Sample anew instead of reusing an identical generation.",
+        )
+        parser.add_argument(
+            "--user",
+            help="Username recorded as the one who started the run (default: the service account).",
+        )
+        parser.add_argument(
+            "--no-wait", action="store_true", help="Queue the run and return at once."
+        )
+        parser.add_argument(
+            "--wait-seconds", type=float, default=900, help="How long to follow a queued run."
+        )
 
     def handle(self, *args, **options):
         workflow = workflow_named(options["workflow"])
         briefs = workflow.briefs.all()
-        brief = briefs.filter(pk=options["brief"]).first() if options["brief"] else briefs.order_by("-created_at", "-pk").first()
+        brief = (
+            briefs.filter(pk=options["brief"]).first()
+            if options["brief"]
+            else briefs.order_by("-created_at", "-pk").first()
+        )
         if brief is None:
             raise CommandError(
-                f"Brief {options['brief']} is not a brief of {workflow.slug}." if options["brief"] else f"{workflow.slug} has no briefs."
+                f"Brief {options['brief']} is not a brief of {workflow.slug}."
+                if options["brief"]
+                else f"{workflow.slug} has no briefs."
             )
         user = acting_user(options["user"])
         try:
             run = services.run_start(
-                workflow=workflow, brief=brief, started_by=user, fresh_sample=options["fresh"], enqueue=not options["sync"]
+                workflow=workflow,
+                brief=brief,
+                started_by=user,
+                fresh_sample=options["fresh"],
+                enqueue=not options["sync"],
             )
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None
-        self.stderr.write(f"{run.run_id} ({run.trace_id}) on {run.prompt_version.label}, brief {brief.label}")
+        self.stderr.write(
+            f"{run.run_id} ({run.trace_id}) on {run.prompt_version.label}, brief {brief.label}"
+        )
         if options["sync"]:
             run = services.run_execute(run_id=run.pk)
         elif not options["no_wait"]:
@@ -57,7 +86,10 @@ class Command(BaseCommand):
             if not run.is_in_progress:
                 return run
             if run.status == Run.Status.QUEUED and time.monotonic() > deadline - wait_seconds + 15:
-                self.stderr.write("  still queued: is the task cluster running? (python manage.py qcluster)", ending="\r\n")
+                self.stderr.write(
+                    "  still queued: is the task cluster running? (python manage.py qcluster)",
+                    ending="\r\n",
+                )
             time.sleep(0.5)
         raise CommandError(f"{run.run_id} is still {run.status} after {wait_seconds:g} s.")
 

@@ -18,5 +18,7 @@ class Command(BaseCommand):
             command = localmodel.server_command(port=options["port"], n_ctx=options["n_ctx"])
         except localmodel.LocalModelUnavailable as exc:
             raise CommandError(str(exc)) from None
-        self.stderr.write(f"Serving {localmodel.GGUF_FILENAME} at {localmodel.bundled_base_url(options['port'])}")
+        self.stderr.write(
+            f"Serving {localmodel.GGUF_FILENAME} at {localmodel.bundled_base_url(options['port'])}"
+        )
         os.execv(command[0], command)
