@@ -5,18 +5,22 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("marketingai", "workflows", "inputs", "evals", "approvals")
+# Every package the contracts name, as pyproject.toml lists them (a copy of the tree needs them all).
+PACKAGES = tuple(
+    tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["root_packages"]
+)
 LINT_IMPORTS = str(Path(sys.executable).parent / "lint-imports")
 
 
 def lint_imports(cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [LINT_IMPORTS, "--no-cache", "--config", str(cwd / "pyproject.toml")],
+        [LINT_IMPORTS, "--no-cache", str(cwd / "pyproject.toml")],
         cwd=cwd,
         capture_output=True,
         text=True,
