@@ -303,3 +303,12 @@ class TestRedaction:
             safe_url("https://user:pw@api.example.com:8443/v1?key=x")
             == "https://api.example.com:8443/v1"
         )
+
+
+def test_output_with_a_lone_surrogate_escape_is_malformed_and_a_pair_is_a_character():
+    lone = contracts.validate_output('{"a": "x \\udceb y"}', {"type": "object"})
+    pair = contracts.validate_output('{"a": "x \\ud83d\\ude00 y"}', {"type": "object"})
+
+    assert not lone.parsed and "surrogate" in lone.errors[0]
+    assert pair.valid and pair.content == {"a": "x \U0001f600 y"}
+    assert contracts.storable_text("a\udcebb") == "a\ufffdb"

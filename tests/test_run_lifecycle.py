@@ -109,6 +109,24 @@ def test_malformed_json_is_retried_with_a_correction(workspace, model_server, re
     assert second[-1]["role"] == "user" and "Malformed JSON" in second[-1]["content"]
 
 
+def test_a_lone_surrogate_escape_is_malformed_output_and_retried(
+    workspace, model_server, reply, valid_email
+):
+    """Half of a surrogate pair (seen from the bundled model) is no character: jsonb refuses it."""
+    half = json.dumps({**valid_email, "cta_text": "Choose a plan"}).replace(
+        "Choose a plan", "Choose \\udceb plan"
+    )
+    model_server.push(reply(content=half), reply.json(valid_email))
+
+    run = start_and_execute(workspace)
+
+    assert run.status == Run.Status.AWAITING_APPROVAL, run.error_detail
+    attempts = run.trace.document["generation"]["variants"][0]["attempt_log"]
+    assert [a["outcome"] for a in attempts] == ["malformed_json", "valid"]
+    assert "surrogate" in model_server.chat_requests[1]["messages"][-1]["content"]
+    assert run.output.content == valid_email
+
+
 def test_schema_violations_exhaust_attempts_then_use_the_fallback_template(
     workspace, model_server, reply, valid_email
 ):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +60,26 @@ def extract_json_text(text: str) -> str:
     return stripped[start : end + 1] if 0 <= start < end else stripped
 
 
+# Half of a UTF-16 surrogate pair is no character: JSON's \u escapes can spell one, and
+# Postgres' jsonb (rightly) refuses to store it.
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _holds_lone_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        return bool(LONE_SURROGATE.search(value))
+    if isinstance(value, dict):
+        return any(_holds_lone_surrogate(k) or _holds_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_lone_surrogate(item) for item in value)
+    return False
+
+
+def storable_text(text: str) -> str:
+    """``text`` with every lone surrogate replaced by U+FFFD, so any database can store it."""
+    return LONE_SURROGATE.sub("\ufffd", text)
+
+
 def validate_output(text: str, schema: dict) -> ValidationOutcome:
     """Parse the model's text and check it against ``schema``; never raises on bad output."""
     if not text or not text.strip():
@@ -69,6 +90,12 @@ def validate_output(text: str, schema: dict) -> ValidationOutcome:
     except json.JSONDecodeError as exc:
         return ValidationOutcome(
             errors=[f"Malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}."]
+        )
+    if _holds_lone_surrogate(document):
+        return ValidationOutcome(
+            errors=[
+                "Malformed JSON: a \\u escape spells half of a surrogate pair, which is no character."
+            ]
         )
     if not isinstance(document, dict):
         return ValidationOutcome(

@@ -23,6 +23,7 @@ import openai
 from django.conf import settings
 
 from workflows import localmodel
+from workflows.contracts import storable_text
 from workflows.redaction import redact, safe_url
 from workflows.transactions import refuse_inside_transaction
 
@@ -273,7 +274,7 @@ def chat_json(
     choice = response.choices[0] if response.choices else None
     usage = response.usage
     return ChatResult(
-        text=(choice.message.content or "") if choice else "",
+        text=storable_text(choice.message.content or "") if choice else "",
         model=response.model or model,
         input_tokens=(usage.prompt_tokens or 0) if usage else 0,
         output_tokens=(usage.completion_tokens or 0) if usage else 0,
