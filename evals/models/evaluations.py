@@ -1,0 +1,150 @@
+"""Checks on outputs: eval policies, judge rubrics and each output's evaluation."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+from workflows.models import ArtifactStatus, VersionedArtifact
+
+
+class RiskLevel(models.TextChoices):
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+
+
+def default_validators() -> list[str]:
+    from evals.validators import VALIDATORS
+
+    return list(VALIDATORS)
+
+
+def default_field_limits() -> dict[str, int]:
+    # "Under 50 characters" for subject lines; other fields are bounded by the schema's maxLength.
+    return {"subject_lines": 50}
+
+
+def default_judges() -> list[str]:
+    return ["brand_voice", "grounding", "policy"]
+
+
+class EvalPolicy(models.Model):
+    """Which checks a workflow's outputs go through. Every change is a new version (history)."""
+
+    workflow = models.OneToOneField(
+        "workflows.Workflow", on_delete=models.CASCADE, related_name="eval_policy"
+    )
+    version = models.PositiveIntegerField(default=1, editable=False)
+    validators = models.JSONField(
+        default=default_validators, help_text="Deterministic validators to run, by name."
+    )
+    field_limits = models.JSONField(
+        default=default_field_limits, help_text="Maximum characters per field (per item for lists)."
+    )
+    known_features = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Named product features the grounding check watches for.",
+    )
+    known_competitors = models.JSONField(
+        default=list, blank=True, help_text="Competitor names the grounding check watches for."
+    )
+    judges = models.JSONField(
+        default=default_judges, blank=True, help_text="Model-judged evals to run, by rubric name."
+    )
+    judges_only_after_deterministic_pass = models.BooleanField(
+        default=True, help_text="Staged: judges run only when every deterministic check passed."
+    )
+    judge_model = models.CharField(max_length=120, blank=True, help_text="Blank: the run's model.")
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name_plural = "eval policies"
+
+    def __str__(self) -> str:
+        return f"Eval policy of {self.workflow} (v{self.version})"
+
+    def clean(self):
+        from evals.validators import VALIDATORS
+
+        unknown = [name for name in self.validators or [] if name not in VALIDATORS]
+        if unknown:
+            raise ValidationError(
+                {
+                    "validators": f"Unknown validators: {', '.join(unknown)}. Known: {', '.join(VALIDATORS)}."
+                }
+            )
+        if not isinstance(self.field_limits, dict) or not all(
+            isinstance(v, int) and v > 0 for v in self.field_limits.values()
+        ):
+            raise ValidationError(
+                {
+                    "field_limits": 'Give an object of field -> positive integer, e.g. {"subject_lines": 50}.'
+                }
+            )
+
+    def save(self, *args, **kwargs):
+        if self.pk:
+            self.version = (
+                EvalPolicy.objects.filter(pk=self.pk).values_list("version", flat=True).first() or 0
+            ) + 1
+        super().save(*args, **kwargs)
+
+
+class Rubric(VersionedArtifact):
+    """What a model judge checks (brand voice, grounding, policy), e.g. ``brand_voice:v2``."""
+
+    VERSION_SCOPE = ("name",)
+
+    name = models.SlugField(max_length=60)
+    instructions = models.TextField(
+        help_text="What the judge checks and how it decides pass / fail / review."
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name", "-version"]
+        permissions = [("approve_rubric", "Can approve judge rubrics")]
+        constraints = [
+            models.UniqueConstraint(fields=["name", "version"], name="rubric_unique_version"),
+            models.CheckConstraint(
+                condition=Q(status__in=ArtifactStatus.values), name="rubric_status_valid"
+            ),
+        ]
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}:v{self.version}"
+
+
+class OutputEvaluation(models.Model):
+    """The checks on one variant's output: every finding, every judge verdict, and the risk level."""
+
+    run = models.ForeignKey("workflows.Run", on_delete=models.CASCADE, related_name="evaluations")
+    variant = models.OneToOneField(
+        "workflows.RunVariant", on_delete=models.CASCADE, related_name="evaluation"
+    )
+    policy_version = models.PositiveIntegerField()
+    findings = models.JSONField(default=list)
+    judge_verdicts = models.JSONField(default=list, blank=True)
+    risk_level = models.CharField(max_length=8, choices=RiskLevel.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["run", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(risk_level__in=RiskLevel.values), name="evaluation_risk_valid"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Evaluation of {self.variant_id}: {self.risk_level}"
