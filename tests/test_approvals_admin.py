@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from approvals import services
-from approvals.models import Decision, Notification
+from approvals.models import Decision, Notification, ReviewTeam
 from tests.approvals_support import open_item, routed_run, with_unsupported_claim
 from workflows.models import Run
 
@@ -156,7 +156,7 @@ def test_approval_changelists_keep_a_constant_query_count(
                 decision="escalate",
                 reviewer=workspace["users"]["lifecycle"],
                 note="brand?",
-                escalate_to=services.ReviewTeam.objects.get(slug="brand"),
+                escalate_to=ReviewTeam.objects.get(slug="brand"),
                 enqueue=False,
             )
 
@@ -294,7 +294,7 @@ def test_an_item_landing_in_a_queue_emails_the_team_and_posts_to_the_webhook(
 ):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     receiver = webhook()
-    team = services.ReviewTeam.objects.get(slug="legal")
+    team = ReviewTeam.objects.get(slug="legal")
     team.notification_addresses = "legal-queue@kestrel.example"
     team.save()
     item = open_item(

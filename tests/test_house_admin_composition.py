@@ -64,7 +64,8 @@ def test_every_model_is_administered_by_its_own_app_and_no_admin_extends_another
 
 def test_the_kernels_admin_modules_import_no_feature_app():
     feature_apps = {"inputs", "evals", "approvals"}
-    for path in (ROOT / "workflows").glob("admin*.py"):
+    kernel = ROOT / "workflows"
+    for path in [*kernel.glob("admin*.py"), *kernel.glob("admin/*.py")]:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         imported = {
             alias.name
@@ -77,7 +78,7 @@ def test_the_kernels_admin_modules_import_no_feature_app():
             for node in ast.walk(tree)
             if isinstance(node, ast.ImportFrom) and node.module
         }
-        assert not {name.split(".")[0] for name in imported} & feature_apps, path.name
+        assert not {name.split(".")[0] for name in imported} & feature_apps, str(path)
 
 
 @pytest.fixture

@@ -3,22 +3,25 @@
 Identical generations (same prompt version, rendered messages, model and parameters) are
 served from a cache and cost no tokens, unless the run asks for a fresh sample.
 ``generate_with_retries`` is the attempt loop on its own (no run needed): eval suites use it.
+The caches and their key live in ``generation_cache`` and are re-exported here.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from django.conf import settings
 from django.db.models import F
 
 from workflows import contracts, llm
-from workflows.models import GenerationCacheEntry, Run, RunOutput, RunVariant, with_history_context
+from workflows.generation_cache import (
+    DatabaseCache,
+    GenerationCache,
+    cache_key,
+)
+from workflows.models import Run, RunOutput, RunVariant, with_history_context
 from workflows.pipeline import RunContext, StepFailed
 
 RAW_EXCERPT_CHARS = 2000
@@ -30,36 +33,6 @@ class VariantFailed(StepFailed):
     def __init__(self, message: str, *, summary: dict[str, Any]):
         super().__init__(message)
         self.summary = summary
-
-
-def cache_key(
-    *,
-    prompt_version_id: int,
-    model: str,
-    messages: list[dict[str, str]],
-    temperature: float,
-    max_tokens: int,
-    schema: dict,
-    structured_output: str,
-    seed: int | None = None,
-) -> str:
-    material = {
-        "prompt_version": prompt_version_id,
-        "model": model,
-        "messages": messages,
-        "temperature": round(float(temperature), 4),
-        "max_tokens": int(max_tokens),
-        "schema": schema,
-        "structured_output": structured_output,
-    }
-    if seed is not None:
-        material["seed"] = int(seed)
-    material = json.dumps(
-        material,
-        sort_keys=True,
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(material.encode()).hexdigest()
 
 
 def correction_message(errors: list[str]) -> dict[str, str]:
@@ -156,93 +129,6 @@ def model_plan(model_name: str) -> list[tuple[str, str]]:
     if fallback and fallback != model_name:
         models.append((fallback, Run.OutputSource.FALLBACK_MODEL))
     return models
-
-
-@dataclass(frozen=True)
-class CachedGeneration:
-    text: str
-    origin: str  # where it came from, e.g. "run 12"
-
-
-class GenerationCache(Protocol):
-    def lookup(self, key: str) -> CachedGeneration | None: ...
-
-    def record_hit(self, key: str) -> None: ...
-
-    def store(
-        self, key: str, *, model: str, text: str, input_tokens: int, output_tokens: int
-    ) -> None: ...
-
-
-class DatabaseCache:
-    """The generation cache table, written as each valid generation arrives (a run's own thread)."""
-
-    def __init__(self, *, source_run: Run | None = None):
-        self.source_run = source_run
-
-    def lookup(self, key: str) -> CachedGeneration | None:
-        entry = GenerationCacheEntry.objects.filter(key=key).first()
-        if entry is None:
-            return None
-        origin = f"run {entry.source_run_id}" if entry.source_run_id else "an eval suite"
-        return CachedGeneration(text=entry.response_text, origin=origin)
-
-    def record_hit(self, key: str) -> None:
-        GenerationCacheEntry.objects.filter(key=key).update(hits=F("hits") + 1)
-
-    def store(
-        self, key: str, *, model: str, text: str, input_tokens: int, output_tokens: int
-    ) -> None:
-        GenerationCacheEntry.objects.update_or_create(
-            key=key,
-            defaults={
-                "model_name": model,
-                "response_text": text,
-                "input_tokens": input_tokens,
-                "output_tokens": output_tokens,
-                "source_run": self.source_run,
-            },
-        )
-
-
-class MemoryCache:
-    """Cache entries read beforehand; hits and new entries are kept for the caller to write.
-
-    For worker threads that must not touch the database (SQLite has one writer).
-    """
-
-    def __init__(self, entries: dict[str, CachedGeneration] | None = None):
-        self._entries = dict(entries or {})
-        self._lock = threading.Lock()
-        self.hits: list[str] = []
-        self.new_entries: dict[str, dict[str, Any]] = {}
-
-    def lookup(self, key: str) -> CachedGeneration | None:
-        with self._lock:
-            return self._entries.get(key)
-
-    def record_hit(self, key: str) -> None:
-        with self._lock:
-            self.hits.append(key)
-
-    def store(
-        self, key: str, *, model: str, text: str, input_tokens: int, output_tokens: int
-    ) -> None:
-        with self._lock:
-            self._entries[key] = CachedGeneration(text=text, origin="an eval suite")
-            self.new_entries[key] = {
-                "model_name": model,
-                "response_text": text,
-                "input_tokens": input_tokens,
-                "output_tokens": output_tokens,
-            }
-
-    def take_writes(self) -> tuple[list[str], dict[str, dict[str, Any]]]:
-        """The hits and new entries since the last call, for the caller to write."""
-        with self._lock:
-            hits, new = self.hits, self.new_entries
-            self.hits, self.new_entries = [], {}
-        return hits, new
 
 
 @dataclass

@@ -1,7 +1,4 @@
-"""Admin for reviewers: "my queue", the item page with its decision form, and read-only audit lists.
-
-Its part of the kernel's run page (review state, decisions, revisions) is a section registered at the end.
-"""
+""" "My queue": a reviewer's open items, and the item page with its decision form."""
 
 from __future__ import annotations
 
@@ -10,138 +7,22 @@ from datetime import timedelta
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 
 from approvals import rendering, services
+from approvals.admin.common import _age
 from approvals.models import (
     ApprovalItem,
     Decision,
-    Notification,
     ReviewQueueItem,
     ReviewTeam,
-    RoutingRule,
 )
-from workflows import admin_extensions
-from workflows.admin import ReadOnlyAdminMixin
-from workflows.admin_history import GuardedHistoryAdmin
-from workflows.exports import csv_writer
 from workflows.models import Run
 
-
-def _age(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    if minutes < 60:
-        return f"{minutes} min"
-    if minutes < 48 * 60:
-        return f"{minutes // 60} h"
-    return f"{minutes // (24 * 60)} days"
-
-
-def _run_link(run: Run):
-    return format_html(
-        '<a href="{}">{}</a>', reverse("admin:workflows_run_change", args=[run.pk]), run.run_id
-    )
-
-
-# --- Configuration ----------------------------------------------------------------------------
-
-
-@admin.register(ReviewTeam)
-class ReviewTeamAdmin(GuardedHistoryAdmin):
-    list_display = (
-        "name",
-        "slug",
-        "group",
-        "due_hours",
-        "notify_members",
-        "notification_addresses",
-    )
-    search_fields = ("name", "slug")
-    list_select_related = ("group",)
-
-
-@admin.register(RoutingRule)
-class RoutingRuleAdmin(GuardedHistoryAdmin):
-    list_display = (
-        "workflow",
-        "position",
-        "name",
-        "condition",
-        "risk_level",
-        "check_name",
-        "action",
-        "team",
-        "enabled",
-    )
-    list_display_links = ("position", "name")
-    list_filter = ("workflow", "team", "action", "condition", "enabled")
-    search_fields = ("name", "check_name")
-    list_select_related = ("workflow", "team")
-    ordering = ("workflow", "position")
-
-
-# --- Audit lists --------------------------------------------------------------------------------
-
-
-@admin.register(ApprovalItem)
-class ApprovalItemAdmin(ReadOnlyAdminMixin, GuardedHistoryAdmin):
-    list_display = (
-        "run_label",
-        "workflow",
-        "team",
-        "status",
-        "rule_name",
-        "created_at",
-        "closed_at",
-        "reviewer",
-    )
-    list_filter = ("status", "team", "run__workflow", "created_at")
-    search_fields = ("run__trace_id", "routing_reason", "rule_name")
-    list_select_related = ("run__workflow", "team", "decision__reviewer")
-    fields = (
-        "run_label",
-        "team",
-        "status",
-        "rule_name",
-        "routing_reason",
-        "escalated_from",
-        "due_at",
-        "created_at",
-        "closed_at",
-        "decision_view",
-    )
-    readonly_fields = fields
-
-    @admin.display(description="Run", ordering="run__created_at")
-    def run_label(self, obj):
-        return _run_link(obj.run)
-
-    @admin.display(description="Workflow", ordering="run__workflow__name")
-    def workflow(self, obj):
-        return obj.run.workflow
-
-    @admin.display(description="Reviewer")
-    def reviewer(self, obj):
-        decision = getattr(obj, "decision", None)
-        return decision.reviewer if decision else "-"
-
-    @admin.display(description="Decision")
-    def decision_view(self, obj):
-        decision = getattr(obj, "decision", None)
-        if decision is None:
-            return "None yet." if obj.is_open else obj.get_status_display()
-        return format_html(
-            "<b>{}</b> by {} at {}<br>{}",
-            decision.get_decision_display(),
-            decision.reviewer,
-            decision.decided_at,
-            decision.note or "",
-        )
+# --- My queue -----------------------------------------------------------------------------------
 
 
 class DecisionForm(forms.Form):
@@ -162,83 +43,6 @@ class DecisionForm(forms.Form):
         self.fields["escalate_to"].queryset = ReviewTeam.objects.exclude(pk=item.team_id).order_by(
             "name"
         )
-
-
-@admin.register(Decision)
-class DecisionAdmin(ReadOnlyAdminMixin, GuardedHistoryAdmin):
-    list_display = (
-        "run_label",
-        "team",
-        "decision",
-        "reviewer",
-        "decided_at",
-        "short_note",
-        "escalate_to",
-    )
-    list_filter = ("decision", "item__team", "reviewer", "decided_at")
-    search_fields = ("note", "item__run__trace_id", "reviewer__username")
-    list_select_related = ("item__run", "item__team", "reviewer", "escalate_to")
-    date_hierarchy = "decided_at"
-    actions = ["export_csv"]
-
-    @admin.display(description="Run", ordering="item__run__created_at")
-    def run_label(self, obj):
-        return _run_link(obj.item.run)
-
-    @admin.display(description="Team", ordering="item__team__name")
-    def team(self, obj):
-        return obj.item.team
-
-    @admin.display(description="Note")
-    def short_note(self, obj):
-        return obj.note if len(obj.note) <= 80 else obj.note[:79] + "…"
-
-    def has_export_permission(self, request):
-        return request.user.has_perm("approvals.export_decision")
-
-    @admin.action(description="Export selected decisions (CSV)", permissions=["export"])
-    def export_csv(self, request, queryset):
-        response = HttpResponse(content_type="text/csv")
-        response["Content-Disposition"] = 'attachment; filename="decisions.csv"'
-        writer = csv_writer(response)
-        writer.writerow(
-            [
-                "run",
-                "prompt_version",
-                "team",
-                "decision",
-                "reviewer",
-                "decided_at",
-                "note",
-                "escalate_to",
-            ]
-        )
-        for d in queryset.select_related(
-            "item__run__prompt_version__template", "item__team", "reviewer", "escalate_to"
-        ):
-            writer.writerow(
-                [
-                    d.item.run.run_id,
-                    d.item.run.prompt_version.label,
-                    d.item.team.slug if d.item.team else "",
-                    d.decision,
-                    d.reviewer.get_username(),
-                    d.decided_at.isoformat(),
-                    d.note,
-                    d.escalate_to.slug if d.escalate_to else "",
-                ]
-            )
-        return response
-
-
-@admin.register(Notification)
-class NotificationAdmin(ReadOnlyAdminMixin, GuardedHistoryAdmin):
-    list_display = ("item", "channel", "status", "detail", "created_at")
-    list_filter = ("channel", "status")
-    list_select_related = ("item__run", "item__team")
-
-
-# --- My queue -----------------------------------------------------------------------------------
 
 
 class AgeFilter(admin.SimpleListFilter):
@@ -440,66 +244,3 @@ def _data_check_view(run: Run) -> dict | None:
     from inputs import services as input_services
 
     return input_services.data_check_for_review(run=run)
-
-
-# --- The run page: approval state and decisions ----------------------------------------------------
-
-
-@admin.display(description="Review")
-def approval_view(obj):
-    items = list(
-        ApprovalItem.objects.filter(run=obj).select_related(
-            "team", "decision__reviewer", "decision__escalate_to"
-        )
-    )
-    if not items:
-        return "Not routed to review." if obj.status != Run.Status.AWAITING_APPROVAL else "-"
-    rows = []
-    for item in items:
-        decision = getattr(item, "decision", None)
-        link = (
-            reverse("admin:approvals_reviewqueueitem_change", args=[item.pk])
-            if item.is_open
-            else ""
-        )
-        rows.append(
-            (
-                item.team or "-",
-                item.get_status_display(),
-                item.routing_reason,
-                decision.reviewer if decision else "-",
-                decision.get_decision_display() if decision else "-",
-                timezone.localtime(decision.decided_at).strftime("%Y-%m-%d %H:%M:%S")
-                if decision
-                else "-",
-                decision.note if decision else "",
-                format_html('<a href="{}">Open the item</a>', link) if link else "",
-            )
-        )
-    table = format_html_join("", "<tr>" + "<td>{}</td>" * 8 + "</tr>", rows)
-    return format_html(
-        "<table><tr><th>Team</th><th>Item</th><th>Routed because</th><th>Reviewer</th><th>Decision</th>"
-        "<th>Decided at</th><th>Note</th><th></th></tr>{}</table>",
-        table,
-    )
-
-
-@admin.display(description="Revisions")
-def revisions_view(obj):
-    links = []
-    if obj.revision_of_id:
-        links.append(
-            format_html(
-                "Revision of {} with the note: <i>{}</i>",
-                _run_link(obj.revision_of),
-                obj.reviewer_note,
-            )
-        )
-    for revision in obj.revisions.all():
-        links.append(format_html("Regenerated as {}", _run_link(revision)))
-    return format_html_join("", "<p>{}</p>", ((link,) for link in links)) if links else "-"
-
-
-admin_extensions.register_section(
-    Run, title="Approval", fields=(approval_view, revisions_view), order=50
-)

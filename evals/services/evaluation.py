@@ -1,0 +1,257 @@
+"""Evaluating outputs: validators, staged judges, the risk level; a run's evaluate step."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from evals import judges, validators
+from evals.models import (
+    EvalPolicy,
+    OutputEvaluation,
+    RiskLevel,
+    Rubric,
+)
+from workflows import llm
+from workflows.models import (
+    ArtifactStatus,
+    CampaignBrief,
+    ClaimSet,
+    LegalRestrictionSet,
+    Run,
+    Workflow,
+    with_history_context,
+)
+
+# A failure of these means a claim the business cannot stand behind: high risk.
+HIGH_RISK_VALIDATORS = frozenset({"restricted_terms", "grounding", "unsupported_offer_language"})
+HIGH_RISK_JUDGES = frozenset({"grounding", "policy"})
+RISK_ORDER = {RiskLevel.LOW: 0, RiskLevel.MEDIUM: 1, RiskLevel.HIGH: 2}
+
+
+def policy_for(workflow: Workflow) -> EvalPolicy:
+    """The workflow's policy, or the defaults (version 0) when it has none."""
+    policy = EvalPolicy.objects.filter(workflow=workflow).first()
+    return policy or EvalPolicy(workflow=workflow, version=0)
+
+
+def brief_facts(brief: CampaignBrief | None) -> tuple[str, ...]:
+    """What the copy may state from the brief; ``brief`` may be any brief-like object (a dataset item)."""
+    if brief is None:
+        return ()
+    facts = [brief.name, brief.plan_name, brief.offer, brief.product_usage_summary]
+    facts += [line.strip() for line in brief.key_facts.splitlines()]
+    return tuple(f for f in facts if f and f.strip())
+
+
+def evaluation_context(
+    *,
+    workflow: Workflow,
+    policy: EvalPolicy,
+    claim_set: ClaimSet | None,
+    legal: LegalRestrictionSet | None,
+    brief: CampaignBrief | None = None,
+    prompt_text: str = "",
+) -> validators.EvalContext:
+    return validators.EvalContext(
+        output_schema=workflow.output_schema,
+        channel=workflow.channel,
+        field_limits=dict(policy.field_limits or {}),
+        offer=brief.offer if brief else "",
+        offer_expires_at=brief.offer_expires_at if brief else None,
+        approved_claims=tuple(c["claim"] for c in claim_set.claims_for_prompt())
+        if claim_set
+        else (),
+        brief_facts=brief_facts(brief),
+        restricted_terms=tuple(legal.restricted_terms) if legal else (),
+        known_competitors=tuple(policy.known_competitors or ()),
+        known_features=tuple(policy.known_features or ()),
+        prompt_text=prompt_text,
+    )
+
+
+def risk_level(findings: list[validators.Finding], verdicts: list[dict[str, Any]]) -> str:
+    if any(
+        f.verdict == validators.FAIL and f.name in HIGH_RISK_VALIDATORS for f in findings
+    ) or any(v["verdict"] == validators.FAIL and v["name"] in HIGH_RISK_JUDGES for v in verdicts):
+        return RiskLevel.HIGH
+    if any(f.verdict != validators.PASS for f in findings) or any(
+        v["verdict"] != validators.PASS for v in verdicts
+    ):
+        return RiskLevel.MEDIUM
+    return RiskLevel.LOW
+
+
+def evidence_text(
+    ctx: validators.EvalContext, *, brand_rules: str = "", legal_restrictions: str = ""
+) -> str:
+    parts = [
+        "Approved claims:\n" + "\n".join(f"- {c}" for c in ctx.approved_claims),
+        "Campaign facts:\n" + "\n".join(f"- {f}" for f in ctx.brief_facts),
+    ]
+    if brand_rules:
+        parts.append("Brand rules:\n" + brand_rules)
+    if legal_restrictions:
+        parts.append("Legal restrictions:\n" + legal_restrictions)
+    return "\n\n".join(parts)
+
+
+def latest_rubrics(names: list[str]) -> dict[str, Rubric]:
+    rubrics: dict[str, Rubric] = {}
+    for rubric in Rubric.objects.filter(name__in=names, status=ArtifactStatus.APPROVED).order_by(
+        "name", "-version"
+    ):
+        rubrics.setdefault(rubric.name, rubric)
+    return rubrics
+
+
+def evaluate_output(
+    *,
+    output: Any,
+    ctx: validators.EvalContext,
+    policy: EvalPolicy,
+    endpoint=None,
+    judge_model: str = "",
+    evidence: str = "",
+    rubrics: dict[str, Rubric] | None = None,
+    deadline: float | None = None,
+    breaker: llm.EndpointBreaker | None = None,
+) -> tuple[list[validators.Finding], list[dict[str, Any]], str]:
+    """Deterministic checks, then the judges (staged unless the policy says otherwise), then the risk level.
+
+    Without an endpoint, judges are not run. With ``rubrics`` given (read beforehand), no database
+    access happens here, so worker threads may call it. Judges make network calls: never call
+    this inside a transaction.
+    """
+    findings = validators.run_validators(output, ctx, enabled=policy.validators)
+    verdicts: list[dict[str, Any]] = []
+    all_passed = all(f.verdict == validators.PASS for f in findings)
+    if (
+        endpoint is not None
+        and policy.judges
+        and (all_passed or not policy.judges_only_after_deterministic_pass)
+    ):
+        if rubrics is None:
+            rubrics = latest_rubrics(list(policy.judges))
+        for name in policy.judges:
+            rubric = rubrics.get(name)
+            if rubric is None:
+                verdicts.append(
+                    {
+                        "name": name,
+                        "rubric": None,
+                        "verdict": validators.REVIEW,
+                        "reasons": [f"No approved rubric named {name}."],
+                    }
+                )
+                continue
+            verdicts.append(
+                judges.judge(
+                    name=name,
+                    rubric_label=rubric.label,
+                    rubric_instructions=rubric.instructions,
+                    output=output,
+                    evidence=evidence,
+                    config=endpoint,
+                    model=judge_model,
+                    deadline=deadline,
+                    breaker=breaker,
+                )
+            )
+    return findings, verdicts, risk_level(findings, verdicts)
+
+
+def _worst(verdicts: list[str]) -> str:
+    for verdict in (validators.FAIL, validators.REVIEW):
+        if verdict in verdicts:
+            return verdict
+    return validators.PASS
+
+
+def run_evaluate(
+    *,
+    run: Run,
+    variants: list,
+    messages: dict[str, list[dict[str, str]]],
+    endpoint,
+    deadline: float | None = None,
+    breaker: llm.EndpointBreaker | None = None,
+) -> dict[str, Any]:
+    """Evaluate every variant's output; store the results and the run's risk level; return the trace section.
+
+    The judges (network calls) run first, outside any transaction; the results are then
+    written in one short transaction.
+    """
+    policy = policy_for(run.workflow)
+    evidence_ctx = evaluation_context(
+        workflow=run.workflow,
+        policy=policy,
+        claim_set=run.claim_set,
+        legal=run.legal_restrictions,
+        brief=run.brief,
+    )
+    evidence = evidence_text(
+        evidence_ctx,
+        brand_rules=run.brand_rules.rules if run.brand_rules else "",
+        legal_restrictions=run.legal_restrictions.restrictions if run.legal_restrictions else "",
+    )
+    rubrics = latest_rubrics(list(policy.judges or []))
+    evaluated = []
+    for variant in variants:
+        output = getattr(variant, "output", None)
+        if output is None or output.content is None:
+            continue
+        prompt_text = "\n".join(m["content"] for m in messages.get(variant.key, []))
+        ctx = evaluation_context(
+            workflow=run.workflow,
+            policy=policy,
+            claim_set=run.claim_set,
+            legal=run.legal_restrictions,
+            brief=run.brief,
+            prompt_text=prompt_text,
+        )
+        findings, verdicts, level = evaluate_output(
+            output=output.content,
+            ctx=ctx,
+            policy=policy,
+            endpoint=endpoint,
+            judge_model=policy.judge_model or run.model_name,
+            evidence=evidence,
+            rubrics=rubrics,
+            deadline=deadline,
+            breaker=breaker,
+        )
+        evaluated.append((variant, findings, verdicts, level))
+
+    section: dict[str, Any] = {"policy_version": policy.version, "variants": []}
+    by_name: dict[str, list[str]] = {}
+    with transaction.atomic():
+        for variant, findings, verdicts, level in evaluated:
+            evaluation = OutputEvaluation(
+                run=run,
+                variant=variant,
+                policy_version=policy.version,
+                findings=[f.as_dict() for f in findings],
+                judge_verdicts=verdicts,
+                risk_level=level,
+            )
+            with_history_context(
+                evaluation, by=run.started_by, reason=f"Evals of {variant.key}: {level}"
+            )
+            evaluation.save()
+            results = {f.name: f.verdict for f in findings} | {
+                f"judge:{v['name']}": v["verdict"] for v in verdicts
+            }
+            for name, verdict in results.items():
+                by_name.setdefault(name, []).append(verdict)
+            section["variants"].append(
+                {"key": variant.key, "risk_level": level, "results": results}
+            )
+        levels = [level for _, _, _, level in evaluated]
+        run_level = max(levels, key=RISK_ORDER.__getitem__) if levels else ""
+        if run_level:
+            run.record_risk_level(run_level, by=run.started_by)
+    section["risk_level"] = run_level
+    section["results"] = {name: _worst(verdicts) for name, verdicts in by_name.items()}
+    return section

@@ -1,0 +1,250 @@
+"""Read-only admin for runs, their outputs and traces, and the generation cache."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from workflows.admin.common import (
+    ReadOnlyAdminMixin,
+    pretty_json,
+)
+from workflows.admin_extensions import ExtensibleAdminMixin, Section
+from workflows.admin_history import GuardedHistoryAdmin
+from workflows.models import (
+    GenerationCacheEntry,
+    Run,
+    RunOutput,
+    Trace,
+)
+
+
+@admin.register(Run)
+class RunAdmin(ReadOnlyAdminMixin, ExtensibleAdminMixin, GuardedHistoryAdmin):
+    """The run page; inputs, evals and approvals add their sections (data check, checks, review)."""
+
+    list_display = (
+        "run_label",
+        "workflow",
+        "brief",
+        "prompt_version",
+        "status",
+        "risk_level",
+        "output_source",
+        "started_by",
+        "created_at",
+    )
+    list_filter = (
+        "status",
+        "risk_level",
+        "workflow",
+        "output_source",
+        "prompt_version",
+        "created_at",
+    )
+    search_fields = ("trace_id", "brief__name", "error_detail", "started_by__username")
+    list_select_related = ("workflow", "brief", "prompt_version__template", "started_by")
+    date_hierarchy = "created_at"
+    change_form_template = "admin/workflows/run/change_form.html"
+    sections = (
+        Section(
+            10,
+            None,
+            (
+                "run_label",
+                "status",
+                "risk_level",
+                "error_detail",
+                "workflow",
+                "brief",
+                "started_by",
+            ),
+        ),
+        Section(30, "Output", ("output_view", "variants_view")),
+        Section(
+            60,
+            "What ran",
+            (
+                "prompt_version",
+                "model_name",
+                "temperature",
+                "max_tokens",
+                "fresh_sample",
+                "claim_set",
+                "brand_rules",
+                "legal_restrictions",
+                "output_source",
+            ),
+        ),
+        Section(70, "Timing", ("created_at", "started_at", "progressed_at", "finished_at")),
+        Section(80, "Trace", ("trace_id", "trace_view")),
+    )
+    all_fields_read_only = True
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_related().select_related("trace")
+
+    @admin.display(description="Variants")
+    def variants_view(self, obj):
+        variants = list(obj.variants.select_related("output"))
+        if not variants:
+            return "-"
+        rows = []
+        for variant in variants:
+            output = getattr(variant, "output", None)
+            content = (output.content or {}) if output else {}
+            subject = (content.get("subject_lines") or ["-"])[0]
+            rows.append(
+                (
+                    variant.key,
+                    variant.recipient_count,
+                    output.get_source_display() if output else "no output",
+                    subject,
+                )
+            )
+        table = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows)
+        return format_html(
+            "<table><tr><th>Variant</th><th>Recipients</th><th>Source</th><th>First subject line</th></tr>{}</table>",
+            table,
+        )
+
+    @admin.display(description="Run", ordering="created_at")
+    def run_label(self, obj):
+        return obj.run_id
+
+    @admin.display(description="Output")
+    def output_view(self, obj):
+        output = getattr(obj, "output", None)
+        if output is None:
+            return "No output yet." if obj.is_in_progress else "No output."
+        content = output.content or {}
+        rows = []
+        if content:
+            subject_lines = content.get("subject_lines") or []
+            rows = [
+                (
+                    "Subject lines",
+                    format_html_join("", "<li>{}</li>", ((s,) for s in subject_lines))
+                    if subject_lines
+                    else "-",
+                ),
+                ("Preview text", content.get("preview_text", "-")),
+                (
+                    "Email body",
+                    format_html(
+                        '<div style="white-space: pre-wrap">{}</div>',
+                        content.get("email_body", "-"),
+                    ),
+                ),
+                ("CTA", content.get("cta_text", "-")),
+                ("Rationale", content.get("rationale", "-")),
+                ("Risk flags", ", ".join(content.get("risk_flags") or []) or "none"),
+            ]
+        table = format_html_join(
+            "",
+            '<tr><th style="width:10em">{}</th><td>{}</td></tr>',
+            ((label, value) for label, value in rows),
+        )
+        validity = (
+            "valid against the schema"
+            if output.schema_valid
+            else "INVALID: " + "; ".join(output.schema_errors)
+        )
+        return format_html(
+            '<p>Source: <b>{}</b> &middot; {}</p><table class="mai-output">{}</table>'
+            "<details><summary>Raw model text</summary><pre>{}</pre></details>",
+            output.get_source_display(),
+            validity,
+            table,
+            output.raw_text or "(none)",
+        )
+
+    @admin.display(description="Trace document")
+    def trace_view(self, obj):
+        trace = getattr(obj, "trace", None)
+        return pretty_json(trace.document) if trace else "-"
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/status/",
+                self.admin_site.admin_view(self.status_view),
+                name="workflows_run_status",
+            ),
+            *super().get_urls(),
+        ]
+
+    def status_view(self, request, object_id):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        run = get_object_or_404(Run.objects.only("status", "trace_id"), pk=object_id)
+        return JsonResponse({"status": run.status, "in_progress": run.is_in_progress})
+
+    def render_change_form(self, request, context, *args, obj=None, **kwargs):
+        if obj is not None:
+            context["run_in_progress"] = obj.is_in_progress
+            context["status_url"] = reverse("admin:workflows_run_status", args=[obj.pk])
+        return super().render_change_form(request, context, *args, obj=obj, **kwargs)
+
+
+@admin.register(RunOutput)
+class RunOutputAdmin(ReadOnlyAdminMixin, GuardedHistoryAdmin):
+    list_display = ("run", "source", "schema_valid", "created_at")
+    list_filter = ("source", "schema_valid")
+    search_fields = ("run__trace_id", "raw_text")
+    list_select_related = ("run", "variant__run")
+
+
+@admin.register(Trace)
+class TraceAdmin(ReadOnlyAdminMixin, GuardedHistoryAdmin):
+    list_display = ("trace_id", "run", "updated_at")
+    search_fields = ("trace_id",)
+    list_select_related = ("run",)
+    fields = ("trace_id", "run", "updated_at", "document_view")
+    readonly_fields = fields
+
+    @admin.display(description="Document")
+    def document_view(self, obj):
+        return pretty_json(obj.document)
+
+
+@admin.register(GenerationCacheEntry)
+class GenerationCacheEntryAdmin(admin.ModelAdmin):
+    """Inspect the cache; deleting an entry forces the next identical run to sample anew."""
+
+    list_display = (
+        "key_prefix",
+        "model_name",
+        "hits",
+        "input_tokens",
+        "output_tokens",
+        "source_run",
+        "created_at",
+    )
+    list_filter = ("model_name",)
+    search_fields = ("key",)
+    list_select_related = ("source_run",)
+    readonly_fields = (
+        "key",
+        "model_name",
+        "response_text",
+        "input_tokens",
+        "output_tokens",
+        "source_run",
+        "created_at",
+        "hits",
+    )
+
+    @admin.display(description="Key")
+    def key_prefix(self, obj):
+        return obj.key[:16]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
