@@ -17,6 +17,7 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from workflows.models import Run
+from workflows.vocabulary import RiskLevel, Verdict
 
 
 class ReviewTeam(models.Model):
@@ -103,7 +104,7 @@ class RoutingRule(models.Model):
     condition = models.CharField(max_length=20, choices=Condition.choices)
     risk_level = models.CharField(
         max_length=8,
-        choices=[("medium", "Medium"), ("high", "High")],
+        choices=[choice for choice in RiskLevel.choices if choice[0] != RiskLevel.LOW],
         blank=True,
         help_text="For 'risk is at least'.",
     )
@@ -162,8 +163,9 @@ class RoutingRule(models.Model):
         if self.condition == self.Condition.CHECK_VERDICT:
             if not self.check_name.strip():
                 errors["check_name"] = "Name the check."
-            if not self.verdicts or not set(self.verdicts) <= {"pass", "review", "fail"}:
-                errors["verdicts"] = 'Give a list of verdicts from "pass", "review", "fail".'
+            if not self.verdicts or not set(self.verdicts) <= set(Verdict.values):
+                listed = ", ".join(f'"{verdict}"' for verdict in Verdict.values)
+                errors["verdicts"] = f"Give a list of verdicts from {listed}."
         if errors:
             raise ValidationError(errors)
 

@@ -11,6 +11,8 @@ from typing import Any
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from workflows.vocabulary import Verdict
+
 # Reader-facing fields in reading order: (label, field path prefix).
 COPY_FIELDS = (
     ("Subject line", "subject_lines"),
@@ -33,7 +35,7 @@ def marks_by_field(findings: list[dict[str, Any]]) -> dict[str, list[Mark]]:
     """Spans of every finding that did not pass, grouped by field path ("email_body", "subject_lines/1")."""
     marks: dict[str, list[Mark]] = {}
     for finding in findings:
-        if finding.get("verdict") == "pass":
+        if finding.get("verdict") == Verdict.PASS:
             continue
         for span in finding.get("spans") or []:
             try:

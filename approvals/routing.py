@@ -6,6 +6,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from workflows.vocabulary import JUDGE_PREFIX, RiskLevel, Verdict
+
 ALWAYS = "always"
 RISK_AT_LEAST = "risk_at_least"
 CHECK_VERDICT = "check_verdict"
@@ -15,10 +17,6 @@ ALL_CLEAR = "all_clear"
 
 ROUTE = "route"
 AUTO_APPROVE = "auto_approve"
-
-RISK_ORDER = {"low": 0, "medium": 1, "high": 2}
-VERDICT_ORDER = {"pass": 0, "review": 1, "fail": 2}
-JUDGE_PREFIX = "judge:"
 
 
 @dataclass(frozen=True)
@@ -41,8 +39,8 @@ class RunFacts:
     def all_clear(self) -> bool:
         return (
             self.evaluated
-            and all(v == "pass" for v in self.verdicts.values())
-            and self.risk_level == "low"
+            and all(v == Verdict.PASS for v in self.verdicts.values())
+            and self.risk_level == RiskLevel.LOW
             and not self.risk_flags
             and not self.data_check_routes_to_review
         )
@@ -69,26 +67,13 @@ class Routing:
     reason: str
 
 
-def worst_verdicts(evaluations: Iterable[tuple[list[dict], list[dict]]]) -> dict[str, str]:
-    """Per check, the worst verdict over every variant's (findings, judge verdicts)."""
-    worst: dict[str, str] = {}
-    for findings, judge_verdicts in evaluations:
-        pairs = [(f["name"], f["verdict"]) for f in findings]
-        pairs += [(f"{JUDGE_PREFIX}{v['name']}", v["verdict"]) for v in judge_verdicts]
-        for name, verdict in pairs:
-            if VERDICT_ORDER.get(verdict, 2) >= VERDICT_ORDER.get(worst.get(name, "pass"), 0):
-                worst[name] = verdict
-    return worst
-
-
 def why(rule: Rule, facts: RunFacts) -> str | None:
     """The reason the rule holds for these facts, in a few words; None when it does not."""
     if rule.condition == ALWAYS:
         return "default rule"
     if rule.condition == RISK_AT_LEAST:
-        if facts.risk_level and RISK_ORDER.get(facts.risk_level, 0) >= RISK_ORDER.get(
-            rule.risk_level, 3
-        ):
+        level = RiskLevel.of(facts.risk_level)
+        if level is not None and level.at_least(rule.risk_level):
             return f"risk is {facts.risk_level}"
         return None
     if rule.condition == CHECK_VERDICT:
@@ -100,7 +85,7 @@ def why(rule: Rule, facts: RunFacts) -> str | None:
         failing = sorted(
             n[len(JUDGE_PREFIX) :]
             for n, v in facts.verdicts.items()
-            if n.startswith(JUDGE_PREFIX) and v == "fail"
+            if n.startswith(JUDGE_PREFIX) and v == Verdict.FAIL
         )
         return f"judge {', '.join(failing)} fails" if failing else None
     if rule.condition == DATA_CHECK_REVIEW:

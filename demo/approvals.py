@@ -5,6 +5,7 @@ from __future__ import annotations
 from approvals import services
 from approvals.models import ReviewTeam, RoutingRule
 from workflows.models import with_history_context
+from workflows.vocabulary import RiskLevel, Verdict, judge_check
 
 # Hours an item may wait in each queue before it is overdue.
 DEMO_DUE_HOURS = {
@@ -21,21 +22,21 @@ DEMO_RULES = [
         "High risk to legal",
         RoutingRule.Condition.RISK_AT_LEAST,
         ReviewTeam.LEGAL,
-        {"risk_level": "high"},
+        {"risk_level": RiskLevel.HIGH},
     ),
     (
         20,
         "Legal terms in review to legal",
         RoutingRule.Condition.CHECK_VERDICT,
         ReviewTeam.LEGAL,
-        {"check_name": "restricted_terms", "verdicts": ["review", "fail"]},
+        {"check_name": "restricted_terms", "verdicts": [Verdict.REVIEW, Verdict.FAIL]},
     ),
     (
         30,
         "Brand voice not passing to brand",
         RoutingRule.Condition.CHECK_VERDICT,
         ReviewTeam.BRAND,
-        {"check_name": "judge:brand_voice", "verdicts": ["review", "fail"]},
+        {"check_name": judge_check("brand_voice"), "verdicts": [Verdict.REVIEW, Verdict.FAIL]},
     ),
     (40, "Any judge failing to legal", RoutingRule.Condition.ANY_JUDGE_FAILS, ReviewTeam.LEGAL, {}),
     (
@@ -43,7 +44,7 @@ DEMO_RULES = [
         "Personalization in review to lifecycle marketing",
         RoutingRule.Condition.CHECK_VERDICT,
         ReviewTeam.LIFECYCLE_MARKETING,
-        {"check_name": "personalization_safety", "verdicts": ["review", "fail"]},
+        {"check_name": "personalization_safety", "verdicts": [Verdict.REVIEW, Verdict.FAIL]},
     ),
     (
         90,

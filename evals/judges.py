@@ -6,15 +6,15 @@ import json
 import time
 from typing import Any
 
-from evals.validators import FAIL, PASS, REVIEW
 from workflows import contracts, llm
+from workflows.vocabulary import Verdict
 
 VERDICT_SCHEMA = {
     "type": "object",
     "additionalProperties": False,
     "required": ["verdict", "reasons"],
     "properties": {
-        "verdict": {"type": "string", "enum": [PASS, FAIL, REVIEW]},
+        "verdict": {"type": "string", "enum": [Verdict.PASS, Verdict.FAIL, Verdict.REVIEW]},
         "reasons": {"type": "array", "items": {"type": "string", "maxLength": 300}, "maxItems": 5},
     },
 }
@@ -62,7 +62,7 @@ def judge(
     base = {"name": name, "rubric": rubric_label, "model": model}
     if deadline is not None and time.monotonic() > deadline:
         return base | {
-            "verdict": REVIEW,
+            "verdict": Verdict.REVIEW,
             "reasons": ["The judge did not run: the run's time budget was spent."],
             "input_tokens": 0,
             "output_tokens": 0,
@@ -79,7 +79,7 @@ def judge(
         )
     except llm.ModelCallError as exc:
         return base | {
-            "verdict": REVIEW,
+            "verdict": Verdict.REVIEW,
             "reasons": [f"The judge could not run: {exc}"],
             "input_tokens": 0,
             "output_tokens": 0,
@@ -91,7 +91,7 @@ def judge(
             base
             | usage
             | {
-                "verdict": REVIEW,
+                "verdict": Verdict.REVIEW,
                 "reasons": [f"The judge's answer was unusable: {'; '.join(outcome.errors)[:200]}"],
             }
         )

@@ -21,6 +21,7 @@ from evals.decision import (
     Outcomes,
     pct,
 )
+from workflows.vocabulary import JUDGE_PREFIX
 
 STATUS_MARKS = {
     PASS: "pass",
@@ -76,7 +77,7 @@ def build_report(
             "candidate": {"passed": candidate.passed.get(name, 0), "total": candidate.items},
             "baseline": {"passed": baseline.passed.get(name, 0), "total": baseline.items},
         }
-        if name.startswith("judge:"):
+        if name.startswith(JUDGE_PREFIX):
             row["candidate"]["judged"] = counts["candidate"]["judged"].get(name, 0)
             row["baseline"]["judged"] = counts["baseline"]["judged"].get(name, 0)
         rows.append(row)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from workflows.vocabulary import Verdict
+
 STOP = "stop"
 GENERIC_AND_FLAG = "generic_and_flag"
 WARN_AND_REVIEW = "warn_and_review"
@@ -83,13 +85,13 @@ def _check_versioned(req: Requirement, obs: Observation) -> tuple[dict[str, Any]
     entry = {"source": req.source, "version": obs.version, "rule": LATEST_APPROVED}
     label = LABELS.get(req.input_name, req.input_name)
     if obs.version is None:
-        return entry | {"status": "fail"}, f"there is no approved version of the {label}"
+        return entry | {"status": Verdict.FAIL}, f"there is no approved version of the {label}"
     if obs.latest_version != obs.version:
         latest = obs.latest_version or "none"
-        return entry | {"status": "fail", "latest_version": latest}, (
+        return entry | {"status": Verdict.FAIL, "latest_version": latest}, (
             f"the {label} version {obs.version} is no longer the latest approved (now: {latest})"
         )
-    return entry | {"status": "pass"}, ""
+    return entry | {"status": Verdict.PASS}, ""
 
 
 def _check_age(req: Requirement, obs: Observation) -> tuple[dict[str, Any], str]:
@@ -103,14 +105,14 @@ def _check_age(req: Requirement, obs: Observation) -> tuple[dict[str, Any], str]
     if obs.age_hours is None:
         return entry | {
             "actual_age_hours": None,
-            "status": "fail",
+            "status": Verdict.FAIL,
         }, f"the {label} {have} never been {verb}"
     entry["actual_age_hours"] = _hours(obs.age_hours)
     if req.max_age_hours is not None and obs.age_hours > req.max_age_hours:
-        return entry | {"status": "fail"}, (
+        return entry | {"status": Verdict.FAIL}, (
             f"the {label} {was} last {verb} {_describe_age(obs.age_hours)} ago; the contract allows {_describe_age(req.max_age_hours)}"
         )
-    return entry | {"status": "pass"}, ""
+    return entry | {"status": Verdict.PASS}, ""
 
 
 def _describe_age(hours: float) -> str:
@@ -211,7 +213,7 @@ def _check_usage(req: Requirement, audience: AudienceCounts) -> tuple[dict[str, 
         "recipients_checked": audience.opted_in,
         "stale_recipients": audience.stale_usage,
         "stale_percent": share,
-        "status": "fail" if audience.stale_usage else "pass",
+        "status": Verdict.FAIL if audience.stale_usage else Verdict.PASS,
     }
     if not audience.stale_usage:
         return entry, ""

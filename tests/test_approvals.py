@@ -12,6 +12,7 @@ from approvals import rendering, routing, selectors, services
 from approvals.models import ApprovalItem, Decision, ReviewTeam, RoutingRule
 from tests.approvals_support import open_item, routed_run, with_unsupported_claim
 from workflows import services as workflow_services
+from workflows import vocabulary
 from workflows.models import Run
 
 # --- Pure functions ---------------------------------------------------------------------------
@@ -103,7 +104,8 @@ def test_worst_verdict_per_check_over_variants():
         ([{"name": "grounding", "verdict": "pass"}], [{"name": "policy", "verdict": "review"}]),
         ([{"name": "grounding", "verdict": "fail"}], [{"name": "policy", "verdict": "pass"}]),
     ]
-    assert routing.worst_verdicts(evaluations) == {"grounding": "fail", "judge:policy": "review"}
+    worst = vocabulary.worst_per_check(vocabulary.check_results(f, j) for f, j in evaluations)
+    assert worst == {"grounding": "fail", "judge:policy": "review"}
 
 
 def test_highlight_marks_spans_and_escapes_model_text():

@@ -230,10 +230,13 @@ def _variant_views(run: Run) -> list[dict]:
                 if output and isinstance(output.content, dict)
                 else [],
                 "risk_level": evaluation.risk_level if evaluation else "",
-                "checks": [(f["name"], f["verdict"], f["reason"]) for f in findings],
+                "checks": [
+                    (c.name, c.verdict, c.reason)
+                    for c in (evaluation.validator_checks() if evaluation else [])
+                ],
                 "judges": [
-                    (v["name"], v["verdict"], "; ".join(v.get("reasons") or []))
-                    for v in (evaluation.judge_verdicts if evaluation else [])
+                    (c.name, c.verdict, c.reason)
+                    for c in (evaluation.judge_checks() if evaluation else [])
                 ],
             }
         )

@@ -16,6 +16,7 @@ from approvals.services.traces import _update_trace
 from inputs import selectors as input_selectors
 from workflows.models import Run, with_history_context
 from workflows.pipeline import StepFailed
+from workflows.vocabulary import worst_per_check
 
 # --- Routing (the request_approval step) --------------------------------------------------------
 
@@ -30,7 +31,7 @@ def run_facts(*, run: Run, run_flags: list[str]) -> routing.RunFacts:
         output_flags += [str(f) for f in flags or [] if str(f).strip()]
     return routing.RunFacts(
         risk_level=run.risk_level,
-        verdicts=routing.worst_verdicts((e.findings, e.judge_verdicts) for e in evaluations),
+        verdicts=worst_per_check(e.results() for e in evaluations),
         risk_flags=tuple(output_flags) + tuple(run_flags),
         data_check_routes_to_review=input_selectors.data_check_routes_to_review(run_id=run.pk),
         auto_approval_allowed=run.workflow.auto_approval_allowed,

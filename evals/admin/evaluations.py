@@ -67,24 +67,11 @@ class OutputEvaluationAdmin(ReadOnlyAdminMixin, GuardedHistoryAdmin):
 
 def _unpassed_checks(evaluations) -> list[tuple[str, str, str, str]]:
     """(variant, check, verdict, reason) for every finding or judge verdict that did not pass."""
-    rows = []
-    for evaluation in evaluations:
-        for finding in evaluation.findings:
-            if finding["verdict"] != "pass":
-                rows.append(
-                    (evaluation.variant.key, finding["name"], finding["verdict"], finding["reason"])
-                )
-        for verdict in evaluation.judge_verdicts:
-            if verdict["verdict"] != "pass":
-                rows.append(
-                    (
-                        evaluation.variant.key,
-                        f"judge: {verdict['name']}",
-                        verdict["verdict"],
-                        "; ".join(verdict["reasons"]),
-                    )
-                )
-    return rows
+    return [
+        (evaluation.variant.key, check.label, check.verdict, check.reason)
+        for evaluation in evaluations
+        for check in evaluation.unpassed()
+    ]
 
 
 @admin.display(description="Checks")

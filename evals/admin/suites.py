@@ -154,12 +154,10 @@ class EvalSuiteRunAdmin(ReadOnlyAdminMixin, GuardedHistoryAdmin):
         rows = []
         for result in obj.results.select_related("item").order_by("item__external_id", "side"):
             problems = [
-                f"{f['name']}: {f['reason']}" for f in result.findings if f["verdict"] != "pass"
-            ]
-            problems += [
-                f"judge {v['name']}: {v['verdict']}"
-                for v in result.judge_verdicts
-                if v["verdict"] != "pass"
+                f"judge {check.name}: {check.verdict}"
+                if check.is_judge
+                else f"{check.name}: {check.reason}"
+                for check in result.unpassed()
             ]
             if result.error:
                 problems = [result.error]

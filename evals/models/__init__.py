@@ -4,7 +4,9 @@ One module per concept; every name other code imports is re-exported here.
 """
 
 from evals.models.evaluations import (
+    CheckResult,
     EvalPolicy,
+    EvaluationResults,
     OutputEvaluation,
     RiskLevel,
     Rubric,
@@ -17,11 +19,13 @@ from evals.models.suites import EvalDataset, EvalDatasetItem, EvalSuiteResult, E
 
 __all__ = [
     "CampaignOutcome",
+    "CheckResult",
     "EvalDataset",
     "EvalDatasetItem",
     "EvalPolicy",
     "EvalSuiteResult",
     "EvalSuiteRun",
+    "EvaluationResults",
     "OutputEvaluation",
     "PromotionCriteria",
     "PromotionRequest",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
@@ -9,12 +12,7 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from workflows.models import ArtifactStatus, VersionedArtifact
-
-
-class RiskLevel(models.TextChoices):
-    LOW = "low", "Low"
-    MEDIUM = "medium", "Medium"
-    HIGH = "high", "High"
+from workflows.vocabulary import RiskLevel, Verdict, check_results, judge_check
 
 
 def default_validators() -> list[str]:
@@ -123,7 +121,80 @@ class Rubric(VersionedArtifact):
         return f"{self.name}:v{self.version}"
 
 
-class OutputEvaluation(models.Model):
+@dataclass(frozen=True)
+class CheckResult:
+    """One check of an evaluation: a validator's finding or a model judge's verdict."""
+
+    check: str  # the check's name in results and routing rules: "grounding", "judge:policy"
+    name: str  # the validator's or the judge's own name
+    verdict: str
+    reason: str  # the finding's reason, or the judge's reasons joined by "; "
+    is_judge: bool = False
+    spans: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == Verdict.PASS
+
+    @property
+    def label(self) -> str:
+        return f"judge: {self.name}" if self.is_judge else self.name
+
+
+class EvaluationResults:
+    """What an evaluation found, read one way by every page, report, trace and routing rule.
+
+    For models storing ``findings`` (validators) and ``judge_verdicts`` (model judges) as JSON.
+    """
+
+    findings: list[dict[str, Any]]
+    judge_verdicts: list[dict[str, Any]]
+
+    def validator_checks(self) -> list[CheckResult]:
+        return [
+            CheckResult(
+                check=str(finding["name"]),
+                name=str(finding["name"]),
+                verdict=finding["verdict"],
+                reason=finding.get("reason", ""),
+                spans=tuple(finding.get("spans") or ()),
+            )
+            for finding in self.findings or []
+        ]
+
+    def judge_checks(self) -> list[CheckResult]:
+        return [
+            CheckResult(
+                check=judge_check(verdict["name"]),
+                name=str(verdict["name"]),
+                verdict=verdict["verdict"],
+                reason="; ".join(verdict.get("reasons") or []),
+                is_judge=True,
+            )
+            for verdict in self.judge_verdicts or []
+        ]
+
+    def checks(self) -> list[CheckResult]:
+        """Every check: the validators in the order they ran, then the judges."""
+        return self.validator_checks() + self.judge_checks()
+
+    def unpassed(self) -> list[CheckResult]:
+        return [check for check in self.checks() if not check.passed]
+
+    @property
+    def all_passed(self) -> bool:
+        return not self.unpassed()
+
+    def results(self) -> dict[str, str]:
+        """Check name -> verdict, judges as ``judge:<name>`` (the trace's and routing's shape)."""
+        return check_results(self.findings or [], self.judge_verdicts or [])
+
+    def verdict_of(self, check: str, *, default: str | None = None) -> str | None:
+        """The verdict of one check (``judge:<name>`` for a judge), or ``default`` when it did not run."""
+        return self.results().get(check, default)
+
+
+class OutputEvaluation(EvaluationResults, models.Model):
     """The checks on one variant's output: every finding, every judge verdict, and the risk level."""
 
     run = models.ForeignKey("workflows.Run", on_delete=models.CASCADE, related_name="evaluations")

@@ -11,8 +11,9 @@ from django.db.models import F, Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from evals.models.evaluations import RiskLevel
+from evals.models.evaluations import EvaluationResults
 from workflows.models import with_history_context
+from workflows.vocabulary import RiskLevel
 
 
 class EvalDataset(models.Model):
@@ -247,7 +248,7 @@ class EvalSuiteRun(models.Model):
         EvalSuiteRun.objects.filter(pk=self.pk).update(progress_done=F("progress_done") + n)
 
 
-class EvalSuiteResult(models.Model):
+class EvalSuiteResult(EvaluationResults, models.Model):
     """One dataset item's output from one side (candidate or baseline) and its checks."""
 
     class Side(models.TextChoices):

@@ -8,7 +8,6 @@ from evals.services.datasets import DatasetImportResult, dataset_import
 from evals.services.evaluation import (
     HIGH_RISK_JUDGES,
     HIGH_RISK_VALIDATORS,
-    RISK_ORDER,
     brief_facts,
     evaluate_output,
     evaluation_context,
@@ -38,7 +37,6 @@ from evals.services.suites import (
 __all__ = [
     "HIGH_RISK_JUDGES",
     "HIGH_RISK_VALIDATORS",
-    "RISK_ORDER",
     "DatasetImportResult",
     "SuiteFailed",
     "brief_facts",

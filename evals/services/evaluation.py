@@ -7,12 +7,7 @@ from typing import Any
 from django.db import transaction
 
 from evals import judges, validators
-from evals.models import (
-    EvalPolicy,
-    OutputEvaluation,
-    RiskLevel,
-    Rubric,
-)
+from evals.models import EvalPolicy, OutputEvaluation, Rubric
 from workflows import llm
 from workflows.models import (
     ArtifactStatus,
@@ -23,11 +18,11 @@ from workflows.models import (
     Workflow,
     with_history_context,
 )
+from workflows.vocabulary import RiskLevel, Verdict, worst_per_check
 
 # A failure of these means a claim the business cannot stand behind: high risk.
 HIGH_RISK_VALIDATORS = frozenset({"restricted_terms", "grounding", "unsupported_offer_language"})
 HIGH_RISK_JUDGES = frozenset({"grounding", "policy"})
-RISK_ORDER = {RiskLevel.LOW: 0, RiskLevel.MEDIUM: 1, RiskLevel.HIGH: 2}
 
 
 def policy_for(workflow: Workflow) -> EvalPolicy:
@@ -71,13 +66,13 @@ def evaluation_context(
     )
 
 
-def risk_level(findings: list[validators.Finding], verdicts: list[dict[str, Any]]) -> str:
-    if any(
-        f.verdict == validators.FAIL and f.name in HIGH_RISK_VALIDATORS for f in findings
-    ) or any(v["verdict"] == validators.FAIL and v["name"] in HIGH_RISK_JUDGES for v in verdicts):
+def risk_level(findings: list[validators.Finding], verdicts: list[dict[str, Any]]) -> RiskLevel:
+    if any(f.verdict == Verdict.FAIL and f.name in HIGH_RISK_VALIDATORS for f in findings) or any(
+        v["verdict"] == Verdict.FAIL and v["name"] in HIGH_RISK_JUDGES for v in verdicts
+    ):
         return RiskLevel.HIGH
-    if any(f.verdict != validators.PASS for f in findings) or any(
-        v["verdict"] != validators.PASS for v in verdicts
+    if any(f.verdict != Verdict.PASS for f in findings) or any(
+        v["verdict"] != Verdict.PASS for v in verdicts
     ):
         return RiskLevel.MEDIUM
     return RiskLevel.LOW
@@ -126,7 +121,7 @@ def evaluate_output(
     """
     findings = validators.run_validators(output, ctx, enabled=policy.validators)
     verdicts: list[dict[str, Any]] = []
-    all_passed = all(f.verdict == validators.PASS for f in findings)
+    all_passed = all(f.verdict == Verdict.PASS for f in findings)
     if (
         endpoint is not None
         and policy.judges
@@ -141,7 +136,7 @@ def evaluate_output(
                     {
                         "name": name,
                         "rubric": None,
-                        "verdict": validators.REVIEW,
+                        "verdict": Verdict.REVIEW,
                         "reasons": [f"No approved rubric named {name}."],
                     }
                 )
@@ -160,13 +155,6 @@ def evaluate_output(
                 )
             )
     return findings, verdicts, risk_level(findings, verdicts)
-
-
-def _worst(verdicts: list[str]) -> str:
-    for verdict in (validators.FAIL, validators.REVIEW):
-        if verdict in verdicts:
-            return verdict
-    return validators.PASS
 
 
 def run_evaluate(
@@ -225,7 +213,6 @@ def run_evaluate(
         evaluated.append((variant, findings, verdicts, level))
 
     section: dict[str, Any] = {"policy_version": policy.version, "variants": []}
-    by_name: dict[str, list[str]] = {}
     with transaction.atomic():
         for variant, findings, verdicts, level in evaluated:
             evaluation = OutputEvaluation(
@@ -240,18 +227,16 @@ def run_evaluate(
                 evaluation, by=run.started_by, reason=f"Evals of {variant.key}: {level}"
             )
             evaluation.save()
-            results = {f.name: f.verdict for f in findings} | {
-                f"judge:{v['name']}": v["verdict"] for v in verdicts
-            }
-            for name, verdict in results.items():
-                by_name.setdefault(name, []).append(verdict)
             section["variants"].append(
-                {"key": variant.key, "risk_level": level, "results": results}
+                {
+                    "key": variant.key,
+                    "risk_level": level,
+                    "results": evaluation.results(),
+                }
             )
-        levels = [level for _, _, _, level in evaluated]
-        run_level = max(levels, key=RISK_ORDER.__getitem__) if levels else ""
+        run_level = RiskLevel.worst(level for _, _, _, level in evaluated) or ""
         if run_level:
             run.record_risk_level(run_level, by=run.started_by)
     section["risk_level"] = run_level
-    section["results"] = {name: _worst(verdicts) for name, verdicts in by_name.items()}
+    section["results"] = worst_per_check(v["results"] for v in section["variants"])
     return section

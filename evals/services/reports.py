@@ -4,14 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from evals import decision, metrics, reporting, validators
-from evals.models import (
-    EvalPolicy,
-    EvalSuiteResult,
-    EvalSuiteRun,
-    PromotionCriteria,
-    RiskLevel,
-)
+from evals import decision, metrics, reporting
+from evals.models import EvalPolicy, EvalSuiteResult, EvalSuiteRun, PromotionCriteria
+from workflows.vocabulary import RiskLevel, Verdict, judge_check
 
 
 def _side_figures(
@@ -30,25 +25,22 @@ def _side_figures(
     failed: dict[str, int] = {}
     with_output = [r for r in results if r.output is not None]
     for result in with_output:
-        for finding in result.findings:
-            passed.setdefault(finding["name"], 0)
-            failed.setdefault(finding["name"], 0)
-            if finding["verdict"] == validators.PASS:
-                passed[finding["name"]] += 1
-            elif finding["verdict"] == validators.FAIL:
-                failed[finding["name"]] += 1
-        for verdict in result.judge_verdicts:
-            name = f"judge:{verdict['name']}"
-            judged[name] = judged.get(name, 0) + 1
-            passed[name] = passed.get(name, 0) + (verdict["verdict"] == validators.PASS)
+        for check in result.validator_checks():
+            passed.setdefault(check.check, 0)
+            failed.setdefault(check.check, 0)
+            if check.passed:
+                passed[check.check] += 1
+            elif check.verdict == Verdict.FAIL:
+                failed[check.check] += 1
+        for check in result.judge_checks():
+            judged[check.check] = judged.get(check.check, 0) + 1
+            passed[check.check] = passed.get(check.check, 0) + check.passed
     for name in policy.validators or []:
         passed.setdefault(name, 0)
     for name in policy.judges or []:
-        passed.setdefault(f"judge:{name}", 0)
+        passed.setdefault(judge_check(name), 0)
     json_valid = sum(
-        1
-        for r in with_output
-        if all(f["verdict"] == validators.PASS for f in r.findings if f["name"] == "json_schema")
+        1 for r in with_output if r.verdict_of("json_schema", default=Verdict.PASS) == Verdict.PASS
     )
     enabled = set(policy.validators or [])
     figures = decision.Figures(
@@ -139,7 +131,7 @@ def suite_report(
             "eval_policy_version": suite.policy_version,
             "criteria_version": criteria_row.version if criteria_row else 0,
         },
-        eval_names=[*(policy.validators or []), *(f"judge:{n}" for n in policy.judges or [])],
+        eval_names=[*(policy.validators or []), *(judge_check(n) for n in policy.judges or [])],
         candidate=candidate,
         baseline=baseline,
         counts={side: figures[1] for side, figures in sides.items()},

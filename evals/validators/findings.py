@@ -6,7 +6,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
-PASS, FAIL, REVIEW = "pass", "fail", "review"
+from workflows.vocabulary import Verdict
+
+PASS, FAIL, REVIEW = Verdict.PASS, Verdict.FAIL, Verdict.REVIEW
 
 NOT_AN_OBJECT = "Output is not a JSON object."
 REVIEWER_FIELDS = frozenset({"rationale", "risk_flags"})
@@ -23,7 +25,7 @@ class Span:
 @dataclass(frozen=True)
 class Finding:
     name: str
-    verdict: str
+    verdict: Verdict
     reason: str
     spans: tuple[Span, ...] = ()
 

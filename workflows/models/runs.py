@@ -18,6 +18,7 @@ from workflows.models.artifacts import with_history_context
 from workflows.models.prompts import PromptVersion
 from workflows.models.registries import BrandRules, ClaimSet, LegalRestrictionSet
 from workflows.models.workflows import CampaignBrief, Workflow
+from workflows.vocabulary import RiskLevel
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +123,7 @@ class Run(models.Model):
     )
     risk_level = models.CharField(
         max_length=8,
-        choices=[("low", "Low"), ("medium", "Medium"), ("high", "High")],
+        choices=RiskLevel.choices,
         blank=True,
         editable=False,
         help_text="The highest risk level of the run's outputs, from their evals.",

@@ -5,9 +5,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from evals import services
-from evals.validators import PASS
 from workflows.llm import EndpointConfig
 from workflows.models import BrandRules, ClaimSet, LegalRestrictionSet, Workflow
+from workflows.vocabulary import Verdict
 
 
 class Command(BaseCommand):
@@ -73,8 +73,8 @@ class Command(BaseCommand):
             "risk_level": level,
             "results": [f.as_dict() for f in findings],
             "judges": verdicts,
-            "passed": all(f.verdict == PASS for f in findings)
-            and all(v["verdict"] == PASS for v in verdicts),
+            "passed": all(f.verdict == Verdict.PASS for f in findings)
+            and all(v["verdict"] == Verdict.PASS for v in verdicts),
         }
         self.stdout.write(json.dumps(report, indent=2, ensure_ascii=False))
         if not report["passed"]:
