@@ -21,9 +21,15 @@ from datetime import date, datetime
 from typing import Any
 
 from workflows.import_errors import ErrorCollector, RowError
-from workflows.uploads import Upload, UploadError, UploadSource, format_from
+from workflows.uploads import (
+    Upload,
+    UploadError,
+    UploadSource,
+    chosen_format,
+    format_from,
+    scalar_text,
+)
 
-FORMATS = ("csv", "json")
 REQUIRED = ("external_id", "name", "audience_role", "plan_name")
 TEXT_FIELDS = (
     "external_id",
@@ -72,16 +78,6 @@ class DatasetParse:
         return not self.errors
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value.strip()
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    raise ValueError(f"must be text, got {type(value).__name__}")
-
-
 def _lines(value: Any, *, separator: str) -> list[str]:
     """A list of non-empty strings from a JSON list or from text split on newlines and ``separator``."""
     if value is None or value == "":
@@ -98,7 +94,7 @@ def _lines(value: Any, *, separator: str) -> list[str]:
 
 
 def _timestamp(value: Any) -> datetime | None:
-    text = _text(value)
+    text = scalar_text(value)
     if not text:
         return None
     try:
@@ -133,7 +129,7 @@ def _build(
     values: dict[str, str] = {}
     for name in TEXT_FIELDS:
         try:
-            values[name] = _text(record.get(name))
+            values[name] = scalar_text(record.get(name))
         except ValueError as exc:
             errors.add(row_number, name, str(exc))
             continue
@@ -288,20 +284,11 @@ def _records_from_json(text: str, errors: ErrorCollector) -> list[tuple[int, dic
     return found
 
 
-def chosen_format(format: str | None) -> str | None:
-    if not format:
-        return None
-    chosen = format.strip().lower()
-    if chosen not in FORMATS:
-        raise ValueError(f"Unknown dataset file format {format!r}: use csv or json.")
-    return chosen
-
-
 def parse_dataset(
     data: UploadSource, *, filename: str = "", format: str | None = None, limit: int | None = None
 ) -> DatasetParse:
     """Parse a whole dataset file, read as a stream within the upload limit: rows, or every error and no rows."""
-    given = chosen_format(format)
+    given = chosen_format(format, what="dataset")
     errors = ErrorCollector()
     try:
         upload = Upload(data, limit=limit)

@@ -12,7 +12,7 @@ from inputs.imports import audience_import
 from inputs.models import AudienceImport, Recipient
 from workflows.import_errors import count_errors
 from workflows.models import AudienceSegment
-from workflows.uploads import validate_upload_size
+from workflows.uploads import FORMAT_CHOICES, validate_upload_size
 
 
 class ImportRecipientsForm(forms.Form):
@@ -25,7 +25,7 @@ class ImportRecipientsForm(forms.Form):
         validators=[validate_upload_size],
     )
     format = forms.ChoiceField(
-        choices=[("auto", "Detect from the file"), ("csv", "CSV"), ("json", "JSON")],
+        choices=FORMAT_CHOICES,
         initial="auto",
         required=False,
     )

@@ -22,9 +22,15 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from workflows.import_errors import ErrorCollector, RowError
-from workflows.uploads import Upload, UploadError, UploadSource, format_from
+from workflows.uploads import (
+    Upload,
+    UploadError,
+    UploadSource,
+    chosen_format,
+    format_from,
+    scalar_text,
+)
 
-FORMATS = ("csv", "json")
 REQUIRED_COLUMNS = ("customer_id", "email", "consent")
 OPTIONAL_COLUMNS = ("role", "plan", "usage_summary", "usage_as_of")
 KNOWN_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
@@ -99,17 +105,6 @@ def parse_timestamp(value: str, *, now: datetime) -> datetime | None:
     return moment
 
 
-def _text(value: Any) -> str:
-    """Text of a scalar field; numbers are written out, structures are refused."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value.strip()
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    raise ValueError(f"must be text, got {type(value).__name__}")
-
-
 class _RowBuilder:
     """Validates one record at a time and remembers customer ids across the file."""
 
@@ -127,7 +122,7 @@ class _RowBuilder:
         values: dict[str, str] = {}
         for column in ("customer_id", "email", "role", "plan", "usage_summary"):
             try:
-                values[column] = _text(known.get(column))
+                values[column] = scalar_text(known.get(column))
             except ValueError as exc:
                 error(row_number, column, str(exc))
                 continue
@@ -343,16 +338,6 @@ def _parse_records(records: list[Any], errors: ErrorCollector, builder: _RowBuil
 # --- Entry point -------------------------------------------------------------------------
 
 
-def chosen_format(format: str | None) -> str | None:
-    """The format a caller named (csv or json), None to detect it; raise ValueError for another."""
-    if not format:
-        return None
-    chosen = format.strip().lower()
-    if chosen not in FORMATS:
-        raise ValueError(f"Unknown recipient file format {format!r}: use csv or json.")
-    return chosen
-
-
 def parse_recipients(
     data: UploadSource,
     *,
@@ -366,7 +351,7 @@ def parse_recipients(
     ``data`` is read as a stream, never past ``limit`` bytes (default: the upload limit).
     ``now`` (aware, default: the current time) bounds usage_as_of: at most an hour ahead.
     """
-    given = chosen_format(format)
+    given = chosen_format(format, what="recipient")
     errors = ErrorCollector()
     builder = _RowBuilder(errors, now or datetime.now(dt_timezone.utc))
     try:

@@ -12,6 +12,33 @@ MISSING_INPUT_HINTS = {
     "brand_rules": "There are no approved brand rules: approve a version before running.",
     "legal_restrictions": "There is no approved legal restriction set: approve one before running.",
 }
+
+
+class MissingInputs(ValueError):
+    """The prompt uses inputs that have no value; the message says how to give each one."""
+
+
+def needed_variables(prompt_version) -> set[str]:
+    """Every input the version's system prompt and user template use."""
+    return rendering.template_variables(prompt_version.system_prompt) | (
+        rendering.template_variables(prompt_version.user_template)
+    )
+
+
+def prompt_messages(prompt_version, variables: dict[str, Any]) -> list[dict[str, str]]:
+    """The version's messages filled in with ``variables``; MissingInputs when an input it uses has none."""
+    missing = sorted(needed_variables(prompt_version) - variables.keys())
+    if missing:
+        raise MissingInputs(
+            " ".join(MISSING_INPUT_HINTS.get(n, f"The input {n!r} has no value.") for n in missing)
+        )
+    return rendering.build_messages(
+        system_prompt=prompt_version.system_prompt,
+        user_template=prompt_version.user_template,
+        variables=variables,
+    )
+
+
 GENERIC_USAGE = (
     "No product usage data is used for this variant: write copy that fits any usage level."
 )

@@ -8,7 +8,12 @@ import json
 from workflows import generation, rendering
 from workflows.models import RunVariant, with_history_context
 from workflows.pipeline import RunContext, StepFailed, step
-from workflows.prompts import MISSING_INPUT_HINTS, prompt_variables
+from workflows.prompts import (
+    MissingInputs,
+    needed_variables,
+    prompt_messages,
+    prompt_variables,
+)
 
 
 def ensure_default_variant(ctx: RunContext) -> None:
@@ -26,25 +31,14 @@ def ensure_default_variant(ctx: RunContext) -> None:
 def render_prompt(ctx: RunContext) -> None:
     ensure_default_variant(ctx)
     version = ctx.run.prompt_version
-    needed = rendering.template_variables(version.system_prompt) | rendering.template_variables(
-        version.user_template
-    )
+    note_in_template = "reviewer_note" in needed_variables(version)
     hashes = {}
     for variant in ctx.variants:
-        variables = prompt_variables(ctx.run, variant)
-        missing = sorted(needed - variables.keys())
-        if missing:
-            raise StepFailed(
-                " ".join(
-                    MISSING_INPUT_HINTS.get(n, f"The input {n!r} has no value.") for n in missing
-                )
-            )
-        messages = rendering.build_messages(
-            system_prompt=version.system_prompt,
-            user_template=version.user_template,
-            variables=variables,
-        )
-        if "reviewer_note" not in needed:
+        try:
+            messages = prompt_messages(version, prompt_variables(ctx.run, variant))
+        except MissingInputs as exc:
+            raise StepFailed(str(exc)) from None
+        if not note_in_template:
             messages = rendering.with_reviewer_note(messages, ctx.run.reviewer_note)
         ctx.messages[variant.key] = messages
         rendered = json.dumps(messages, sort_keys=True, ensure_ascii=False).encode()

@@ -61,10 +61,39 @@ def validate_upload_size(upload) -> None:
         raise ValidationError(too_large_message(limit), code="file_too_large")
 
 
+FORMATS = ("csv", "json")
+# An import form's format field: detect it, or name one.
+FORMAT_CHOICES = [("auto", "Detect from the file"), *((f, f.upper()) for f in FORMATS)]
+
+
+def chosen_format(format: str | None, *, what: str) -> str | None:
+    """The format a caller named (csv or json), None to detect it; raise ValueError for another.
+
+    ``what`` names the file in the message: "recipient", "dataset".
+    """
+    if not format:
+        return None
+    chosen = format.strip().lower()
+    if chosen not in FORMATS:
+        raise ValueError(f"Unknown {what} file format {format!r}: use csv or json.")
+    return chosen
+
+
+def scalar_text(value: Any) -> str:
+    """Text of a scalar field of an imported row; numbers are written out, structures are refused."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise ValueError(f"must be text, got {type(value).__name__}")
+
+
 def format_from(*, filename: str, first_byte: bytes) -> str:
     """csv or json from the file extension, else from the first non-blank byte."""
     extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
-    if extension in ("csv", "json"):
+    if extension in FORMATS:
         return extension
     return "json" if first_byte in (b"[", b"{") else "csv"
 

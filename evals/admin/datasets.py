@@ -20,7 +20,7 @@ from workflows.admin import ReadOnlyAdminMixin
 from workflows.admin_history import GuardedHistoryAdmin
 from workflows.import_errors import count_errors
 from workflows.models import Workflow
-from workflows.uploads import validate_upload_size
+from workflows.uploads import FORMAT_CHOICES, validate_upload_size
 
 # --- Datasets -----------------------------------------------------------------------------------
 
@@ -40,7 +40,7 @@ class ImportDatasetForm(forms.Form):
         validators=[validate_upload_size],
     )
     format = forms.ChoiceField(
-        choices=[("auto", "Detect from the file"), ("csv", "CSV"), ("json", "JSON")],
+        choices=FORMAT_CHOICES,
         initial="auto",
         required=False,
     )

@@ -11,6 +11,7 @@ from evals.models import EvalPolicy, OutputEvaluation, Rubric
 from workflows import llm
 from workflows.models import (
     ArtifactStatus,
+    BrandRules,
     CampaignBrief,
     ClaimSet,
     LegalRestrictionSet,
@@ -90,6 +91,26 @@ def evidence_text(
     if legal_restrictions:
         parts.append("Legal restrictions:\n" + legal_restrictions)
     return "\n\n".join(parts)
+
+
+def evidence_for(
+    *,
+    workflow: Workflow,
+    policy: EvalPolicy,
+    claim_set: ClaimSet | None,
+    brand_rules: BrandRules | None,
+    legal: LegalRestrictionSet | None,
+    brief: CampaignBrief | None = None,
+) -> str:
+    """What the judges may hold the copy to: approved claims, the brief's facts, brand and legal rules."""
+    ctx = evaluation_context(
+        workflow=workflow, policy=policy, claim_set=claim_set, legal=legal, brief=brief
+    )
+    return evidence_text(
+        ctx,
+        brand_rules=brand_rules.rules if brand_rules else "",
+        legal_restrictions=legal.restrictions if legal else "",
+    )
 
 
 def latest_rubrics(names: list[str]) -> dict[str, Rubric]:
@@ -172,17 +193,13 @@ def run_evaluate(
     written in one short transaction.
     """
     policy = policy_for(run.workflow)
-    evidence_ctx = evaluation_context(
+    evidence = evidence_for(
         workflow=run.workflow,
         policy=policy,
         claim_set=run.claim_set,
+        brand_rules=run.brand_rules,
         legal=run.legal_restrictions,
         brief=run.brief,
-    )
-    evidence = evidence_text(
-        evidence_ctx,
-        brand_rules=run.brand_rules.rules if run.brand_rules else "",
-        legal_restrictions=run.legal_restrictions.restrictions if run.legal_restrictions else "",
     )
     rubrics = latest_rubrics(list(policy.judges or []))
     evaluated = []

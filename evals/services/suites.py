@@ -28,12 +28,12 @@ from evals.models import (
 from evals.services.evaluation import (
     evaluate_output,
     evaluation_context,
-    evidence_text,
+    evidence_for,
     latest_rubrics,
     policy_for,
 )
 from evals.services.reports import suite_report
-from workflows import generation, generation_cache, llm, localmodel, rendering
+from workflows import generation, generation_cache, llm, localmodel
 from workflows.identity import service_user_or_none
 from workflows.llm import EndpointConfig
 from workflows.models import (
@@ -45,7 +45,7 @@ from workflows.models import (
     Workflow,
     with_history_context,
 )
-from workflows.prompts import MISSING_INPUT_HINTS, brief_prompt_variables
+from workflows.prompts import MissingInputs, brief_prompt_variables, prompt_messages
 from workflows.redaction import redact
 
 logger = logging.getLogger(__name__)
@@ -167,9 +167,6 @@ def _suite_jobs(
         (EvalSuiteResult.Side.CANDIDATE, suite.candidate),
         (EvalSuiteResult.Side.BASELINE, suite.baseline),
     ):
-        needed = rendering.template_variables(version.system_prompt) | rendering.template_variables(
-            version.user_template
-        )
         model = version.model_name or settings.MARKETINGAI_LLM["MODEL"]
         for item in items:
             variables = brief_prompt_variables(
@@ -179,19 +176,10 @@ def _suite_jobs(
                 brand_rules=suite.brand_rules,
                 legal_restrictions=suite.legal_restrictions,
             )
-            missing = sorted(needed - variables.keys())
-            if missing:
-                raise SuiteFailed(
-                    " ".join(
-                        MISSING_INPUT_HINTS.get(n, f"The input {n!r} has no value.")
-                        for n in missing
-                    )
-                )
-            messages = rendering.build_messages(
-                system_prompt=version.system_prompt,
-                user_template=version.user_template,
-                variables=variables,
-            )
+            try:
+                messages = prompt_messages(version, variables)
+            except MissingInputs as exc:
+                raise SuiteFailed(str(exc)) from None
             request = generation.GenerationRequest(
                 prompt_version_id=version.pk,
                 messages=messages,
@@ -352,18 +340,12 @@ def suite_execute(*, suite_id: int) -> EvalSuiteRun:
         rubrics = latest_rubrics(list(policy.judges or []))
         jobs = _suite_jobs(suite, items, policy, endpoint)
         cache = _preloaded_cache(jobs)
-        evidence_ctx = evaluation_context(
+        evidence = evidence_for(
             workflow=suite.workflow,
             policy=policy,
             claim_set=suite.claim_set,
+            brand_rules=suite.brand_rules,
             legal=suite.legal_restrictions,
-        )
-        evidence = evidence_text(
-            evidence_ctx,
-            brand_rules=suite.brand_rules.rules if suite.brand_rules else "",
-            legal_restrictions=suite.legal_restrictions.restrictions
-            if suite.legal_restrictions
-            else "",
         )
         workers = calls_at_a_time(suite, endpoint)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"suite{suite.pk}") as pool:

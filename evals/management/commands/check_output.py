@@ -55,10 +55,13 @@ class Command(BaseCommand):
             judge_model=policy.judge_model
             or (workflow.production_version.model_name if workflow.production_version else "")
             or settings.MARKETINGAI_LLM["MODEL"],
-            evidence=services.evidence_text(
-                ctx,
-                brand_rules=brand.rules if brand else "",
-                legal_restrictions=legal.restrictions if legal else "",
+            evidence=services.evidence_for(
+                workflow=workflow,
+                policy=policy,
+                claim_set=claims,
+                brand_rules=brand,
+                legal=legal,
+                brief=brief,
             ),
         )
         report = {

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from evals import services
 from workflows.import_errors import count_errors
 from workflows.management.options import acting_user, workflow_named
+from workflows.uploads import FORMATS
 
 
 class Command(BaseCommand):
@@ -23,7 +24,7 @@ class Command(BaseCommand):
         parser.add_argument("file", help="Path of the CSV or JSON file.")
         parser.add_argument(
             "--format",
-            choices=["csv", "json"],
+            choices=FORMATS,
             help="Default: from the file extension, else sniffed.",
         )
         parser.add_argument("--description", default="", help="What the dataset holds.")

@@ -7,6 +7,7 @@ from inputs.models import AudienceImport, Recipient
 from workflows.import_errors import count_errors
 from workflows.management.options import acting_user
 from workflows.models import AudienceSegment
+from workflows.uploads import FORMATS
 
 
 class Command(BaseCommand):
@@ -20,7 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("file", help="Path of the CSV or JSON file.")
         parser.add_argument(
             "--format",
-            choices=["csv", "json"],
+            choices=FORMATS,
             help="Default: from the file extension, else sniffed.",
         )
         parser.add_argument(
