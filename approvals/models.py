@@ -309,7 +309,7 @@ class ApprovalItem(Lifecycle):
         return stored is not None and self.RUN_STATUS.get(stored) == run_status
 
     def transition_refusal(self, current: str, to: str) -> str:
-        return f"This item is {ItemStatus(current).label.lower()}: it cannot become {to}."
+        return f"Approval item {self.pk} of {self.run} is {current}: it cannot become {to}."
 
     def close(self, status: str, *, by, reason: str) -> None:
         """Open -> a closing status (``TRANSITIONS``), under the item's row lock."""

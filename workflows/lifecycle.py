@@ -42,8 +42,9 @@ Statuses held in models that are not lifecycles, and why the mechanism leaves th
   result: the suite's decision is a lifecycle field set by ``mark_finished``; the run's output
   source is set by ``mark_generated``, and its risk level by the evaluate step.
 - ``Decision`` (approvals) has no status: it is created final, and its save refuses any edit.
-- ``Workflow.production_version`` is a pin, not a status: it moves only through
-  ``Workflow.pin_production_version`` (promotion approval, rollback).
+- ``Workflow.production_version`` and ``AudienceSegment.refreshed_at`` are guarded fields, not
+  statuses: each moves only through its own method (``pin_production_version``: promotion
+  approval and rollback; ``record_refresh``: imports and pulls), whose save guard refuses the rest.
 """
 
 from __future__ import annotations
@@ -117,6 +118,10 @@ class Lifecycle(models.Model):
     @transaction.atomic
     def transition(self, to: str, *, by, reason: str, **fields) -> None:
         """Move to ``to`` from the stored status (read under a row lock), setting ``fields``, in one audited save."""
+        if self.pk is None:
+            raise ValueError(
+                f"This {self._meta.verbose_name} is not saved yet: save it in its initial status first."
+            )
         current = (
             self._meta.concrete_model._base_manager.select_for_update()
             .values_list("status", flat=True)
@@ -142,6 +147,7 @@ class Lifecycle(models.Model):
         super().save(*args, **kwargs)
 
     def _refuse_lifecycle_change(self, update_fields) -> None:
+        """The save guard (a subclass may add to it, as versioned documents freeze their content)."""
         guarded = self.lifecycle_fields()
         if update_fields is not None:
             saved = set(update_fields)
@@ -220,7 +226,9 @@ def declaration_problems(model: type[Lifecycle]) -> list[str]:
     if [value for value, _ in model._meta.get_field("status").choices] != values:
         problems.append(f"{label}.status does not have the choices of {label}.Status.")
     if set(model.TRANSITIONS) != set(values):
-        problems.append(f"{label}.TRANSITIONS does not list exactly the statuses of {label}.Status.")
+        problems.append(
+            f"{label}.TRANSITIONS does not list exactly the statuses of {label}.Status."
+        )
     targets = set().union(*model.TRANSITIONS.values()) if model.TRANSITIONS else set()
     initial = model.initial_statuses()
     if not targets | set(initial) <= set(values):

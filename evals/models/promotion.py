@@ -256,13 +256,14 @@ class PromotionRequest(Lifecycle):
         return service_user_refusal(user, what="approve a promotion")
 
     def transition_refusal(self, current: str, to: str) -> str:
-        return f"This promotion request is {current}: it cannot become {to}."
+        return f"The promotion request of {self.version.label} is {current}: it cannot become {to}."
 
     def _decide(self, to: str, *, by, note: str) -> None:
+        reason = f"Promotion of {self.version.label} {to} by {by}" + (f": {note}" if note else "")
         self.transition(
             to,
             by=by,
-            reason=f"Promotion of {self.version.label} {to} by {by}" + (f": {note}" if note else ""),
+            reason=reason,
             decided_by=by,
             decided_at=timezone.now(),
             decision_note=note,

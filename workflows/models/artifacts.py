@@ -92,7 +92,7 @@ class VersionedArtifact(Lifecycle):
         return {field: getattr(self, field) for field in self.VERSION_SCOPE}
 
     def _content_fields(self) -> list[str]:
-        skip = {"status", *self.LIFECYCLE_FIELDS, "id", "version", "created_at"}
+        skip = {"status", "id", "version", "created_at"} | self.LIFECYCLE_FIELDS
         return [
             f.attname
             for f in self._meta.concrete_fields
@@ -182,7 +182,8 @@ class VersionedArtifact(Lifecycle):
         )
 
     def copy_fields(self) -> dict[str, Any]:
-        skip = {"status", *self.LIFECYCLE_FIELDS, "id", "version", "created_at", "author", "changelog"}
+        skip = {"status", "id", "version", "created_at", "author", "changelog"}
+        skip |= self.LIFECYCLE_FIELDS
         return {
             f.name: getattr(self, f.name) for f in self._meta.concrete_fields if f.name not in skip
         }
