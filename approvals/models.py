@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from workflows.lifecycle import Lifecycle, status_constraint
 from workflows.models import Run
 from workflows.vocabulary import RiskLevel, Verdict
 
@@ -191,17 +192,46 @@ class ApprovalItemQuerySet(models.QuerySet):
         )
 
 
-class ApprovalItem(models.Model):
+class ItemStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    APPROVED = "approved", "Approved"
+    CHANGES_REQUESTED = "changes_requested", "Changes requested"
+    ESCALATED = "escalated", "Escalated"
+    REJECTED = "rejected", "Rejected"
+    AUTO_APPROVED = "auto_approved", "Auto-approved"
+    WITHDRAWN = "withdrawn", "Withdrawn (the run failed)"
+
+
+class ApprovalItem(Lifecycle):
     """A run waiting in one team's queue, and how it got there."""
 
-    class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        APPROVED = "approved", "Approved"
-        CHANGES_REQUESTED = "changes_requested", "Changes requested"
-        ESCALATED = "escalated", "Escalated"
-        REJECTED = "rejected", "Rejected"
-        AUTO_APPROVED = "auto_approved", "Auto-approved"
-        WITHDRAWN = "withdrawn", "Withdrawn (the run failed)"
+    Status = ItemStatus
+
+    # An item opens in a queue, or is stored closed by an auto-approval rule; a decision or the
+    # run's failure closes an open one for good.
+    TRANSITIONS: ClassVar[dict[str, frozenset[str]]] = {
+        Status.OPEN: frozenset(
+            {
+                Status.APPROVED,
+                Status.CHANGES_REQUESTED,
+                Status.ESCALATED,
+                Status.REJECTED,
+                Status.WITHDRAWN,
+            }
+        ),
+        Status.APPROVED: frozenset(),
+        Status.CHANGES_REQUESTED: frozenset(),
+        Status.ESCALATED: frozenset(),
+        Status.REJECTED: frozenset(),
+        Status.AUTO_APPROVED: frozenset(),
+        Status.WITHDRAWN: frozenset(),
+    }
+    INITIAL: ClassVar[dict[str, frozenset[str]]] = {
+        Status.OPEN: frozenset(),
+        Status.AUTO_APPROVED: frozenset({"closed_at"}),
+    }
+    LIFECYCLE_FIELDS: ClassVar[frozenset[str]] = frozenset({"closed_at"})
+    LIFECYCLE_METHODS: ClassVar[str] = "close() (a decision or the run's failure)"
 
     # The run status each closing item status stands for.
     RUN_STATUS: ClassVar[dict[str, str]] = {
@@ -254,20 +284,7 @@ class ApprovalItem(models.Model):
             models.UniqueConstraint(
                 fields=["run"], condition=Q(status="open"), name="approvalitem_one_open_per_run"
             ),
-            models.CheckConstraint(
-                condition=Q(
-                    status__in=[
-                        "open",
-                        "approved",
-                        "changes_requested",
-                        "escalated",
-                        "rejected",
-                        "auto_approved",
-                        "withdrawn",
-                    ]
-                ),
-                name="approvalitem_status_valid",
-            ),
+            status_constraint(ItemStatus, name="approvalitem_status_valid"),
             models.CheckConstraint(
                 condition=Q(status="auto_approved") | Q(team__isnull=False),
                 name="approvalitem_team_unless_auto",
@@ -293,20 +310,12 @@ class ApprovalItem(models.Model):
         stored = ApprovalItem.objects.filter(pk=self.pk).values_list("status", flat=True).first()
         return stored is not None and self.RUN_STATUS.get(stored) == run_status
 
-    def close(self, status: str, *, by, reason: str) -> None:
-        """Open -> a closing status; the caller holds the row lock (see services.item_decide)."""
-        from workflows.models import with_history_context
+    def transition_refusal(self, current: str, to: str) -> str:
+        return f"Approval item {self.pk} of {self.run} is {current}: it cannot become {to}."
 
-        if self.status != self.Status.OPEN:
-            raise ValidationError(
-                f"This item is already closed ({self.get_status_display().lower()})."
-            )
-        if status == self.Status.OPEN or status not in self.Status.values:
-            raise ValidationError(f"{status} does not close an item.")
-        self.status = status
-        self.closed_at = timezone.now()
-        with_history_context(self, by=by, reason=reason)
-        self.save(update_fields=["status", "closed_at"])
+    def close(self, status: str, *, by, reason: str) -> None:
+        """Open -> a closing status (``TRANSITIONS``), under the item's row lock."""
+        self.transition(status, by=by, reason=reason, closed_at=timezone.now())
 
 
 class ReviewQueueItem(ApprovalItem):

@@ -16,6 +16,7 @@ class WorkflowsConfig(AppConfig):
         checks.register(workflow_checks.check_task_cluster)
         checks.register(workflow_checks.check_outbound)
         checks.register(workflow_checks.check_admin_history, checks.Tags.admin)
+        checks.register(workflow_checks.check_lifecycles, checks.Tags.models)
         checks.register(
             workflow_checks.check_deploy_secrets_and_demo, checks.Tags.security, deploy=True
         )

@@ -286,3 +286,19 @@ def check_service_account_exists(
             )
         ]
     return []
+
+
+def check_lifecycles(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Every stateful model's transition table, initial statuses and status constraint match its Status."""
+    from workflows import lifecycle
+
+    return [
+        checks.Error(
+            problem,
+            hint="See workflows/lifecycle.py for what a stateful model declares.",
+            obj=model,
+            id="workflows.E040",
+        )
+        for model in lifecycle.lifecycle_models()
+        for problem in lifecycle.declaration_problems(model)
+    ]

@@ -14,7 +14,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from workflows import identity, pipeline, tracing
+from workflows import lifecycle, pipeline, tracing
 from workflows.llm import EndpointConfig
 from workflows.models import (
     ArtifactStatus,
@@ -281,24 +281,17 @@ def runs_fail_stuck(
             | Q(status=Run.Status.QUEUED, created_at__lt=now - queued_older_than)
         )
     )
-    failed = []
-    sweeper = identity.service_user_or_none()
-    for run in stuck:
+
+    def error(run: Run) -> str:
         if run.status == Run.Status.GENERATING:
             silent = int((now - run.last_progress).total_seconds() // 60)
-            message = f"The run made no progress for {silent} minutes while generating: its worker stopped. Start a new run."
-        else:
-            waited = int((now - run.created_at).total_seconds() // 60)
-            message = f"The run was still queued {waited} minutes after it started: its task was lost. Start a new run."
-        if not _end(
-            run,
-            lambda run=run, message=message: run.mark_failed(
-                by=sweeper or run.started_by, error=message
-            ),
-        ):
-            continue  # its worker ended it meanwhile
+            return f"The run made no progress for {silent} minutes while generating: its worker stopped. Start a new run."
+        waited = int((now - run.created_at).total_seconds() // 60)
+        return f"The run was still queued {waited} minutes after it started: its task was lost. Start a new run."
+
+    def record_in_trace(run: Run) -> None:
         trace = Trace.objects.get(run=run)  # as the run-failed hooks left it
-        trace.document["error"] = message
+        trace.document["error"] = run.error_detail
         _save_trace(trace, run, trace.document, reason="Stuck run failed")
-        failed.append(run)
-    return failed
+
+    return lifecycle.fail_stuck(stuck, error=error, then=record_in_trace)

@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from workflows.lifecycle import status_constraint
 from workflows.models import ArtifactStatus, VersionedArtifact
 from workflows.vocabulary import RiskLevel, Verdict, check_results, judge_check
 
@@ -111,9 +112,7 @@ class Rubric(VersionedArtifact):
         permissions = [("approve_rubric", "Can approve judge rubrics")]
         constraints = [
             models.UniqueConstraint(fields=["name", "version"], name="rubric_unique_version"),
-            models.CheckConstraint(
-                condition=Q(status__in=ArtifactStatus.values), name="rubric_status_valid"
-            ),
+            status_constraint(ArtifactStatus, name="rubric_status_valid"),
         ]
 
     @property

@@ -7,13 +7,13 @@ from typing import ClassVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from evals.models.suites import EvalSuiteRun
-from workflows.models import with_history_context
+from workflows.lifecycle import Lifecycle, status_constraint
 
 
 class PromotionCriteria(models.Model):
@@ -179,19 +179,26 @@ class CampaignOutcome(models.Model):
         return f"{self.prompt_version_id} {self.period_start}..{self.period_end} ({self.source})"
 
 
-class PromotionRequest(models.Model):
+class PromotionStatus(models.TextChoices):
+    REQUESTED = "requested", "Requested"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class PromotionRequest(Lifecycle):
     """Someone asks to move production to a version whose latest suite says promote; a second person decides."""
 
-    class Status(models.TextChoices):
-        REQUESTED = "requested", "Requested"
-        APPROVED = "approved", "Approved"
-        REJECTED = "rejected", "Rejected"
+    Status = PromotionStatus
 
     TRANSITIONS: ClassVar[dict[str, frozenset[str]]] = {
         Status.REQUESTED: frozenset({Status.APPROVED, Status.REJECTED}),
         Status.APPROVED: frozenset(),
         Status.REJECTED: frozenset(),
     }
+    LIFECYCLE_FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {"decided_by", "decided_at", "decision_note"}
+    )
+    LIFECYCLE_METHODS: ClassVar[str] = "approve() or reject()"
 
     workflow = models.ForeignKey(
         "workflows.Workflow", on_delete=models.PROTECT, related_name="promotion_requests"
@@ -225,10 +232,7 @@ class PromotionRequest(models.Model):
             ("approve_promotion", "Can approve or reject the promotion of a prompt version"),
         ]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(status__in=["requested", "approved", "rejected"]),
-                name="promotionrequest_status_valid",
-            ),
+            status_constraint(PromotionStatus, name="promotionrequest_status_valid"),
             models.UniqueConstraint(
                 fields=["workflow", "version"],
                 condition=Q(status="requested"),
@@ -251,26 +255,19 @@ class PromotionRequest(models.Model):
             return f"{user} requested this promotion: a second person must approve it."
         return service_user_refusal(user, what="approve a promotion")
 
-    @transaction.atomic
+    def transition_refusal(self, current: str, to: str) -> str:
+        return f"The promotion request of {self.version.label} is {current}: it cannot become {to}."
+
     def _decide(self, to: str, *, by, note: str) -> None:
-        current = (
-            PromotionRequest.objects.select_for_update()
-            .values_list("status", flat=True)
-            .get(pk=self.pk)
-        )
-        if to not in self.TRANSITIONS[current]:
-            raise ValidationError(f"This promotion request is already {current}.")
-        self.status = to
-        self.decided_by = by
-        self.decided_at = timezone.now()
-        self.decision_note = note
-        with_history_context(
-            self,
+        reason = f"Promotion of {self.version.label} {to} by {by}" + (f": {note}" if note else "")
+        self.transition(
+            to,
             by=by,
-            reason=f"Promotion of {self.version.label} {to} by {by}"
-            + (f": {note}" if note else ""),
+            reason=reason,
+            decided_by=by,
+            decided_at=timezone.now(),
+            decision_note=note,
         )
-        self.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
 
     def approve(self, *, by, note: str = "") -> None:
         problem = self.refusal(by)

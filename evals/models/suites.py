@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import ClassVar
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from evals.models.evaluations import EvaluationResults
-from workflows.models import with_history_context
+from workflows.lifecycle import Lifecycle, status_constraint
 from workflows.vocabulary import RiskLevel
 
 
@@ -91,14 +90,17 @@ class EvalDatasetItem(models.Model):
         return f"seg_{self.segment or 'historical'}"
 
 
-class EvalSuiteRun(models.Model):
+class SuiteStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    FINISHED = "finished", "Finished"
+    FAILED = "failed", "Failed"
+
+
+class EvalSuiteRun(Lifecycle):
     """A candidate prompt version against the baseline on a dataset, with the report and decision."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        FINISHED = "finished", "Finished"
-        FAILED = "failed", "Failed"
+    Status = SuiteStatus
 
     class Decision(models.TextChoices):
         PROMOTE = "promote", "Promote"
@@ -110,6 +112,9 @@ class EvalSuiteRun(models.Model):
         Status.FINISHED: frozenset(),
         Status.FAILED: frozenset(),
     }
+    LIFECYCLE_FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {"started_at", "finished_at", "error_detail", "report", "decision", "decision_reasons"}
+    )
     IN_PROGRESS: ClassVar[frozenset[str]] = frozenset({Status.QUEUED, Status.RUNNING})
     MAX_CONCURRENCY = 32
     DEFAULT_SEED = 1
@@ -166,10 +171,7 @@ class EvalSuiteRun(models.Model):
         ordering = ["-created_at", "-id"]
         permissions = [("start_evalsuiterun", "Can start eval suites")]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(status__in=["queued", "running", "finished", "failed"]),
-                name="evalsuiterun_status_valid",
-            ),
+            status_constraint(SuiteStatus, name="evalsuiterun_status_valid"),
             models.CheckConstraint(
                 condition=Q(decision__in=["", "promote", "do_not_promote"]),
                 name="evalsuiterun_decision_valid",
@@ -199,23 +201,8 @@ class EvalSuiteRun(models.Model):
     def progress_text(self) -> str:
         return f"{self.progress_done} of {self.progress_total}"
 
-    @transaction.atomic
-    def _transition(self, to: str, *, by, reason: str, **fields) -> None:
-        current = (
-            EvalSuiteRun.objects.select_for_update()
-            .values_list("status", flat=True)
-            .get(pk=self.pk)
-        )
-        if to not in self.TRANSITIONS[current]:
-            raise ValidationError(f"{self.label} cannot go from {current} to {to}.")
-        self.status = to
-        for name, value in fields.items():
-            setattr(self, name, value)
-        with_history_context(self, by=by, reason=reason)
-        self.save(update_fields=["status", *fields])
-
     def mark_running(self, *, by, total: int) -> None:
-        self._transition(
+        self.transition(
             self.Status.RUNNING,
             by=by,
             reason=f"Suite started: {total} generations",
@@ -224,7 +211,7 @@ class EvalSuiteRun(models.Model):
         )
 
     def mark_finished(self, *, by, report: dict, decision: str, reasons: list[str]) -> None:
-        self._transition(
+        self.transition(
             self.Status.FINISHED,
             by=by,
             reason=f"Suite finished: {decision}",
@@ -235,7 +222,7 @@ class EvalSuiteRun(models.Model):
         )
 
     def mark_failed(self, *, by, error: str) -> None:
-        self._transition(
+        self.transition(
             self.Status.FAILED,
             by=by,
             reason="Suite failed",

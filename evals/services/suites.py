@@ -34,7 +34,7 @@ from evals.services.evaluation import (
 )
 from evals.services.reports import suite_report
 from workflows import generation, generation_cache, llm, localmodel
-from workflows.identity import service_user_or_none
+from workflows.lifecycle import fail_stuck
 from workflows.llm import EndpointConfig
 from workflows.models import (
     BrandRules,
@@ -390,17 +390,13 @@ def suites_fail_stuck(*, older_than: timedelta | None = None) -> list[EvalSuiteR
     if older_than is None:
         older_than = timedelta(seconds=settings.MARKETINGAI_EVAL_SUITE_TIMEOUT_SECONDS + 300)
     cutoff = timezone.now() - older_than
-    sweeper = service_user_or_none()
-    failed = []
-    for suite in EvalSuiteRun.objects.filter(
+    stuck = EvalSuiteRun.objects.filter(
         status__in=EvalSuiteRun.IN_PROGRESS, created_at__lt=cutoff
-    ).select_related("started_by"):
-        suite.mark_failed(
-            by=sweeper or suite.started_by,
-            error=(
-                f"The suite was still {suite.status} after {int(older_than.total_seconds() // 60)} minutes "
-                f"({suite.progress_text} generations done): its worker stopped. Start a new suite."
-            ),
-        )
-        failed.append(suite)
-    return failed
+    ).select_related("started_by")
+    return fail_stuck(
+        stuck,
+        error=lambda suite: (
+            f"The suite was still {suite.status} after {int(older_than.total_seconds() // 60)} minutes "
+            f"({suite.progress_text} generations done): its worker stopped. Start a new suite."
+        ),
+    )

@@ -1,6 +1,7 @@
-"""Helpers shared by management commands: the user, workflow and prompt version they name."""
+"""Helpers shared by management commands: the user, workflow and prompt version they name, and what a sweeper prints."""
 
 import argparse
+from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
@@ -61,3 +62,15 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} is too small: give at least 1.")
     return value
+
+
+def minutes(value: int | None) -> timedelta | None:
+    """A ``--minutes`` option as a duration; None (the sweeper's default) when not given."""
+    return timedelta(minutes=value) if value is not None else None
+
+
+def write_swept(stdout, failed: list, *, noun: str) -> None:
+    """What a stuck-job sweeper command prints: each row it failed and why, then how many."""
+    for row in failed:
+        stdout.write(f"{row}: failed ({row.error_detail})")
+    stdout.write(f"{len(failed)} stuck {noun}(s) failed.")

@@ -1,18 +1,19 @@
 """The workflow domain: versioned inputs, prompts, workflows, briefs, runs and traces.
 
-Lifecycle changes are model methods that check, set, record who/when/why and save.
+Lifecycle changes are model methods that check their arguments and take one step of their
+transition table through the one lifecycle mechanism (workflows.lifecycle).
 Orchestration across models, the model endpoint and the task queue lives in services.py.
 
 One module per concept; every name other code imports is re-exported here, so
 ``from workflows.models import Run`` names the same class as ``workflows.models.runs.Run``.
 """
 
+from workflows.lifecycle import with_history_context
 from workflows.models.artifacts import (
     ArtifactStatus,
     SupersedingArtifact,
     VersionedArtifact,
     VersionedQuerySet,
-    with_history_context,
 )
 from workflows.models.cache import GenerationCacheEntry
 from workflows.models.prompts import PromptTemplate, PromptVersion

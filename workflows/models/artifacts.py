@@ -1,4 +1,4 @@
-"""Versioned artifacts: documents edited as drafts and frozen once approved, and the history context."""
+"""Versioned artifacts: documents edited as drafts and frozen once approved."""
 
 from __future__ import annotations
 
@@ -10,11 +10,7 @@ from django.db import models, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-
-def with_history_context(instance: models.Model, *, by, reason: str) -> None:
-    """Make the next save's history row name the acting user and why (also in a worker)."""
-    instance._history_user = by
-    instance._change_reason = reason
+from workflows.lifecycle import Lifecycle, with_history_context
 
 
 class ArtifactStatus(models.TextChoices):
@@ -31,25 +27,24 @@ class VersionedQuerySet(models.QuerySet):
         return self.approved().order_by("-version").first()
 
 
-class VersionedArtifact(models.Model):
+class VersionedArtifact(Lifecycle):
     """A document that is edited as a draft and frozen once approved.
 
     Editing an approved version means creating the next version (`new_draft`).
     """
 
-    LABEL_PREFIX: ClassVar[str] = ""
-    # Fields that may change after approval (the lifecycle itself).
-    LIFECYCLE_FIELDS: ClassVar[frozenset[str]] = frozenset(
-        {"status", "approved_at", "approved_by", "archived_at"}
-    )
-    # The lifecycle steps (stored status, new status) and the fields each step may set.
-    LIFECYCLE_STEPS: ClassVar[dict[tuple[str, str], frozenset[str]]] = {
-        (ArtifactStatus.DRAFT, ArtifactStatus.APPROVED): frozenset(
-            {"status", "approved_at", "approved_by_id"}
-        ),
-        (ArtifactStatus.DRAFT, ArtifactStatus.ARCHIVED): frozenset({"status", "archived_at"}),
-        (ArtifactStatus.APPROVED, ArtifactStatus.ARCHIVED): frozenset({"status", "archived_at"}),
+    Status = ArtifactStatus
+    TRANSITIONS: ClassVar[dict[str, frozenset[str]]] = {
+        ArtifactStatus.DRAFT: frozenset({ArtifactStatus.APPROVED, ArtifactStatus.ARCHIVED}),
+        ArtifactStatus.APPROVED: frozenset({ArtifactStatus.ARCHIVED}),
+        ArtifactStatus.ARCHIVED: frozenset(),
     }
+    # Fields that may change after approval, only through approve() and archive().
+    LIFECYCLE_FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {"approved_at", "approved_by", "archived_at"}
+    )
+    LIFECYCLE_METHODS: ClassVar[str] = "approve() or archive()"
+    LABEL_PREFIX: ClassVar[str] = ""
     # Fields the version number is counted within.
     VERSION_SCOPE: ClassVar[tuple[str, ...]] = ()
     # Reverse relations whose rows are part of the document: whoever saved one is an author too.
@@ -97,7 +92,7 @@ class VersionedArtifact(models.Model):
         return {field: getattr(self, field) for field in self.VERSION_SCOPE}
 
     def _content_fields(self) -> list[str]:
-        skip = self.LIFECYCLE_FIELDS | {"id", "version", "created_at"}
+        skip = {"status", "id", "version", "created_at"} | self.LIFECYCLE_FIELDS
         return [
             f.attname
             for f in self._meta.concrete_fields
@@ -105,15 +100,6 @@ class VersionedArtifact(models.Model):
         ]
 
     def save(self, *args, **kwargs):
-        stored = type(self).objects.filter(pk=self.pk).values().first() if self.pk else None
-        if stored is None:
-            self._refuse_born_frozen()
-        else:
-            update_fields = kwargs.get("update_fields")
-            lifecycle_only = bool(update_fields) and set(update_fields) <= self.LIFECYCLE_FIELDS
-            self._refuse_lifecycle_change_outside_a_step(stored, lifecycle_only=lifecycle_only)
-            if not lifecycle_only:
-                self._refuse_edit_of_frozen_version(stored)
         if self.version is None:
             with transaction.atomic():
                 latest = (
@@ -125,39 +111,14 @@ class VersionedArtifact(models.Model):
                 return super().save(*args, **kwargs)
         return super().save(*args, **kwargs)
 
-    def _lifecycle_attnames(self) -> list[str]:
-        return [self._meta.get_field(name).attname for name in sorted(self.LIFECYCLE_FIELDS)]
-
-    def _refuse_born_frozen(self) -> None:
-        if self.status != ArtifactStatus.DRAFT or any(
-            getattr(self, f) is not None for f in self._lifecycle_attnames() if f != "status"
-        ):
-            raise ValidationError(
-                f"A new {self._meta.verbose_name} starts as a draft: approve or archive it through its lifecycle."
-            )
-
-    def _refuse_lifecycle_change_outside_a_step(
-        self, stored: dict[str, Any], *, lifecycle_only: bool
-    ) -> None:
-        """Status and approval fields move only as one step of LIFECYCLE_STEPS, saved alone (approve, archive)."""
-        changed = {f for f in self._lifecycle_attnames() if stored[f] != getattr(self, f)}
-        if not changed:
+    def _refuse_lifecycle_change(self, update_fields) -> None:
+        """The lifecycle's save guard, then: an approved or archived version's content is frozen."""
+        super()._refuse_lifecycle_change(update_fields)
+        lifecycle = {f.name for f in self.lifecycle_fields()}
+        if self.pk is None or (update_fields and set(update_fields) <= lifecycle):
             return
-        step = self.LIFECYCLE_STEPS.get((stored["status"], self.status))
-        if (
-            lifecycle_only
-            and step is not None
-            and changed <= step
-            and getattr(self, "_in_lifecycle_step", False)
-        ):
-            return
-        raise ValidationError(
-            f"{self} is {stored['status']}: its status and approval change only through approve() or archive(), "
-            f"not by saving (changed: {', '.join(sorted(changed))})."
-        )
-
-    def _refuse_edit_of_frozen_version(self, stored: dict[str, Any]) -> None:
-        if stored["status"] == ArtifactStatus.DRAFT:
+        stored = type(self).objects.filter(pk=self.pk).values().first()
+        if stored is None or stored["status"] == ArtifactStatus.DRAFT:
             return
         changed = [f for f in self._content_fields() if stored[f] != getattr(self, f)]
         if changed:
@@ -202,31 +163,27 @@ class VersionedArtifact(models.Model):
         if problem:
             raise ValidationError(problem)
         self.full_clean()
-        self.status = ArtifactStatus.APPROVED
-        self.approved_at = timezone.now()
-        self.approved_by = by
-        with_history_context(self, by=by, reason=reason or f"Approved {self}")
-        self._save_lifecycle_step(["status", "approved_at", "approved_by"])
+        self.transition(
+            ArtifactStatus.APPROVED,
+            by=by,
+            reason=reason or f"Approved {self}",
+            approved_at=timezone.now(),
+            approved_by=by,
+        )
 
-    @transaction.atomic
     def archive(self, *, by, reason: str = "") -> None:
         if self.status == ArtifactStatus.ARCHIVED:
             return
-        self.status = ArtifactStatus.ARCHIVED
-        self.archived_at = timezone.now()
-        with_history_context(self, by=by, reason=reason or f"Archived {self}")
-        self._save_lifecycle_step(["status", "archived_at"])
-
-    def _save_lifecycle_step(self, fields: list[str]) -> None:
-        """The only save that may move status and approval (approve, archive): the save guard checks the flag."""
-        self._in_lifecycle_step = True
-        try:
-            self.save(update_fields=fields)
-        finally:
-            self._in_lifecycle_step = False
+        self.transition(
+            ArtifactStatus.ARCHIVED,
+            by=by,
+            reason=reason or f"Archived {self}",
+            archived_at=timezone.now(),
+        )
 
     def copy_fields(self) -> dict[str, Any]:
-        skip = self.LIFECYCLE_FIELDS | {"id", "version", "created_at", "author", "changelog"}
+        skip = {"status", "id", "version", "created_at", "author", "changelog"}
+        skip |= self.LIFECYCLE_FIELDS
         return {
             f.name: getattr(self, f.name) for f in self._meta.concrete_fields if f.name not in skip
         }

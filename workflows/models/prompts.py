@@ -8,6 +8,7 @@ from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 from workflows import contracts
+from workflows.lifecycle import status_constraint
 from workflows.models.artifacts import ArtifactStatus, VersionedArtifact
 
 
@@ -52,9 +53,7 @@ class PromptVersion(VersionedArtifact):
             models.UniqueConstraint(
                 fields=["template", "version"], name="promptversion_unique_per_template"
             ),
-            models.CheckConstraint(
-                condition=Q(status__in=ArtifactStatus.values), name="promptversion_status_valid"
-            ),
+            status_constraint(ArtifactStatus, name="promptversion_status_valid"),
             models.CheckConstraint(
                 condition=Q(temperature__gte=0) & Q(temperature__lte=2),
                 name="promptversion_temperature_range",

@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from workflows.lifecycle import status_constraint
 from workflows.models.artifacts import ArtifactStatus, SupersedingArtifact
 
 
@@ -24,9 +25,7 @@ class ClaimSet(SupersedingArtifact):
         permissions = [("approve_claimset", "Can approve claims registry versions")]
         constraints = [
             models.UniqueConstraint(fields=["version"], name="claimset_unique_version"),
-            models.CheckConstraint(
-                condition=Q(status__in=ArtifactStatus.values), name="claimset_status_valid"
-            ),
+            status_constraint(ArtifactStatus, name="claimset_status_valid"),
         ]
 
     def claims_for_prompt(self, *, on_date=None) -> list[dict[str, str]]:
@@ -108,9 +107,7 @@ class BrandRules(SupersedingArtifact):
         permissions = [("approve_brandrules", "Can approve brand rules")]
         constraints = [
             models.UniqueConstraint(fields=["version"], name="brandrules_unique_version"),
-            models.CheckConstraint(
-                condition=Q(status__in=ArtifactStatus.values), name="brandrules_status_valid"
-            ),
+            status_constraint(ArtifactStatus, name="brandrules_status_valid"),
         ]
 
 
@@ -136,10 +133,7 @@ class LegalRestrictionSet(SupersedingArtifact):
         permissions = [("approve_legalrestrictionset", "Can approve legal restriction sets")]
         constraints = [
             models.UniqueConstraint(fields=["version"], name="legalrestrictionset_unique_version"),
-            models.CheckConstraint(
-                condition=Q(status__in=ArtifactStatus.values),
-                name="legalrestrictionset_status_valid",
-            ),
+            status_constraint(ArtifactStatus, name="legalrestrictionset_status_valid"),
         ]
 
     def clean(self):

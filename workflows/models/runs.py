@@ -9,12 +9,11 @@ from typing import ClassVar
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.db.models import Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from workflows import pipeline
-from workflows.models.artifacts import with_history_context
+from workflows.lifecycle import Lifecycle, status_constraint, with_history_context
 from workflows.models.prompts import PromptVersion
 from workflows.models.registries import BrandRules, ClaimSet, LegalRestrictionSet
 from workflows.models.workflows import CampaignBrief, Workflow
@@ -56,17 +55,20 @@ def new_trace_id() -> str:
     return f"trace_{secrets.token_hex(TRACE_ID_RANDOM_BYTES)}"
 
 
-class Run(models.Model):
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        GENERATING = "generating", "Generating"
-        GENERATED = "generated", "Generated"
-        STOPPED = "stopped", "Stopped before generation"
-        FAILED = "failed", "Failed"
-        AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
-        APPROVED = "approved", "Approved"
-        CHANGES_REQUESTED = "changes_requested", "Changes requested"
-        REJECTED = "rejected", "Rejected (blocked)"
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    GENERATING = "generating", "Generating"
+    GENERATED = "generated", "Generated"
+    STOPPED = "stopped", "Stopped before generation"
+    FAILED = "failed", "Failed"
+    AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
+    APPROVED = "approved", "Approved"
+    CHANGES_REQUESTED = "changes_requested", "Changes requested"
+    REJECTED = "rejected", "Rejected (blocked)"
+
+
+class Run(Lifecycle):
+    Status = RunStatus
 
     TRANSITIONS: ClassVar[dict[str, frozenset[str]]] = {
         Status.QUEUED: frozenset({Status.GENERATING, Status.FAILED}),
@@ -83,6 +85,10 @@ class Run(models.Model):
         Status.CHANGES_REQUESTED: frozenset(),
         Status.REJECTED: frozenset(),
     }
+    # Set only by a transition (progressed_at is a heartbeat the worker also beats).
+    LIFECYCLE_FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {"started_at", "finished_at", "output_source", "error_detail"}
+    )
     IN_PROGRESS: ClassVar[frozenset[str]] = frozenset({Status.QUEUED, Status.GENERATING})
     # The statuses a run may end its pipeline in; the review outcomes come only from a decision.
     OUTPUT_READY: ClassVar[frozenset[str]] = frozenset({Status.GENERATED, Status.AWAITING_APPROVAL})
@@ -163,22 +169,7 @@ class Run(models.Model):
         ordering = ["-created_at", "-id"]
         permissions = [("start_run", "Can start workflow runs")]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(
-                    status__in=[
-                        "queued",
-                        "generating",
-                        "generated",
-                        "stopped",
-                        "failed",
-                        "awaiting_approval",
-                        "approved",
-                        "changes_requested",
-                        "rejected",
-                    ]
-                ),
-                name="run_status_valid",
-            ),
+            status_constraint(RunStatus, name="run_status_valid"),
         ]
         indexes = [models.Index(fields=["workflow", "status"], name="run_workflow_status_idx")]
 
@@ -194,41 +185,13 @@ class Run(models.Model):
     def is_in_progress(self) -> bool:
         return self.status in self.IN_PROGRESS
 
-    def can_transition_to(self, status: str) -> bool:
-        return status in self.TRANSITIONS[self.status]
-
-    @transaction.atomic
-    def _transition(self, to: str, *, by, reason: str, **fields) -> None:
-        current = Run.objects.select_for_update().values_list("status", flat=True).get(pk=self.pk)
-        if to not in self.TRANSITIONS[current]:
-            raise ValidationError(f"{self.run_id} cannot go from {current} to {to}.")
-        self.status = to
+    def transition(self, to: str, *, by, reason: str, **fields) -> None:
+        """A step of ``TRANSITIONS`` (workflows.lifecycle); a status change is progress too."""
         fields.setdefault("progressed_at", timezone.now())
-        for name, value in fields.items():
-            setattr(self, name, value)
-        with_history_context(self, by=by, reason=reason)
-        self._in_transition = True
-        try:
-            self.save(update_fields=["status", *fields])
-        finally:
-            self._in_transition = False
-
-    def save(self, *args, **kwargs):
-        update_fields = kwargs.get("update_fields")
-        if (
-            self.pk
-            and not getattr(self, "_in_transition", False)
-            and (update_fields is None or "status" in update_fields)
-        ):
-            stored = Run.objects.filter(pk=self.pk).values_list("status", flat=True).first()
-            if stored is not None and stored != self.status:
-                raise ValidationError(
-                    f"{self.run_id} is {stored}: its status changes only through its lifecycle methods, not by saving."
-                )
-        super().save(*args, **kwargs)
+        super().transition(to, by=by, reason=reason, **fields)
 
     def mark_generating(self, *, by) -> None:
-        self._transition(
+        self.transition(
             self.Status.GENERATING, by=by, reason="Generation started", started_at=timezone.now()
         )
 
@@ -240,7 +203,7 @@ class Run(models.Model):
             raise ValidationError(
                 f"A run's pipeline ends generated or awaiting approval, not {status}."
             )
-        self._transition(
+        self.transition(
             status,
             by=by,
             reason=f"Output stored (source: {source})" + (f"; {reason}" if reason else ""),
@@ -265,7 +228,7 @@ class Run(models.Model):
             raise ValidationError(
                 f"{self.run_id} can become {to} only through a decision on its approval item."
             )
-        self._transition(to, by=by, reason=reason)
+        self.transition(to, by=by, reason=reason)
 
     @transaction.atomic
     def record_risk_level(self, level: str, *, by) -> None:
@@ -274,7 +237,7 @@ class Run(models.Model):
         self.save(update_fields=["risk_level"])
 
     def mark_stopped(self, *, by, reason: str) -> None:
-        self._transition(
+        self.transition(
             self.Status.STOPPED,
             by=by,
             reason="Stopped before generation",
@@ -294,7 +257,7 @@ class Run(models.Model):
     @transaction.atomic
     def mark_failed(self, *, by, error: str) -> None:
         """Failed, and in the same transaction every app's run-failed hook (e.g. its open approval item closes)."""
-        self._transition(
+        self.transition(
             self.Status.FAILED,
             by=by,
             reason="Run failed",

@@ -1,9 +1,7 @@
-from datetime import timedelta
-
 from django.core.management.base import BaseCommand
 
 from evals import services
-from workflows.management.options import positive_int
+from workflows.management.options import minutes, positive_int, write_swept
 
 
 class Command(BaseCommand):
@@ -17,10 +15,5 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        older_than = (
-            timedelta(minutes=options["minutes"]) if options["minutes"] is not None else None
-        )
-        failed = services.suites_fail_stuck(older_than=older_than)
-        for suite in failed:
-            self.stdout.write(f"{suite.label}: failed ({suite.error_detail})")
-        self.stdout.write(f"{len(failed)} stuck suite(s) failed.")
+        failed = services.suites_fail_stuck(older_than=minutes(options["minutes"]))
+        write_swept(self.stdout, failed, noun="suite")

@@ -1,9 +1,7 @@
-from datetime import timedelta
-
 from django.core.management.base import BaseCommand
 
 from workflows import services
-from workflows.management.options import positive_int
+from workflows.management.options import minutes, positive_int, write_swept
 
 
 class Command(BaseCommand):
@@ -22,13 +20,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        minutes, queued_minutes = options["minutes"], options["queued_minutes"]
         failed = services.runs_fail_stuck(
-            older_than=timedelta(minutes=minutes) if minutes is not None else None,
-            queued_older_than=timedelta(minutes=queued_minutes)
-            if queued_minutes is not None
-            else None,
+            older_than=minutes(options["minutes"]),
+            queued_older_than=minutes(options["queued_minutes"]),
         )
-        for run in failed:
-            self.stdout.write(f"{run.run_id}: failed ({run.error_detail})")
-        self.stdout.write(f"{len(failed)} stuck run(s) failed.")
+        write_swept(self.stdout, failed, noun="run")
