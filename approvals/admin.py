@@ -26,7 +26,7 @@ from approvals.models import (
     ReviewTeam,
     RoutingRule,
 )
-from workflows import admin_extensions
+from workflows import admin_extensions, admin_output
 from workflows.admin import ReadOnlyAdminMixin
 from workflows.admin_history import GuardedHistoryAdmin
 from workflows.exports import csv_writer
@@ -416,14 +416,10 @@ def _variant_views(run: Run) -> list[dict]:
                 "key": variant.key,
                 "recipients": variant.recipient_count,
                 "source": output.get_source_display() if output else "no output",
-                "copy": rendering.copy_rows(output.content, findings)
-                if output and output.content is not None
-                else [],
-                "rationale": (output.content or {}).get("rationale", "")
-                if output and isinstance(output.content, dict)
-                else "",
-                "risk_flags": (output.content or {}).get("risk_flags") or []
-                if output and isinstance(output.content, dict)
+                "fields": rendering.output_nodes(
+                    admin_output.output_schema_of(run), output.content, findings
+                )
+                if output
                 else [],
                 "risk_level": evaluation.risk_level if evaluation else "",
                 "checks": [(f["name"], f["verdict"], f["reason"]) for f in findings],
