@@ -246,13 +246,15 @@ def test_flat_fields_name_every_leaf_by_its_field_path_in_reading_order():
         (
             "flagged_creatives/0/ctr_last_week",
             "Flagged creatives / Creative 1 / CTR last week",
-            "0.8",
+            0.8,
         ),
-        ("flagged_creatives/0/change_pct", "Flagged creatives / Creative 1 / Change (%)", "-35"),
+        ("flagged_creatives/0/change_pct", "Flagged creatives / Creative 1 / Change (%)", -35),
     ]
     paths = [path for path, _, _ in rows]
     assert paths[-3:] == ["observations", "suggested_actions", "on_track"]
     assert rows[-1][2] == "" and rows[-2][2] == AD_SUMMARY["suggested_actions"]
+    on_track = od.flat_fields(od.display_nodes(AD_SUMMARY_SCHEMA, {"on_track": False}))[-1]
+    assert on_track == ("on_track", "On track", "false")
 
 
 def test_humanize_reads_snake_and_camel_case():

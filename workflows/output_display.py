@@ -115,15 +115,16 @@ def summary(nodes: Iterable[DisplayNode]) -> str:
     return ""
 
 
-def flat_fields(nodes: Iterable[DisplayNode]) -> list[tuple[str, str, str]]:
-    """(field path, label, text) for every leaf, in reading order: an export's rows or columns.
+def flat_fields(nodes: Iterable[DisplayNode]) -> list[tuple[str, str, Any]]:
+    """(field path, label, value) for every leaf, in reading order: an export's rows or columns.
 
-    An empty list or object is one row with empty text, so every field of the schema appears.
+    Numbers stay numbers, booleans are "true" or "false", text is text; a missing value, an
+    empty list or an empty object is "", so every field of the schema appears.
     """
     rows = []
     for node in nodes:
         for leaf in node.leaves():
-            rows.append((leaf.path, _path_label(node, leaf), leaf.text))
+            rows.append((leaf.path, _path_label(node, leaf), _export_value(leaf)))
     return rows
 
 
@@ -321,6 +322,14 @@ def _as_text(value: Any) -> str:
     if isinstance(value, (dict, list)):
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
     return str(value)
+
+
+def _export_value(leaf: DisplayNode) -> Any:
+    if leaf.kind == NUMBER:
+        return leaf.value
+    if leaf.kind == BOOLEAN:
+        return "true" if leaf.value else "false"
+    return leaf.text
 
 
 def _path_label(top: DisplayNode, leaf: DisplayNode) -> str:
