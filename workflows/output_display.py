@@ -73,13 +73,8 @@ class DisplayNode:
         return self.kind in (SHORT_TEXT, LONG_TEXT)
 
     @property
-    def is_item(self) -> bool:
-        """An array item: its label is its position."""
-        return self.key.isdigit()
-
-    @property
     def text(self) -> str:
-        """The value as one line of text (exports, summaries)."""
+        """The value as text ("" for lists, objects and missing values)."""
         return _as_text(self.value) if self.kind not in (LIST, OBJECT) else ""
 
     def leaves(self) -> Iterator[DisplayNode]:
