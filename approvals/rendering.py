@@ -1,34 +1,21 @@
 """The copy as a reviewer reads it, with the offending spans marked. Pure functions: no ORM.
 
-Everything the model wrote is escaped; only our own <mark> tags are markup.
+The fields come from the output's schema (``workflows.output_display``), so any workflow kind's
+output shows at the checkpoint; the template ``admin/workflows/includes/output_fields.html``
+renders them, escaping everything the model wrote: only our own <mark> tags are markup.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from workflows.output_display import DisplayNode, Mark, display_nodes, segments
 from workflows.vocabulary import Verdict
 
-# Reader-facing fields in reading order: (label, field path prefix).
-COPY_FIELDS = (
-    ("Subject line", "subject_lines"),
-    ("Preview text", "preview_text"),
-    ("Body", "email_body"),
-    ("CTA", "cta_text"),
-)
-
-
-@dataclass(frozen=True)
-class Mark:
-    start: int
-    end: int
-    check: str
-    verdict: str
-    reason: str
+__all__ = ["Mark", "highlight", "marks_by_field", "output_nodes"]
 
 
 def marks_by_field(findings: list[dict[str, Any]]) -> dict[str, list[Mark]]:
@@ -52,42 +39,27 @@ def marks_by_field(findings: list[dict[str, Any]]) -> dict[str, list[Mark]]:
     return marks
 
 
+def output_nodes(schema: Any, content: Any, findings: list[dict[str, Any]]) -> list[DisplayNode]:
+    """One output's fields in reading order, from its schema, with the findings' spans marked."""
+    if content is None:
+        return []
+    return display_nodes(schema, content, marks_by_field(findings))
+
+
 def highlight(text: str, marks: list[Mark]) -> SafeString:
     """``text`` escaped, with each mark wrapped in <mark>; out-of-range or overlapping marks are skipped."""
-    text = text if isinstance(text, str) else str(text)
     parts: list[str] = []
-    position = 0
-    for mark in sorted(marks, key=lambda m: (m.start, -m.end)):
-        if mark.start < position or mark.end <= mark.start or mark.end > len(text):
-            continue
-        parts.append(escape(text[position : mark.start]))
-        parts.append(
-            format_html(
-                '<mark class="mai-{}" title="{}: {}">{}</mark>',
-                mark.verdict,
-                mark.check,
-                mark.reason,
-                text[mark.start : mark.end],
-            )
-        )
-        position = mark.end
-    parts.append(escape(text[position:]))
-    return mark_safe("".join(parts))  # every piece above is escaped or built by format_html
-
-
-def copy_rows(content: Any, findings: list[dict[str, Any]]) -> list[tuple[str, SafeString]]:
-    """(label, highlighted HTML) for each reader-facing field of one output, in reading order."""
-    if not isinstance(content, dict):
-        return [("Output", highlight("The output is not a JSON object.", []))]
-    marks = marks_by_field(findings)
-    rows: list[tuple[str, SafeString]] = []
-    for label, key in COPY_FIELDS:
-        value = content.get(key)
-        if isinstance(value, list):
-            for index, item in enumerate(value, start=1):
-                rows.append(
-                    (f"{label} {index}", highlight(str(item), marks.get(f"{key}/{index - 1}", [])))
+    for piece in segments(text, marks):
+        if piece.mark is None:
+            parts.append(escape(piece.text))
+        else:
+            parts.append(
+                format_html(
+                    '<mark class="mai-{}" title="{}: {}">{}</mark>',
+                    piece.mark.verdict,
+                    piece.mark.check,
+                    piece.mark.reason,
+                    piece.text,
                 )
-        elif value is not None:
-            rows.append((label, highlight(str(value), marks.get(key, []))))
-    return rows
+            )
+    return mark_safe("".join(parts))  # every piece above is escaped or built by format_html

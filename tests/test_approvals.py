@@ -134,7 +134,16 @@ def test_highlight_skips_spans_out_of_range_or_overlapping():
     assert html.count("<mark") == 1 and html.endswith("ef")
 
 
-def test_copy_rows_put_each_finding_on_its_field():
+def test_output_nodes_put_each_finding_on_its_field():
+    schema = {
+        "type": "object",
+        "properties": {
+            "subject_lines": {"type": "array", "items": {"type": "string"}},
+            "preview_text": {"type": "string"},
+            "email_body": {"type": "string"},
+            "cta_text": {"type": "string"},
+        },
+    }
     content = {
         "subject_lines": ["One", "Two 50% off"],
         "preview_text": "p",
@@ -147,11 +156,20 @@ def test_copy_rows_put_each_finding_on_its_field():
             "verdict": "fail",
             "reason": "r",
             "spans": [{"field": "subject_lines/1", "start": 4, "end": 11, "text": "50% off"}],
-        }
+        },
+        {
+            "name": "passing",
+            "verdict": "pass",
+            "reason": "",
+            "spans": [{"field": "email_body", "start": 0, "end": 1, "text": "b"}],
+        },
     ]
-    rows = dict(rendering.copy_rows(content, findings))
-    assert "<mark" in rows["Subject line 2"] and "<mark" not in rows["Subject line 1"]
-    assert list(rows) == ["Subject line 1", "Subject line 2", "Preview text", "Body", "CTA"]
+    nodes = {node.key: node for node in rendering.output_nodes(schema, content, findings)}
+    assert list(nodes) == ["subject_lines", "preview_text", "email_body", "cta_text"]
+    first, second = nodes["subject_lines"].children
+    assert [p.text for p in second.segments if p.mark] == ["50% off"]
+    assert not any(p.mark for p in first.segments)
+    assert not any(p.mark for p in nodes["email_body"].segments)
 
 
 # --- Routing a run -------------------------------------------------------------------------------
@@ -566,11 +584,12 @@ def test_no_admin_form_action_or_revert_url_approves_a_run(
             {},
             403,
         ),
-        # No such action on runs: the changelist only says so.
+        # No such action on runs (only the output export): the changelist says "No action
+        # selected." and sends the user back to it.
         (
             reverse("admin:workflows_run_changelist"),
             {"action": "delete_selected", "_selected_action": [run.pk]},
-            200,
+            302,
         ),
     ]
     for url, data, expected in posts:

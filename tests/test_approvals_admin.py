@@ -73,7 +73,8 @@ def test_item_page_shows_the_checkpoint_with_spans_marked_and_model_text_escaped
     assert (
         "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page and "<script>alert" not in page
     )
-    assert "Subject line 1" in page and "Choose a plan" in page and 'id="data-check"' in page
+    assert "Subject lines" in page and "Choose a plan" in page and 'id="data-check"' in page
+    assert 'data-field="subject_lines/0"' in page and 'data-field="cta_text"' in page
     assert 'type="radio" name="decision" value="approve"' in page
     assert '<textarea name="note"' in page and 'value="Record decision"' in page
 

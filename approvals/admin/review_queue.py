@@ -20,6 +20,7 @@ from approvals.models import (
     ReviewQueueItem,
     ReviewTeam,
 )
+from workflows import admin_output
 from workflows.models import Run
 
 # --- My queue -----------------------------------------------------------------------------------
@@ -220,14 +221,10 @@ def _variant_views(run: Run) -> list[dict]:
                 "key": variant.key,
                 "recipients": variant.recipient_count,
                 "source": output.get_source_display() if output else "no output",
-                "copy": rendering.copy_rows(output.content, findings)
-                if output and output.content is not None
-                else [],
-                "rationale": (output.content or {}).get("rationale", "")
-                if output and isinstance(output.content, dict)
-                else "",
-                "risk_flags": (output.content or {}).get("risk_flags") or []
-                if output and isinstance(output.content, dict)
+                "fields": rendering.output_nodes(
+                    admin_output.output_schema_of(run), output.content, findings
+                )
+                if output
                 else [],
                 "risk_level": evaluation.risk_level if evaluation else "",
                 "checks": [

@@ -17,7 +17,9 @@ def _messages_from(exc: ValidationError) -> str:
 
 def pretty_json(value) -> str:
     return format_html(
-        '<pre class="mai-json">{}</pre>', json.dumps(value, indent=2, ensure_ascii=False)
+        # Focusable: the run page scrolls it, and a keyboard must be able to scroll it too.
+        '<pre class="mai-json" tabindex="0">{}</pre>',
+        json.dumps(value, indent=2, ensure_ascii=False),
     )
 
 

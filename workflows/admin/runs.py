@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from workflows import admin_output
 from workflows.admin.common import (
     ReadOnlyAdminMixin,
     pretty_json,
@@ -50,6 +51,7 @@ class RunAdmin(ReadOnlyAdminMixin, ExtensibleAdminMixin, GuardedHistoryAdmin):
     list_select_related = ("workflow", "brief", "prompt_version__template", "started_by")
     date_hierarchy = "created_at"
     change_form_template = "admin/workflows/run/change_form.html"
+    actions = ("export_outputs",)
     sections = (
         Section(
             10,
@@ -96,19 +98,17 @@ class RunAdmin(ReadOnlyAdminMixin, ExtensibleAdminMixin, GuardedHistoryAdmin):
         rows = []
         for variant in variants:
             output = getattr(variant, "output", None)
-            content = (output.content or {}) if output else {}
-            subject = (content.get("subject_lines") or ["-"])[0]
             rows.append(
                 (
                     variant.key,
                     variant.recipient_count,
                     output.get_source_display() if output else "no output",
-                    subject,
+                    admin_output.output_summary(obj, output) or "-",
                 )
             )
         table = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows)
         return format_html(
-            "<table><tr><th>Variant</th><th>Recipients</th><th>Source</th><th>First subject line</th></tr>{}</table>",
+            "<table><tr><th>Variant</th><th>Recipients</th><th>Source</th><th>Summary</th></tr>{}</table>",
             table,
         )
 
@@ -116,52 +116,16 @@ class RunAdmin(ReadOnlyAdminMixin, ExtensibleAdminMixin, GuardedHistoryAdmin):
     def run_label(self, obj):
         return obj.run_id
 
+    @admin.action(description="Export the selected runs' outputs (CSV)", permissions=["view"])
+    def export_outputs(self, request, queryset):
+        return admin_output.export_response(queryset)
+
     @admin.display(description="Output")
     def output_view(self, obj):
         output = getattr(obj, "output", None)
         if output is None:
             return "No output yet." if obj.is_in_progress else "No output."
-        content = output.content or {}
-        rows = []
-        if content:
-            subject_lines = content.get("subject_lines") or []
-            rows = [
-                (
-                    "Subject lines",
-                    format_html_join("", "<li>{}</li>", ((s,) for s in subject_lines))
-                    if subject_lines
-                    else "-",
-                ),
-                ("Preview text", content.get("preview_text", "-")),
-                (
-                    "Email body",
-                    format_html(
-                        '<div style="white-space: pre-wrap">{}</div>',
-                        content.get("email_body", "-"),
-                    ),
-                ),
-                ("CTA", content.get("cta_text", "-")),
-                ("Rationale", content.get("rationale", "-")),
-                ("Risk flags", ", ".join(content.get("risk_flags") or []) or "none"),
-            ]
-        table = format_html_join(
-            "",
-            '<tr><th style="width:10em">{}</th><td>{}</td></tr>',
-            ((label, value) for label, value in rows),
-        )
-        validity = (
-            "valid against the schema"
-            if output.schema_valid
-            else "INVALID: " + "; ".join(output.schema_errors)
-        )
-        return format_html(
-            '<p>Source: <b>{}</b> &middot; {}</p><table class="mai-output">{}</table>'
-            "<details><summary>Raw model text</summary><pre>{}</pre></details>",
-            output.get_source_display(),
-            validity,
-            table,
-            output.raw_text or "(none)",
-        )
+        return admin_output.output_html(obj, output)
 
     @admin.display(description="Trace document")
     def trace_view(self, obj):
