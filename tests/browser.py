@@ -9,10 +9,10 @@ for. The test's own thread never sees an event loop: it loads data and asserts o
 as any other test does, and Django's async-safety check stays on everywhere.
 
 A test asks for ``page`` (a fresh browser context on the live server) and logs in through the
-real admin form::
+real admin form (``login_as`` gives the user a known password first)::
 
     @pytest.mark.browser
-    def test_reviewer_approves(page, live_server, demo_workspace):
+    def test_reviewer_approves(page, live_server, audience_workspace):
         admin_login(page, live_server, "legal", DEMO_PASSWORDS["legal"])
         page.get_by_role("link", name="My queue").click()
         ...
@@ -150,6 +150,16 @@ def admin_login(page: Remote, live_server, username: str, password: str) -> None
         f"Admin login as {username!r} failed: {refusal.strip().rstrip('.') or page.url}. "
         f"Saved {', '.join(str(p) for p in paths)}."
     )
+
+
+BROWSER_PASSWORD = "browser-test-password"
+
+
+def login_as(page: Remote, live_server, user) -> None:
+    """Give ``user`` a known password and log in as them through the admin's login form."""
+    user.set_password(BROWSER_PASSWORD)
+    user.save(update_fields=["password"])
+    admin_login(page, live_server, user.username, BROWSER_PASSWORD)
 
 
 # --- Fixtures and hooks (registered as a plugin by tests/conftest.py) ----------------------

@@ -13,13 +13,13 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def executed_run(demo_workspace, model_server, reply, valid_email):
+def executed_run(audience_workspace, model_server, reply, valid_email):
     """A demo run with its data check, cohort variants and recipient assignments."""
     model_server.push(*[reply.json(valid_email)] * 7)
     run = services.run_start(
-        workflow=demo_workspace["workflow"],
-        brief=demo_workspace["brief"],
-        started_by=demo_workspace["users"]["ops"],
+        workflow=audience_workspace["workflow"],
+        brief=audience_workspace["brief"],
+        started_by=audience_workspace["users"]["ops"],
         enqueue=False,
     )
     return services.run_execute(run_id=run.pk)
@@ -152,10 +152,10 @@ def test_run_changelist_query_count_does_not_grow_with_runs(
     assert len(many) == len(few)
 
 
-def test_segment_and_recipient_lists_keep_a_constant_query_count(admin_client, demo_workspace):
+def test_segment_and_recipient_lists_keep_a_constant_query_count(admin_client, audience_workspace):
     from inputs.imports import audience_import
 
-    segment = demo_workspace["brief"].audience_segment
+    segment = audience_workspace["brief"].audience_segment
     urls = [
         reverse("admin:workflows_audiencesegment_changelist"),
         reverse("admin:inputs_recipient_changelist"),

@@ -303,7 +303,8 @@ def test_an_item_landing_in_a_queue_emails_the_team_and_posts_to_the_webhook(
 
     services.item_notify(item_id=item.pk)
 
-    assert [m.to for m in mail.outbox] == [["legal@kestrel.example", "legal-queue@kestrel.example"]]
+    legal_member = workspace["users"]["legal"].email
+    assert [m.to for m in mail.outbox] == [[legal_member, "legal-queue@kestrel.example"]]
     assert item.run.run_id in mail.outbox[0].subject and "Legal queue" in mail.outbox[0].subject
     assert f"/admin/approvals/reviewqueueitem/{item.pk}/change/" in mail.outbox[0].body
     assert (

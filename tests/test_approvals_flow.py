@@ -50,7 +50,7 @@ def test_legal_requests_changes_and_lifecycle_approves_the_regenerated_output(
     assert original.status == Run.Status.AWAITING_APPROVAL and original.risk_level == "high"
     legal_item = ApprovalItem.objects.get(run=original)
     assert legal_item.team.slug == "legal" and legal_item.rule_name == "High risk to legal"
-    assert mail.outbox[-1].to == ["legal@kestrel.example"]
+    assert mail.outbox[-1].to == [users["legal"].email]
 
     # legal finds it in their queue and requests changes.
     client.force_login(users["legal"])
@@ -72,7 +72,7 @@ def test_legal_requests_changes_and_lifecycle_approves_the_regenerated_output(
     assert UNSUPPORTED_CLAIM not in revision.output.content["email_body"]
     lifecycle_item = ApprovalItem.objects.get(run=revision)
     assert lifecycle_item.team.slug == "lifecycle_marketing"
-    assert mail.outbox[-1].to == ["lifecycle@kestrel.example"]
+    assert mail.outbox[-1].to == [users["lifecycle"].email]
 
     # lifecycle marketing approves the regenerated output.
     client.force_login(users["lifecycle"])

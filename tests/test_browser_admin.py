@@ -1,13 +1,14 @@
 """The admin in a real headless Chromium: people log in through the form and click their way."""
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.urls import reverse
 
-from demo.users import DEMO_PASSWORDS
-from tests.browser import admin_login, expect
+from tests.browser import admin_login, expect, login_as
+from tests.factories.workflows import CampaignBriefFactory
 from workflows.models import Run
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -19,11 +20,17 @@ def test_ops_starts_a_run_by_clicking_through_the_admin(page, live_server, works
     broker = get_broker()
     broker.purge_queue()
     workflow, ops = workspace["workflow"], workspace["users"]["ops"]
-    # Not the brief listed first, so the stored run proves the choice was made in the browser.
-    brief = workflow.briefs.order_by("created_at").first()
+    # Not the brief listed first (the newest), so the stored run proves the choice was made in the browser.
+    brief = workspace["brief"]
+    CampaignBriefFactory(
+        workflow=workflow,
+        audience_segment=brief.audience_segment,
+        created_by=ops,
+        created_at=brief.created_at + timedelta(minutes=1),
+    )
     assert workflow.briefs.order_by("-created_at").first() != brief
 
-    admin_login(page, live_server, "ops", DEMO_PASSWORDS["ops"])
+    login_as(page, live_server, ops)
     page.locator("#workflows-workflow").get_by_role("link", name="Workflows").click()
     page.get_by_role("link", name=workflow.name, exact=True).click()
     page.get_by_role("link", name="Start run").click()
@@ -48,7 +55,7 @@ def test_legal_reviewer_sees_a_prompt_draft_read_only_where_ops_may_edit_it(
     draft = workspace["workflow"].production_version.new_draft(by=workspace["users"]["ops"])
     change_url = reverse("admin:workflows_promptversion_change", args=[draft.pk])
 
-    admin_login(page, live_server, "legal", DEMO_PASSWORDS["legal"])
+    login_as(page, live_server, workspace["users"]["legal"])
     page.locator("#workflows-promptversion").get_by_role("link", name="Prompt versions").click()
     page.get_by_role("link", name=draft.label, exact=True).click()
     assert page.url == live_server.url + change_url
@@ -62,7 +69,7 @@ def test_legal_reviewer_sees_a_prompt_draft_read_only_where_ops_may_edit_it(
     expect(page.locator("h1")).to_have_text("403 Forbidden")
 
     page.context.clear_cookies()
-    admin_login(page, live_server, "ops", DEMO_PASSWORDS["ops"])
+    login_as(page, live_server, workspace["users"]["ops"])
     page.goto(change_url)
     expect(page.locator("h1")).to_have_text("Change prompt version")
     expect(page.locator("textarea[name=system_prompt]")).to_have_count(1)
@@ -95,7 +102,7 @@ def test_legal_reviewer_approves_an_item_from_the_queue_in_the_browser(
     item = open_item(run)
     assert item.team.slug == "legal"
 
-    admin_login(page, live_server, "legal", DEMO_PASSWORDS["legal"])
+    login_as(page, live_server, workspace["users"]["legal"])
     page.get_by_role("link", name="My queue").first.click()
     page.get_by_role("link", name=run.run_id).click()
     expect(page.locator("mark.mai-fail").first).to_be_visible()

@@ -36,11 +36,11 @@ def push_valid(server, reply, email, n):
 
 
 def test_demo_run_generates_once_per_cohort_plus_generic_and_flags_stale_usage(
-    demo_workspace, model_server, reply, valid_email
+    audience_workspace, model_server, reply, valid_email
 ):
     push_valid(model_server, reply, valid_email, DEMO_COHORTS + 1)
 
-    run = run_once(demo_workspace)
+    run = run_once(audience_workspace)
 
     assert run.status == Run.Status.AWAITING_APPROVAL
     assert len(model_server.chat_requests) == DEMO_COHORTS + 1
@@ -74,11 +74,11 @@ def test_demo_run_generates_once_per_cohort_plus_generic_and_flags_stale_usage(
 
 
 def test_opted_out_recipients_never_enter_the_generation_path(
-    demo_workspace, model_server, reply, valid_email
+    audience_workspace, model_server, reply, valid_email
 ):
     push_valid(model_server, reply, valid_email, DEMO_COHORTS + 1)
 
-    run = run_once(demo_workspace)
+    run = run_once(audience_workspace)
 
     opted_out = list(Recipient.objects.filter(consent=Recipient.Consent.OPTED_OUT))
     assert len(opted_out) == 5
@@ -89,7 +89,7 @@ def test_opted_out_recipients_never_enter_the_generation_path(
 
 
 def test_model_calls_grow_with_cohorts_not_recipients(
-    demo_workspace, model_server, reply, valid_email
+    audience_workspace, model_server, reply, valid_email
 ):
     from inputs.imports import audience_import
 
@@ -100,13 +100,13 @@ def test_model_calls_grow_with_cohorts_not_recipients(
             f"c{i},u{i}@example.com,{['finance admin', 'developer'][i % 2]},in,{now},{['high', 'low'][i % 3 == 0]}"
         )
     audience_import(
-        segment=demo_workspace["brief"].audience_segment,
+        segment=audience_workspace["brief"].audience_segment,
         data="\n".join(rows).encode(),
         filename="big.csv",
     )
     push_valid(model_server, reply, valid_email, 5)
 
-    run = run_once(demo_workspace)
+    run = run_once(audience_workspace)
 
     assert run.status == Run.Status.AWAITING_APPROVAL
     assert len(model_server.chat_requests) == 5  # 2 roles x 2 tiers + generic, for 600 recipients
@@ -121,12 +121,12 @@ def test_model_calls_grow_with_cohorts_not_recipients(
     ],
 )
 def test_unapproved_claims_or_legal_restrictions_stop_the_run_before_any_model_call(
-    demo_workspace, model_server, registry, phrase
+    audience_workspace, model_server, registry, phrase
 ):
     for obj in registry.objects.approved():
         obj.archive(by=None)
 
-    run = run_once(demo_workspace)
+    run = run_once(audience_workspace)
 
     assert run.status == Run.Status.STOPPED
     assert model_server.chat_requests == []
@@ -142,15 +142,17 @@ def test_unapproved_claims_or_legal_restrictions_stop_the_run_before_any_model_c
     assert run.output is None
 
 
-def test_claims_superseded_between_start_and_execution_stop_the_run(demo_workspace, model_server):
+def test_claims_superseded_between_start_and_execution_stop_the_run(
+    audience_workspace, model_server
+):
     run = services.run_start(
-        workflow=demo_workspace["workflow"],
-        brief=demo_workspace["brief"],
+        workflow=audience_workspace["workflow"],
+        brief=audience_workspace["brief"],
         started_by=None,
         enqueue=False,
     )
-    newer = ClaimSet.objects.latest_approved().new_draft(by=demo_workspace["users"]["ops"])
-    newer.approve(by=demo_workspace["users"]["legal"])
+    newer = ClaimSet.objects.latest_approved().new_draft(by=audience_workspace["users"]["ops"])
+    newer.approve(by=audience_workspace["users"]["legal"])
 
     services.run_execute(run_id=run.pk)
 
@@ -159,15 +161,15 @@ def test_claims_superseded_between_start_and_execution_stop_the_run(demo_workspa
     assert f"no longer the latest approved (now: {newer.label})" in run.error_detail
 
 
-def test_stale_segment_stops_the_run(demo_workspace, model_server):
-    segment = demo_workspace["brief"].audience_segment
+def test_stale_segment_stops_the_run(audience_workspace, model_server):
+    segment = audience_workspace["brief"].audience_segment
     segment.record_refresh(
         at=timezone.now() - timedelta(hours=30),
-        by=demo_workspace["users"]["ops"],
+        by=audience_workspace["users"]["ops"],
         reason="Imported 30 hours ago",
     )
 
-    run = run_once(demo_workspace)
+    run = run_once(audience_workspace)
 
     assert run.status == Run.Status.STOPPED and model_server.chat_requests == []
     assert (
@@ -177,14 +179,14 @@ def test_stale_segment_stops_the_run(demo_workspace, model_server):
 
 
 def test_stale_usage_can_exclude_recipients_instead_of_guessing(
-    demo_workspace, model_server, reply, valid_email
+    audience_workspace, model_server, reply, valid_email
 ):
     InputRequirement.objects.filter(input_name="product_usage_summary").update(
         on_failure="exclude_recipients"
     )
     push_valid(model_server, reply, valid_email, DEMO_COHORTS + 1)
 
-    run = run_once(demo_workspace)
+    run = run_once(audience_workspace)
 
     assert run.data_check.document["audience"]["excluded"] == 7
     excluded = RecipientAssignment.objects.filter(run=run, treatment="excluded")
@@ -195,14 +197,14 @@ def test_stale_usage_can_exclude_recipients_instead_of_guessing(
 
 
 def test_stale_brand_rules_warn_and_route_to_review(
-    demo_workspace, model_server, reply, valid_email
+    audience_workspace, model_server, reply, valid_email
 ):
     BrandRules.objects.filter(pk=BrandRules.objects.latest_approved().pk).update(
         reviewed_at=timezone.now() - timedelta(days=120)
     )
     push_valid(model_server, reply, valid_email, DEMO_COHORTS + 1)
 
-    run = run_once(demo_workspace)
+    run = run_once(audience_workspace)
 
     assert run.status == Run.Status.AWAITING_APPROVAL
     assert run.data_check.route_to_review is True
@@ -210,16 +212,16 @@ def test_stale_brand_rules_warn_and_route_to_review(
 
 
 def test_a_failing_cohort_hands_its_recipients_to_the_generic_variant(
-    demo_workspace, model_server, reply, valid_email
+    audience_workspace, model_server, reply, valid_email
 ):
-    workflow = demo_workspace["workflow"]
+    workflow = audience_workspace["workflow"]
     workflow.fallback_content = None
     workflow.save()
     bad = {**valid_email, "cta_text": 7}
     model_server.push(reply.json(valid_email), *[reply.json(bad)] * 3)
     push_valid(model_server, reply, valid_email, DEMO_COHORTS - 1)
 
-    run = run_once(demo_workspace)
+    run = run_once(audience_workspace)
 
     assert run.status == Run.Status.AWAITING_APPROVAL
     failed = next(v for v in run.trace.document["generation"]["variants"] if "error" in v)
@@ -237,10 +239,10 @@ def test_a_failing_cohort_hands_its_recipients_to_the_generic_variant(
 
 
 def test_assignments_export_lists_every_considered_recipient(
-    demo_workspace, model_server, reply, valid_email, tmp_path, admin_client
+    audience_workspace, model_server, reply, valid_email, tmp_path, admin_client
 ):
     push_valid(model_server, reply, valid_email, DEMO_COHORTS + 1)
-    run = run_once(demo_workspace)
+    run = run_once(audience_workspace)
     target = tmp_path / "assignments.csv"
 
     call_command("export_assignments", str(run.pk), "--output", str(target))
@@ -256,7 +258,7 @@ def test_assignments_export_lists_every_considered_recipient(
 
 
 def test_run_workflow_json_includes_the_data_check(
-    demo_workspace, model_server, reply, valid_email, capsys
+    audience_workspace, model_server, reply, valid_email, capsys
 ):
     push_valid(model_server, reply, valid_email, DEMO_COHORTS + 1)
     call_command("run_workflow", "trial_expiration_email", "--sync", "--json")
@@ -272,10 +274,10 @@ def test_run_workflow_json_includes_the_data_check(
 
 
 def test_the_run_page_shows_the_data_check_and_variants(
-    demo_workspace, model_server, reply, valid_email, admin_client
+    audience_workspace, model_server, reply, valid_email, admin_client
 ):
     push_valid(model_server, reply, valid_email, DEMO_COHORTS + 1)
-    run = run_once(demo_workspace)
+    run = run_once(audience_workspace)
 
     html = admin_client.get(reverse("admin:workflows_run_change", args=[run.pk])).content.decode()
 
@@ -312,7 +314,7 @@ def test_the_run_page_shows_the_data_check_and_variants(
         ),
     ],
 )
-def test_roles_reach_inputs_as_their_job_needs(demo_workspace, username, allowed, denied):
+def test_roles_reach_inputs_as_their_job_needs(audience_workspace, username, allowed, denied):
     from django.contrib.auth import get_user_model
 
     user = get_user_model().objects.get(username=username)  # fresh object: no cached permissions

@@ -149,3 +149,12 @@ def test_load_demo_refuses_unless_the_demo_is_switched_on(settings):
     assert (
         load_demo(force=True).counts["users"] == len(DEMO_PASSWORDS) + 1
     )  # and the service account
+
+
+@pytest.mark.django_db
+def test_the_demo_imports_its_eval_dataset(demo_summary):
+    from demo.evals import DATASET_SLUG
+    from evals.models import EvalDataset
+
+    dataset = EvalDataset.objects.get(workflow__slug="trial_expiration_email", slug=DATASET_SLUG)
+    assert dataset.items.count() == 120

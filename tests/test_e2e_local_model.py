@@ -173,9 +173,21 @@ def test_admin_run_goes_through_the_cluster_to_a_traced_output(
     assert "mai-status-awaiting_approval" in page and run.trace_id in page
 
 
-@pytest.mark.django_db
+@pytest.fixture
+def demo_without_audience(db, service_account):
+    """The demo, with the audience half of its data contract removed: one generation per run."""
+    from demo.loader import load_demo
+    from inputs.models import InputRequirement
+
+    load_demo(force=True)
+    InputRequirement.objects.filter(
+        workflow__slug="trial_expiration_email",
+        input_name__in=["audience_segment", "product_usage_summary"],
+    ).delete()
+
+
 def test_command_line_run_prints_a_trace_with_real_token_counts(
-    workspace, bundled_settings, capsys
+    demo_without_audience, bundled_settings, capsys
 ):
     call_command(
         "run_workflow", "trial_expiration_email", "--sync", "--json", "--fresh", "--user", "ops"

@@ -1,6 +1,7 @@
 """Eval suites: a candidate prompt version against the baseline on a dataset, in the background."""
 
 import json
+from datetime import date
 from unittest import mock
 
 import pytest
@@ -9,6 +10,8 @@ from django.core.management.base import CommandError
 
 from evals import services
 from evals.models import EvalSuiteResult, EvalSuiteRun, PromotionCriteria
+from tests.factories.evals import CampaignOutcomeFactory
+from tests.factories.workspace import candidate
 
 pytestmark = pytest.mark.django_db
 
@@ -31,16 +34,6 @@ def dataset_json(n: int, *, broken: int | None = None) -> bytes:
     return json.dumps(items).encode()
 
 
-def approved_candidate(ws, **changes):
-    draft = ws["workflow"].production_version.new_draft(by=ws["users"]["ops"])
-    for name, value in changes.items():
-        setattr(draft, name, value)
-    draft.changelog = "Candidate"
-    draft.save()
-    draft.approve(by=ws["users"]["admin"])
-    return draft
-
-
 def responder_for(reply, valid_email, *, candidate_email=None, fail_on=BROKEN, delay=0.0):
     """Baseline prompts get ``valid_email``; prompts mentioning "CANDIDATE" get ``candidate_email``."""
 
@@ -56,6 +49,31 @@ def responder_for(reply, valid_email, *, candidate_email=None, fail_on=BROKEN, d
         return reply.json(document, delay=delay)
 
     return respond
+
+
+# Two months of the production prompt's campaigns: 46150 sends; 89 of 98 reviewed emails approved.
+BASELINE_OUTCOMES = [
+    {
+        "period_start": date(2026, 6, 1),
+        "period_end": date(2026, 6, 30),
+        "sends": 21840,
+        "clicks": 1031,
+        "unsubscribes": 61,
+        "upgrades": 612,
+        "reviewed": 46,
+        "approved": 42,
+    },
+    {
+        "period_start": date(2026, 7, 1),
+        "period_end": date(2026, 7, 31),
+        "sends": 24310,
+        "clicks": 1180,
+        "unsubscribes": 70,
+        "upgrades": 700,
+        "reviewed": 52,
+        "approved": 47,
+    },
+]
 
 
 def reference_criteria(workflow, **changes):
@@ -74,11 +92,23 @@ def suite_setup(workspace):
         imported_by=workspace["users"]["ops"],
     )
     assert result.ok, result.errors
-    candidate = approved_candidate(
-        workspace,
-        system_prompt=workspace["workflow"].production_version.system_prompt + "\nCANDIDATE",
-    )
-    return {**workspace, "dataset": result.dataset, "candidate": candidate}
+    production = workspace["workflow"].production_version
+    candidate_version = candidate(workspace, system_prompt=production.system_prompt + "\nCANDIDATE")
+    for values in BASELINE_OUTCOMES:
+        CampaignOutcomeFactory(
+            prompt_version=production, imported_by=workspace["users"]["ops"], **values
+        )
+    return {
+        **workspace,
+        "dataset": result.dataset,
+        "candidate": candidate_version,
+        "production": production,
+    }
+
+
+def short(version) -> str:
+    """A prompt version as the commands take it: ``v8``."""
+    return f"v{version.version}"
 
 
 def run_suite_through_django_q(setup, django_capture_on_commit_callbacks, **kwargs) -> EvalSuiteRun:
@@ -140,10 +170,11 @@ def test_eval_suite_command_prints_the_report_and_exits_by_the_decision(
 
     out = capsys.readouterr().out
     assert exit_info.value.code == 1
-    assert "Candidate prompt: v11\nBaseline prompt: v7" in out
+    candidate_v, baseline_v = short(suite_setup["candidate"]), short(suite_setup["production"])
+    assert f"Candidate prompt: {candidate_v}\nBaseline prompt: {baseline_v}" in out
     assert "- Legal terms:" in out and "0/6 pass" in out and "6/6 pass" in out
     assert "[FAIL] Legal restricted-term failures 100% (must be at most 0%)" in out
-    assert out.rstrip().splitlines()[-1].startswith("Do not promote v11. ")
+    assert out.rstrip().splitlines()[-1].startswith(f"Do not promote {candidate_v}. ")
 
 
 def test_eval_suite_command_exits_zero_on_promote_and_prints_json(
@@ -156,9 +187,9 @@ def test_eval_suite_command_exits_zero_on_promote_and_prints_json(
         "eval_suite",
         "trial_expiration_email",
         "--candidate",
-        "v11",
+        short(suite_setup["candidate"]),
         "--baseline",
-        "v7",
+        short(suite_setup["production"]),
         "--dataset",
         "past-briefs",
         "--json",
@@ -166,7 +197,7 @@ def test_eval_suite_command_exits_zero_on_promote_and_prints_json(
     )
 
     report = json.loads(capsys.readouterr().out)
-    assert report["decision"] == "promote" and report["candidate"] == "trial_expiration_email:v11"
+    assert report["decision"] == "promote" and report["candidate"] == suite_setup["candidate"].label
     assert report["automated"][0] == {
         "name": "json_validity",
         "label": "JSON validity",
@@ -182,13 +213,16 @@ def test_eval_suite_command_exits_zero_on_promote_and_prints_json(
 def test_eval_suite_command_names_bad_input_in_one_sentence(suite_setup):
     with pytest.raises(CommandError, match="trial_expiration_email has no version v99."):
         call_command("eval_suite", "trial_expiration_email", "--candidate", "v99")
+    production, candidate_v = suite_setup["production"], short(suite_setup["candidate"])
     with pytest.raises(
-        CommandError, match="The candidate and the baseline are both trial_expiration_email:v7"
+        CommandError, match=f"The candidate and the baseline are both {production.label}"
     ):
-        call_command("eval_suite", "trial_expiration_email", "--candidate", "v7", "--sync")
+        call_command(
+            "eval_suite", "trial_expiration_email", "--candidate", short(production), "--sync"
+        )
     with pytest.raises(CommandError, match="has no dataset 'nope'"):
         call_command(
-            "eval_suite", "trial_expiration_email", "--candidate", "v11", "--dataset", "nope"
+            "eval_suite", "trial_expiration_email", "--candidate", candidate_v, "--dataset", "nope"
         )
     assert not EvalSuiteRun.objects.exists()
 
@@ -242,7 +276,7 @@ def test_a_second_suite_reuses_the_baseline_generations_from_the_cache(
         enqueue=False,
     )
     services.suite_execute(suite_id=first.pk)
-    another = approved_candidate(
+    another = candidate(
         suite_setup, system_prompt=suite_setup["candidate"].system_prompt + " Be brief."
     )
     calls_before = len(model_server.chat_requests)
@@ -298,15 +332,26 @@ def test_eval_suite_command_takes_a_seed_or_random(
     suite_setup, model_server, reply, valid_email, capsys
 ):
     model_server.respond_with(responder_for(reply, valid_email, fail_on=None))
+    candidate_v = short(suite_setup["candidate"])
     call_command(
-        "eval_suite", "trial_expiration_email", "--candidate", "v11", "--sync", "--seed", "random"
+        "eval_suite",
+        "trial_expiration_email",
+        "--candidate",
+        candidate_v,
+        "--sync",
+        "--seed",
+        "random",
     )
     assert "Sampling: random (no seed)" in capsys.readouterr().out
     assert EvalSuiteRun.objects.get().seed is None
     with pytest.raises(CommandError, match="'abc' is not a seed: give a whole number or 'random'"):
-        call_command("eval_suite", "trial_expiration_email", "--candidate", "v11", "--seed", "abc")
+        call_command(
+            "eval_suite", "trial_expiration_email", "--candidate", candidate_v, "--seed", "abc"
+        )
     with pytest.raises(CommandError, match="The seed must be a whole number from 0 to 2147483647"):
-        call_command("eval_suite", "trial_expiration_email", "--candidate", "v11", "--seed", "-1")
+        call_command(
+            "eval_suite", "trial_expiration_email", "--candidate", candidate_v, "--seed", "-1"
+        )
     assert EvalSuiteRun.objects.count() == 1
 
 
@@ -402,7 +447,7 @@ def test_imported_outcomes_feed_the_business_figures_and_reviewer_acceptance(
     csv_file = tmp_path / "outcomes.csv"
     csv_file.write_text(
         "prompt_version,period_start,period_end,sends,clicks,unsubscribes,upgrades,reviewed,approved,source\n"
-        "v11,2026-08-01,2026-08-07,4000,220,40,130,20,15,pilot\n"
+        f"{short(suite_setup['candidate'])},2026-08-01,2026-08-07,4000,220,40,130,20,15,pilot\n"
     )
     call_command("import_outcomes", "trial_expiration_email", str(csv_file), "--user", "ops")
     assert "Imported 1 outcome rows" in capsys.readouterr().out
@@ -425,7 +470,7 @@ def test_imported_outcomes_feed_the_business_figures_and_reviewer_acceptance(
     }
     assert (
         report["business"]["unsubscribe_rate"]["baseline"]["sends"] == 46150
-    )  # the demo's two months of v7
+    )  # the production prompt's two months (BASELINE_OUTCOMES)
     assert report["reviewer_acceptance"] == {
         "candidate": {"approved": 15, "decided": 20, "pct": 75.0},
         "baseline": {"approved": 89, "decided": 98, "pct": 90.8},
@@ -442,9 +487,11 @@ def test_a_bad_outcomes_file_imports_nothing(suite_setup, tmp_path, capsys):
     from evals.models import CampaignOutcome
 
     before = CampaignOutcome.objects.count()
+    production = short(suite_setup["production"])
     csv_file = tmp_path / "outcomes.csv"
     csv_file.write_text(
-        "prompt_version,period_start,period_end,sends,clicks\nv7,2026-08-01,2026-08-07,100,10\nv77,2026-08-01,2026-07-01,10,11\n"
+        f"prompt_version,period_start,period_end,sends,clicks\n{production},2026-08-01,2026-08-07,100,10\n"
+        "v77,2026-08-01,2026-07-01,10,11\n"
     )
 
     with pytest.raises(CommandError, match="Nothing imported: 2 errors"):
@@ -452,7 +499,8 @@ def test_a_bad_outcomes_file_imports_nothing(suite_setup, tmp_path, capsys):
     assert "row 3, period_end: is before period_start" in capsys.readouterr().err
 
     csv_file.write_text(
-        "prompt_version,period_start,period_end,sends\nv7,2026-08-01,2026-08-07,100\nv77,2026-08-01,2026-08-07,10\n"
+        f"prompt_version,period_start,period_end,sends\n{production},2026-08-01,2026-08-07,100\n"
+        "v77,2026-08-01,2026-08-07,10\n"
     )
     with pytest.raises(CommandError, match="Nothing imported: 1 error in"):
         call_command("import_outcomes", "trial_expiration_email", str(csv_file))
@@ -489,7 +537,7 @@ def test_reviewer_acceptance_counts_decisions_from_the_approval_queues(
         ).pk
     )
 
-    # The demo's imported v7 figures (89 of 98) plus one approval and one rejection from the queue.
+    # The production prompt's imported figures (89 of 98) plus one approval and one rejection from the queue.
     assert suite.report["reviewer_acceptance"]["baseline"] == {
         "approved": 90,
         "decided": 100,

@@ -164,10 +164,10 @@ def test_unstaged_judges_run_even_when_a_check_fails(workspace, model_server, re
     assert OutputEvaluation.objects.get(run=run).judge_verdicts[0]["verdict"] == "review"
 
 
-def test_every_cohort_variant_is_evaluated(demo_workspace, model_server, reply, valid_email):
+def test_every_cohort_variant_is_evaluated(audience_workspace, model_server, reply, valid_email):
     model_server.push(*[reply.json(valid_email)] * 7)
 
-    run = run_once(demo_workspace)
+    run = run_once(audience_workspace)
 
     assert run.status == Run.Status.AWAITING_APPROVAL
     assert OutputEvaluation.objects.filter(run=run).count() == 7

@@ -14,10 +14,10 @@ from workflows.models import PromptTemplate, Workflow
 
 
 @pytest.mark.django_db
-def test_the_workflow_change_page_shows_and_saves_auto_approval_allowed(client, demo_workspace):
-    workflow = demo_workspace["workflow"]
+def test_the_workflow_change_page_shows_and_saves_auto_approval_allowed(client, audience_workspace):
+    workflow = audience_workspace["workflow"]
     assert not workflow.auto_approval_allowed
-    client.force_login(demo_workspace["users"]["admin"])
+    client.force_login(audience_workspace["users"]["admin"])
     url = reverse("admin:workflows_workflow_change", args=[workflow.pk])
     page = client.get(url)
     assert 'name="auto_approval_allowed"' in page.content.decode()

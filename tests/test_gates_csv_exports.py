@@ -48,9 +48,9 @@ def _run_with_assignments(ws, model_server, reply, valid_email):
 
 @pytest.mark.django_db
 def test_assignments_export_neutralises_formula_customer_ids(
-    demo_workspace, model_server, reply, valid_email, admin_client, tmp_path
+    audience_workspace, model_server, reply, valid_email, admin_client, tmp_path
 ):
-    run = _run_with_assignments(demo_workspace, model_server, reply, valid_email)
+    run = _run_with_assignments(audience_workspace, model_server, reply, valid_email)
     recipient = RecipientAssignment.objects.filter(run=run).first().recipient
     Recipient.objects.filter(pk=recipient.pk).update(
         customer_id='=HYPERLINK("http://evil.example","x")'

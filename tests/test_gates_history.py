@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from approvals.models import ReviewTeam, RoutingRule
-from evals.models import PromotionCriteria
+from tests.factories.evals import PromotionCriteriaFactory
 from tests.history_forms import history_url, revert_form_data, stored_row
 from workflows import services
 from workflows.models import ArtifactStatus, ClaimSet, PromptVersion, Run, Workflow
@@ -34,9 +34,9 @@ def _post_revert(
 
 
 def test_view_only_legal_cannot_revert_a_workflow_to_steps_that_skip_evals_and_approval(
-    client, demo_workspace
+    client, workspace
 ):
-    workflow, users = demo_workspace["workflow"], demo_workspace["users"]
+    workflow, users = workspace["workflow"], workspace["users"]
     before = stored_row(workflow)
     response = _post_revert(
         client,
@@ -50,8 +50,8 @@ def test_view_only_legal_cannot_revert_a_workflow_to_steps_that_skip_evals_and_a
     assert stored_row(workflow) == before
 
 
-def test_view_only_legal_cannot_disable_the_high_risk_to_legal_rule(client, demo_workspace):
-    users = demo_workspace["users"]
+def test_view_only_legal_cannot_disable_the_high_risk_to_legal_rule(client, workspace):
+    users = workspace["users"]
     rule = RoutingRule.objects.get(name="High risk to legal")
     response = _post_revert(
         client,
@@ -65,8 +65,8 @@ def test_view_only_legal_cannot_disable_the_high_risk_to_legal_rule(client, demo
     assert RoutingRule.objects.get(pk=rule.pk).enabled
 
 
-def test_view_only_legal_cannot_move_a_review_team_onto_another_group(client, demo_workspace):
-    users = demo_workspace["users"]
+def test_view_only_legal_cannot_move_a_review_team_onto_another_group(client, workspace):
+    users = workspace["users"]
     team = ReviewTeam.objects.get(slug=ReviewTeam.LEGAL)
     other = Group.objects.exclude(pk=team.group_id).first()
     response = _post_revert(
@@ -82,10 +82,10 @@ def test_view_only_legal_cannot_move_a_review_team_onto_another_group(client, de
 
 
 def test_view_only_ops_cannot_relax_promotion_criteria_to_allow_every_legal_failure(
-    client, demo_workspace
+    client, workspace
 ):
-    users = demo_workspace["users"]
-    criteria = PromotionCriteria.objects.get(workflow=demo_workspace["workflow"])
+    users = workspace["users"]
+    criteria = PromotionCriteriaFactory(workflow=workspace["workflow"], history_user=users["admin"])
     before = stored_row(criteria)
     response = _post_revert(
         client,
@@ -100,10 +100,10 @@ def test_view_only_ops_cannot_relax_promotion_criteria_to_allow_every_legal_fail
 
 
 def test_ops_reverting_a_draft_prompt_version_changes_its_content_and_nothing_else(
-    client, demo_workspace
+    client, workspace
 ):
-    users = demo_workspace["users"]
-    draft = demo_workspace["workflow"].production_version.new_draft(by=users["ops"])
+    users = workspace["users"]
+    draft = workspace["workflow"].production_version.new_draft(by=users["ops"])
     first = draft.history.earliest("history_date")
     draft.changelog = "second wording"
     draft.save()
@@ -128,10 +128,8 @@ def _assert_refused_as_frozen(response, client):
     assert "cannot be reverted" in page.content.decode()
 
 
-def test_reverting_the_production_prompt_version_to_its_draft_row_is_refused(
-    client, demo_workspace
-):
-    users, workflow = demo_workspace["users"], demo_workspace["workflow"]
+def test_reverting_the_production_prompt_version_to_its_draft_row_is_refused(client, workspace):
+    users, workflow = workspace["users"], workspace["workflow"]
     version = workflow.production_version
     draft_row = version.history.filter(status=ArtifactStatus.DRAFT).earliest("history_date")
     before = stored_row(version)
@@ -147,8 +145,8 @@ def test_reverting_the_production_prompt_version_to_its_draft_row_is_refused(
     assert PromptVersion.objects.get(pk=version.pk).status == ArtifactStatus.APPROVED
 
 
-def test_reverting_an_approved_claim_set_to_its_draft_row_is_refused(client, demo_workspace):
-    users = demo_workspace["users"]
+def test_reverting_an_approved_claim_set_to_its_draft_row_is_refused(client, workspace):
+    users = workspace["users"]
     claims = ClaimSet.objects.latest_approved()
     draft_row = claims.history.filter(status=ArtifactStatus.DRAFT).earliest("history_date")
     before = stored_row(claims)
@@ -168,9 +166,9 @@ def _second_approved_version(workflow, users) -> PromptVersion:
 
 
 def test_an_old_workflow_history_row_does_not_re_pin_production_to_an_archived_version(
-    client, demo_workspace
+    client, workspace
 ):
-    users, workflow = demo_workspace["users"], demo_workspace["workflow"]
+    users, workflow = workspace["users"], workspace["workflow"]
     old = workflow.production_version
     new = _second_approved_version(workflow, users)
     workflow.pin_production_version(new, by=users["admin"], reason="promoted")
@@ -189,9 +187,9 @@ def test_an_old_workflow_history_row_does_not_re_pin_production_to_an_archived_v
     assert Workflow.objects.get(pk=workflow.pk).production_version_id == new.pk
 
 
-def test_status_and_approval_change_only_through_approve_or_archive(demo_workspace):
-    users = demo_workspace["users"]
-    approved = demo_workspace["workflow"].production_version
+def test_status_and_approval_change_only_through_approve_or_archive(workspace):
+    users = workspace["users"]
+    approved = workspace["workflow"].production_version
     attempts = [
         ({"status": ArtifactStatus.DRAFT}, {}),
         ({"status": ArtifactStatus.DRAFT}, {"update_fields": ["status"]}),
@@ -215,10 +213,10 @@ def test_status_and_approval_change_only_through_approve_or_archive(demo_workspa
     assert stored_row(approved)["status"] == ArtifactStatus.APPROVED
 
 
-def test_a_draft_saved_as_approved_without_approve_is_refused(demo_workspace):
+def test_a_draft_saved_as_approved_without_approve_is_refused(workspace):
     """The lifecycle step's own fields, saved alone, still skip approve()'s author and second-person checks."""
-    users = demo_workspace["users"]
-    draft = demo_workspace["workflow"].production_version.new_draft(by=users["ops"])
+    users = workspace["users"]
+    draft = workspace["workflow"].production_version.new_draft(by=users["ops"])
     draft.status = ArtifactStatus.APPROVED
     draft.approved_by = users["ops"]
     draft.approved_at = timezone.now()
@@ -228,8 +226,8 @@ def test_a_draft_saved_as_approved_without_approve_is_refused(demo_workspace):
     assert stored_row(draft)["status"] == ArtifactStatus.DRAFT
 
 
-def test_the_production_pin_moves_only_through_pin_production_version(demo_workspace):
-    users, workflow = demo_workspace["users"], demo_workspace["workflow"]
+def test_the_production_pin_moves_only_through_pin_production_version(workspace):
+    users, workflow = workspace["users"], workspace["workflow"]
     pinned = workflow.production_version_id
     other = _second_approved_version(workflow, users)
     for kwargs in ({}, {"update_fields": ["production_version"]}):
@@ -245,20 +243,20 @@ def test_the_production_pin_moves_only_through_pin_production_version(demo_works
 # --- A run refuses a production version that is not approved ------------------------------------------
 
 
-def test_run_start_refuses_a_pinned_version_that_is_no_longer_approved(demo_workspace):
-    users, workflow = demo_workspace["users"], demo_workspace["workflow"]
+def test_run_start_refuses_a_pinned_version_that_is_no_longer_approved(workspace):
+    users, workflow = workspace["users"], workspace["workflow"]
     workflow.production_version.archive(by=users["admin"], reason="withdrawn")
     with pytest.raises(ValidationError, match="runs use approved prompt versions only"):
         services.run_start(
-            workflow=workflow, brief=demo_workspace["brief"], started_by=users["ops"], enqueue=False
+            workflow=workflow, brief=workspace["brief"], started_by=users["ops"], enqueue=False
         )
     assert not Run.objects.exists()
 
 
-def test_a_revision_refuses_a_prompt_version_archived_since_the_run(demo_workspace):
-    users, workflow = demo_workspace["users"], demo_workspace["workflow"]
+def test_a_revision_refuses_a_prompt_version_archived_since_the_run(workspace):
+    users, workflow = workspace["users"], workspace["workflow"]
     run = services.run_start(
-        workflow=workflow, brief=demo_workspace["brief"], started_by=users["ops"], enqueue=False
+        workflow=workflow, brief=workspace["brief"], started_by=users["ops"], enqueue=False
     )
     run.prompt_version.archive(by=users["admin"], reason="withdrawn")
     with pytest.raises(ValidationError, match="runs use approved prompt versions only"):
@@ -268,15 +266,13 @@ def test_a_revision_refuses_a_prompt_version_archived_since_the_run(demo_workspa
     assert Run.objects.count() == 1
 
 
-def test_the_start_run_page_says_why_an_unapproved_production_version_cannot_run(
-    client, demo_workspace
-):
-    users, workflow = demo_workspace["users"], demo_workspace["workflow"]
+def test_the_start_run_page_says_why_an_unapproved_production_version_cannot_run(client, workspace):
+    users, workflow = workspace["users"], workspace["workflow"]
     workflow.production_version.archive(by=users["admin"], reason="withdrawn")
     client.force_login(users["ops"])
     page = client.post(
         reverse("admin:workflows_workflow_start_run", args=[workflow.pk]),
-        {"brief": demo_workspace["brief"].pk},
+        {"brief": workspace["brief"].pk},
     )
     assert page.status_code == 200
     assert "runs use approved prompt versions only" in page.content.decode()

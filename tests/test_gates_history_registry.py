@@ -1,4 +1,4 @@
-"""Every registered history admin x every demo role: a revert changes only what the change form may change.
+"""Every registered history admin x every role: a revert changes only what the change form may change.
 
 A role that may not change the object changes nothing (403, or a refusal for a frozen object); a role that
 may change it saves the form's fields and no other field takes the old row's value.
@@ -14,7 +14,8 @@ from django.contrib.auth import get_user_model
 from django.test import RequestFactory
 from simple_history.admin import SimpleHistoryAdmin
 
-from demo.users import DEMO_USERS
+from tests.factories.evals import CampaignOutcomeFactory, PromotionCriteriaFactory, eval_dataset
+from tests.factories.users import TEAM
 from tests.history_forms import history_url, revert_form_data, stored_row
 from workflows import services
 
@@ -69,13 +70,18 @@ def _request(user):
     return request
 
 
-def test_every_history_admin_refuses_reverts_the_role_may_not_make(client, demo_workspace):
-    users = {name: get_user_model().objects.get(username=name) for name in DEMO_USERS}
+def test_every_history_admin_refuses_reverts_the_role_may_not_make(client, audience_workspace):
+    users = {name: get_user_model().objects.get(username=name) for name in TEAM}
     covered, refused, saved, problems = set(), 0, 0, []
+    # Rows of the eval models the workspace leaves out, so their history admins are walked too.
+    workflow = audience_workspace["workflow"]
+    PromotionCriteriaFactory(workflow=workflow, history_user=users["admin"])
+    eval_dataset(workflow=workflow, by=users["ops"])
+    CampaignOutcomeFactory(prompt_version=workflow.production_version, imported_by=users["ops"])
     # A run and its trace have history too (read-only audit data).
     services.run_start(
-        workflow=demo_workspace["workflow"],
-        brief=demo_workspace["brief"],
+        workflow=audience_workspace["workflow"],
+        brief=audience_workspace["brief"],
         started_by=users["ops"],
         enqueue=False,
     )

@@ -25,6 +25,8 @@ from evals import services as evals
 from evals.models import EvalSuiteRun, PromotionRequest
 from inputs.models import AudienceImport, Recipient
 from tests.approvals_support import open_item, routed_run
+from tests.factories.evals import eval_dataset
+from tests.factories.workspace import candidate
 from workflows.models import (
     AudienceSegment,
     Claim,
@@ -293,10 +295,10 @@ def test_the_service_account_never_approves_or_decides_even_as_a_superuser(
 
 
 def test_the_suite_sweeper_acts_as_the_service_account(workspace, service_account):
-    candidate = workspace["workflow"].prompt_template.versions.get(version=9)
+    eval_dataset(workflow=workspace["workflow"])
     stuck = evals.suite_start(
         workflow=workspace["workflow"],
-        candidate=candidate,
+        candidate=candidate(workspace),
         started_by=workspace["users"]["ops"],
         enqueue=False,
     )
@@ -324,7 +326,10 @@ def test_system_checks_report_a_missing_service_account(db, settings):
 
 
 @pytest.mark.parametrize("username", ["ops", "admin"])
-def test_nobody_adds_changes_or_deletes_a_recipient_in_the_admin(client, workspace, username):
+def test_nobody_adds_changes_or_deletes_a_recipient_in_the_admin(
+    client, audience_workspace, username
+):
+    workspace = audience_workspace
     recipient = Recipient.objects.filter(consent=Recipient.Consent.OPTED_IN).first()
     stored = Recipient.objects.filter(pk=recipient.pk).values().get()
     client.force_login(workspace["users"][username])
@@ -355,7 +360,7 @@ def test_nobody_adds_changes_or_deletes_a_recipient_in_the_admin(client, workspa
     assert Recipient.objects.filter(pk=recipient.pk).values().get() == stored
 
 
-def test_a_stored_recipient_cannot_be_saved_with_new_values(workspace):
+def test_a_stored_recipient_cannot_be_saved_with_new_values(audience_workspace):
     recipient = Recipient.objects.first()
     recipient.consent = Recipient.Consent.OPTED_OUT
     with pytest.raises(ValidationError, match="import or pull a new snapshot"):

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from approvals.models import ApprovalItem
 from evals.models import EvalPolicy, OutputEvaluation
-from tests.conftest import _load_workspace
+from tests.factories.workspace import workspace as build_workspace
 from workflows import llm, pipeline, services
 from workflows.models import Run
 
@@ -62,16 +62,17 @@ def judged(loaded):
     return loaded
 
 
-@pytest.fixture
-def judged_workspace(db):
-    """The demo with judges and one generation per run (no recipient-level data, as the `workspace` fixture)."""
-    from inputs.models import InputRequirement
+def with_judges(*, audience_data: bool = False):
+    """A workspace whose policy runs the default judges, unstaged (see ``judged``)."""
+    from evals.models import default_judges
 
-    loaded = judged(_load_workspace(judges=True))
-    InputRequirement.objects.filter(
-        workflow=loaded["workflow"], input_name__in=["audience_segment", "product_usage_summary"]
-    ).delete()
-    return loaded
+    return judged(build_workspace(audience_data=audience_data, judges=default_judges()))
+
+
+@pytest.fixture
+def judged_workspace(db, service_account):
+    """Judges on, and one generation per run (no recipient-level data, as the `workspace` fixture)."""
+    return with_judges()
 
 
 # --- Hole 4: no network call inside a database transaction -------------------------------------
@@ -124,7 +125,7 @@ def test_a_run_with_judges_completes_and_stores_every_verdict(
 def test_other_writers_are_not_blocked_while_a_judge_call_is_in_flight(
     model_server, reply, valid_email
 ):
-    loaded = judged(_load_workspace(judges=True))
+    loaded = with_judges(audience_data=True)
     from django.contrib.auth.models import Group
 
     outcomes: list[str] = []
@@ -234,11 +235,13 @@ def test_the_sweeper_leaves_runs_waiting_in_the_queue_alone_until_their_task_is_
     assert "task was lost" in Run.objects.get(pk=lost.pk).error_detail
 
 
-def test_every_step_and_variant_records_progress(demo_workspace, model_server, reply, valid_email):
+def test_every_step_and_variant_records_progress(
+    audience_workspace, model_server, reply, valid_email
+):
     model_server.respond_with(lambda body: reply.json(valid_email))
     run = services.run_start(
-        workflow=demo_workspace["workflow"],
-        brief=demo_workspace["brief"],
+        workflow=audience_workspace["workflow"],
+        brief=audience_workspace["brief"],
         started_by=None,
         enqueue=False,
     )
@@ -319,9 +322,7 @@ def test_failing_a_run_withdraws_its_open_approval_item(workspace):
 def test_an_endpoint_that_never_answers_is_called_once_per_model_and_the_run_ends(
     model_server, reply, settings, fallback_model, db
 ):
-    loaded = judged(
-        _load_workspace(judges=True)
-    )  # the demo: cohorts, so several variants, and judges
+    loaded = with_judges(audience_data=True)  # cohorts, so several variants, and judges
     timeout = 1.0
     settings.MARKETINGAI_LLM = {
         **settings.MARKETINGAI_LLM,
@@ -351,7 +352,7 @@ def test_an_endpoint_that_never_answers_is_called_once_per_model_and_the_run_end
 
 
 def test_a_refused_connection_stops_all_calls_to_that_endpoint(
-    demo_workspace, model_server, settings
+    audience_workspace, model_server, settings
 ):
     import socket
 
@@ -365,7 +366,7 @@ def test_a_refused_connection_stops_all_calls_to_that_endpoint(
         "FALLBACK_MODEL": "scripted-fallback",
     }
 
-    run = start_and_execute(demo_workspace)
+    run = start_and_execute(audience_workspace)
 
     variants = run.trace.document["generation"]["variants"]
     first, *rest = variants

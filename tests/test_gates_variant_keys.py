@@ -1,6 +1,9 @@
 """Cohort keys built from CDP attribute values always fit RunVariant.key and stay unique per cohort."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from inputs.models import Recipient, RecipientAssignment
 from inputs.services import cohort_key
@@ -37,12 +40,14 @@ def test_values_holding_separators_cannot_make_two_cohorts_read_alike():
 
 @pytest.mark.django_db
 def test_a_run_over_300_character_attribute_values_plans_fitting_distinct_variants(
-    demo_workspace, model_server, reply, valid_email
+    audience_workspace, model_server, reply, valid_email
 ):
-    ws = demo_workspace
+    ws = audience_workspace
     fresh = [
         r
-        for r in Recipient.objects.filter(consent=Recipient.Consent.OPTED_IN)
+        for r in Recipient.objects.filter(
+            consent=Recipient.Consent.OPTED_IN, usage_as_of__gte=timezone.now() - timedelta(hours=6)
+        )
         if r.attributes.get("usage_tier")
     ]
     for i, recipient in enumerate(fresh[:4]):

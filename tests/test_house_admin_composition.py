@@ -81,12 +81,12 @@ def test_the_kernels_admin_modules_import_no_feature_app():
 
 
 @pytest.fixture
-def executed_run(demo_workspace, model_server, reply, valid_email):
+def executed_run(audience_workspace, model_server, reply, valid_email):
     model_server.push(*[reply.json(valid_email)] * 7)
     run = services.run_start(
-        workflow=demo_workspace["workflow"],
-        brief=demo_workspace["brief"],
-        started_by=demo_workspace["users"]["ops"],
+        workflow=audience_workspace["workflow"],
+        brief=audience_workspace["brief"],
+        started_by=audience_workspace["users"]["ops"],
         enqueue=False,
     )
     return services.run_execute(run_id=run.pk)
@@ -120,9 +120,9 @@ def test_the_run_page_shows_every_apps_section_in_its_declared_place(admin_clien
 
 @pytest.mark.django_db
 def test_the_workflow_page_shows_the_data_contract_and_every_field_outside_collapsed_sections(
-    admin_client, demo_workspace
+    admin_client, audience_workspace
 ):
-    workflow = demo_workspace["workflow"]
+    workflow = audience_workspace["workflow"]
     html = admin_client.get(
         reverse("admin:workflows_workflow_change", args=[workflow.pk])
     ).content.decode()
@@ -144,9 +144,9 @@ def test_the_workflow_page_shows_the_data_contract_and_every_field_outside_colla
 
 @pytest.mark.django_db
 def test_the_segment_pages_show_the_recipients_columns_buttons_and_source(
-    admin_client, demo_workspace
+    admin_client, audience_workspace
 ):
-    segment = demo_workspace["brief"].audience_segment
+    segment = audience_workspace["brief"].audience_segment
     listing = admin_client.get(
         reverse("admin:workflows_audiencesegment_changelist")
     ).content.decode()

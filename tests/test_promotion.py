@@ -6,6 +6,8 @@ from django.urls import NoReverseMatch, reverse
 
 from evals import services
 from evals.models import EvalSuiteRun, PromotionRequest
+from tests.factories.evals import eval_dataset
+from tests.factories.workspace import candidate as approved_candidate
 
 pytestmark = pytest.mark.django_db
 
@@ -32,44 +34,62 @@ def finished_suite(ws, candidate, decision, *, baseline=None):
 
 
 @pytest.fixture
-def v9(workspace):
-    return workspace["workflow"].prompt_template.versions.get(version=9)
+def production(workspace):
+    return workspace["workflow"].production_version
 
 
-def test_a_request_needs_a_finished_suite_that_says_promote(workspace, v9):
+@pytest.fixture
+def dataset(workspace):
+    """The dataset suites run on (suite_start takes the workflow's)."""
+    return eval_dataset(workflow=workspace["workflow"], name="Historical trial briefs")
+
+
+@pytest.fixture
+def candidate(workspace, dataset):
+    """An approved candidate: the version after production, written by ops."""
+    return approved_candidate(workspace, changelog="Shorter body")
+
+
+def test_a_request_needs_a_finished_suite_that_says_promote(workspace, production, candidate):
     ops = workspace["users"]["ops"]
     with pytest.raises(
         ValidationError,
-        match="has no finished eval suite against the production version trial_expiration_email:v7",
+        match=f"has no finished eval suite against the production version {production.label}",
     ):
-        services.promotion_request(workflow=workspace["workflow"], version=v9, requested_by=ops)
-    finished_suite(workspace, v9, EvalSuiteRun.Decision.DO_NOT_PROMOTE)
+        services.promotion_request(
+            workflow=workspace["workflow"], version=candidate, requested_by=ops
+        )
+    finished_suite(workspace, candidate, EvalSuiteRun.Decision.DO_NOT_PROMOTE)
     with pytest.raises(
         ValidationError,
-        match=r"The latest eval suite of trial_expiration_email:v9 \(suite_\d+\) says do not promote",
+        match=rf"The latest eval suite of {candidate.label} \(suite_\d+\) says do not promote",
     ):
-        services.promotion_request(workflow=workspace["workflow"], version=v9, requested_by=ops)
-
-
-def test_only_the_latest_suite_counts(workspace, v9):
-    finished_suite(workspace, v9, EvalSuiteRun.Decision.PROMOTE)
-    finished_suite(workspace, v9, EvalSuiteRun.Decision.DO_NOT_PROMOTE)
-    with pytest.raises(ValidationError, match="says do not promote"):
         services.promotion_request(
-            workflow=workspace["workflow"], version=v9, requested_by=workspace["users"]["ops"]
+            workflow=workspace["workflow"], version=candidate, requested_by=ops
         )
 
 
-def test_neither_the_author_nor_the_requester_may_approve(workspace, v9):
+def test_only_the_latest_suite_counts(workspace, candidate):
+    finished_suite(workspace, candidate, EvalSuiteRun.Decision.PROMOTE)
+    finished_suite(workspace, candidate, EvalSuiteRun.Decision.DO_NOT_PROMOTE)
+    with pytest.raises(ValidationError, match="says do not promote"):
+        services.promotion_request(
+            workflow=workspace["workflow"],
+            version=candidate,
+            requested_by=workspace["users"]["ops"],
+        )
+
+
+def test_neither_the_author_nor_the_requester_may_approve(workspace, production, candidate):
     users = workspace["users"]
-    finished_suite(workspace, v9, EvalSuiteRun.Decision.PROMOTE)
+    finished_suite(workspace, candidate, EvalSuiteRun.Decision.PROMOTE)
     request = services.promotion_request(
-        workflow=workspace["workflow"], version=v9, requested_by=users["admin"]
+        workflow=workspace["workflow"], version=candidate, requested_by=users["admin"]
     )
 
     with pytest.raises(
         ValidationError,
-        match="ops wrote trial_expiration_email:v9: a second person must approve its promotion",
+        match=f"ops wrote {candidate.label}: a second person must approve its promotion",
     ):
         users["ops"].user_permissions.add(*_perm("approve_promotion"))
         services.promotion_approve(request=request, by=_fresh(users["ops"]))
@@ -78,23 +98,23 @@ def test_neither_the_author_nor_the_requester_may_approve(workspace, v9):
     ):
         services.promotion_approve(request=request, by=users["admin"])
     workspace["workflow"].refresh_from_db()
-    assert workspace["workflow"].production_version.version == 7
+    assert workspace["workflow"].production_version == production
 
 
 def test_a_second_person_approves_and_production_is_pinned_with_the_suite_and_approver(
-    workspace, v9
+    workspace, production, candidate, dataset
 ):
     users, workflow = workspace["users"], workspace["workflow"]
-    suite = finished_suite(workspace, v9, EvalSuiteRun.Decision.PROMOTE)
+    suite = finished_suite(workspace, candidate, EvalSuiteRun.Decision.PROMOTE)
     request = services.promotion_request(
-        workflow=workflow, version=v9, requested_by=users["ops"], note="Wins on the suite"
+        workflow=workflow, version=candidate, requested_by=users["ops"], note="Wins on the suite"
     )
 
     services.promotion_approve(request=request, by=users["manager"], note="Looks right")
 
     workflow.refresh_from_db()
     request.refresh_from_db()
-    assert workflow.production_version == v9
+    assert workflow.production_version == candidate
     assert (
         request.status == PromotionRequest.Status.APPROVED
         and request.decided_by == users["manager"]
@@ -102,59 +122,63 @@ def test_a_second_person_approves_and_production_is_pinned_with_the_suite_and_ap
     pin = workflow.history.first()
     assert pin.history_user == users["manager"]
     assert pin.history_change_reason == (
-        f"Production pinned to trial_expiration_email:v9: {suite.label} says promote (trial_expiration_email:v9 vs "
-        "trial_expiration_email:v7 on Historical trial briefs); requested by ops, approved by manager: Looks right"
+        f"Production pinned to {candidate.label}: {suite.label} says promote ({candidate.label} vs "
+        f"{production.label} on {dataset.name}); requested by ops, approved by manager: Looks right"
     )
     assert (
         request.history.first().history_change_reason
-        == "Promotion of trial_expiration_email:v9 approved by manager: Looks right"
+        == f"Promotion of {candidate.label} approved by manager: Looks right"
     )
 
 
-def test_a_suite_against_an_older_production_no_longer_counts(workspace, v9):
+def test_a_suite_against_an_older_production_no_longer_counts(workspace, candidate):
     users, workflow = workspace["users"], workspace["workflow"]
-    finished_suite(workspace, v9, EvalSuiteRun.Decision.PROMOTE)
-    request = services.promotion_request(workflow=workflow, version=v9, requested_by=users["ops"])
-    v8 = workflow.prompt_template.versions.get(version=8)
-    workflow.pin_production_version(v8, by=users["admin"], reason="moved meanwhile")
+    finished_suite(workspace, candidate, EvalSuiteRun.Decision.PROMOTE)
+    request = services.promotion_request(
+        workflow=workflow, version=candidate, requested_by=users["ops"]
+    )
+    other = approved_candidate(workspace, changelog="Another candidate")
+    workflow.pin_production_version(other, by=users["admin"], reason="moved meanwhile")
 
     with pytest.raises(
         ValidationError,
-        match="no finished eval suite against the production version trial_expiration_email:v8",
+        match=f"no finished eval suite against the production version {other.label}",
     ):
         services.promotion_approve(request=request, by=users["manager"])
     assert PromotionRequest.objects.get(pk=request.pk).status == PromotionRequest.Status.REQUESTED
 
 
-def test_people_without_the_permissions_may_neither_request_nor_approve(workspace, v9):
+def test_people_without_the_permissions_may_neither_request_nor_approve(workspace, candidate):
     users = workspace["users"]
-    finished_suite(workspace, v9, EvalSuiteRun.Decision.PROMOTE)
+    finished_suite(workspace, candidate, EvalSuiteRun.Decision.PROMOTE)
     with pytest.raises(PermissionDenied):
         services.promotion_request(
-            workflow=workspace["workflow"], version=v9, requested_by=users["legal"]
+            workflow=workspace["workflow"], version=candidate, requested_by=users["legal"]
         )
     request = services.promotion_request(
-        workflow=workspace["workflow"], version=v9, requested_by=users["ops"]
+        workflow=workspace["workflow"], version=candidate, requested_by=users["ops"]
     )
     with pytest.raises(PermissionDenied):
         services.promotion_approve(request=request, by=users["legal"])
 
 
-def test_the_old_pin_url_is_gone(admin_client, workspace, v9):
+def test_the_old_pin_url_is_gone(admin_client, workspace, production, candidate):
     with pytest.raises(NoReverseMatch):
-        reverse("admin:workflows_promptversion_pin", args=[v9.pk])
+        reverse("admin:workflows_promptversion_pin", args=[candidate.pk])
     response = admin_client.post(
-        f"/admin/workflows/promptversion/{v9.pk}/pin/", {"reason": "just do it"}
+        f"/admin/workflows/promptversion/{candidate.pk}/pin/", {"reason": "just do it"}
     )
     assert response.status_code in (302, 404)
     workspace["workflow"].refresh_from_db()
-    assert workspace["workflow"].production_version.version == 7
+    assert workspace["workflow"].production_version == production
 
 
-def test_admin_request_and_approve_views_enforce_suite_and_second_person(client, workspace, v9):
+def test_admin_request_and_approve_views_enforce_suite_and_second_person(
+    client, workspace, candidate
+):
     users, workflow = workspace["users"], workspace["workflow"]
-    request_url = reverse("admin:workflows_promptversion_request_promotion", args=[v9.pk])
-    approve_url = reverse("admin:workflows_promptversion_approve_promotion", args=[v9.pk])
+    request_url = reverse("admin:workflows_promptversion_request_promotion", args=[candidate.pk])
+    approve_url = reverse("admin:workflows_promptversion_approve_promotion", args=[candidate.pk])
 
     client.force_login(users["ops"])
     page = client.get(request_url).content.decode()
@@ -162,7 +186,7 @@ def test_admin_request_and_approve_views_enforce_suite_and_second_person(client,
     client.post(request_url, {"workflow": workflow.pk, "note": "try"})
     assert not PromotionRequest.objects.exists()
 
-    finished_suite(workspace, v9, EvalSuiteRun.Decision.PROMOTE)
+    finished_suite(workspace, candidate, EvalSuiteRun.Decision.PROMOTE)
     assert client.post(request_url, {"workflow": workflow.pk, "note": "Wins"}).status_code == 302
     assert client.get(approve_url).status_code == 403  # ops may not approve at all
 
@@ -171,32 +195,32 @@ def test_admin_request_and_approve_views_enforce_suite_and_second_person(client,
 
     client.force_login(
         users["admin"]
-    )  # a superuser, but v9 is not theirs and they did not request it
+    )  # a superuser, but candidate is not theirs and they did not request it
     client.force_login(users["manager"])
     response = client.post(approve_url, {"workflow": workflow.pk, "note": "ok", "_approve": "1"})
     assert response.status_code == 302
     workflow.refresh_from_db()
-    assert workflow.production_version == v9
+    assert workflow.production_version == candidate
 
 
-def test_admin_approve_page_refuses_the_requester(client, workspace, v9):
+def test_admin_approve_page_refuses_the_requester(client, workspace, production, candidate):
     users = workspace["users"]
-    finished_suite(workspace, v9, EvalSuiteRun.Decision.PROMOTE)
+    finished_suite(workspace, candidate, EvalSuiteRun.Decision.PROMOTE)
     services.promotion_request(
-        workflow=workspace["workflow"], version=v9, requested_by=users["admin"]
+        workflow=workspace["workflow"], version=candidate, requested_by=users["admin"]
     )
     client.force_login(users["admin"])
 
-    url = reverse("admin:workflows_promptversion_approve_promotion", args=[v9.pk])
+    url = reverse("admin:workflows_promptversion_approve_promotion", args=[candidate.pk])
     assert "admin requested this promotion" in client.get(url).content.decode()
     client.post(url, {"workflow": workspace["workflow"].pk, "_approve": "1"})
 
     workspace["workflow"].refresh_from_db()
-    assert workspace["workflow"].production_version.version == 7
+    assert workspace["workflow"].production_version == production
 
 
 def test_version_history_shows_the_latest_suite_decision_with_constant_queries(
-    admin_client, workspace, v9
+    admin_client, workspace, candidate
 ):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -207,10 +231,10 @@ def test_version_history_shows_the_latest_suite_decision_with_constant_queries(
     list_url = reverse("admin:workflows_promptversion_changelist")
     with CaptureQueriesContext(connection) as before:
         admin_client.get(list_url)
-    suite = finished_suite(workspace, v9, EvalSuiteRun.Decision.PROMOTE)
+    suite = finished_suite(workspace, candidate, EvalSuiteRun.Decision.PROMOTE)
     finished_suite(
         workspace,
-        workspace["workflow"].prompt_template.versions.get(version=8),
+        approved_candidate(workspace, changelog="Another candidate"),
         EvalSuiteRun.Decision.DO_NOT_PROMOTE,
     )
     with CaptureQueriesContext(connection) as after:
@@ -221,7 +245,9 @@ def test_version_history_shows_the_latest_suite_decision_with_constant_queries(
     assert f"{suite.label}: Promote" in page and "Latest eval suite" in page
 
 
-def test_suite_and_request_changelists_keep_a_constant_query_count(admin_client, workspace, v9):
+def test_suite_and_request_changelists_keep_a_constant_query_count(
+    admin_client, workspace, candidate
+):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -230,16 +256,16 @@ def test_suite_and_request_changelists_keep_a_constant_query_count(admin_client,
         reverse("admin:evals_promotionrequest_changelist"),
         reverse("admin:evals_evaldataset_changelist"),
     ]
-    finished_suite(workspace, v9, EvalSuiteRun.Decision.PROMOTE)
+    finished_suite(workspace, candidate, EvalSuiteRun.Decision.PROMOTE)
     counts = []
     for url in urls:
         with CaptureQueriesContext(connection) as queries:
             assert admin_client.get(url).status_code == 200
         counts.append(len(queries))
     for _ in range(3):
-        finished_suite(workspace, v9, EvalSuiteRun.Decision.PROMOTE)
+        finished_suite(workspace, candidate, EvalSuiteRun.Decision.PROMOTE)
     services.promotion_request(
-        workflow=workspace["workflow"], version=v9, requested_by=workspace["users"]["ops"]
+        workflow=workspace["workflow"], version=candidate, requested_by=workspace["users"]["ops"]
     )
     after = []
     for url in urls:
@@ -261,25 +287,28 @@ def _fresh(user):
     return get_user_model().objects.get(pk=user.pk)
 
 
-def test_promotion_commands_request_and_a_second_person_approves(workspace, v9, capsys):
+def test_promotion_commands_request_and_a_second_person_approves(
+    workspace, production, candidate, capsys
+):
     from django.core.management import call_command
     from django.core.management.base import CommandError
 
     workflow = workspace["workflow"]
-    finished_suite(workspace, v9, EvalSuiteRun.Decision.DO_NOT_PROMOTE)
+    short = f"v{candidate.version}"
+    finished_suite(workspace, candidate, EvalSuiteRun.Decision.DO_NOT_PROMOTE)
     with pytest.raises(
         CommandError,
-        match=r"The latest eval suite of trial_expiration_email:v9 \(suite_\d+\) says do not promote",
+        match=rf"The latest eval suite of {candidate.label} \(suite_\d+\) says do not promote",
     ):
-        call_command("request_promotion", "trial_expiration_email", "v9", "--user", "ops")
-    suite = finished_suite(workspace, v9, EvalSuiteRun.Decision.PROMOTE)
+        call_command("request_promotion", "trial_expiration_email", short, "--user", "ops")
+    suite = finished_suite(workspace, candidate, EvalSuiteRun.Decision.PROMOTE)
     with pytest.raises(CommandError, match="legal may not request promotions"):
-        call_command("request_promotion", "trial_expiration_email", "v9", "--user", "legal")
+        call_command("request_promotion", "trial_expiration_email", short, "--user", "legal")
 
     call_command(
         "request_promotion",
         "trial_expiration_email",
-        "v9",
+        short,
         "--user",
         "admin",
         "--note",
@@ -287,7 +316,7 @@ def test_promotion_commands_request_and_a_second_person_approves(workspace, v9, 
     )
     request = PromotionRequest.objects.get()
     assert (
-        f"Promotion request {request.pk}: trial_expiration_email:v9 on {suite.label}, requested by admin"
+        f"Promotion request {request.pk}: {candidate.label} on {suite.label}, requested by admin"
         in capsys.readouterr().out
     )
     with pytest.raises(CommandError, match="ops may not approve promotions"):
@@ -299,7 +328,7 @@ def test_promotion_commands_request_and_a_second_person_approves(workspace, v9, 
             "decide_promotion", str(request.pk), "--decision", "approve", "--user", "admin"
         )
     workflow.refresh_from_db()
-    assert workflow.production_version.version == 7
+    assert workflow.production_version == production
 
     call_command(
         "decide_promotion",
@@ -313,11 +342,11 @@ def test_promotion_commands_request_and_a_second_person_approves(workspace, v9, 
     )
 
     assert (
-        "trial_expiration_email now serves trial_expiration_email:v9 in production (approved by manager)"
+        f"trial_expiration_email now serves {candidate.label} in production (approved by manager)"
         in capsys.readouterr().out
     )
     workflow.refresh_from_db()
-    assert workflow.production_version == v9
+    assert workflow.production_version == candidate
     assert f"{suite.label} says promote" in workflow.history.first().history_change_reason
     with pytest.raises(CommandError, match="There is no promotion request 999"):
         call_command("decide_promotion", "999", "--decision", "reject", "--user", "manager")

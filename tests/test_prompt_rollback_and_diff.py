@@ -4,6 +4,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
+from tests.factories.workflows import PromptVersionFactory
+
 pytestmark = pytest.mark.django_db
 
 
@@ -90,11 +92,19 @@ def test_diff_view_shows_what_changed_between_versions(admin_client, workspace):
 
 def test_diff_view_compares_with_any_chosen_version(admin_client, workspace):
     v7 = workspace["workflow"].production_version
-    v4 = v7.template.versions.get(version=4)
+    users = workspace["users"]
+    v4 = PromptVersionFactory(
+        template=v7.template,
+        version=4,
+        author=users["ops"],
+        user_template=v7.user_template.replace("{{product_usage_summary}}", "(no usage yet)"),
+        approved_by=users["admin"],
+    )
+    v4.archive(by=users["admin"])
 
     html = admin_client.get(
         reverse("admin:workflows_promptversion_diff", args=[v7.pk]) + f"?against={v4.pk}"
     ).content.decode()
 
-    assert "trial_expiration_email:v7 compared with trial_expiration_email:v4" in html
+    assert f"{v7.label} compared with {v4.label}" in html
     assert "User prompt template <small>(unchanged)</small>" not in html

@@ -5,14 +5,12 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import pytest
 
-from demo.prompts import email_output_schema
-from demo.registries import RESTRICTED_TERMS, _claims_v14
-from demo.workflow import FALLBACK_EMAIL
 from evals.validators import FAIL, PASS, REVIEW, VALIDATORS, EvalContext, Span, run_validators
+from tests.factories.content import email_schema
 
 BODY = (
     "Hi there,\n\n"
@@ -43,7 +41,7 @@ PROMPT_TEXT = (
 )
 
 CTX = EvalContext(
-    output_schema=email_output_schema(subject_max_length=48, with_risk_flags=True),
+    output_schema=email_schema(subject_max_length=48),
     approved_claims=("SSO is included on every plan.", "Dashboards refresh every 15 minutes."),
     brief_facts=("Kestrel Boards", "Team", "engineering manager", "The trial ends in 3 days."),
     restricted_terms=("SOC 2", "HIPAA", "GDPR", "guarantee"),
@@ -93,23 +91,6 @@ def test_realistic_output_passes_every_validator():
     findings = run_validators(BASE_OUTPUT, CTX)
 
     assert [(f.name, f.verdict) for f in findings] == [(name, PASS) for name in VALIDATORS]
-
-
-def test_demo_fallback_email_raises_no_content_findings():
-    today = date(2026, 6, 1)
-    in_force = tuple(
-        c["text"] for c in _claims_v14(today) if "status" not in c and "expires_on" not in c
-    )
-    ctx = replace(
-        CTX,
-        approved_claims=in_force,
-        brief_facts=("Kestrel Boards", "Team", "The trial ends in 3 days."),
-        restricted_terms=tuple(RESTRICTED_TERMS),
-        field_limits={"subject_lines": 50},
-    )
-    findings = run_validators(FALLBACK_EMAIL, ctx)
-
-    assert {f.name: f.verdict for f in findings} == {name: PASS for name in VALIDATORS}
 
 
 # --- json_schema ---------------------------------------------------------------------------
