@@ -6,7 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from workflows import services
+from tests.support.runs import start_and_execute
 from workflows.models import Run
 
 pytestmark = pytest.mark.django_db
@@ -16,13 +16,7 @@ pytestmark = pytest.mark.django_db
 def executed_run(audience_workspace, model_server, reply, valid_email):
     """A demo run with its data check, cohort variants and recipient assignments."""
     model_server.push(*[reply.json(valid_email)] * 7)
-    run = services.run_start(
-        workflow=audience_workspace["workflow"],
-        brief=audience_workspace["brief"],
-        started_by=audience_workspace["users"]["ops"],
-        enqueue=False,
-    )
-    return services.run_execute(run_id=run.pk)
+    return start_and_execute(audience_workspace)
 
 
 def registered_models():
@@ -133,14 +127,7 @@ def test_run_changelist_query_count_does_not_grow_with_runs(
     def add_runs(n):
         for _ in range(n):
             model_server.push(reply.json(valid_email))
-            run = services.run_start(
-                workflow=workspace["workflow"],
-                brief=workspace["brief"],
-                started_by=workspace["users"]["ops"],
-                enqueue=False,
-                fresh_sample=True,
-            )
-            services.run_execute(run_id=run.pk)
+            start_and_execute(workspace, fresh_sample=True)
 
     url = reverse("admin:workflows_run_changelist")
     add_runs(2)

@@ -10,7 +10,8 @@ from django.urls import reverse
 
 from approvals import rendering, routing, selectors, services
 from approvals.models import ApprovalItem, Decision, ReviewTeam, RoutingRule
-from tests.approvals_support import open_item, routed_run, with_unsupported_claim
+from tests.support.approvals import open_item, with_unsupported_claim
+from tests.support.runs import routed_run
 from workflows import services as workflow_services
 from workflows.models import Run
 

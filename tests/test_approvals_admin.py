@@ -17,7 +17,8 @@ from django.utils import timezone
 
 from approvals import services
 from approvals.models import Decision, Notification
-from tests.approvals_support import open_item, routed_run, with_unsupported_claim
+from tests.support.approvals import open_item, with_unsupported_claim
+from tests.support.runs import routed_run
 from workflows.models import Run
 
 pytestmark = pytest.mark.django_db

@@ -12,7 +12,8 @@ from django.db import IntegrityError, connection, transaction
 
 from approvals import services
 from approvals.models import ApprovalItem, Decision
-from tests.approvals_support import open_item, routed_run, with_unsupported_claim
+from tests.support.approvals import open_item, with_unsupported_claim
+from tests.support.runs import routed_run
 from workflows.models import Run
 
 

@@ -15,7 +15,7 @@ from django.core import mail
 from django.urls import reverse
 
 from approvals.models import ApprovalItem, Decision
-from tests.approvals_support import UNSUPPORTED_CLAIM, with_unsupported_claim
+from tests.support.approvals import UNSUPPORTED_CLAIM, with_unsupported_claim
 from workflows.models import Run
 
 pytestmark = pytest.mark.django_db

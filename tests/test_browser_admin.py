@@ -96,7 +96,8 @@ def test_legal_reviewer_approves_an_item_from_the_queue_in_the_browser(
     page, live_server, workspace, model_server, reply, valid_email
 ):
     from approvals.models import Decision
-    from tests.approvals_support import open_item, routed_run, with_unsupported_claim
+    from tests.support.approvals import open_item, with_unsupported_claim
+    from tests.support.runs import routed_run
 
     run = routed_run(workspace, model_server, reply, with_unsupported_claim(valid_email))
     item = open_item(run)

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from inputs.models import DataCheck, InputRequirement, Recipient, RecipientAssignment
+from tests.support.runs import push_valid, start_and_execute
 from workflows import services
 from workflows.models import BrandRules, ClaimSet, LegalRestrictionSet, Run, RunVariant
 
@@ -18,29 +19,12 @@ pytestmark = pytest.mark.django_db
 DEMO_COHORTS = 6  # 3 roles x 2 usage tiers in the demo audience
 
 
-def run_once(ws, *, fresh=False):
-    run = services.run_start(
-        workflow=ws["workflow"],
-        brief=ws["brief"],
-        started_by=ws["users"]["ops"],
-        enqueue=False,
-        fresh_sample=fresh,
-    )
-    services.run_execute(run_id=run.pk)
-    run.refresh_from_db()
-    return run
-
-
-def push_valid(server, reply, email, n):
-    server.push(*[reply.json({**email, "rationale": f"variant {i}"}) for i in range(n)])
-
-
 def test_demo_run_generates_once_per_cohort_plus_generic_and_flags_stale_usage(
     audience_workspace, model_server, reply, valid_email
 ):
     push_valid(model_server, reply, valid_email, DEMO_COHORTS + 1)
 
-    run = run_once(audience_workspace)
+    run = start_and_execute(audience_workspace)
 
     assert run.status == Run.Status.AWAITING_APPROVAL
     assert len(model_server.chat_requests) == DEMO_COHORTS + 1
@@ -78,7 +62,7 @@ def test_opted_out_recipients_never_enter_the_generation_path(
 ):
     push_valid(model_server, reply, valid_email, DEMO_COHORTS + 1)
 
-    run = run_once(audience_workspace)
+    run = start_and_execute(audience_workspace)
 
     opted_out = list(Recipient.objects.filter(consent=Recipient.Consent.OPTED_OUT))
     assert len(opted_out) == 5
@@ -106,7 +90,7 @@ def test_model_calls_grow_with_cohorts_not_recipients(
     )
     push_valid(model_server, reply, valid_email, 5)
 
-    run = run_once(audience_workspace)
+    run = start_and_execute(audience_workspace)
 
     assert run.status == Run.Status.AWAITING_APPROVAL
     assert len(model_server.chat_requests) == 5  # 2 roles x 2 tiers + generic, for 600 recipients
@@ -126,7 +110,7 @@ def test_unapproved_claims_or_legal_restrictions_stop_the_run_before_any_model_c
     for obj in registry.objects.approved():
         obj.archive(by=None)
 
-    run = run_once(audience_workspace)
+    run = start_and_execute(audience_workspace)
 
     assert run.status == Run.Status.STOPPED
     assert model_server.chat_requests == []
@@ -169,7 +153,7 @@ def test_stale_segment_stops_the_run(audience_workspace, model_server):
         reason="Imported 30 hours ago",
     )
 
-    run = run_once(audience_workspace)
+    run = start_and_execute(audience_workspace)
 
     assert run.status == Run.Status.STOPPED and model_server.chat_requests == []
     assert (
@@ -186,7 +170,7 @@ def test_stale_usage_can_exclude_recipients_instead_of_guessing(
     )
     push_valid(model_server, reply, valid_email, DEMO_COHORTS + 1)
 
-    run = run_once(audience_workspace)
+    run = start_and_execute(audience_workspace)
 
     assert run.data_check.document["audience"]["excluded"] == 7
     excluded = RecipientAssignment.objects.filter(run=run, treatment="excluded")
@@ -204,7 +188,7 @@ def test_stale_brand_rules_warn_and_route_to_review(
     )
     push_valid(model_server, reply, valid_email, DEMO_COHORTS + 1)
 
-    run = run_once(audience_workspace)
+    run = start_and_execute(audience_workspace)
 
     assert run.status == Run.Status.AWAITING_APPROVAL
     assert run.data_check.route_to_review is True
@@ -221,7 +205,7 @@ def test_a_failing_cohort_hands_its_recipients_to_the_generic_variant(
     model_server.push(reply.json(valid_email), *[reply.json(bad)] * 3)
     push_valid(model_server, reply, valid_email, DEMO_COHORTS - 1)
 
-    run = run_once(audience_workspace)
+    run = start_and_execute(audience_workspace)
 
     assert run.status == Run.Status.AWAITING_APPROVAL
     failed = next(v for v in run.trace.document["generation"]["variants"] if "error" in v)
@@ -242,7 +226,7 @@ def test_assignments_export_lists_every_considered_recipient(
     audience_workspace, model_server, reply, valid_email, tmp_path, admin_client
 ):
     push_valid(model_server, reply, valid_email, DEMO_COHORTS + 1)
-    run = run_once(audience_workspace)
+    run = start_and_execute(audience_workspace)
     target = tmp_path / "assignments.csv"
 
     call_command("export_assignments", str(run.pk), "--output", str(target))
@@ -277,7 +261,7 @@ def test_the_run_page_shows_the_data_check_and_variants(
     audience_workspace, model_server, reply, valid_email, admin_client
 ):
     push_valid(model_server, reply, valid_email, DEMO_COHORTS + 1)
-    run = run_once(audience_workspace)
+    run = start_and_execute(audience_workspace)
 
     html = admin_client.get(reverse("admin:workflows_run_change", args=[run.pk])).content.decode()
 

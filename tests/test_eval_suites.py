@@ -512,7 +512,8 @@ def test_reviewer_acceptance_counts_decisions_from_the_approval_queues(
     suite_setup, model_server, reply, valid_email
 ):
     from approvals import services as approval_services
-    from tests.approvals_support import open_item, routed_run
+    from tests.support.approvals import open_item
+    from tests.support.runs import routed_run
 
     users = suite_setup["users"]
     approved = routed_run(suite_setup, model_server, reply, valid_email)

@@ -6,19 +6,10 @@ import pytest
 from django.core.management import call_command
 
 from evals.models import EvalPolicy, OutputEvaluation, Rubric
-from workflows import services
+from tests.support.runs import start_and_execute
 from workflows.models import Run
 
 pytestmark = pytest.mark.django_db
-
-
-def run_once(ws):
-    run = services.run_start(
-        workflow=ws["workflow"], brief=ws["brief"], started_by=ws["users"]["ops"], enqueue=False
-    )
-    services.run_execute(run_id=run.pk)
-    run.refresh_from_db()
-    return run
 
 
 def with_judges(ws, **changes):
@@ -39,7 +30,7 @@ def test_a_clean_output_is_low_risk_and_recorded_in_the_trace(
 ):
     model_server.push(reply.json(valid_email))
 
-    run = run_once(workspace)
+    run = start_and_execute(workspace)
 
     assert run.risk_level == "low"
     evaluation = OutputEvaluation.objects.get(run=run)
@@ -62,7 +53,7 @@ def test_an_unapproved_restricted_term_makes_the_output_high_risk(
         reply.json({**valid_email, "preview_text": "Now HIPAA compliant for your whole team."})
     )
 
-    run = run_once(workspace)
+    run = start_and_execute(workspace)
 
     assert run.risk_level == "high"
     finding = next(
@@ -81,7 +72,7 @@ def test_judges_run_only_after_the_deterministic_checks_pass(
         reply.json({**valid_email, "cta_text": "Upgrade today"})
     )  # CTA not in the body: cta_once fails
 
-    run = run_once(workspace)
+    run = start_and_execute(workspace)
 
     assert len(model_server.chat_requests) == 1  # the generation only, no judge
     assert OutputEvaluation.objects.get(run=run).judge_verdicts == []
@@ -99,7 +90,7 @@ def test_judges_give_structured_verdicts_through_the_model_adapter(
         reply(content=verdict("pass")),
     )
 
-    run = run_once(workspace)
+    run = start_and_execute(workspace)
 
     judge_requests = model_server.chat_requests[1:]
     assert len(judge_requests) == 3
@@ -127,7 +118,7 @@ def test_an_unusable_judge_answer_means_review_never_a_silent_pass(
     with_judges(workspace, judges=["brand_voice"])
     model_server.push(reply.json(valid_email), reply(content="Looks great to me!"))
 
-    run = run_once(workspace)
+    run = start_and_execute(workspace)
 
     judged = OutputEvaluation.objects.get(run=run).judge_verdicts[0]
     assert judged["verdict"] == "review" and "unusable" in judged["reasons"][0]
@@ -140,7 +131,7 @@ def test_a_judge_without_an_approved_rubric_asks_for_review(
     with_judges(workspace, judges=["tone_of_legal_footer"])
     model_server.push(reply.json(valid_email))
 
-    run = run_once(workspace)
+    run = start_and_execute(workspace)
 
     judged = OutputEvaluation.objects.get(run=run).judge_verdicts[0]
     assert judged == {
@@ -158,7 +149,7 @@ def test_unstaged_judges_run_even_when_a_check_fails(workspace, model_server, re
         reply(content=verdict("review", "unsure")),
     )
 
-    run = run_once(workspace)
+    run = start_and_execute(workspace)
 
     assert len(model_server.chat_requests) == 2
     assert OutputEvaluation.objects.get(run=run).judge_verdicts[0]["verdict"] == "review"
@@ -167,7 +158,7 @@ def test_unstaged_judges_run_even_when_a_check_fails(workspace, model_server, re
 def test_every_cohort_variant_is_evaluated(audience_workspace, model_server, reply, valid_email):
     model_server.push(*[reply.json(valid_email)] * 7)
 
-    run = run_once(audience_workspace)
+    run = start_and_execute(audience_workspace)
 
     assert run.status == Run.Status.AWAITING_APPROVAL
     assert OutputEvaluation.objects.filter(run=run).count() == 7

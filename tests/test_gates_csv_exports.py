@@ -9,8 +9,8 @@ from django.urls import reverse
 
 from approvals import services as approvals_services
 from inputs.models import Recipient, RecipientAssignment
-from tests.approvals_support import open_item, routed_run
-from workflows import services
+from tests.support.approvals import open_item
+from tests.support.runs import push_valid, routed_run, start_and_execute
 from workflows.exports import csv_writer, spreadsheet_row, spreadsheet_safe
 
 FORMULAS = ['=HYPERLINK("http://evil.example")', "+1+2", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
@@ -37,13 +37,8 @@ def test_csv_writer_writes_neutralised_rows():
 
 
 def _run_with_assignments(ws, model_server, reply, valid_email):
-    model_server.push(*[reply.json({**valid_email, "rationale": f"variant {i}"}) for i in range(7)])
-    run = services.run_start(
-        workflow=ws["workflow"], brief=ws["brief"], started_by=ws["users"]["ops"], enqueue=False
-    )
-    services.run_execute(run_id=run.pk)
-    run.refresh_from_db()
-    return run
+    push_valid(model_server, reply, valid_email, 7)  # 6 cohorts and the generic variant
+    return start_and_execute(ws)
 
 
 @pytest.mark.django_db

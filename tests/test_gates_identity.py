@@ -24,9 +24,10 @@ from approvals.models import ApprovalItem, ReviewTeam
 from evals import services as evals
 from evals.models import EvalSuiteRun, PromotionRequest
 from inputs.models import AudienceImport, Recipient
-from tests.approvals_support import open_item, routed_run
 from tests.factories.evals import eval_dataset
 from tests.factories.workspace import candidate
+from tests.support.approvals import open_item
+from tests.support.runs import routed_run
 from workflows.models import (
     AudienceSegment,
     Claim,

@@ -194,7 +194,8 @@ def test_a_webhook_to_a_private_address_is_refused_and_recorded(
 ):
     from approvals import services
     from approvals.models import Notification
-    from tests.approvals_support import open_item, routed_run, with_unsupported_claim
+    from tests.support.approvals import open_item, with_unsupported_claim
+    from tests.support.runs import routed_run
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.MARKETINGAI_OUTBOUND_ALLOWED_HOSTS = []

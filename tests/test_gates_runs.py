@@ -18,6 +18,7 @@ from django.utils import timezone
 from approvals.models import ApprovalItem
 from evals.models import EvalPolicy, OutputEvaluation
 from tests.factories.workspace import workspace as build_workspace
+from tests.support.runs import start_and_execute
 from workflows import llm, pipeline, services
 from workflows.models import Run
 
@@ -40,18 +41,6 @@ def generation_and_judges(reply, valid_email, *, on_judge=None):
         return reply.json(valid_email)
 
     return respond
-
-
-def start_and_execute(loaded, *, user="ops") -> Run:
-    run = services.run_start(
-        workflow=loaded["workflow"],
-        brief=loaded["brief"],
-        started_by=loaded["users"][user],
-        enqueue=False,
-    )
-    services.run_execute(run_id=run.pk)
-    run.refresh_from_db()
-    return run
 
 
 def judged(loaded):

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from inputs.models import Recipient, RecipientAssignment
 from inputs.services import cohort_key
-from workflows import services
+from tests.support.runs import start_and_execute
 from workflows.models import RunVariant
 
 KEY_LENGTH = RunVariant._meta.get_field("key").max_length
@@ -55,10 +55,7 @@ def test_a_run_over_300_character_attribute_values_plans_fitting_distinct_varian
         Recipient.objects.filter(pk=recipient.pk).update(attributes=recipient.attributes)
     model_server.push(*[reply.json({**valid_email, "rationale": f"v{i}"}) for i in range(20)])
 
-    run = services.run_start(
-        workflow=ws["workflow"], brief=ws["brief"], started_by=ws["users"]["ops"], enqueue=False
-    )
-    services.run_execute(run_id=run.pk)
+    run = start_and_execute(ws)
 
     keys = list(run.variants.values_list("key", flat=True))
     assert all(len(k) <= KEY_LENGTH for k in keys), max(map(len, keys))

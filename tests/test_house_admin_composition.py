@@ -17,6 +17,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from tests.support.runs import start_and_execute
 from workflows import services
 from workflows.admin import RunAdmin, WorkflowAdmin
 from workflows.admin_extensions import AdminExtensions
@@ -83,13 +84,7 @@ def test_the_kernels_admin_modules_import_no_feature_app():
 @pytest.fixture
 def executed_run(audience_workspace, model_server, reply, valid_email):
     model_server.push(*[reply.json(valid_email)] * 7)
-    run = services.run_start(
-        workflow=audience_workspace["workflow"],
-        brief=audience_workspace["brief"],
-        started_by=audience_workspace["users"]["ops"],
-        enqueue=False,
-    )
-    return services.run_execute(run_id=run.pk)
+    return start_and_execute(audience_workspace)
 
 
 def _in_order(html: str, *parts: str) -> bool:

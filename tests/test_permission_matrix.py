@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from approvals import services
 from approvals.models import ApprovalItem, Decision, ReviewTeam
-from tests.approvals_support import routed_run
+from tests.support.runs import routed_run
 from workflows.models import CampaignBrief, ClaimSet, PromptVersion
 
 pytestmark = pytest.mark.django_db

@@ -10,23 +10,11 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from tests.support.runs import start_and_execute
 from workflows import services
 from workflows.models import ArtifactStatus, GenerationCacheEntry, Run, Workflow
 
 pytestmark = pytest.mark.django_db
-
-
-def start_and_execute(workspace, *, fresh_sample=False, user="ops") -> Run:
-    run = services.run_start(
-        workflow=workspace["workflow"],
-        brief=workspace["brief"],
-        started_by=workspace["users"][user],
-        fresh_sample=fresh_sample,
-        enqueue=False,
-    )
-    services.run_execute(run_id=run.pk)
-    run.refresh_from_db()
-    return run
 
 
 def test_valid_output_is_stored_with_a_full_trace(workspace, model_server, reply, valid_email):
