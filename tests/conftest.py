@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.scripted_openai import Reply, ScriptedOpenAIServer
+from tests.support.scripted_openai import Reply, ScriptedOpenAIServer
 
 # Browser tests: the `chromium` and `page` fixtures, failure screenshots, the `browser` marker.
-pytest_plugins = ["tests.browser"]
+pytest_plugins = ["tests.support.browser"]
 
 VALID_EMAIL = {
     "subject_lines": [

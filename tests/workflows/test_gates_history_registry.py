@@ -16,7 +16,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from tests.factories.evals import CampaignOutcomeFactory, PromotionCriteriaFactory, eval_dataset
 from tests.factories.users import TEAM
-from tests.history_forms import history_url, revert_form_data, stored_row
+from tests.support.history_forms import history_url, revert_form_data, stored_row
 from workflows import services
 
 pytestmark = pytest.mark.django_db

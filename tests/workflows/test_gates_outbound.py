@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from demo.cdp import DEMO_CDP_TOKEN_ENV
-from tests.outbound_support import (  # noqa: F401 - fixtures
+from tests.support.outbound import (  # noqa: F401 - fixtures
     REFUSED,
     CountingServer,
     counting_server_process,
@@ -400,7 +400,7 @@ def _settings_under(env: dict[str, str]) -> dict:
     result = subprocess.run(
         [sys.executable, "-c", code],
         env={**clean, **env},
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=Path(__file__).resolve().parents[2],
         capture_output=True,
         text=True,
         check=True,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.urls import Resolver404, resolve
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DOMAIN_APPS = ("workflows", "inputs", "evals", "approvals")
 RECIPIENTS = "/demo-cdp/segments/trial_ending_3_days/recipients.json"
 

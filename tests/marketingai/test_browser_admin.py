@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
-from tests.browser import admin_login, expect, login_as
 from tests.factories.workflows import CampaignBriefFactory
+from tests.support.browser import admin_login, expect, login_as
 from workflows.models import Run
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -16,7 +16,7 @@ from inputs.admin import AudienceSourceForm
 from inputs.checks import check_audience_sources
 from inputs.models import AudienceImport, AudienceSource
 from inputs.sources import SourceError, audience_pull
-from tests.outbound_support import REFUSED, counting_server_process, json_answer, server  # noqa: F401 - fixtures
+from tests.support.outbound import REFUSED, counting_server_process, json_answer, server  # noqa: F401 - fixtures
 from workflows import secrets
 from workflows.checks import check_outbound
 from workflows.models import AudienceSegment

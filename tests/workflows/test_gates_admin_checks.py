@@ -7,7 +7,7 @@ from django.contrib import admin
 from django.urls import reverse
 from simple_history.admin import SimpleHistoryAdmin
 
-from tests.history_forms import form_data
+from tests.support.history_forms import form_data
 from workflows.admin_history import GuardedHistoryAdmin
 from workflows.checks import check_admin_history
 from workflows.models import PromptTemplate, Workflow

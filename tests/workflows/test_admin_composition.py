@@ -24,7 +24,7 @@ from workflows.admin_extensions import AdminExtensions
 from workflows.checks import _check_request, check_admin_history
 from workflows.models import AudienceSegment, PromptVersion, Run, Workflow
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SKIPPED_DIRS = {".venv", "node_modules", ".git", "tests", "docs", "var"}
 
 

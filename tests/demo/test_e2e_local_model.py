@@ -20,7 +20,7 @@ from workflows import localmodel
 from workflows.models import Run
 
 pytestmark = pytest.mark.e2e
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from approvals.models import ReviewTeam, RoutingRule
 from tests.factories.evals import PromotionCriteriaFactory
-from tests.history_forms import history_url, revert_form_data, stored_row
+from tests.support.history_forms import history_url, revert_form_data, stored_row
 from workflows import services
 from workflows.models import ArtifactStatus, ClaimSet, PromptVersion, Run, Workflow
 
