@@ -7,7 +7,6 @@ from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from approvals import roles
 from demo.loader import load_demo
 from demo.users import DEMO_PASSWORDS
 from workflows import contracts
@@ -128,14 +127,6 @@ def test_demo_users_belong_to_their_role_groups(demo_summary):
     assert manager.has_perm("workflows.view_trace") and not manager.has_perm(
         "workflows.change_campaignbrief"
     )
-
-
-@pytest.mark.django_db
-def test_roles_sync_names_an_unknown_codename(monkeypatch):
-    monkeypatch.setitem(roles.ROLE_PERMISSIONS, "Managers", ["workflows.view_nonexistent"])
-    with pytest.raises(ValueError, match="workflows.view_nonexistent"):
-        roles.roles_sync()
-    assert not Group.objects.exists()  # nothing is written when a codename is wrong
 
 
 @pytest.mark.django_db

@@ -1,7 +1,7 @@
 """Pulling recipients from an HTTP JSON source, over real HTTP.
 
-The demo endpoint is served by pytest-django's live server; error cases use a tiny
-loopback server that answers what the test tells it to and counts the requests it saw.
+The source is a tiny loopback server that answers what the test tells it to and records the
+requests it saw. (Pulling from the demo CDP, with its field mapping, is in tests/demo.)
 """
 
 from __future__ import annotations
@@ -19,13 +19,12 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from demo.cdp import DEMO_CDP_TOKEN_ENV, DEMO_FIELD_MAPPING, DEMO_RECORDS_PATH
 from inputs.models import AudienceImport, AudienceSource, Recipient
-from inputs.sources import SourceError, audience_pull, map_records, source_age_hours
+from inputs.sources import SourceError, audience_pull, source_age_hours
 from workflows.models import AudienceSegment
 
 CREDENTIAL_ENV = "TEST_AUDIENCE_SOURCE_CREDENTIAL"
-DEMO_TOKEN = "test-demo-token-7f3a9c"
+TOKEN = "test-source-token-7f3a9c"
 SEGMENT_SLUG = "trial_ending_3_days"
 
 
@@ -133,29 +132,15 @@ def segment(db):
 
 @pytest.fixture
 def credential(monkeypatch, settings):
-    """The demo endpoint's token and the source's credential: an operator-named secret, from the environment only."""
-    monkeypatch.setenv(DEMO_CDP_TOKEN_ENV, DEMO_TOKEN)
-    monkeypatch.setenv(CREDENTIAL_ENV, f"Bearer {DEMO_TOKEN}")
+    """The source's credential: an operator-named secret, from the environment only."""
+    monkeypatch.setenv(CREDENTIAL_ENV, f"Bearer {TOKEN}")
     settings.MARKETINGAI_SECRETS = [CREDENTIAL_ENV]
-    return DEMO_TOKEN
+    return TOKEN
 
 
 def allow_loopback(settings, url: str) -> None:
     """The fakes listen on loopback, which the outbound guard refuses unless the operator allows it."""
     settings.MARKETINGAI_OUTBOUND_ALLOWED_HOSTS = [urlsplit(url).netloc]
-
-
-@pytest.fixture
-def demo_source(live_server, segment, credential, settings, demo_cdp_on):
-    allow_loopback(settings, live_server.url)
-    return AudienceSource.objects.create(
-        segment=segment,
-        url=f"{live_server.url}/demo-cdp/segments/{SEGMENT_SLUG}/recipients.json",
-        auth_secret=CREDENTIAL_ENV,
-        records_path=DEMO_RECORDS_PATH,
-        field_mapping=DEMO_FIELD_MAPPING,
-        timeout_seconds=10,
-    )
 
 
 @pytest.fixture
@@ -176,102 +161,6 @@ def snapshot(segment) -> list[tuple]:
         .order_by("customer_id")
         .values_list("customer_id", "email", "audience_import_id")
     )
-
-
-# --- Pulling from the demo endpoint ------------------------------------------------------
-
-
-@pytest.mark.django_db(transaction=True)
-def test_pull_from_demo_endpoint_maps_fields(demo_source, segment):
-    now = timezone.now()
-
-    result = audience_pull(source=demo_source, now=now)
-
-    assert result.status == AudienceImport.Status.IMPORTED, result.errors
-    assert result.row_count == 60
-    assert "demo-cdp/segments" in result.source_name and DEMO_TOKEN not in result.source_name
-    recipients = Recipient.objects.filter(segment=segment)
-    assert recipients.count() == 60
-    assert recipients.filter(consent=Recipient.Consent.OPTED_OUT).count() == 5
-    stale = recipients.filter(usage_as_of__lt=now - timedelta(hours=6)).count()
-    assert stale == 7
-    for recipient in recipients:
-        assert recipient.customer_id.startswith("cdp_")
-        assert recipient.email.endswith("@example.com")
-        assert recipient.role in {"engineering manager", "marketing lead", "finance admin"}
-        assert recipient.plan
-        assert recipient.usage_summary
-        assert timezone.is_aware(recipient.usage_as_of)
-        assert (
-            timedelta(hours=1) - timedelta(minutes=1)
-            <= now - recipient.usage_as_of
-            <= timedelta(hours=40, minutes=1)
-        )
-        assert recipient.attributes["usage_tier"] in {"high", "low"}
-        assert isinstance(recipient.attributes["company_size"], int)
-        assert not {"contact", "usage", "subscribed", "job_role", "id"} & set(recipient.attributes)
-
-    demo_source.refresh_from_db()
-    assert demo_source.last_fetched_at == now
-    assert demo_source.last_status == "imported 60 recipients"
-    assert source_age_hours(demo_source, now=now + timedelta(hours=3)) == pytest.approx(3.0)
-    assert demo_source.history.first().history_change_reason == "Pull: imported 60 recipients"
-
-
-@pytest.mark.django_db(transaction=True)
-def test_demo_endpoint_is_stable_between_pulls(demo_source, segment):
-    audience_pull(source=demo_source)
-    first = {
-        r.customer_id: (r.email, r.role, r.consent)
-        for r in Recipient.objects.filter(segment=segment)
-    }
-
-    audience_pull(source=demo_source)
-
-    second = {
-        r.customer_id: (r.email, r.role, r.consent)
-        for r in Recipient.objects.filter(segment=segment)
-    }
-    assert first == second and len(first) == 60
-
-
-@pytest.mark.django_db(transaction=True)
-def test_demo_endpoint_refuses_a_wrong_token(demo_source, segment, monkeypatch):
-    wrong = "Bearer wrong-token-value-123"
-    monkeypatch.setenv(CREDENTIAL_ENV, wrong)
-
-    with pytest.raises(SourceError) as caught:
-        audience_pull(source=demo_source)
-
-    message = str(caught.value)
-    assert "HTTP 401" in message
-    assert "wrong-token-value-123" not in message and DEMO_TOKEN not in message
-    demo_source.refresh_from_db()
-    assert demo_source.last_status == message
-    assert demo_source.last_fetched_at is None
-    assert not Recipient.objects.filter(segment=segment).exists()
-
-
-@pytest.mark.django_db(transaction=True)
-def test_demo_endpoint_answers_404_for_an_unknown_segment(demo_source, live_server):
-    demo_source.url = f"{live_server.url}/demo-cdp/segments/no_such_segment/recipients.json"
-    demo_source.save()
-
-    with pytest.raises(SourceError, match="HTTP 404"):
-        audience_pull(source=demo_source)
-
-
-def test_demo_endpoint_needs_a_bearer_token(client, monkeypatch, demo_cdp_on):
-    monkeypatch.delenv(DEMO_CDP_TOKEN_ENV, raising=False)
-    url = f"/demo-cdp/segments/{SEGMENT_SLUG}/recipients.json"
-
-    assert client.get(url).status_code == 401
-    assert client.get(url, headers={"Authorization": "Bearer nope"}).status_code == 401
-    response = client.get(
-        url, headers={"Authorization": "Bearer demo-cdp-token"}
-    )  # the default token
-    assert response.status_code == 200
-    assert len(response.json()["data"]["members"]) == 60
 
 
 # --- Credentials -------------------------------------------------------------------------
@@ -369,7 +258,7 @@ def test_a_redirect_is_not_followed_with_the_credential(tiny_source, tiny_server
         audience_pull(source=tiny_source)
 
     assert len(tiny_server.requests) == 1
-    assert DEMO_TOKEN not in str(caught.value)
+    assert TOKEN not in str(caught.value)
 
 
 # --- Failures leave the segment as it was ------------------------------------------------
@@ -405,7 +294,7 @@ def test_a_failed_fetch_leaves_existing_recipients_untouched(
     message = str(caught.value)
     assert expected in message
     assert tiny_server.url() in message
-    assert DEMO_TOKEN not in message
+    assert TOKEN not in message
     assert snapshot(segment) == before
     tiny_source.refresh_from_db()
     assert tiny_source.last_status == message
@@ -442,140 +331,23 @@ def test_invalid_records_are_rejected_with_row_errors(tiny_source, tiny_server, 
     assert tiny_source.last_fetched_at is None
 
 
-# --- map_records (pure) ------------------------------------------------------------------
-
-
-def test_map_records_follows_dotted_paths_and_keeps_the_rest_as_attributes():
-    payload = {
-        "data": {
-            "members": [
-                {
-                    "id": "c1",
-                    "contact": {"email": "a@example.com", "phone": "+1 555"},
-                    "job_role": "marketing lead",
-                    "plan": "Team",
-                    "subscribed": False,
-                    "usage": {
-                        "summary": "Two dashboards.",
-                        "updated_at": "2025-05-01T10:00:00+00:00",
-                    },
-                    "usage_tier": "low",
-                    "company_size": 40,
-                }
-            ]
-        }
-    }
-
-    (record,) = map_records(
-        payload, records_path=DEMO_RECORDS_PATH, field_mapping=DEMO_FIELD_MAPPING
-    )
-
-    assert record == {
-        "customer_id": "c1",
-        "email": "a@example.com",
-        "role": "marketing lead",
-        "plan": "Team",
-        "consent": False,
-        "usage_summary": "Two dashboards.",
-        "usage_as_of": "2025-05-01T10:00:00+00:00",
-        "attributes": {"usage_tier": "low", "company_size": 40},
-    }
-
-
-def test_map_records_reads_unmapped_fields_under_our_names():
-    payload = [
-        {
-            "customer_id": "c1",
-            "email": "a@example.com",
-            "consent": "opted_in",
-            "region": "EU",
-            "attributes": {"seats": 4},
-        }
-    ]
-
-    (record,) = map_records(payload, records_path="", field_mapping={})
-
-    assert record == {
-        "customer_id": "c1",
-        "email": "a@example.com",
-        "consent": "opted_in",
-        "attributes": {"seats": 4, "region": "EU"},
-    }
-
-
-def test_map_records_puts_extra_fields_of_ours_into_attributes():
-    payload = {"rows": [{"id": "c1", "firmographics": {"size": 120}}]}
-
-    (record,) = map_records(
-        payload,
-        records_path="rows",
-        field_mapping={"customer_id": "id", "company_size": "firmographics.size"},
-    )
-
-    assert record == {"customer_id": "c1", "attributes": {"company_size": 120}}
-
-
-def test_map_records_leaves_missing_fields_out_for_validation_to_report():
-    (record,) = map_records(
-        [{"id": "c1", "contact": {}}],
-        records_path="",
-        field_mapping={"customer_id": "id", "email": "contact.email"},
-    )
-
-    assert "email" not in record and record["customer_id"] == "c1"
-
-
-@pytest.mark.parametrize(
-    ("payload", "records_path", "message"),
-    [
-        (
-            {"data": {"members": []}},
-            "data.recipients",
-            "The response has no list at 'data.recipients'.",
-        ),
-        (
-            {"data": {"members": {"a": 1}}},
-            "data.members",
-            "The response has no list at 'data.members'.",
-        ),
-        ({"data": []}, "data.members", "The response has no list at 'data.members'."),
-        (
-            {"members": []},
-            "",
-            "The response is not a list of records; give the path to the list in the source.",
-        ),
-        ({"members": [1, 2]}, "members", "Record 1 of the response is not an object."),
-    ],
-)
-def test_map_records_rejects_a_wrong_shape(payload, records_path, message):
-    with pytest.raises(SourceError) as caught:
-        map_records(payload, records_path=records_path, field_mapping={})
-    assert str(caught.value) == message
-
-
-def test_map_records_refuses_a_mapping_that_is_not_names():
-    with pytest.raises(SourceError, match="field mapping"):
-        map_records([{"id": "c1"}], records_path="", field_mapping={"customer_id": ["id"]})
-
-
-def test_source_age_hours_is_none_before_the_first_pull():
-    assert source_age_hours(AudienceSource(last_fetched_at=None)) is None
-
-
 # --- The pull_audience command -----------------------------------------------------------
 
 
-@pytest.mark.django_db(transaction=True)
-def test_pull_audience_command_imports_the_segment(demo_source, segment, django_user_model):
+@pytest.mark.django_db
+def test_pull_audience_command_imports_the_segment(
+    tiny_source, tiny_server, segment, django_user_model
+):
     user = django_user_model.objects.create_user(username="marketer")
+    tiny_server.answer = Answer.json({"recipients": our_records(4)})
     out = StringIO()
 
     call_command("pull_audience", SEGMENT_SLUG, "--user", "marketer", stdout=out)
 
     assert out.getvalue().startswith(
-        f"Pulled 60 recipients into {SEGMENT_SLUG} from {demo_source.url} (fetched at "
+        f"Pulled 4 recipients into {SEGMENT_SLUG} from {tiny_source.url} (fetched at "
     )
-    assert Recipient.objects.filter(segment=segment).count() == 60
+    assert Recipient.objects.filter(segment=segment).count() == 4
     assert AudienceImport.objects.get(segment=segment).imported_by == user
 
 
@@ -610,43 +382,31 @@ def test_pull_audience_command_prints_the_row_errors_of_a_rejected_pull(
     assert err.getvalue().strip()
 
 
-@pytest.mark.django_db(transaction=True)
-def test_demo_endpoint_is_off_unless_enabled(live_server, settings):
-    import urllib.error
-    import urllib.request
-
-    settings.MARKETINGAI_DEMO_CDP = False
-    request = urllib.request.Request(
-        f"{live_server.url}/demo-cdp/segments/{SEGMENT_SLUG}/recipients.json",
-        headers={"Authorization": "Bearer demo-cdp-token"},
-    )
-    with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(request, timeout=5)
-    assert refused.value.code == 404
-
-
-@pytest.mark.django_db(transaction=True)
-def test_admin_pull_button_imports_and_reports(admin_client, demo_source):
+@pytest.mark.django_db
+def test_admin_pull_button_imports_and_reports(admin_client, tiny_source, tiny_server):
     from django.urls import reverse
 
-    url = reverse("admin:workflows_audiencesegment_pull", args=[demo_source.segment_id])
+    tiny_server.answer = Answer.json({"recipients": our_records(4)})
+    url = reverse("admin:workflows_audiencesegment_pull", args=[tiny_source.segment_id])
     assert admin_client.get(url).status_code == 403  # a pull changes data: POST only
 
     response = admin_client.post(url, follow=True)
 
-    assert "imported 60 recipients" in response.content.decode()
-    assert Recipient.objects.current(demo_source.segment_id).count() == 60
+    assert "imported 4 recipients" in response.content.decode()
+    assert Recipient.objects.current(tiny_source.segment_id).count() == 4
 
 
-@pytest.mark.django_db(transaction=True)
-def test_admin_pull_needs_the_permission_to_add_recipients(client, demo_source, django_user_model):
+@pytest.mark.django_db
+def test_admin_pull_needs_the_permission_to_add_recipients(
+    client, tiny_source, tiny_server, django_user_model
+):
     from django.urls import reverse
 
     viewer = django_user_model.objects.create_user("viewer", password="x", is_staff=True)
     client.force_login(viewer)
 
     response = client.post(
-        reverse("admin:workflows_audiencesegment_pull", args=[demo_source.segment_id])
+        reverse("admin:workflows_audiencesegment_pull", args=[tiny_source.segment_id])
     )
 
     assert response.status_code == 403
