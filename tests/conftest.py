@@ -1,11 +1,30 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from tests.support.scripted_openai import Reply, ScriptedOpenAIServer
 
 # Browser tests: the `chromium` and `page` fixtures, failure screenshots, the `browser` marker.
 pytest_plugins = ["tests.support.browser"]
+
+# Markers of the tests a tier leaves to another (scripts/test.sh): "e2e browser" on Postgres.
+DESELECT_ENV = "MARKETINGAI_TEST_DESELECT"
+
+
+@pytest.hookimpl(trylast=True)  # after the browser plugin has marked its tests
+def pytest_collection_modifyitems(config, items):
+    """Deselect the markers named in MARKETINGAI_TEST_DESELECT (whatever ``-m`` says), and run
+    the end-to-end tests last: they are the slowest, and their model server wants the CPU."""
+    markers = os.environ.get(DESELECT_ENV, "").split()
+    if markers:
+        left_out = [item for item in items if any(item.get_closest_marker(m) for m in markers)]
+        if left_out:
+            config.hook.pytest_deselected(items=left_out)
+            items[:] = [item for item in items if item not in left_out]
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)  # stable
+
 
 VALID_EMAIL = {
     "subject_lines": [

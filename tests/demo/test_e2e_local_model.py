@@ -173,8 +173,7 @@ def test_admin_run_goes_through_the_cluster_to_a_traced_output(
     assert "mai-status-awaiting_approval" in page and run.trace_id in page
 
 
-@pytest.fixture
-def demo_without_audience(db, service_account):
+def load_demo_without_audience() -> None:
     """The demo, with the audience half of its data contract removed: one generation per run."""
     from demo.loader import load_demo
     from inputs.models import InputRequirement
@@ -186,9 +185,12 @@ def demo_without_audience(db, service_account):
     ).delete()
 
 
+@pytest.mark.django_db
 def test_command_line_run_prints_a_trace_with_real_token_counts(
-    demo_without_audience, bundled_settings, capsys
+    service_account, bundled_settings, capsys
 ):
+    load_demo_without_audience()
+
     call_command(
         "run_workflow", "trial_expiration_email", "--sync", "--json", "--fresh", "--user", "ops"
     )
@@ -217,10 +219,10 @@ def test_a_bundled_model_run_is_routed_to_a_queue_and_decided_there_by_its_revie
     from django.contrib.auth import get_user_model
 
     from approvals.models import ApprovalItem, Decision
-    from demo.loader import load_demo
     from workflows.models import Workflow
 
-    load_demo(force=True)
+    # One generation: routing and the decision are the subject here (the cohorts are above).
+    load_demo_without_audience()
     users = {u.username: u for u in get_user_model().objects.all()}
     workflow = Workflow.objects.get(slug="trial_expiration_email")
     client.force_login(users["ops"])
