@@ -103,9 +103,10 @@ def reply():
 @pytest.fixture(scope="session", autouse=True)
 def fast_password_hashing():
     """Hash test passwords with a fast hasher: the real one takes a quarter of a second per user."""
-    from django.conf import settings
+    from django.test.utils import override_settings
 
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
 @pytest.fixture

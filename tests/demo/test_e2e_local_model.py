@@ -241,6 +241,15 @@ def test_a_bundled_model_run_is_routed_to_a_queue_and_decided_there_by_its_revie
     wait_until(routed, timeout=300, interval=1, what=f"run {run.pk} to reach a review queue")
     assert run.status == Run.Status.AWAITING_APPROVAL, run.error_detail
     item = ApprovalItem.objects.select_related("team").get(run=run)
+
+    # The team hears of the item first (the cluster's notification task); a decided item is
+    # no longer announced, so the reviewer decides only once it has gone out.
+    def notified():
+        return item.notifications.exists()
+
+    wait_until(notified, timeout=60, what="the queue's notification task on the cluster")
+    assert item.notifications.filter(channel="email").get().status == "sent"
+
     reviewer = users[TEAM_REVIEWERS[item.team.slug]]
     client.force_login(reviewer)
     queue = client.get(reverse("admin:approvals_reviewqueueitem_changelist")).content.decode()
@@ -264,12 +273,6 @@ def test_a_bundled_model_run_is_routed_to_a_queue_and_decided_there_by_its_revie
         and approval["decision"] == "reject"
     )
     assert run.trace.document["publish"]["status"] == "blocked"
-
-    def notified():
-        return item.notifications.exists()
-
-    wait_until(notified, timeout=60, what="the queue's notification task on the cluster")
-    assert item.notifications.filter(channel="email").get().status == "sent"
 
 
 def test_a_v8_suite_on_the_cluster_loses_on_legal_terms_with_the_bundled_model_and_cannot_be_promoted(
