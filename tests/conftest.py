@@ -1,11 +1,30 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 
-from tests.scripted_openai import Reply, ScriptedOpenAIServer
+from tests.support.scripted_openai import Reply, ScriptedOpenAIServer
 
 # Browser tests: the `chromium` and `page` fixtures, failure screenshots, the `browser` marker.
-pytest_plugins = ["tests.browser"]
+pytest_plugins = ["tests.support.browser"]
+
+# Markers of the tests a tier leaves to another (scripts/test.sh): "e2e browser" on Postgres.
+DESELECT_ENV = "MARKETINGAI_TEST_DESELECT"
+
+
+@pytest.hookimpl(trylast=True)  # after the browser plugin has marked its tests
+def pytest_collection_modifyitems(config, items):
+    """Deselect the markers named in MARKETINGAI_TEST_DESELECT (whatever ``-m`` says), and run
+    the end-to-end tests last: they are the slowest, and their model server wants the CPU."""
+    markers = os.environ.get(DESELECT_ENV, "").split()
+    if markers:
+        left_out = [item for item in items if any(item.get_closest_marker(m) for m in markers)]
+        if left_out:
+            config.hook.pytest_deselected(items=left_out)
+            items[:] = [item for item in items if item not in left_out]
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)  # stable
+
 
 VALID_EMAIL = {
     "subject_lines": [
@@ -81,54 +100,38 @@ def reply():
     return Reply
 
 
+@pytest.fixture(scope="session", autouse=True)
+def fast_password_hashing():
+    """Hash test passwords with a fast hasher: the real one takes a quarter of a second per user."""
+    from django.test.utils import override_settings
+
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
+
+
 @pytest.fixture
 def service_account(db, settings):
-    """The demo's service account, configured as the user commands without --user act as (as `make run` does)."""
-    from django.contrib.auth import get_user_model
+    """The service account, configured as the user commands without --user act as (as `make run` does)."""
+    from tests.factories.users import ServiceAccountFactory
 
-    from demo.users import DEMO_SERVICE_USER
-
-    user, _ = get_user_model().objects.get_or_create(username=DEMO_SERVICE_USER)
-    settings.MARKETINGAI_SERVICE_USER = DEMO_SERVICE_USER
+    user = ServiceAccountFactory()
+    settings.MARKETINGAI_SERVICE_USER = user.username
     return user
-
-
-def _load_workspace(*, judges: bool = False):
-    """The demo; without judges unless asked, so scripted replies map one-to-one to generations."""
-    from django.contrib.auth import get_user_model
-
-    from demo.loader import load_demo
-    from evals.models import EvalPolicy
-    from workflows.models import Workflow
-
-    load_demo(force=True)
-    workflow = Workflow.objects.select_related("production_version").get(
-        slug="trial_expiration_email"
-    )
-    if not judges:
-        policy = EvalPolicy.objects.get(workflow=workflow)
-        policy.judges = []
-        policy.save()
-    users = {u.username: u for u in get_user_model().objects.all()}
-    return {"workflow": workflow, "brief": workflow.briefs.order_by("pk").first(), "users": users}
-
-
-@pytest.fixture
-def demo_workspace(db, service_account):
-    """The whole demo: the trial expiration email workflow with its data contract and recipients."""
-    return _load_workspace()
 
 
 @pytest.fixture
 def workspace(db, service_account):
-    """The demo's workflow, prompts and registries, without recipient-level data: one generation per run.
+    """The email workflow ready to run: people, approved registries, the pinned prompt, a brief,
+    evals and review routing; a data contract of the registries only, so one generation per run."""
+    from tests.factories.workspace import workspace
 
-    The contract keeps its registry checks (claims, legal, brand) and drops the audience ones.
-    """
-    from inputs.models import InputRequirement
+    return workspace()
 
-    loaded = _load_workspace()
-    InputRequirement.objects.filter(
-        workflow=loaded["workflow"], input_name__in=["audience_segment", "product_usage_summary"]
-    ).delete()
-    return loaded
+
+@pytest.fixture
+def audience_workspace(db, service_account):
+    """The workspace with the audience half of the data contract and the test audience:
+    one generation per cohort (6) plus the generic one."""
+    from tests.factories.workspace import workspace
+
+    return workspace(audience_data=True)

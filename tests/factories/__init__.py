@@ -1,0 +1,1 @@
+"""Factories for the tests: build what a test needs, nothing more (the demo has its own tests)."""
