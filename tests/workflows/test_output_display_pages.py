@@ -161,7 +161,7 @@ def test_the_checkpoint_shows_the_other_schema_and_marks_the_span_in_a_nested_fi
 def test_the_output_export_flattens_each_run_by_field_path(
     admin_client, workspace, model_server, reply, valid_email, ad_summary_run
 ):
-    from tests.approvals_support import routed_run
+    from tests.support.runs import routed_run
 
     email_run = routed_run(workspace, model_server, reply, valid_email)
 
