@@ -12,8 +12,8 @@ A test asks for ``page`` (a fresh browser context on the live server) and logs i
 real admin form (``login_as`` gives the user a known password first)::
 
     @pytest.mark.browser
-    def test_reviewer_approves(page, live_server, audience_workspace):
-        admin_login(page, live_server, "legal", DEMO_PASSWORDS["legal"])
+    def test_reviewer_approves(page, live_server, workspace):
+        login_as(page, live_server, workspace["users"]["legal"])
         page.get_by_role("link", name="My queue").click()
         ...
 
