@@ -1,9 +1,11 @@
 """Prompt versions: frozen once approved, edited as a new draft, approved by a second person."""
 
+from decimal import Decimal
+
 import pytest
 from django.core.exceptions import ValidationError
 
-from workflows.models import ArtifactStatus
+from workflows.models import ArtifactStatus, PromptVersion
 
 pytestmark = pytest.mark.django_db
 
@@ -39,3 +41,19 @@ class TestPromptVersions:
         draft = workflow.production_version.new_draft(by=workspace["users"]["ops"])
         with pytest.raises(ValidationError, match="Only an approved version"):
             workflow.pin_production_version(draft, by=workspace["users"]["admin"], reason="try")
+
+
+def test_a_version_written_without_a_temperature_can_be_approved(workspace):
+    """The default temperature fits the field: 0.4 as a float failed full_clean on approval."""
+    current = workspace["workflow"].production_version
+    draft = PromptVersion(
+        template=current.template,
+        system_prompt=current.system_prompt,
+        user_template=current.user_template,
+        output_schema=current.output_schema,
+        author=workspace["users"]["ops"],
+    )
+    draft.save()
+    draft.approve(by=workspace["users"]["admin"])
+    draft.refresh_from_db()
+    assert draft.status == ArtifactStatus.APPROVED and draft.temperature == Decimal("0.40")

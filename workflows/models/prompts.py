@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
@@ -41,7 +43,7 @@ class PromptVersion(VersionedArtifact):
     model_name = models.CharField(
         max_length=120, blank=True, help_text="Leave blank for the configured default model."
     )
-    temperature = models.DecimalField(max_digits=3, decimal_places=2, default=0.4)
+    temperature = models.DecimalField(max_digits=3, decimal_places=2, default=Decimal("0.40"))
     max_tokens = models.PositiveIntegerField(default=700)
 
     history = HistoricalRecords()
