@@ -28,7 +28,7 @@ and gets:
   runs, stuck suites), failing each through its own ``mark_failed``.
 
 The system check ``workflows.E040`` checks every subclass's declarations and constraint, and
-``tests/test_lifecycle_mechanism.py`` walks every subclass through its table, so a stateful
+``tests/workflows/test_lifecycle_mechanism.py`` walks every subclass through its table, so a stateful
 model added later (a publish attempt, a rollout) is covered by subclassing.
 
 Statuses held in models that are not lifecycles, and why the mechanism leaves them alone:

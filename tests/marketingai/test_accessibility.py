@@ -14,9 +14,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from approvals.models import ApprovalItem
-from demo.users import DEMO_PASSWORDS
 from tests.support.approvals import open_item, with_unsupported_claim
-from tests.support.browser import admin_login
+from tests.support.browser import login_as
 from tests.support.runs import routed_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -77,29 +76,28 @@ def reviewed_run(workspace, model_server, reply, valid_email):
     return run, item
 
 
-def test_the_run_page_has_no_serious_accessibility_violation(page, live_server, reviewed_run):
+@pytest.fixture
+def legal_page(page, live_server, workspace):
+    """The browser, logged in through the admin's form as a legal reviewer."""
+    login_as(page, live_server, workspace["users"]["legal"])
+    return page
+
+
+def test_the_run_page_has_no_serious_accessibility_violation(legal_page, reviewed_run):
     run, _ = reviewed_run
-    admin_login(page, live_server, "legal", DEMO_PASSWORDS["legal"])
-    assert_accessible(page, reverse("admin:workflows_run_change", args=[run.pk]))
+    assert_accessible(legal_page, reverse("admin:workflows_run_change", args=[run.pk]))
 
 
-def test_the_approval_checkpoint_has_no_serious_accessibility_violation(
-    page, live_server, reviewed_run
-):
+def test_the_approval_checkpoint_has_no_serious_accessibility_violation(legal_page, reviewed_run):
     _, item = reviewed_run
-    admin_login(page, live_server, "legal", DEMO_PASSWORDS["legal"])
     url = reverse("admin:approvals_reviewqueueitem_change", args=[item.pk])
-    assert_accessible(page, url)
-    assert page.locator("mark.mai-fail").count() >= 1
+    assert_accessible(legal_page, url)
+    assert legal_page.locator("mark.mai-fail").count() >= 1
 
 
-def test_the_reviewer_queue_has_no_serious_accessibility_violation(page, live_server, reviewed_run):
-    admin_login(page, live_server, "legal", DEMO_PASSWORDS["legal"])
-    assert_accessible(page, reverse("admin:approvals_reviewqueueitem_changelist"))
+def test_the_reviewer_queue_has_no_serious_accessibility_violation(legal_page, reviewed_run):
+    assert_accessible(legal_page, reverse("admin:approvals_reviewqueueitem_changelist"))
 
 
-def test_the_admin_index_with_its_queue_counts_passes_the_same_checks(
-    page, live_server, reviewed_run
-):
-    admin_login(page, live_server, "legal", DEMO_PASSWORDS["legal"])
-    assert_accessible(page, reverse("admin:index"))
+def test_the_admin_index_with_its_queue_counts_passes_the_same_checks(legal_page, reviewed_run):
+    assert_accessible(legal_page, reverse("admin:index"))
