@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "evals",
     "approvals",
     "inputs",
+    "publishing",
     # Made-up data, the demo CDP endpoint and demo users; no domain app imports it.
     "demo",
 ]

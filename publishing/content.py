@@ -1,0 +1,89 @@
+"""The copy a destination shows, from a variant's output, and Slack's limits. Pure: no Django, no ORM."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Slack's documented limits: 50 blocks a message, 3,000 characters in a section's text,
+# 150 in a header's; the top-level text is the notification fallback.
+SLACK_MAX_BLOCKS = 50
+SLACK_SECTION_CHARS = 3000
+SLACK_HEADER_CHARS = 150
+SLACK_FALLBACK_CHARS = 3000
+CUT = "…"
+
+
+def message_parts(content: Any) -> dict[str, str]:
+    """Subject, body, preview and call to action of an output (the email schema's field names)."""
+    if not isinstance(content, dict):
+        return {"subject": "", "text": "" if content is None else str(content)}
+    subject = content.get("subject") or content.get("subject_line") or ""
+    lines = content.get("subject_lines")
+    if not subject and isinstance(lines, list) and lines:
+        subject = lines[0]
+    text = content.get("email_body") or content.get("body") or content.get("text") or ""
+    if not text:
+        text = "\n\n".join(
+            f"{key}: {value}" for key, value in content.items() if isinstance(value, str) and value
+        )
+    return {
+        "subject": str(subject),
+        "text": str(text),
+        "preview": str(content.get("preview_text") or ""),
+        "call_to_action": str(content.get("cta_text") or ""),
+    }
+
+
+def _cut(text: str, limit: int) -> tuple[str, bool]:
+    return (text, False) if len(text) <= limit else (text[: limit - len(CUT)] + CUT, True)
+
+
+def _pieces(text: str, limit: int) -> list[str]:
+    """The text in pieces of at most ``limit`` characters, broken at paragraph or line ends where possible."""
+    pieces = []
+    while len(text) > limit:
+        cut = max(
+            text.rfind("\n\n", 0, limit), text.rfind("\n", 0, limit), text.rfind(" ", 0, limit)
+        )
+        cut = cut if cut > limit // 2 else limit
+        pieces.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    if text:
+        pieces.append(text)
+    return pieces
+
+
+@dataclass(frozen=True)
+class SlackMessage:
+    document: dict[str, Any]
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def slack_message(message) -> SlackMessage:
+    """``{"text", "blocks"}`` within Slack's limits; ``detail`` says what had to be cut."""
+    cut_notes = []
+    blocks: list[dict[str, Any]] = []
+    if message.subject:
+        header, was_cut = _cut(message.subject, SLACK_HEADER_CHARS)
+        if was_cut:
+            cut_notes.append(f"the header was cut to {SLACK_HEADER_CHARS} characters")
+        blocks.append({"type": "header", "text": {"type": "plain_text", "text": header}})
+    body = message.text
+    if message.call_to_action:
+        body = f"{body}\n\n*{message.call_to_action}*"
+    for piece in _pieces(body, SLACK_SECTION_CHARS):
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": piece}})
+    if len(blocks) > SLACK_MAX_BLOCKS:
+        cut_notes.append(
+            f"{len(blocks) - SLACK_MAX_BLOCKS + 1} block(s) beyond Slack's 50 were left out"
+        )
+        blocks = blocks[: SLACK_MAX_BLOCKS - 1] + [
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": "(The rest did not fit in one Slack message.)"},
+            }
+        ]
+    fallback, _ = _cut(message.subject or message.text, SLACK_FALLBACK_CHARS)
+    detail = {"cut": cut_notes} if cut_notes else {}
+    return SlackMessage(document={"text": fallback, "blocks": blocks}, detail=detail)

@@ -1,0 +1,7 @@
+"""django-q2 tasks: take ids, call one service."""
+
+from publishing import services
+
+
+def publish_attempts_task(run_id: int) -> str:
+    return services.run_deliver(run_id=run_id).summary
