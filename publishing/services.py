@@ -133,6 +133,8 @@ class PublishStarted:
     created: list[PublishAttempt] = field(default_factory=list)
     retried: list[PublishAttempt] = field(default_factory=list)
     waiting_for_gate: list[Destination] = field(default_factory=list)
+    # Attempts made earlier and not sent yet (their task is queued, or its worker stopped).
+    unsent: int = 0
 
     @property
     def to_send(self) -> int:
@@ -141,6 +143,9 @@ class PublishStarted:
     @property
     def nothing_new(self) -> bool:
         return self.to_send == 0
+
+
+_UNSENT = frozenset({PublishAttempt.Status.PENDING, PublishAttempt.Status.SENDING})
 
 
 def run_publish(
@@ -160,7 +165,7 @@ def run_publish(
             started = _publish_locked(
                 run=run, user=user, reason=reason, include_gated=include_gated
             )
-            if enqueue and not started.nothing_new:
+            if enqueue and (not started.nothing_new or started.unsent):
                 transaction.on_commit(lambda: async_task(TASK, run.pk))
             return started
     except PublishRefused as exc:
@@ -213,6 +218,7 @@ def _publish_locked(*, run: Run, user, reason: str, include_gated: bool) -> Publ
         for a in existing.values()
         if a.status == PublishAttempt.Status.FAILED and a.destination_id in chosen_ids
     ]
+    started.unsent = sum(1 for a in existing.values() if a.status in _UNSENT)
     if not missing and not failed:
         _update_trace(run, by=user, reason="Publish: nothing new to deliver")
         return started

@@ -32,10 +32,11 @@ class Command(BaseCommand):
             )
         except services.PublishRefused as exc:
             raise CommandError(exc.message) from None
-        if started.nothing_new:
+        # Delivered here, not on the cluster: also what the approval queued and no worker sent yet.
+        report = services.run_deliver(run_id=run.pk)
+        if started.nothing_new and not report.outcomes:
             self.stderr.write(f"{run.run_id} was already published: nothing new to deliver.")
         else:
-            report = services.run_deliver(run_id=run.pk)
             self.stderr.write(f"{run.run_id}: {report.summary}")
         run.trace.refresh_from_db()
         section = run.trace.document.get("publish") or {}
