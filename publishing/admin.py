@@ -10,6 +10,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
@@ -117,6 +118,79 @@ class PublishAttemptAdmin(ReadOnlyAdminMixin, GuardedHistoryAdmin):
         "rolled_back_at",
     )
     readonly_fields = fields
+    change_form_template = "admin/publishing/publishattempt/change_form.html"
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/resolve/",
+                self.admin_site.admin_view(self.resolve_view),
+                name="publishing_publishattempt_resolve",
+            ),
+            *super().get_urls(),
+        ]
+
+    def render_change_form(self, request, context, *args, obj=None, **kwargs):
+        context["can_resolve"] = (
+            obj is not None
+            and obj.status == PublishAttempt.Status.UNKNOWN
+            and request.user.has_perm(services.PUBLISH_PERMISSION)
+        )
+        return super().render_change_form(request, context, *args, obj=obj, **kwargs)
+
+    def resolve_view(self, request, object_id):
+        """A person who checked the platform says whether an unknown attempt was delivered."""
+        if not request.user.has_perm(services.PUBLISH_PERMISSION):
+            raise PermissionDenied
+        attempt = get_object_or_404(
+            PublishAttempt.objects.select_related("run", "destination"), pk=object_id
+        )
+        form = ResolveForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.attempt_resolve(
+                    attempt=attempt,
+                    user=request.user,
+                    delivered=form.cleaned_data["outcome"] == "delivered",
+                    note=form.cleaned_data["note"],
+                )
+            except services.PublishRefused as exc:
+                messages.error(request, exc.message)
+            else:
+                messages.success(
+                    request, f"{attempt} is now {attempt.get_status_display().lower()}."
+                )
+            return redirect("admin:publishing_publishattempt_change", attempt.pk)
+        problem = (
+            ""
+            if attempt.status == PublishAttempt.Status.UNKNOWN
+            else f"{attempt} is {attempt.get_status_display().lower()}: there is nothing to resolve."
+        )
+        return _confirmation(
+            self,
+            request,
+            attempt,
+            title=f"Resolve {attempt}",
+            intro=[
+                attempt.error,
+                f"Search {attempt.destination.get_kind_display()} for the idempotency key "
+                f"{attempt.idempotency_key} (or the channel's latest messages) before you answer.",
+            ],
+            problem=problem,
+            form=None if problem else form,
+            buttons=[("_resolve", "Record what the platform shows")],
+        )
+
+
+class ResolveForm(forms.Form):
+    outcome = forms.ChoiceField(
+        choices=[
+            ("delivered", "It was delivered: do not send it again"),
+            ("not_delivered", "It was not delivered: a later Publish sends it"),
+        ],
+        widget=forms.RadioSelect,
+    )
+    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), help_text="What you saw.")
 
 
 @admin.register(PublishRequest)
@@ -182,19 +256,22 @@ class ReasonForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
 
 
-def _confirmation(model_admin, request, run, *, title, intro, form, buttons, problem="", rows=()):
+def _confirmation(
+    model_admin, request, obj, *, title, intro, form, buttons, problem="", rows=(), columns=()
+):
     context = {
         **model_admin.admin_site.each_context(request),
         "opts": model_admin.model._meta,
-        "original": run,
+        "original": obj,
         "title": title,
         "intro": intro,
         "rows": rows,
+        "columns": columns,
         "problem": problem,
         "form": form,
         "buttons": buttons,
     }
-    return TemplateResponse(request, "admin/publishing/run/confirm.html", context)
+    return TemplateResponse(request, "admin/publishing/confirm.html", context)
 
 
 def publish_view(model_admin, request, object_id):
@@ -262,6 +339,7 @@ def publish_view(model_admin, request, object_id):
             f"Recipients assigned: {recipients}; consent is checked again at sending.",
         ],
         rows=rows,
+        columns=("Destination", "Kind", "Target", "Final gate", "Schedule"),
         problem=problem,
         form=None if problem else form,
         buttons=[("_publish", "Publish")],
@@ -309,6 +387,7 @@ def unpublish_view(model_admin, request, object_id):
             "bot message deleted; email already delivered and webhook posts cannot be taken back."
         ],
         rows=rows,
+        columns=("Destination", "Kind", "Chunk", "Status", "Sent"),
         problem="" if rows else f"{run.run_id} was never published.",
         form=form if rows else None,
         buttons=[("_unpublish", "Unpublish")],

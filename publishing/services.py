@@ -197,6 +197,11 @@ def _publish_locked(*, run: Run, user, reason: str, include_gated: bool) -> Publ
         chosen = destinations
     else:
         chosen = [d for d in destinations if not d.requires_publish_gate]
+    unavailable = [d.name for d in chosen if registry.adapter_or_none(d.kind) is None]
+    if unavailable:
+        raise PublishRefused(
+            f"No adapter delivers to {', '.join(unavailable)} yet: disable it or change its kind."
+        )
     started = PublishStarted(request=None, waiting_for_gate=[] if include_gated else gated)
     plans = [(d, plan_chunks(run, d)) for d in chosen]
     empty = [d.name for d, chunks in plans if not chunks]
@@ -335,7 +340,12 @@ def run_deliver(*, run_id: int) -> DeliveryReport:
         .order_by("destination__name", "destination_id", "chunk_index")
     )
     for attempt in attempts:
-        adapter = registry.adapter_for(attempt.destination.kind)
+        adapter = registry.adapter_or_none(attempt.destination.kind)
+        if adapter is None:
+            logger.error(
+                "No adapter delivers %s: %s stays unsent", attempt.destination.kind, attempt
+            )
+            continue
         if attempt.status == PublishAttempt.Status.SENDING:
             if attempt.sending_started_at and attempt.sending_started_at > stale_before:
                 continue  # another worker is sending it now
@@ -506,6 +516,63 @@ def _payload(attempt: PublishAttempt) -> tuple[Payload, dict[str, int]]:
         send_at=attempt.destination.scheduled_for,
     )
     return payload, dropped
+
+
+def attempt_resolve(*, attempt: PublishAttempt, user, delivered: bool, note: str) -> PublishAttempt:
+    """A person checked the platform: the unknown attempt was delivered, or it was not (failed,
+    so a later Publish sends it again)."""
+    note = (note or "").strip()
+    if not note:
+        raise PublishRefused("Say what the platform showed.")
+    if user is None or not user.is_active or not user.has_perm(PUBLISH_PERMISSION):
+        raise PublishRefused(
+            "Your role does not resolve publish attempts: it needs the publish permission."
+        )
+    refusal = service_user_refusal(user, what="say what the platform shows")
+    if refusal:
+        raise PublishRefused(refusal)
+    if attempt.status != PublishAttempt.Status.UNKNOWN:
+        raise PublishRefused(
+            f"{attempt} is {attempt.status}, not unknown: there is nothing to resolve."
+        )
+    recipients = len(attempt.recipient_ids) or 1
+    reason = (
+        f"Checked on the platform by {user}: "
+        + ("it was delivered" if delivered else "it was not delivered")
+        + f". {note}"
+    )
+    with transaction.atomic():
+        attempt.mark_finished(
+            PublishAttempt.Status.DELIVERED if delivered else PublishAttempt.Status.FAILED,
+            sent=(recipients - attempt.dropped_count) if delivered else 0,
+            dropped=attempt.dropped_count,
+            failed=0 if delivered else recipients - attempt.dropped_count,
+            error="" if delivered else f"Not delivered, as checked by {user}: {note}",
+            by=user,
+            reason=reason,
+        )
+        _update_trace(attempt.run, by=user, reason=reason)
+    return attempt
+
+
+def runs_with_unsent_attempts() -> list[int]:
+    """Runs whose attempts wait with no worker on them: pending for a minute, or sending past the stale limit."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=option("STALE_SENDING_SECONDS"))
+    waiting = PublishAttempt.objects.filter(
+        status=PublishAttempt.Status.PENDING, created_at__lt=now - timedelta(minutes=1)
+    ) | PublishAttempt.objects.filter(
+        status=PublishAttempt.Status.SENDING, sending_started_at__lt=stale
+    )
+    return sorted(set(waiting.values_list("run_id", flat=True)))
+
+
+def runs_resume_publishing() -> list[int]:
+    """Enqueue the delivery of every run with unsent attempts (the scheduled sweeper)."""
+    run_ids = runs_with_unsent_attempts()
+    for run_id in run_ids:
+        async_task(TASK, run_id)
+    return run_ids
 
 
 # --- Unpublish ------------------------------------------------------------------------------------

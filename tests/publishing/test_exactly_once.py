@@ -193,3 +193,52 @@ def test_publishing_again_delivers_nothing_new(demo_workspace, provider, awaitin
 
     assert again.nothing_new and again.request is None
     assert (len(provider.mails), len(provider.hook_posts)) == (mails, posts) == (7, 1)
+
+
+def test_a_person_resolves_an_unknown_attempt_after_checking_the_platform(
+    client, demo_workspace, provider, awaiting, waits
+):
+    from django.urls import reverse
+
+    bot = destination_for(demo_workspace, provider, "slack_bot")
+    provider.script("/api/chat.postMessage", "accept_then_timeout")
+    run = approve(awaiting, demo_workspace)
+    services.run_deliver(run_id=run.pk)
+    attempt = PublishAttempt.objects.get(destination=bot)
+    assert attempt.status == "unknown"
+    url = reverse("admin:publishing_publishattempt_resolve", args=[attempt.pk])
+
+    client.force_login(demo_workspace["users"]["ops"])
+    assert client.post(url, {"outcome": "delivered", "note": "x"}).status_code == 403
+    client.force_login(demo_workspace["users"]["manager"])
+    assert "check the platform before retrying" in client.get(url).content.decode()
+    client.post(url, {"outcome": "delivered", "note": "It is in #launch."})
+
+    attempt.refresh_from_db()
+    assert (attempt.status, attempt.sent_count) == ("delivered", 1)
+    latest = attempt.history.latest("history_date", "history_id")
+    assert latest.history_user.username == "manager"
+    assert "it was delivered. It is in #launch." in latest.history_change_reason
+    assert press(run, demo_workspace).nothing_new and len(provider.messages) == 1
+
+
+def test_the_sweeper_takes_up_deliveries_whose_task_was_lost(
+    demo_workspace, provider, awaiting, monkeypatch
+):
+    from publishing import tasks
+
+    bot = destination_for(demo_workspace, provider, "slack_bot")
+    run = approve(awaiting, demo_workspace)  # its task was enqueued on a commit that never came
+    attempt = PublishAttempt.objects.get(destination=bot)
+    assert services.runs_with_unsent_attempts() == []  # just made: its task may be on its way
+    PublishAttempt.objects.filter(pk=attempt.pk).update(
+        created_at=timezone.now() - timedelta(minutes=5)
+    )
+    enqueued = []
+    monkeypatch.setattr(services, "async_task", lambda *args: enqueued.append(args))
+
+    assert tasks.resume_publishing_task() == 1
+
+    assert enqueued == [("publishing.tasks.publish_attempts_task", run.pk)]
+    tasks.publish_attempts_task(run.pk)
+    assert len(provider.messages) == 1
