@@ -6,7 +6,11 @@ class PublishingConfig(AppConfig):
     verbose_name = "Publishing"
 
     def ready(self):
+        from django.core import checks
+
         from publishing import adapters, services  # noqa: F401 - adapters register their kinds
+        from publishing import checks as publishing_checks
         from workflows import pipeline
 
+        checks.register(publishing_checks.check_stale_limit)
         pipeline.on_run_approved(services.run_approved_publish)
