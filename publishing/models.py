@@ -205,7 +205,9 @@ class PublishAttempt(Lifecycle):
         Status.PENDING: frozenset({Status.SENDING, Status.WITHDRAWN}),
         # A worker stopped mid-send leaves "sending": the next task resends with the same key
         # where the provider takes one, else a person checks the platform (unknown).
-        Status.SENDING: frozenset({Status.DELIVERED, Status.FAILED, Status.UNKNOWN}),
+        Status.SENDING: frozenset(
+            {Status.SENDING, Status.DELIVERED, Status.FAILED, Status.UNKNOWN}
+        ),
         Status.DELIVERED: frozenset({Status.ROLLED_BACK}),
         # The provider said no (nothing was sent): a later Publish sends it again.
         Status.FAILED: frozenset({Status.PENDING, Status.WITHDRAWN}),
@@ -299,6 +301,29 @@ class PublishAttempt(Lifecycle):
             reason=f"Sending to {self.destination.name}",
             sending_started_at=timezone.now(),
         )
+
+    @transaction.atomic
+    def mark_resumed(self, *, stale_before) -> bool:
+        """Take over a send whose worker stopped (left sending since before ``stale_before``).
+
+        Decided under the row lock, so of two workers only one takes it over; False when the
+        attempt is no longer a stale send (another worker took it, or it ended).
+        """
+        status, started = (
+            type(self)
+            ._base_manager.select_for_update()
+            .values_list("status", "sending_started_at")
+            .get(pk=self.pk)
+        )
+        if status != self.Status.SENDING or (started is not None and started > stale_before):
+            return False
+        self.transition(
+            self.Status.SENDING,
+            by=self.publisher,
+            reason="Resumed after its worker stopped: sent again with the same idempotency key",
+            sending_started_at=timezone.now(),
+        )
+        return True
 
     def mark_finished(
         self,

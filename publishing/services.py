@@ -22,6 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -350,19 +351,19 @@ def run_deliver(*, run_id: int) -> DeliveryReport:
             if attempt.sending_started_at and attempt.sending_started_at > stale_before:
                 continue  # another worker is sending it now
             if not adapter.takes_idempotency_key:
-                _finish(
-                    attempt,
-                    PublishAttempt.Status.UNKNOWN,
-                    error="The worker stopped while sending, so the platform may or may not have "
-                    f"it: {CHECK_THE_PLATFORM}.",
-                )
+                try:
+                    _finish(
+                        attempt,
+                        PublishAttempt.Status.UNKNOWN,
+                        error="The worker stopped while sending, so the platform may or may not "
+                        f"have it: {CHECK_THE_PLATFORM}.",
+                    )
+                except TransitionRefused:
+                    continue  # another worker ended it meanwhile
                 report.outcomes[attempt.pk] = attempt.status
                 continue
-            attempt.record(
-                by=attempt.publisher,
-                reason="Resumed after its worker stopped: sent again with the same idempotency key",
-                tries=attempt.tries,
-            )
+            if not attempt.mark_resumed(stale_before=stale_before):
+                continue
         else:
             try:
                 attempt.mark_sending()
@@ -452,6 +453,15 @@ def _send_with_retries(attempt, adapter, payload) -> tuple[str, Outcome | None, 
             if number == max_tries:
                 return PublishAttempt.Status.FAILED, None, f"{exc} Gave up after {number} tries."
             sleep(float(2 ** (number - 1)))
+        except TransactionManagementError:
+            raise  # called inside a transaction: a programming error, and nothing was sent
+        except Exception:  # noqa: BLE001 - whether it reached the platform is not known
+            logger.exception("Sending %s failed unexpectedly", attempt)
+            return (
+                PublishAttempt.Status.UNKNOWN,
+                None,
+                f"Sending failed unexpectedly after the request may have left: {CHECK_THE_PLATFORM}.",
+            )
     return PublishAttempt.Status.FAILED, None, "No try was made."  # pragma: no cover
 
 

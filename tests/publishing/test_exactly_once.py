@@ -242,3 +242,23 @@ def test_the_sweeper_takes_up_deliveries_whose_task_was_lost(
     assert enqueued == [("publishing.tasks.publish_attempts_task", run.pk)]
     tasks.publish_attempts_task(run.pk)
     assert len(provider.messages) == 1
+
+
+def test_of_two_workers_finding_a_stale_send_only_one_takes_it_over(
+    demo_workspace, provider, awaiting
+):
+    bot = destination_for(demo_workspace, provider, "slack_bot")
+    approve(awaiting, demo_workspace)
+    attempt = PublishAttempt.objects.get(destination=bot)
+    attempt.mark_sending()
+    PublishAttempt.objects.filter(pk=attempt.pk).update(
+        sending_started_at=timezone.now() - timedelta(hours=1)
+    )
+    stale_before = timezone.now() - timedelta(minutes=5)
+    first, second = (PublishAttempt.objects.get(pk=attempt.pk) for _ in range(2))
+
+    assert first.mark_resumed(stale_before=stale_before) is True
+    assert second.mark_resumed(stale_before=stale_before) is False
+    assert first.history.latest("history_date", "history_id").history_change_reason.startswith(
+        "Resumed after its worker stopped"
+    )
