@@ -6,8 +6,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Slack's documented limits: 50 blocks a message, 3,000 characters in a section's text,
-# 150 in a header's; the top-level text is the notification fallback.
+# 150 in a header's; the top-level text is the notification fallback. Slack also refuses
+# blocks whose texts add up to about 13,000 characters (msg_blocks_too_long, reported, not
+# documented): the blocks' text stays under SLACK_TOTAL_CHARS.
 SLACK_MAX_BLOCKS = 50
+SLACK_TOTAL_CHARS = 12000
 SLACK_SECTION_CHARS = 3000
 SLACK_HEADER_CHARS = 150
 SLACK_FALLBACK_CHARS = 3000
@@ -72,18 +75,19 @@ def slack_message(message) -> SlackMessage:
     body = message.text
     if message.call_to_action:
         body = f"{body}\n\n*{message.call_to_action}*"
-    for piece in _pieces(body, SLACK_SECTION_CHARS):
+    rest = "(The rest did not fit in one Slack message.)"
+    budget = SLACK_TOTAL_CHARS - sum(len(b["text"]["text"]) for b in blocks) - len(rest)
+    pieces = _pieces(body, SLACK_SECTION_CHARS)
+    for number, piece in enumerate(pieces):
+        if len(blocks) == SLACK_MAX_BLOCKS - 1 or len(piece) > budget:
+            left = len(pieces) - number
+            cut_notes.append(
+                f"{left} section(s) beyond Slack's limits (50 blocks, about 12,000 characters) were left out"
+            )
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": rest}})
+            break
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": piece}})
-    if len(blocks) > SLACK_MAX_BLOCKS:
-        cut_notes.append(
-            f"{len(blocks) - SLACK_MAX_BLOCKS + 1} block(s) beyond Slack's 50 were left out"
-        )
-        blocks = blocks[: SLACK_MAX_BLOCKS - 1] + [
-            {
-                "type": "section",
-                "text": {"type": "mrkdwn", "text": "(The rest did not fit in one Slack message.)"},
-            }
-        ]
+        budget -= len(piece)
     fallback, _ = _cut(message.subject or message.text, SLACK_FALLBACK_CHARS)
     detail = {"cut": cut_notes} if cut_notes else {}
     return SlackMessage(document={"text": fallback, "blocks": blocks}, detail=detail)

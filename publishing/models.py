@@ -126,6 +126,15 @@ class Destination(models.Model):
                 errors["schedule"] = (
                     f"{self.get_kind_display()} sends at once: it cannot schedule a send."
                 )
+            elif (
+                adapter is not None
+                and adapter.max_schedule_ahead is not None
+                and self.send_at > timezone.now() + adapter.max_schedule_ahead
+            ):
+                hours = int(adapter.max_schedule_ahead.total_seconds() // 3600)
+                errors["send_at"] = (
+                    f"{self.get_kind_display()} schedules at most {hours} hours ahead."
+                )
         if adapter is not None and adapter.per_recipient and not self.sender.strip():
             errors["sender"] = "Email destinations need a From address."
         if errors:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 
@@ -108,6 +108,7 @@ class Adapter:
     takes_idempotency_key: ClassVar[bool] = False
     # Whether the platform itself can send at a later time (Destination.schedule "at").
     schedules: ClassVar[bool] = False
+    max_schedule_ahead: ClassVar[timedelta | None] = None
     # Email kinds: one message per recipient, chunked; others: one message per destination.
     per_recipient: ClassVar[bool] = False
     chunk_size: ClassVar[int] = 1

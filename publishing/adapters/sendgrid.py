@@ -7,13 +7,16 @@
 - A scheduled send first creates a batch (``POST /v3/mail/batch`` -> ``{"batch_id"}``) and sends
   with ``batch_id`` and ``send_at`` (a unix time, at most 72 hours ahead). The batch id is
   stored before the mail is sent, so a retry reuses it.
-- Rollback: a scheduled send not yet sent is cancelled (``POST /v3/user/scheduled_sends``
-  ``{"batch_id", "status": "cancel"}``). Mail already sent cannot be taken back.
+- Rollback: a scheduled send is cancelled (``POST /v3/user/scheduled_sends``
+  ``{"batch_id", "status": "cancel"}``) until 10 minutes before its ``send_at``, as SendGrid
+  documents; after that, and for mail sent at once, nothing can be taken back.
 
 SendGrid takes no idempotency key: a send whose answer never came is left for a person.
 """
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta
 
 from django.utils import timezone
 
@@ -29,6 +32,9 @@ from publishing.adapters.base import (
 )
 
 MAX_PERSONALIZATIONS = 1000
+# SendGrid schedules at most 72 hours ahead and cancels until 10 minutes before the send.
+MAX_SCHEDULE_AHEAD = timedelta(hours=72)
+CANCEL_UNTIL_BEFORE = timedelta(minutes=10)
 
 
 @registry.register
@@ -39,6 +45,7 @@ class SendGridAdapter(Adapter):
     schedules = True
     per_recipient = True
     chunk_size = MAX_PERSONALIZATIONS
+    max_schedule_ahead = MAX_SCHEDULE_AHEAD
 
     def _headers(self, key: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {key}"}
@@ -68,6 +75,8 @@ class SendGridAdapter(Adapter):
         base = self.base_url(destination)
         ids = dict(attempt.external_ids)
         scheduled = payload.send_at is not None and payload.send_at > timezone.now()
+        if scheduled and payload.send_at > timezone.now() + MAX_SCHEDULE_AHEAD:
+            raise Rejected("SendGrid schedules a send at most 72 hours ahead.")
         if scheduled and not ids.get("batch_id"):
             answer = json_body(
                 self.post(
@@ -107,10 +116,17 @@ class SendGridAdapter(Adapter):
                 False,
                 f"{sent} email(s) were sent at once and delivered: email cannot be taken back.",
             )
-        if timezone.datetime.fromisoformat(send_at) <= timezone.now():
+        when = datetime.fromisoformat(send_at)
+        if when <= timezone.now():
             return RollbackOutcome(
                 False,
                 f"The scheduled send went out at {send_at}: {sent} delivered email(s) cannot be taken back.",
+            )
+        if when - timezone.now() < CANCEL_UNTIL_BEFORE:
+            return RollbackOutcome(
+                False,
+                f"SendGrid cancels a scheduled send only until 10 minutes before it goes out "
+                f"({send_at}): {sent} email(s) will be delivered and cannot be taken back.",
             )
         destination = attempt.destination
         try:

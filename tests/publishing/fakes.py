@@ -181,6 +181,8 @@ class ProviderFake:
             return 200, {"ok": False, "error": "channel_not_found"}, {}
         if len(blocks) > MAX_BLOCKS or too_long:
             return 200, {"ok": False, "error": "invalid_blocks"}, {}
+        if sum(len(b["text"]["text"]) for b in blocks if "text" in b) > 13000:
+            return 200, {"ok": False, "error": "msg_blocks_too_long"}, {}
         ts = f"1700000000.{self._next_id():06d}"
         self.messages[ts] = body
         return (

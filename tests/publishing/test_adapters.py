@@ -90,18 +90,17 @@ def test_sendgrid_mail_sent_at_once_cannot_be_taken_back_and_says_so(
 
 
 def test_slack_bot_posts_within_slacks_limits_and_unpublish_deletes_the_message(
-    demo_workspace, model_server, reply, valid_email, provider
+    demo_workspace, provider, awaiting, valid_email
 ):
-    from tests.publishing.conftest import run_to_review
+    from workflows.models import RunOutput
 
-    long_body = "\n\n".join(f"Paragraph {i}. " + "word " * 150 for i in range(40))  # ~30,000 chars
-    run = run_to_review(
-        demo_workspace, model_server, reply, {**valid_email, "email_body": long_body}
-    )
     bot = destination_for(demo_workspace, provider, "slack_bot")
-    run = approve(run, demo_workspace)
+    run = approve(awaiting, demo_workspace)  # published on approval: no gate
+    long_body = "\n\n".join(f"Paragraph {i}. " + "word " * 150 for i in range(40))  # 30,000 chars
+    # Longer than the email schema allows: written past the model, to test Slack's limits.
+    RunOutput.objects.filter(run=run).update(content={**valid_email, "email_body": long_body})
 
-    services.run_deliver(run_id=run.pk)  # published on approval: no gate
+    services.run_deliver(run_id=run.pk)
 
     (request,) = [r for r in provider.requests if r["path"] == "/api/chat.postMessage"]
     assert request["headers"]["authorization"] == f"Bearer {SLACK_TOKEN}"
@@ -110,7 +109,9 @@ def test_slack_bot_posts_within_slacks_limits_and_unpublish_deletes_the_message(
     assert body["blocks"][0]["type"] == "header"
     assert len(body["blocks"]) <= 50
     assert all(len(b["text"]["text"]) <= 3000 for b in body["blocks"] if b["type"] == "section")
+    assert sum(len(b["text"]["text"]) for b in body["blocks"]) <= 12000
     attempt = PublishAttempt.objects.get(destination=bot)
+    assert "beyond Slack's limits" in attempt.detail["cut"][0]
     assert attempt.external_ids == {"channel": "C0LAUNCH", "ts": next(iter(provider.messages))}
 
     (result,) = unpublish(run, demo_workspace)
@@ -144,12 +145,18 @@ def test_slack_messages_are_cut_to_slacks_limits_and_say_what_was_cut():
         Message(subject="S" * 400, text="\n\n".join("x" * 2900 for _ in range(80)))
     )
     blocks = message.document["blocks"]
-    assert len(blocks) == 50
+    assert len(blocks) <= 50
     assert len(blocks[0]["text"]["text"]) == 150
     assert all(len(b["text"]["text"]) <= 3000 for b in blocks[1:])
+    assert sum(len(b["text"]["text"]) for b in blocks) <= 12000
+    assert blocks[-1]["text"]["text"] == "(The rest did not fit in one Slack message.)"
     assert len(message.document["text"]) <= 3000
     assert any("150" in note for note in message.detail["cut"])
-    assert any("beyond Slack's 50" in note for note in message.detail["cut"])
+    assert any("beyond Slack's limits" in note for note in message.detail["cut"])
+    short = content.slack_message(Message(subject="Hi", text="Short body.", call_to_action="Go"))
+    assert (
+        short.detail == {} and short.document["blocks"][1]["text"]["text"] == "Short body.\n\n*Go*"
+    )
 
 
 def test_a_destination_names_only_a_configured_secret_and_a_kind_that_exists(
@@ -174,3 +181,31 @@ def test_a_destination_names_only_a_configured_secret_and_a_kind_that_exists(
         with pytest.raises(ValidationError) as refused:
             destination.full_clean()
         assert field in refused.value.message_dict, values
+
+
+def test_sendgrid_cannot_cancel_within_ten_minutes_of_the_send_and_says_so(
+    demo_workspace, provider, awaiting
+):
+    send_at = timezone.now() + timedelta(minutes=5)
+    destination_for(demo_workspace, provider, "sendgrid", schedule="at", send_at=send_at)
+    run = approve(awaiting, demo_workspace)
+    publish_now(run, demo_workspace)
+
+    (result,) = unpublish(run, demo_workspace)
+
+    assert result.taken_back == [] and provider.cancelled == []
+    assert "only until 10 minutes before it goes out" in result.not_taken_back[0]
+
+
+def test_sendgrid_schedules_at_most_72_hours_ahead(demo_workspace, provider):
+    destination = Destination(
+        workflow=demo_workspace["workflow"],
+        name="Too far",
+        kind="sendgrid",
+        sender="news@kestrel.example",
+        secret_name="SENDGRID_API_KEY",
+        schedule="at",
+        send_at=timezone.now() + timedelta(hours=80),
+    )
+    with pytest.raises(ValidationError, match="at most 72 hours ahead"):
+        destination.full_clean()
