@@ -790,12 +790,10 @@ def _update_trace(run: Run, *, by, reason: str, refusal: str = "") -> None:
     if trace is None:
         return
     document = trace.document
-    if (
-        refusal
-        and (document.get("publish") or {}).get("status") == "blocked"
-        and run.status == Run.Status.REJECTED
-    ):
-        return  # a rejected run already says why it is blocked
+    if refusal and (document.get("publish") or {}).get("status") == "blocked":
+        stored = Run.objects.values_list("status", flat=True).get(pk=run.pk)
+        if stored == Run.Status.REJECTED:
+            return  # a rejected run already says why it is blocked (approvals wrote it)
     document["publish"] = publish_section(run, refusal=refusal)
     trace.document = document
     with_history_context(trace, by=by, reason=reason)

@@ -165,3 +165,45 @@ def test_who_pressed_publish_when_and_why_is_in_history_and_trace(
         "gated": True,
     }
     assert run.trace.history.filter(history_change_reason="Publish by manager: Launch day").exists()
+
+
+def test_publishing_is_a_task_enqueued_only_after_commit(
+    demo_workspace, provider, awaiting, monkeypatch, django_capture_on_commit_callbacks
+):
+    destination_for(demo_workspace, provider, "slack_webhook")
+    enqueued = []
+    monkeypatch.setattr(services, "async_task", lambda *args: enqueued.append(args))
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        approve(awaiting, demo_workspace)
+        assert enqueued == []  # not while the approval's transaction is open
+
+    assert ("publishing.tasks.publish_attempts_task", awaiting.pk) in enqueued
+    assert callbacks and provider.requests == []  # the task sends; enqueueing sends nothing
+
+
+def test_a_rejected_run_is_never_published_and_its_trace_keeps_saying_why(
+    demo_workspace, provider, awaiting
+):
+    from approvals import services as approval_services
+    from approvals.models import ApprovalItem
+    from tests.publishing.conftest import REVIEWER_OF_TEAM
+
+    destination_for(demo_workspace, provider, "slack_webhook")
+    item = ApprovalItem.objects.open().get(run=awaiting)
+    approval_services.item_decide(
+        item_id=item.pk,
+        decision="reject",
+        reviewer=demo_workspace["users"][REVIEWER_OF_TEAM[item.team.slug]],
+        note="Off brand.",
+    )
+
+    with pytest.raises(services.PublishRefused, match="rejected"):
+        services.run_publish(run=awaiting, user=demo_workspace["users"]["manager"])
+
+    awaiting.trace.refresh_from_db()
+    assert awaiting.trace.document["publish"] == {
+        "status": "blocked",
+        "reason": "rejected in review",
+    }
+    assert not PublishAttempt.objects.exists() and provider.requests == []
