@@ -84,3 +84,24 @@ def test_publish_attempts_are_read_only_in_the_admin(client, demo_workspace, pro
         reverse("admin:publishing_publishattempt_change", args=[attempt.pk]), {"error": "x"}
     )
     assert response.status_code == 403
+
+
+def test_the_unpublish_page_needs_a_reason_and_reports_each_destination(
+    client, demo_workspace, provider, awaiting
+):
+    from publishing import services
+
+    destination_for(demo_workspace, provider, "slack_bot")
+    run = approve(awaiting, demo_workspace)
+    services.run_deliver(run_id=run.pk)
+    url = reverse("admin:workflows_run_unpublish", args=[run.pk])
+    client.force_login(demo_workspace["users"]["manager"])
+
+    assert "Launch channel (bot)" in client.get(url).content.decode()
+    client.post(url, {"reason": ""})
+    assert PublishAttempt.objects.get().status == "delivered"  # no reason, nothing taken back
+    response = client.post(url, {"reason": "Wrong channel", "_unpublish": "Unpublish"}, follow=True)
+
+    assert "was deleted" in response.content.decode()
+    assert PublishAttempt.objects.get().status == "rolled_back" and len(provider.deleted) == 1
+    assert PublishRequest.objects.filter(action="unpublish", reason="Wrong channel").exists()
