@@ -90,6 +90,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         ),
         "evals.start_evalsuiterun",
         "evals.request_promotion",
+        # Publishing: ops configure destinations and the suppression list; a manager presses Publish.
+        *_perms(("add", "change", "view"), ("destination", "suppressedaddress"), "publishing"),
+        *_perms(("view",), ("publishattempt", "publishrequest"), app_label="publishing"),
     ],
     LEGAL_REVIEWERS: [
         *_perms(("view",), _REVIEWER_READS),
@@ -121,6 +124,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "approvals.export_decision",
         "evals.view_*",
         "evals.approve_promotion",
+        "publishing.view_*",
+        "publishing.publish_run",
     ],
 }
 

@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "evals",
     "approvals",
     "inputs",
+    "publishing",
     # Made-up data, the demo CDP endpoint and demo users; no domain app imports it.
     "demo",
 ]
@@ -196,6 +197,17 @@ if MARKETINGAI_DEMO_CDP:
     )
     MARKETINGAI_SECRETS.append("MARKETINGAI_DEMO_CDP_TOKEN")
 # --- end of outbound HTTP and secrets ---
+
+# --- Publishing (publishing/services.py) ---------------------------------------------------
+MARKETINGAI_PUBLISH = {
+    # Tries of one send when the platform says "not now" (429, 5xx) or no connection was made.
+    "MAX_TRIES": env_int("MARKETINGAI_PUBLISH_MAX_TRIES", 3),
+    # The longest Retry-After honoured; longer fails the attempt unsent (a later Publish resends).
+    "MAX_RETRY_AFTER_SECONDS": env_float("MARKETINGAI_PUBLISH_MAX_RETRY_AFTER", 30.0),
+    # An attempt "sending" for longer lost its worker (system check publishing.W001 keeps it
+    # above the longest send: tries x (outbound timeout + Retry-After)).
+    "STALE_SENDING_SECONDS": env_int("MARKETINGAI_PUBLISH_STALE_SENDING_SECONDS", 300),
+}
 
 # --- Background work (django-q2) ----------------------------------------------------------
 REDIS_URL = os.environ.get("MARKETINGAI_REDIS_URL", "")

@@ -25,7 +25,7 @@ import socket
 import ssl
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
@@ -49,7 +49,28 @@ ALLOW_SETTING = "MARKETINGAI_OUTBOUND_ALLOWED_HOSTS"
 
 
 class OutboundError(Exception):
-    """A request that failed or was refused. The message is one sentence, free of secrets."""
+    """A request that failed or was refused. The message is one sentence, free of secrets.
+
+    What a caller that retries needs to know (publishing destinations):
+    ``status`` is the HTTP status of an error answer (None when there was no answer),
+    ``retry_after`` that answer's Retry-After header, and ``request_sent`` whether the request
+    may have reached the host (False when the connection was never made: nothing was sent).
+    """
+
+    status: int | None = None
+    retry_after: str | None = None
+    request_sent: bool = False
+
+    @classmethod
+    def answered(cls, message: str, *, status: int, retry_after: str | None) -> OutboundError:
+        error = cls(message)
+        error.status, error.retry_after, error.request_sent = status, retry_after, True
+        return error
+
+    def with_facts_of(self, other: OutboundError) -> OutboundError:
+        self.status, self.retry_after = other.status, other.retry_after
+        self.request_sent = other.request_sent
+        return self
 
 
 class OutboundRefused(OutboundError):
@@ -61,6 +82,8 @@ class Response:
     status: int
     content_type: str
     body: bytes
+    # Lower-case names (e.g. a provider's message id: "x-message-id").
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 # --- Policy (pure) -----------------------------------------------------------------------
@@ -333,7 +356,7 @@ def request(
             label=label,
         )
     except OutboundError as exc:
-        raise type(exc)(_sentence(redact(str(exc), secrets))) from None
+        raise type(exc)(_sentence(redact(str(exc), secrets))).with_facts_of(exc) from None
 
 
 def _sentence(text: str) -> str:
@@ -343,6 +366,15 @@ def _sentence(text: str) -> str:
 
 
 def _request(method, url, *, headers, body, timeout, max_bytes, label) -> Response:
+    progress = {"sent": False}
+    try:
+        return _exchange(method, url, headers, body, timeout, max_bytes, label, progress)
+    except OutboundError as exc:
+        exc.request_sent = exc.request_sent or progress["sent"]
+        raise
+
+
+def _exchange(method, url, headers, body, timeout, max_bytes, label, progress) -> Response:
     target = target_for(url, label=label)
     label = target.label
     ceiling = float(
@@ -364,6 +396,8 @@ def _request(method, url, *, headers, body, timeout, max_bytes, label) -> Respon
     )
     try:
         deadline.watch(connection)
+        connection.connect()
+        progress["sent"] = True  # from here the host may have received the request
         connection.request(method, target.path, body=body, headers=headers)
         response = connection.getresponse()
         status = response.status
@@ -372,12 +406,17 @@ def _request(method, url, *, headers, body, timeout, max_bytes, label) -> Respon
                 f"{label} answered with a redirect (HTTP {status}); point it at the final URL."
             )
         if not 200 <= status < 300:
-            raise OutboundError(f"{label} answered HTTP {status}{_phrase(status)}.")
+            raise OutboundError.answered(
+                f"{label} answered HTTP {status}{_phrase(status)}.",
+                status=status,
+                retry_after=(response.getheader("Retry-After") or "")[:40] or None,
+            )
         content_type = (response.getheader("Content-Type", "") or "")[:100]
         data = _read_body(response, max_bytes=byte_limit, label=label)
         if deadline.expired:
             raise timed_out
-        return Response(status=status, content_type=content_type, body=data)
+        headers_in = {name.lower(): value[:300] for name, value in response.getheaders()}
+        return Response(status=status, content_type=content_type, body=data, headers=headers_in)
     except OutboundError:
         if deadline.expired:
             raise timed_out from None

@@ -96,3 +96,19 @@ def on_run_failed(hook: RunHook) -> RunHook:
 
 def run_failed_hooks() -> list[RunHook]:
     return list(_RUN_FAILED_HOOKS)
+
+
+ApprovedHook = Callable[["Run", Any], None]
+_RUN_APPROVED_HOOKS: list[ApprovedHook] = []
+
+
+def on_run_approved(hook: ApprovedHook) -> ApprovedHook:
+    """Register ``hook(run, by)``, called inside the transaction that approves a run (``by``: who
+    approved it); publishing starts the destinations that need no final gate, on commit."""
+    if hook not in _RUN_APPROVED_HOOKS:
+        _RUN_APPROVED_HOOKS.append(hook)
+    return hook
+
+
+def run_approved_hooks() -> list[ApprovedHook]:
+    return list(_RUN_APPROVED_HOOKS)

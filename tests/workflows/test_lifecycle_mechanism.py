@@ -35,6 +35,7 @@ MUST_COVER = {
     "evals.EvalSuiteRun",
     "evals.PromotionRequest",
     "approvals.ApprovalItem",
+    "publishing.PublishAttempt",
 }
 
 
@@ -152,6 +153,25 @@ class Builder:
             run=self.run(), team=self._team, routing_reason="Routed for the test."
         )
 
+    def publish_attempt(self):
+        from publishing.models import Destination, PublishAttempt, PublishRequest, idempotency_key
+
+        run = self.run()
+        destination, _ = Destination.objects.get_or_create(
+            workflow=self.workflow(),
+            name="lifecycle",
+            defaults={"kind": "slack_webhook", "secret_name": "LIFECYCLE_WEBHOOK"},
+        )
+        request = PublishRequest.objects.create(run=run, action="publish", requested_by=self.user)
+        return PublishAttempt.objects.create(
+            run=run,
+            destination=destination,
+            request=request,
+            idempotency_key=idempotency_key(
+                run_id=run.pk, destination_id=destination.pk, chunk_index=0
+            ),
+        )
+
     def claim_set(self):
         from workflows.models import ClaimSet
 
@@ -184,6 +204,7 @@ BUILDERS = {
     "evals.EvalSuiteRun": Builder.eval_suite_run,
     "evals.PromotionRequest": Builder.promotion_request,
     "approvals.ApprovalItem": Builder.approval_item,
+    "publishing.PublishAttempt": Builder.publish_attempt,
 }
 
 

@@ -228,7 +228,17 @@ class Run(Lifecycle):
             raise ValidationError(
                 f"{self.run_id} can become {to} only through a decision on its approval item."
             )
-        self.transition(to, by=by, reason=reason)
+        with transaction.atomic():
+            self.transition(to, by=by, reason=reason)
+            if to == self.Status.APPROVED:
+                for hook in pipeline.run_approved_hooks():
+                    try:
+                        with (
+                            transaction.atomic()
+                        ):  # a savepoint: a broken hook never undoes the decision
+                            hook(self, by)
+                    except Exception:  # noqa: BLE001 - logged; publishing can still be started by hand
+                        logger.exception("A run-approved hook of %s failed", self.run_id)
 
     @transaction.atomic
     def record_risk_level(self, level: str, *, by) -> None:
