@@ -16,7 +16,7 @@ from tests.publishing.fakes import (  # noqa: F401 - fixtures
 from workflows import services as workflow_services
 from workflows.models import Run
 
-DEMO_VARIANTS = 7  # 6 cohorts + the generic variant of the demo audience
+AUDIENCE_VARIANTS = 7  # 6 cohorts + the generic variant of the audience workspace
 REVIEWER_OF_TEAM = {
     "legal": "legal",
     "brand": "brand",
@@ -29,8 +29,8 @@ def variant_email(email: dict, n: int) -> dict:
     return {**email, "subject_lines": [f"Subject of variant {n}", "Second", "Third"]}
 
 
-def run_to_review(ws, model_server, reply, email, *, user="ops", variants=DEMO_VARIANTS) -> Run:
-    """A run of the demo workflow started by ``user``, awaiting approval, one distinct subject per variant."""
+def run_to_review(ws, model_server, reply, email, *, user="ops", variants=AUDIENCE_VARIANTS) -> Run:
+    """A run of the audience workspace's workflow started by ``user``, awaiting approval, one distinct subject per variant."""
     model_server.push(*[reply.json(variant_email(email, n)) for n in range(variants)])
     run = workflow_services.run_start(
         workflow=ws["workflow"],
@@ -90,6 +90,6 @@ def waits(monkeypatch):
 
 
 @pytest.fixture
-def awaiting(demo_workspace, model_server, reply, valid_email):
-    """A demo run (55 eligible recipients in 7 variants) started by ops, awaiting approval."""
-    return run_to_review(demo_workspace, model_server, reply, valid_email)
+def awaiting(audience_workspace, model_server, reply, valid_email):
+    """A run (55 eligible recipients in 7 variants) started by ops, awaiting approval."""
+    return run_to_review(audience_workspace, model_server, reply, valid_email)

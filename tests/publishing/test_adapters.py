@@ -26,11 +26,11 @@ def unpublish(run, ws):
     return services.run_unpublish(run=run, user=ws["users"]["manager"], reason="Wrong offer")
 
 
-def test_sendgrid_mail_send_has_the_documented_shape(demo_workspace, provider, awaiting):
-    destination_for(demo_workspace, provider, "sendgrid")
-    run = approve(awaiting, demo_workspace)
+def test_sendgrid_mail_send_has_the_documented_shape(audience_workspace, provider, awaiting):
+    destination_for(audience_workspace, provider, "sendgrid")
+    run = approve(awaiting, audience_workspace)
 
-    publish_now(run, demo_workspace)
+    publish_now(run, audience_workspace)
 
     sends = [r for r in provider.requests if r["path"] == "/v3/mail/send"]
     assert len(sends) == len(provider.mails) == 7  # one request per variant (each under 1,000)
@@ -51,18 +51,18 @@ def test_sendgrid_mail_send_has_the_documented_shape(demo_workspace, provider, a
 
 
 def test_sendgrid_scheduled_send_uses_a_batch_and_unpublish_cancels_it(
-    demo_workspace, provider, awaiting
+    audience_workspace, provider, awaiting
 ):
     send_at = timezone.now() + timedelta(hours=5)
-    destination_for(demo_workspace, provider, "sendgrid", schedule="at", send_at=send_at)
-    run = approve(awaiting, demo_workspace)
+    destination_for(audience_workspace, provider, "sendgrid", schedule="at", send_at=send_at)
+    run = approve(awaiting, audience_workspace)
 
-    publish_now(run, demo_workspace)
+    publish_now(run, audience_workspace)
 
     assert len(provider.batches) == 7
     for mail in provider.mails:
         assert mail["batch_id"] in provider.batches and mail["send_at"] == int(send_at.timestamp())
-    results = unpublish(run, demo_workspace)
+    results = unpublish(run, audience_workspace)
 
     assert sorted(provider.cancelled) == sorted(provider.batches)
     (result,) = results
@@ -75,13 +75,13 @@ def test_sendgrid_scheduled_send_uses_a_batch_and_unpublish_cancels_it(
 
 
 def test_sendgrid_mail_sent_at_once_cannot_be_taken_back_and_says_so(
-    demo_workspace, provider, awaiting
+    audience_workspace, provider, awaiting
 ):
-    destination_for(demo_workspace, provider, "sendgrid")
-    run = approve(awaiting, demo_workspace)
-    publish_now(run, demo_workspace)
+    destination_for(audience_workspace, provider, "sendgrid")
+    run = approve(awaiting, audience_workspace)
+    publish_now(run, audience_workspace)
 
-    (result,) = unpublish(run, demo_workspace)
+    (result,) = unpublish(run, audience_workspace)
 
     assert result.taken_back == [] and len(result.not_taken_back) == 7
     assert "email cannot be taken back" in result.not_taken_back[0]
@@ -90,12 +90,12 @@ def test_sendgrid_mail_sent_at_once_cannot_be_taken_back_and_says_so(
 
 
 def test_slack_bot_posts_within_slacks_limits_and_unpublish_deletes_the_message(
-    demo_workspace, provider, awaiting, valid_email
+    audience_workspace, provider, awaiting, valid_email
 ):
     from workflows.models import RunOutput
 
-    bot = destination_for(demo_workspace, provider, "slack_bot")
-    run = approve(awaiting, demo_workspace)  # published on approval: no gate
+    bot = destination_for(audience_workspace, provider, "slack_bot")
+    run = approve(awaiting, audience_workspace)  # published on approval: no gate
     long_body = "\n\n".join(f"Paragraph {i}. " + "word " * 150 for i in range(40))  # 30,000 chars
     # Longer than the email schema allows: written past the model, to test Slack's limits.
     RunOutput.objects.filter(run=run).update(content={**valid_email, "email_body": long_body})
@@ -114,7 +114,7 @@ def test_slack_bot_posts_within_slacks_limits_and_unpublish_deletes_the_message(
     assert "beyond Slack's limits" in attempt.detail["cut"][0]
     assert attempt.external_ids == {"channel": "C0LAUNCH", "ts": next(iter(provider.messages))}
 
-    (result,) = unpublish(run, demo_workspace)
+    (result,) = unpublish(run, audience_workspace)
 
     assert provider.deleted == [attempt.external_ids["ts"]]
     assert "was deleted" in result.taken_back[0]
@@ -126,15 +126,15 @@ def test_slack_bot_posts_within_slacks_limits_and_unpublish_deletes_the_message(
 
 
 def test_slack_webhook_posts_and_says_a_post_cannot_be_taken_back(
-    demo_workspace, provider, awaiting
+    audience_workspace, provider, awaiting
 ):
-    destination_for(demo_workspace, provider, "slack_webhook")
-    run = approve(awaiting, demo_workspace)
+    destination_for(audience_workspace, provider, "slack_webhook")
+    run = approve(awaiting, audience_workspace)
     services.run_deliver(run_id=run.pk)
 
     (post,) = provider.hook_posts
     assert post["text"] and post["blocks"][0]["type"] == "header"
-    (result,) = unpublish(run, demo_workspace)
+    (result,) = unpublish(run, audience_workspace)
     assert result.taken_back == []
     assert "can only post" in result.not_taken_back[0]
     assert PublishAttempt.objects.get().status == "delivered"
@@ -160,7 +160,7 @@ def test_slack_messages_are_cut_to_slacks_limits_and_say_what_was_cut():
 
 
 def test_a_destination_names_only_a_configured_secret_and_a_kind_that_exists(
-    demo_workspace, provider
+    audience_workspace, provider
 ):
     for values, field in [
         ({"kind": "sendgrid", "secret_name": "NOT_CONFIGURED"}, "secret_name"),
@@ -177,29 +177,29 @@ def test_a_destination_names_only_a_configured_secret_and_a_kind_that_exists(
         ),
         ({"kind": "sendgrid", "secret_name": "SENDGRID_API_KEY", "sender": ""}, "sender"),
     ]:
-        destination = Destination(workflow=demo_workspace["workflow"], name="x", **values)
+        destination = Destination(workflow=audience_workspace["workflow"], name="x", **values)
         with pytest.raises(ValidationError) as refused:
             destination.full_clean()
         assert field in refused.value.message_dict, values
 
 
 def test_sendgrid_cannot_cancel_within_ten_minutes_of_the_send_and_says_so(
-    demo_workspace, provider, awaiting
+    audience_workspace, provider, awaiting
 ):
     send_at = timezone.now() + timedelta(minutes=5)
-    destination_for(demo_workspace, provider, "sendgrid", schedule="at", send_at=send_at)
-    run = approve(awaiting, demo_workspace)
-    publish_now(run, demo_workspace)
+    destination_for(audience_workspace, provider, "sendgrid", schedule="at", send_at=send_at)
+    run = approve(awaiting, audience_workspace)
+    publish_now(run, audience_workspace)
 
-    (result,) = unpublish(run, demo_workspace)
+    (result,) = unpublish(run, audience_workspace)
 
     assert result.taken_back == [] and provider.cancelled == []
     assert "only until 10 minutes before it goes out" in result.not_taken_back[0]
 
 
-def test_sendgrid_schedules_at_most_72_hours_ahead(demo_workspace, provider):
+def test_sendgrid_schedules_at_most_72_hours_ahead(audience_workspace, provider):
     destination = Destination(
-        workflow=demo_workspace["workflow"],
+        workflow=audience_workspace["workflow"],
         name="Too far",
         kind="sendgrid",
         sender="news@kestrel.example",

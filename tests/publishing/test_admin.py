@@ -11,12 +11,12 @@ from tests.publishing.conftest import approve, destination_for
 pytestmark = pytest.mark.django_db
 
 
-def test_the_workflow_page_shows_its_destinations_inline(client, demo_workspace, provider):
-    destination_for(demo_workspace, provider, "slack_webhook")
-    client.force_login(demo_workspace["users"]["admin"])
+def test_the_workflow_page_shows_its_destinations_inline(client, audience_workspace, provider):
+    destination_for(audience_workspace, provider, "slack_webhook")
+    client.force_login(audience_workspace["users"]["admin"])
 
     page = client.get(
-        reverse("admin:workflows_workflow_change", args=[demo_workspace["workflow"].pk])
+        reverse("admin:workflows_workflow_change", args=[audience_workspace["workflow"].pk])
     ).content.decode()
 
     assert "Publishing: destinations" in page and "Team channel (webhook)" in page
@@ -24,11 +24,11 @@ def test_the_workflow_page_shows_its_destinations_inline(client, demo_workspace,
 
 
 def test_the_publish_page_shows_what_will_go_out_and_its_post_publishes(
-    client, demo_workspace, provider, awaiting
+    client, audience_workspace, provider, awaiting
 ):
-    destination_for(demo_workspace, provider, "sendgrid", requires_publish_gate=True)
-    run = approve(awaiting, demo_workspace)
-    client.force_login(demo_workspace["users"]["manager"])
+    destination_for(audience_workspace, provider, "sendgrid", requires_publish_gate=True)
+    run = approve(awaiting, audience_workspace)
+    client.force_login(audience_workspace["users"]["manager"])
     run_page = client.get(reverse("admin:workflows_run_change", args=[run.pk])).content.decode()
     url = reverse("admin:workflows_run_publish", args=[run.pk])
     assert url in run_page
@@ -50,19 +50,19 @@ def test_the_publish_page_shows_what_will_go_out_and_its_post_publishes(
 
 
 def test_the_publish_page_needs_the_publish_permission_and_refuses_the_starter(
-    client, demo_workspace, provider, awaiting
+    client, audience_workspace, provider, awaiting
 ):
-    destination_for(demo_workspace, provider, "sendgrid", requires_publish_gate=True)
-    run = approve(awaiting, demo_workspace)
+    destination_for(audience_workspace, provider, "sendgrid", requires_publish_gate=True)
+    run = approve(awaiting, audience_workspace)
     url = reverse("admin:workflows_run_publish", args=[run.pk])
 
-    client.force_login(demo_workspace["users"]["ops"])
+    client.force_login(audience_workspace["users"]["ops"])
     assert client.get(url).status_code == 403
     assert client.post(url, {"reason": "x"}).status_code == 403
 
-    run.started_by = demo_workspace["users"]["admin"]  # a superuser who started the run
+    run.started_by = audience_workspace["users"]["admin"]  # a superuser who started the run
     type(run).objects.filter(pk=run.pk).update(started_by=run.started_by)
-    client.force_login(demo_workspace["users"]["admin"])
+    client.force_login(audience_workspace["users"]["admin"])
     page = client.get(url).content.decode()
     assert "someone else must publish it" in page
     response = client.post(url, {"reason": "Mine"}, follow=True)
@@ -70,11 +70,13 @@ def test_the_publish_page_needs_the_publish_permission_and_refuses_the_starter(
     assert not PublishAttempt.objects.exists()
 
 
-def test_publish_attempts_are_read_only_in_the_admin(client, demo_workspace, provider, awaiting):
-    destination_for(demo_workspace, provider, "slack_webhook")
-    approve(awaiting, demo_workspace)
+def test_publish_attempts_are_read_only_in_the_admin(
+    client, audience_workspace, provider, awaiting
+):
+    destination_for(audience_workspace, provider, "slack_webhook")
+    approve(awaiting, audience_workspace)
     attempt = PublishAttempt.objects.get()
-    client.force_login(demo_workspace["users"]["admin"])
+    client.force_login(audience_workspace["users"]["admin"])
 
     page = client.get(reverse("admin:publishing_publishattempt_change", args=[attempt.pk]))
 
@@ -87,15 +89,15 @@ def test_publish_attempts_are_read_only_in_the_admin(client, demo_workspace, pro
 
 
 def test_the_unpublish_page_needs_a_reason_and_reports_each_destination(
-    client, demo_workspace, provider, awaiting
+    client, audience_workspace, provider, awaiting
 ):
     from publishing import services
 
-    destination_for(demo_workspace, provider, "slack_bot")
-    run = approve(awaiting, demo_workspace)
+    destination_for(audience_workspace, provider, "slack_bot")
+    run = approve(awaiting, audience_workspace)
     services.run_deliver(run_id=run.pk)
     url = reverse("admin:workflows_run_unpublish", args=[run.pk])
-    client.force_login(demo_workspace["users"]["manager"])
+    client.force_login(audience_workspace["users"]["manager"])
 
     assert "Launch channel (bot)" in client.get(url).content.decode()
     client.post(url, {"reason": ""})

@@ -23,11 +23,11 @@ def publish_now(run, ws):
     return services.run_deliver(run_id=run.pk)
 
 
-def test_each_recipient_gets_the_variant_the_run_assigned(demo_workspace, provider, awaiting):
-    destination_for(demo_workspace, provider, "sendgrid")
-    run = approve(awaiting, demo_workspace)
+def test_each_recipient_gets_the_variant_the_run_assigned(audience_workspace, provider, awaiting):
+    destination_for(audience_workspace, provider, "sendgrid")
+    run = approve(awaiting, audience_workspace)
 
-    publish_now(run, demo_workspace)
+    publish_now(run, audience_workspace)
 
     subject_of_variant = {
         o.variant_id: o.content["subject_lines"][0] for o in RunOutput.objects.filter(run=run)
@@ -52,17 +52,17 @@ def test_each_recipient_gets_the_variant_the_run_assigned(demo_workspace, provid
 
 
 def test_an_opt_out_after_the_run_is_dropped_and_counted_never_sent(
-    demo_workspace, provider, awaiting
+    audience_workspace, provider, awaiting
 ):
-    destination_for(demo_workspace, provider, "sendgrid")
-    run = approve(awaiting, demo_workspace)
+    destination_for(audience_workspace, provider, "sendgrid")
+    run = approve(awaiting, audience_workspace)
     assigned = list(
         RecipientAssignment.objects.filter(run=run, variant__isnull=False)
         .select_related("recipient")
         .order_by("recipient__customer_id")
     )
     opts_out, suppressed, leaves = (a.recipient for a in assigned[:3])
-    segment = demo_workspace["brief"].audience_segment
+    segment = audience_workspace["brief"].audience_segment
     rows = ["customer_id,email,role,consent,usage_as_of"]
     for recipient in Recipient.objects.current(segment.pk):
         if recipient.customer_id == leaves.customer_id:
@@ -77,7 +77,7 @@ def test_an_opt_out_after_the_run_is_dropped_and_counted_never_sent(
     assert imported.status == "imported", imported.errors
     SuppressedAddress.objects.create(email=suppressed.email.upper(), reason="Complained")
 
-    publish_now(run, demo_workspace)
+    publish_now(run, audience_workspace)
 
     mailed = provider.recipients_mailed()
     assert len(mailed) == 52
@@ -94,13 +94,13 @@ def test_an_opt_out_after_the_run_is_dropped_and_counted_never_sent(
 
 
 def test_recipients_go_in_chunks_each_an_attempt_with_its_own_key(
-    demo_workspace, provider, awaiting, monkeypatch
+    audience_workspace, provider, awaiting, monkeypatch
 ):
     monkeypatch.setattr(SendGridAdapter, "chunk_size", 4)
-    destination_for(demo_workspace, provider, "sendgrid")
-    run = approve(awaiting, demo_workspace)
+    destination_for(audience_workspace, provider, "sendgrid")
+    run = approve(awaiting, audience_workspace)
 
-    publish_now(run, demo_workspace)
+    publish_now(run, audience_workspace)
 
     per_variant = [v.recipient_count for v in run.variants.all() if v.recipient_count]
     attempts = list(PublishAttempt.objects.filter(run=run))

@@ -26,11 +26,11 @@ def run_command(*argv) -> tuple[int, str, str]:
 
 
 def test_publish_run_json_prints_delivered_per_destination_and_repeating_delivers_nothing_new(
-    demo_workspace, provider, awaiting
+    audience_workspace, provider, awaiting
 ):
-    destination_for(demo_workspace, provider, "sendgrid", requires_publish_gate=True)
-    destination_for(demo_workspace, provider, "slack_webhook", requires_publish_gate=True)
-    run = approve(awaiting, demo_workspace)
+    destination_for(audience_workspace, provider, "sendgrid", requires_publish_gate=True)
+    destination_for(audience_workspace, provider, "slack_webhook", requires_publish_gate=True)
+    run = approve(awaiting, audience_workspace)
 
     code, out, err = run_command("publish_run", run.run_id, "--user", "manager", "--json")
 
@@ -49,9 +49,9 @@ def test_publish_run_json_prints_delivered_per_destination_and_repeating_deliver
 
 
 def test_publish_run_exits_1_with_the_reason_for_a_run_that_may_not_be_published(
-    demo_workspace, provider, awaiting
+    audience_workspace, provider, awaiting
 ):
-    destination_for(demo_workspace, provider, "slack_webhook")
+    destination_for(audience_workspace, provider, "slack_webhook")
 
     code, out, err = run_command("publish_run", str(awaiting.pk), "--user", "manager")
 
@@ -61,10 +61,10 @@ def test_publish_run_exits_1_with_the_reason_for_a_run_that_may_not_be_published
     assert code == 1 and "No run" in err
 
 
-def test_unpublish_run_says_what_was_and_was_not_taken_back(demo_workspace, provider, awaiting):
-    destination_for(demo_workspace, provider, "slack_bot")
-    destination_for(demo_workspace, provider, "slack_webhook")
-    run = approve(awaiting, demo_workspace)
+def test_unpublish_run_says_what_was_and_was_not_taken_back(audience_workspace, provider, awaiting):
+    destination_for(audience_workspace, provider, "slack_bot")
+    destination_for(audience_workspace, provider, "slack_webhook")
+    run = approve(awaiting, audience_workspace)
     call_command(
         "publish_run", str(run.pk), "--user", "manager", stdout=io.StringIO(), stderr=io.StringIO()
     )

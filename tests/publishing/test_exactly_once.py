@@ -21,12 +21,14 @@ def press(run, ws, user="manager"):
     return services.run_publish(run=run, user=ws["users"][user], reason="Send", enqueue=False)
 
 
-def test_a_500_is_retried_and_each_chunk_is_sent_once(demo_workspace, provider, awaiting, waits):
-    destination_for(demo_workspace, provider, "sendgrid")
-    run = approve(awaiting, demo_workspace)
+def test_a_500_is_retried_and_each_chunk_is_sent_once(
+    audience_workspace, provider, awaiting, waits
+):
+    destination_for(audience_workspace, provider, "sendgrid")
+    run = approve(awaiting, audience_workspace)
     provider.script("/v3/mail/send", "500", "500")
 
-    press(run, demo_workspace)
+    press(run, audience_workspace)
     services.run_deliver(run_id=run.pk)
 
     attempts = list(PublishAttempt.objects.filter(run=run))
@@ -36,10 +38,10 @@ def test_a_500_is_retried_and_each_chunk_is_sent_once(demo_workspace, provider, 
     assert waits == [1.0, 2.0]  # backoff without Retry-After
 
 
-def test_a_429_waits_as_long_as_retry_after_says(demo_workspace, provider, awaiting, waits):
-    bot = destination_for(demo_workspace, provider, "slack_bot")
+def test_a_429_waits_as_long_as_retry_after_says(audience_workspace, provider, awaiting, waits):
+    bot = destination_for(audience_workspace, provider, "slack_bot")
     provider.script("/api/chat.postMessage", ("429", 2))
-    run = approve(awaiting, demo_workspace)
+    run = approve(awaiting, audience_workspace)
 
     services.run_deliver(run_id=run.pk)
 
@@ -50,11 +52,11 @@ def test_a_429_waits_as_long_as_retry_after_says(demo_workspace, provider, await
 
 
 def test_a_retry_after_beyond_the_limit_fails_unsent_and_a_later_publish_sends_it_once(
-    demo_workspace, provider, awaiting, waits
+    audience_workspace, provider, awaiting, waits
 ):
-    bot = destination_for(demo_workspace, provider, "slack_bot")
+    bot = destination_for(audience_workspace, provider, "slack_bot")
     provider.script("/api/chat.postMessage", ("429", 3600))
-    run = approve(awaiting, demo_workspace)
+    run = approve(awaiting, audience_workspace)
 
     services.run_deliver(run_id=run.pk)
 
@@ -65,7 +67,7 @@ def test_a_retry_after_beyond_the_limit_fails_unsent_and_a_later_publish_sends_i
     (entry,) = run.trace.document["publish"]["destinations"]
     assert entry["status"] == "failed" and entry["recipients"]["failed"] == 1
 
-    started = press(run, demo_workspace)
+    started = press(run, audience_workspace)
     services.run_deliver(run_id=run.pk)
 
     assert started.retried == [attempt] and started.created == []
@@ -74,11 +76,11 @@ def test_a_retry_after_beyond_the_limit_fails_unsent_and_a_later_publish_sends_i
 
 
 def test_a_keyless_send_accepted_then_unanswered_waits_for_a_person(
-    demo_workspace, provider, awaiting, waits
+    audience_workspace, provider, awaiting, waits
 ):
-    bot = destination_for(demo_workspace, provider, "slack_bot")
+    bot = destination_for(audience_workspace, provider, "slack_bot")
     provider.script("/api/chat.postMessage", "accept_then_timeout")
-    run = approve(awaiting, demo_workspace)
+    run = approve(awaiting, audience_workspace)
 
     services.run_deliver(run_id=run.pk)
 
@@ -87,7 +89,7 @@ def test_a_keyless_send_accepted_then_unanswered_waits_for_a_person(
     assert "check the platform before retrying" in attempt.error
     assert len(provider.messages) == 1 and waits == []  # it did arrive; nothing was resent
     services.run_deliver(run_id=run.pk)
-    assert press(run, demo_workspace).nothing_new
+    assert press(run, audience_workspace).nothing_new
     services.run_deliver(run_id=run.pk)
     assert len(provider.messages) == 1
     run.trace.refresh_from_db()
@@ -95,10 +97,10 @@ def test_a_keyless_send_accepted_then_unanswered_waits_for_a_person(
 
 
 def test_a_worker_stopped_mid_send_leaves_a_keyless_attempt_for_a_person(
-    demo_workspace, provider, awaiting
+    audience_workspace, provider, awaiting
 ):
-    bot = destination_for(demo_workspace, provider, "slack_bot")
-    run = approve(awaiting, demo_workspace)
+    bot = destination_for(audience_workspace, provider, "slack_bot")
+    run = approve(awaiting, audience_workspace)
     attempt = PublishAttempt.objects.get(destination=bot)
     attempt.mark_sending()  # ...and the worker was killed here
     PublishAttempt.objects.filter(pk=attempt.pk).update(
@@ -112,9 +114,11 @@ def test_a_worker_stopped_mid_send_leaves_a_keyless_attempt_for_a_person(
     assert provider.requests == []
 
 
-def test_a_sending_attempt_whose_worker_is_alive_is_left_to_it(demo_workspace, provider, awaiting):
-    bot = destination_for(demo_workspace, provider, "slack_bot")
-    run = approve(awaiting, demo_workspace)
+def test_a_sending_attempt_whose_worker_is_alive_is_left_to_it(
+    audience_workspace, provider, awaiting
+):
+    bot = destination_for(audience_workspace, provider, "slack_bot")
+    run = approve(awaiting, audience_workspace)
     PublishAttempt.objects.get(destination=bot).mark_sending()  # another worker, sending now
 
     services.run_deliver(run_id=run.pk)
@@ -149,10 +153,10 @@ def keyed(provider):
 
 
 def test_with_a_key_an_unanswered_send_and_a_stopped_worker_resend_with_the_same_key(
-    demo_workspace, provider, awaiting, waits, keyed
+    audience_workspace, provider, awaiting, waits, keyed
 ):
     destination = destination_for(
-        demo_workspace,
+        audience_workspace,
         provider,
         "resend",
         name="Keyed platform",
@@ -160,7 +164,7 @@ def test_with_a_key_an_unanswered_send_and_a_stopped_worker_resend_with_the_same
         api_base_url=provider.url(),
     )
     provider.script(KEYED_PATH, "accept_then_timeout")
-    run = approve(awaiting, demo_workspace)
+    run = approve(awaiting, audience_workspace)
 
     services.run_deliver(run_id=run.pk)
 
@@ -181,14 +185,14 @@ def test_with_a_key_an_unanswered_send_and_a_stopped_worker_resend_with_the_same
     assert len(provider.keyed) == 1
 
 
-def test_publishing_again_delivers_nothing_new(demo_workspace, provider, awaiting):
-    destination_for(demo_workspace, provider, "sendgrid")
-    destination_for(demo_workspace, provider, "slack_webhook")
-    run = approve(awaiting, demo_workspace)
+def test_publishing_again_delivers_nothing_new(audience_workspace, provider, awaiting):
+    destination_for(audience_workspace, provider, "sendgrid")
+    destination_for(audience_workspace, provider, "slack_webhook")
+    run = approve(awaiting, audience_workspace)
     services.run_deliver(run_id=run.pk)
     mails, posts = len(provider.mails), len(provider.hook_posts)
 
-    again = press(run, demo_workspace)
+    again = press(run, audience_workspace)
     services.run_deliver(run_id=run.pk)
 
     assert again.nothing_new and again.request is None
@@ -196,21 +200,21 @@ def test_publishing_again_delivers_nothing_new(demo_workspace, provider, awaitin
 
 
 def test_a_person_resolves_an_unknown_attempt_after_checking_the_platform(
-    client, demo_workspace, provider, awaiting, waits
+    client, audience_workspace, provider, awaiting, waits
 ):
     from django.urls import reverse
 
-    bot = destination_for(demo_workspace, provider, "slack_bot")
+    bot = destination_for(audience_workspace, provider, "slack_bot")
     provider.script("/api/chat.postMessage", "accept_then_timeout")
-    run = approve(awaiting, demo_workspace)
+    run = approve(awaiting, audience_workspace)
     services.run_deliver(run_id=run.pk)
     attempt = PublishAttempt.objects.get(destination=bot)
     assert attempt.status == "unknown"
     url = reverse("admin:publishing_publishattempt_resolve", args=[attempt.pk])
 
-    client.force_login(demo_workspace["users"]["ops"])
+    client.force_login(audience_workspace["users"]["ops"])
     assert client.post(url, {"outcome": "delivered", "note": "x"}).status_code == 403
-    client.force_login(demo_workspace["users"]["manager"])
+    client.force_login(audience_workspace["users"]["manager"])
     assert "check the platform before retrying" in client.get(url).content.decode()
     client.post(url, {"outcome": "delivered", "note": "It is in #launch."})
 
@@ -219,16 +223,16 @@ def test_a_person_resolves_an_unknown_attempt_after_checking_the_platform(
     latest = attempt.history.latest("history_date", "history_id")
     assert latest.history_user.username == "manager"
     assert "it was delivered. It is in #launch." in latest.history_change_reason
-    assert press(run, demo_workspace).nothing_new and len(provider.messages) == 1
+    assert press(run, audience_workspace).nothing_new and len(provider.messages) == 1
 
 
 def test_the_sweeper_takes_up_deliveries_whose_task_was_lost(
-    demo_workspace, provider, awaiting, monkeypatch
+    audience_workspace, provider, awaiting, monkeypatch
 ):
     from publishing import tasks
 
-    bot = destination_for(demo_workspace, provider, "slack_bot")
-    run = approve(awaiting, demo_workspace)  # its task was enqueued on a commit that never came
+    bot = destination_for(audience_workspace, provider, "slack_bot")
+    run = approve(awaiting, audience_workspace)  # its task was enqueued on a commit that never came
     attempt = PublishAttempt.objects.get(destination=bot)
     assert services.runs_with_unsent_attempts() == []  # just made: its task may be on its way
     PublishAttempt.objects.filter(pk=attempt.pk).update(
@@ -245,10 +249,10 @@ def test_the_sweeper_takes_up_deliveries_whose_task_was_lost(
 
 
 def test_of_two_workers_finding_a_stale_send_only_one_takes_it_over(
-    demo_workspace, provider, awaiting
+    audience_workspace, provider, awaiting
 ):
-    bot = destination_for(demo_workspace, provider, "slack_bot")
-    approve(awaiting, demo_workspace)
+    bot = destination_for(audience_workspace, provider, "slack_bot")
+    approve(awaiting, audience_workspace)
     attempt = PublishAttempt.objects.get(destination=bot)
     attempt.mark_sending()
     PublishAttempt.objects.filter(pk=attempt.pk).update(

@@ -15,12 +15,12 @@ pytestmark = pytest.mark.django_db
 
 
 def test_the_service_refuses_a_run_that_is_not_approved_and_the_trace_says_why(
-    demo_workspace, provider, awaiting
+    audience_workspace, provider, awaiting
 ):
-    destination_for(demo_workspace, provider, "sendgrid")
+    destination_for(audience_workspace, provider, "sendgrid")
 
     with pytest.raises(services.PublishRefused, match="awaiting approval: only an approved run"):
-        services.run_publish(run=awaiting, user=demo_workspace["users"]["manager"])
+        services.run_publish(run=awaiting, user=audience_workspace["users"]["manager"])
 
     assert not PublishAttempt.objects.exists() and not PublishRequest.objects.exists()
     awaiting.trace.refresh_from_db()
@@ -30,8 +30,8 @@ def test_the_service_refuses_a_run_that_is_not_approved_and_the_trace_says_why(
     assert provider.requests == []
 
 
-def test_the_command_refuses_a_run_that_is_not_approved(demo_workspace, provider, awaiting):
-    destination_for(demo_workspace, provider, "slack_webhook")
+def test_the_command_refuses_a_run_that_is_not_approved(audience_workspace, provider, awaiting):
+    destination_for(audience_workspace, provider, "slack_webhook")
 
     with pytest.raises(CommandError, match="only an approved run is published"):
         call_command("publish_run", str(awaiting.pk), "--user", "manager")
@@ -39,10 +39,10 @@ def test_the_command_refuses_a_run_that_is_not_approved(demo_workspace, provider
 
 
 def test_the_admin_publish_post_refuses_a_run_that_is_not_approved(
-    client, demo_workspace, provider, awaiting
+    client, audience_workspace, provider, awaiting
 ):
-    destination_for(demo_workspace, provider, "slack_webhook")
-    client.force_login(demo_workspace["users"]["manager"])
+    destination_for(audience_workspace, provider, "slack_webhook")
+    client.force_login(audience_workspace["users"]["manager"])
     url = reverse("admin:workflows_run_publish", args=[awaiting.pk])
 
     page = client.get(url)
@@ -55,11 +55,11 @@ def test_the_admin_publish_post_refuses_a_run_that_is_not_approved(
 
 
 def test_the_task_called_directly_sends_nothing_for_a_run_that_is_not_approved(
-    demo_workspace, provider, awaiting
+    audience_workspace, provider, awaiting
 ):
-    destination = destination_for(demo_workspace, provider, "slack_webhook")
+    destination = destination_for(audience_workspace, provider, "slack_webhook")
     request = PublishRequest.objects.create(
-        run=awaiting, action="publish", requested_by=demo_workspace["users"]["manager"]
+        run=awaiting, action="publish", requested_by=audience_workspace["users"]["manager"]
     )
     attempt = PublishAttempt.objects.create(
         run=awaiting,
@@ -78,12 +78,12 @@ def test_the_task_called_directly_sends_nothing_for_a_run_that_is_not_approved(
 
 
 def test_approval_publishes_destinations_without_a_gate_and_holds_the_gated_ones(
-    demo_workspace, provider, awaiting
+    audience_workspace, provider, awaiting
 ):
-    webhook = destination_for(demo_workspace, provider, "slack_webhook")
-    gated = destination_for(demo_workspace, provider, "slack_bot", requires_publish_gate=True)
+    webhook = destination_for(audience_workspace, provider, "slack_webhook")
+    gated = destination_for(audience_workspace, provider, "slack_bot", requires_publish_gate=True)
 
-    run = approve(awaiting, demo_workspace)
+    run = approve(awaiting, audience_workspace)
 
     assert list(PublishAttempt.objects.values_list("destination", flat=True)) == [webhook.pk]
     services.run_deliver(run_id=run.pk)
@@ -99,39 +99,39 @@ def test_approval_publishes_destinations_without_a_gate_and_holds_the_gated_ones
     assert len(provider.hook_posts) == 1 and provider.messages == {}
 
 
-def test_the_gate_needs_the_publish_permission(demo_workspace, provider, awaiting):
-    destination_for(demo_workspace, provider, "slack_bot", requires_publish_gate=True)
-    run = approve(awaiting, demo_workspace)
+def test_the_gate_needs_the_publish_permission(audience_workspace, provider, awaiting):
+    destination_for(audience_workspace, provider, "slack_bot", requires_publish_gate=True)
+    run = approve(awaiting, audience_workspace)
 
     for name in ("legal", "ops"):
         with pytest.raises(services.PublishRefused):
-            services.run_publish(run=run, user=demo_workspace["users"][name])
+            services.run_publish(run=run, user=audience_workspace["users"][name])
     with pytest.raises(services.PublishRefused, match="needs the publish permission"):
-        services.run_publish(run=run, user=demo_workspace["users"]["legal"])
+        services.run_publish(run=run, user=audience_workspace["users"]["legal"])
     assert not PublishAttempt.objects.exists()
 
 
 def test_nobody_presses_the_gate_on_a_run_they_started(
-    demo_workspace, model_server, reply, valid_email, provider
+    audience_workspace, model_server, reply, valid_email, provider
 ):
-    destination_for(demo_workspace, provider, "slack_bot", requires_publish_gate=True)
+    destination_for(audience_workspace, provider, "slack_bot", requires_publish_gate=True)
     run = approve(
-        run_to_review(demo_workspace, model_server, reply, valid_email, user="manager"),
-        demo_workspace,
+        run_to_review(audience_workspace, model_server, reply, valid_email, user="manager"),
+        audience_workspace,
     )
 
     with pytest.raises(services.PublishRefused, match="You started .* someone else must publish"):
-        services.run_publish(run=run, user=demo_workspace["users"]["manager"])
+        services.run_publish(run=run, user=audience_workspace["users"]["manager"])
     with pytest.raises(CommandError, match="someone else must publish"):
         call_command("publish_run", run.run_id, "--user", "manager")
     assert not PublishAttempt.objects.exists()
 
 
 def test_the_service_account_never_publishes_to_a_gated_destination(
-    demo_workspace, provider, awaiting, service_account
+    audience_workspace, provider, awaiting, service_account
 ):
-    destination_for(demo_workspace, provider, "slack_bot", requires_publish_gate=True)
-    run = approve(awaiting, demo_workspace)
+    destination_for(audience_workspace, provider, "slack_bot", requires_publish_gate=True)
+    run = approve(awaiting, audience_workspace)
 
     with pytest.raises(CommandError, match="service account"):
         call_command("publish_run", str(run.pk))  # no --user: the service account acts
@@ -139,11 +139,11 @@ def test_the_service_account_never_publishes_to_a_gated_destination(
 
 
 def test_who_pressed_publish_when_and_why_is_in_history_and_trace(
-    demo_workspace, provider, awaiting
+    audience_workspace, provider, awaiting
 ):
-    bot = destination_for(demo_workspace, provider, "slack_bot", requires_publish_gate=True)
-    run = approve(awaiting, demo_workspace)
-    manager = demo_workspace["users"]["manager"]
+    bot = destination_for(audience_workspace, provider, "slack_bot", requires_publish_gate=True)
+    run = approve(awaiting, audience_workspace)
+    manager = audience_workspace["users"]["manager"]
 
     started = services.run_publish(run=run, user=manager, reason="Launch day", enqueue=False)
     services.run_deliver(run_id=run.pk)
@@ -168,14 +168,14 @@ def test_who_pressed_publish_when_and_why_is_in_history_and_trace(
 
 
 def test_publishing_is_a_task_enqueued_only_after_commit(
-    demo_workspace, provider, awaiting, monkeypatch, django_capture_on_commit_callbacks
+    audience_workspace, provider, awaiting, monkeypatch, django_capture_on_commit_callbacks
 ):
-    destination_for(demo_workspace, provider, "slack_webhook")
+    destination_for(audience_workspace, provider, "slack_webhook")
     enqueued = []
     monkeypatch.setattr(services, "async_task", lambda *args: enqueued.append(args))
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        approve(awaiting, demo_workspace)
+        approve(awaiting, audience_workspace)
         assert enqueued == []  # not while the approval's transaction is open
 
     assert ("publishing.tasks.publish_attempts_task", awaiting.pk) in enqueued
@@ -183,23 +183,23 @@ def test_publishing_is_a_task_enqueued_only_after_commit(
 
 
 def test_a_rejected_run_is_never_published_and_its_trace_keeps_saying_why(
-    demo_workspace, provider, awaiting
+    audience_workspace, provider, awaiting
 ):
     from approvals import services as approval_services
     from approvals.models import ApprovalItem
     from tests.publishing.conftest import REVIEWER_OF_TEAM
 
-    destination_for(demo_workspace, provider, "slack_webhook")
+    destination_for(audience_workspace, provider, "slack_webhook")
     item = ApprovalItem.objects.open().get(run=awaiting)
     approval_services.item_decide(
         item_id=item.pk,
         decision="reject",
-        reviewer=demo_workspace["users"][REVIEWER_OF_TEAM[item.team.slug]],
+        reviewer=audience_workspace["users"][REVIEWER_OF_TEAM[item.team.slug]],
         note="Off brand.",
     )
 
     with pytest.raises(services.PublishRefused, match="rejected"):
-        services.run_publish(run=awaiting, user=demo_workspace["users"]["manager"])
+        services.run_publish(run=awaiting, user=audience_workspace["users"]["manager"])
 
     awaiting.trace.refresh_from_db()
     assert awaiting.trace.document["publish"] == {
