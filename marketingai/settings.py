@@ -198,7 +198,7 @@ if MARKETINGAI_DEMO_CDP:
     MARKETINGAI_SECRETS.append("MARKETINGAI_DEMO_CDP_TOKEN")
 # --- end of outbound HTTP and secrets ---
 
-# --- Publishing (publishing/services.py) ---------------------------------------------------
+# --- Publishing (publishing/services/) ---------------------------------------------------
 MARKETINGAI_PUBLISH = {
     # Tries of one send when the platform says "not now" (429, 5xx) or no connection was made.
     "MAX_TRIES": env_int("MARKETINGAI_PUBLISH_MAX_TRIES", 3),

@@ -6,8 +6,8 @@ import pytest
 
 from approvals import services as approval_services
 from approvals.models import ApprovalItem
-from publishing import services
 from publishing.models import Destination
+from publishing.services import common
 from tests.publishing.fakes import (  # noqa: F401 - fixtures
     SLACK_HOOK_PATH,
     provider,
@@ -85,7 +85,7 @@ def destination_for(ws, provider, kind: str, **values) -> Destination:
 def waits(monkeypatch):
     """The retry waits the delivery asked for, instead of sleeping them."""
     recorded: list[float] = []
-    monkeypatch.setattr(services, "sleep", recorded.append)
+    monkeypatch.setattr(common, "sleep", recorded.append)
     return recorded
 
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 from publishing import registry, services
 from publishing.adapters.base import Adapter, Outcome
 from publishing.models import PublishAttempt
+from publishing.services import delivery
 from tests.publishing.conftest import approve, destination_for
 from tests.publishing.fakes import KEYED_PATH
 
@@ -239,7 +240,7 @@ def test_the_sweeper_takes_up_deliveries_whose_task_was_lost(
         created_at=timezone.now() - timedelta(minutes=5)
     )
     enqueued = []
-    monkeypatch.setattr(services, "async_task", lambda *args: enqueued.append(args))
+    monkeypatch.setattr(delivery, "async_task", lambda *args: enqueued.append(args))
 
     assert tasks.resume_publishing_task() == 1
 

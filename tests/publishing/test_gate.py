@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from publishing import services, tasks
 from publishing.models import PublishAttempt, PublishRequest, idempotency_key
+from publishing.services import publish
 from tests.publishing.conftest import approve, destination_for, run_to_review
 
 pytestmark = pytest.mark.django_db
@@ -172,7 +173,7 @@ def test_publishing_is_a_task_enqueued_only_after_commit(
 ):
     destination_for(audience_workspace, provider, "slack_webhook")
     enqueued = []
-    monkeypatch.setattr(services, "async_task", lambda *args: enqueued.append(args))
+    monkeypatch.setattr(publish, "async_task", lambda *args: enqueued.append(args))
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         approve(awaiting, audience_workspace)

@@ -1,0 +1,243 @@
+"""Who may publish, the attempts a run needs, and ``run_publish``: the one path from an approved run to them."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, transaction
+from django_q.tasks import async_task
+
+from inputs import selectors as input_selectors
+from publishing import registry
+from publishing.models import (
+    Destination,
+    PublishAttempt,
+    PublishRequest,
+    idempotency_key,
+)
+from publishing.services.common import PUBLISH_PERMISSION, TASK, PublishRefused
+from publishing.services.tracing import update_publish_trace
+from workflows.identity import service_user_refusal
+from workflows.models import Run, with_history_context
+
+logger = logging.getLogger(__name__)
+
+# --- Who may publish ------------------------------------------------------------------------------
+
+
+def gate_refusal(*, run: Run, user, destination: Destination | None = None) -> str | None:
+    """Why ``user`` may not press the final gate of a high-risk destination for ``run``; None when they may."""
+    where = f" to {destination.name}" if destination is not None else ""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return "Sign in as an active user to publish."
+    refusal = service_user_refusal(user, what=f"press Publish{where} (a high-risk destination)")
+    if refusal:
+        return refusal
+    if not user.has_perm(PUBLISH_PERMISSION):
+        return f"Your role does not publish runs{where}: it needs the publish permission."
+    if run.started_by_id == user.pk:
+        return f"You started {run.run_id}, so someone else must publish it{where}."
+    return None
+
+
+def approval_refusal(run: Run, status: str) -> str | None:
+    if status == Run.Status.APPROVED:
+        return None
+    return f"{run.run_id} is {Run.Status(status).label.lower()}: only an approved run is published."
+
+
+# --- Planning the attempts ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Chunk:
+    index: int
+    variant_id: int | None
+    recipient_ids: list[int]
+
+
+def plan_chunks(run: Run, destination: Destination) -> list[Chunk]:
+    """The deliveries of ``run`` to ``destination``: per variant, chunks of its assigned recipients."""
+    adapter = registry.adapter_for(destination.kind)
+    if not adapter.per_recipient:
+        output = run.output
+        return [Chunk(0, output.variant_id if output else None, [])]
+    chunks = []
+    grouped = input_selectors.run_recipients_by_variant(run_id=run.pk)
+    for variant_id in sorted(grouped):
+        ids = grouped[variant_id]
+        for start in range(0, len(ids), adapter.chunk_size):
+            chunks.append(Chunk(len(chunks), variant_id, ids[start : start + adapter.chunk_size]))
+    return chunks
+
+
+# --- Publish --------------------------------------------------------------------------------------
+
+
+@dataclass
+class PublishStarted:
+    request: PublishRequest | None
+    created: list[PublishAttempt] = field(default_factory=list)
+    retried: list[PublishAttempt] = field(default_factory=list)
+    waiting_for_gate: list[Destination] = field(default_factory=list)
+    # Attempts made earlier and not sent yet (their task is queued, or its worker stopped).
+    unsent: int = 0
+
+    @property
+    def to_send(self) -> int:
+        return len(self.created) + len(self.retried)
+
+    @property
+    def nothing_new(self) -> bool:
+        return self.to_send == 0
+
+
+_UNSENT = frozenset({PublishAttempt.Status.PENDING, PublishAttempt.Status.SENDING})
+
+
+def run_publish(
+    *, run: Run, user, reason: str = "", include_gated: bool = True, enqueue: bool = True
+) -> PublishStarted:
+    """Publish an approved run to its workflow's enabled destinations (the one path every caller uses).
+
+    ``include_gated`` (a person pressing Publish): high-risk destinations too, and then the
+    user must pass the gate of every one of them. Without it (the approval itself), only the
+    destinations that need no gate. Attempts already made are never made again; failed ones
+    (the provider said no: nothing was sent) are sent again. A refusal raises ``PublishRefused``
+    and is written into the trace's publish section.
+    """
+    reason = (reason or "").strip()
+    try:
+        with transaction.atomic():
+            started = _publish_locked(
+                run=run, user=user, reason=reason, include_gated=include_gated
+            )
+            if enqueue and (not started.nothing_new or started.unsent):
+                transaction.on_commit(lambda: async_task(TASK, run.pk))
+            return started
+    except PublishRefused as exc:
+        with transaction.atomic():
+            update_publish_trace(
+                run, by=user, reason=f"Publish refused: {exc.message}", refusal=exc.message
+            )
+        raise
+
+
+def _publish_locked(*, run: Run, user, reason: str, include_gated: bool) -> PublishStarted:
+    status = Run.objects.select_for_update().values_list("status", flat=True).get(pk=run.pk)
+    refusal = approval_refusal(run, status)
+    if refusal:
+        raise PublishRefused(refusal)
+    if user is None or not user.is_authenticated or not user.is_active:
+        raise PublishRefused("Sign in as an active user to publish.")
+    destinations = list(
+        Destination.objects.filter(workflow_id=run.workflow_id, enabled=True).order_by("name", "pk")
+    )
+    if not destinations:
+        raise PublishRefused(f"{run.workflow.slug} has no enabled destinations to publish to.")
+    gated = [d for d in destinations if d.requires_publish_gate]
+    if include_gated:
+        for destination in gated:
+            refusal = gate_refusal(run=run, user=user, destination=destination)
+            if refusal:
+                raise PublishRefused(refusal)
+        chosen = destinations
+    else:
+        chosen = [d for d in destinations if not d.requires_publish_gate]
+    unavailable = [d.name for d in chosen if registry.adapter_or_none(d.kind) is None]
+    if unavailable:
+        raise PublishRefused(
+            f"No adapter delivers to {', '.join(unavailable)} yet: disable it or change its kind."
+        )
+    started = PublishStarted(request=None, waiting_for_gate=[] if include_gated else gated)
+    plans = [(d, plan_chunks(run, d)) for d in chosen]
+    empty = [d.name for d, chunks in plans if not chunks]
+    if empty:
+        raise PublishRefused(
+            f"{run.run_id} assigned no recipients, so {', '.join(empty)} has nobody to send to."
+        )
+    existing = {a.idempotency_key: a for a in PublishAttempt.objects.filter(run=run)}
+    missing = [
+        (d, chunk)
+        for d, chunks in plans
+        for chunk in chunks
+        if idempotency_key(run_id=run.pk, destination_id=d.pk, chunk_index=chunk.index)
+        not in existing
+    ]
+    chosen_ids = {d.pk for d in chosen}
+    failed = [
+        a
+        for a in existing.values()
+        if a.status == PublishAttempt.Status.FAILED and a.destination_id in chosen_ids
+    ]
+    started.unsent = sum(1 for a in existing.values() if a.status in _UNSENT)
+    if not missing and not failed:
+        update_publish_trace(run, by=user, reason="Publish: nothing new to deliver")
+        return started
+    request = PublishRequest(
+        run=run,
+        action=PublishRequest.Action.PUBLISH,
+        requested_by=user,
+        reason=reason,
+        gated=include_gated and bool(gated),
+        destinations=[d.name for d in chosen],
+    )
+    with_history_context(request, by=user, reason=reason or "Publish")
+    request.save()
+    started.request = request
+    for destination, chunk in missing:
+        attempt, created = _attempt_get_or_create(
+            PublishAttempt(
+                run=run,
+                destination=destination,
+                chunk_index=chunk.index,
+                variant_id=chunk.variant_id,
+                recipient_ids=chunk.recipient_ids,
+                request=request,
+                idempotency_key=idempotency_key(
+                    run_id=run.pk, destination_id=destination.pk, chunk_index=chunk.index
+                ),
+            ),
+            by=user,
+        )
+        if created:
+            started.created.append(attempt)
+    for attempt in failed:
+        attempt.mark_pending_again(
+            by=user, reason=f"Send again, at {user}'s request" + (f": {reason}" if reason else "")
+        )
+        started.retried.append(attempt)
+    update_publish_trace(
+        run, by=user, reason=f"Publish by {user}" + (f": {reason}" if reason else "")
+    )
+    return started
+
+
+def _attempt_get_or_create(attempt: PublishAttempt, *, by) -> tuple[PublishAttempt, bool]:
+    """Create the attempt unless one with its idempotency key exists (the key is unique)."""
+    try:
+        with transaction.atomic():
+            with_history_context(attempt, by=by, reason=f"Publish to {attempt.destination.name}")
+            attempt.save()
+    except IntegrityError:
+        return PublishAttempt.objects.get(idempotency_key=attempt.idempotency_key), False
+    return attempt, True
+
+
+def run_approved_publish(run: Run, by) -> None:
+    """The run-approved hook: destinations that need no gate publish when the decision is recorded."""
+    if not Destination.objects.filter(
+        workflow_id=run.workflow_id, enabled=True, requires_publish_gate=False
+    ).exists():
+        if Destination.objects.filter(workflow_id=run.workflow_id, enabled=True).exists():
+            update_publish_trace(
+                run, by=by, reason="Approved: high-risk destinations wait for Publish"
+            )
+        return
+    try:
+        run_publish(
+            run=run, user=by, reason="Published when the run was approved", include_gated=False
+        )
+    except PublishRefused as exc:  # said in the trace; the approval stands
+        logger.warning("%s was approved but not published: %s", run.run_id, exc.message)
