@@ -6,15 +6,20 @@ and a workflow lists the names it runs, so a new kind of workflow is configurati
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
 
 from workflows.llm import EndpointBreaker
 
 if TYPE_CHECKING:
     from workflows.llm import EndpointConfig
     from workflows.models import Run
+
+logger = logging.getLogger(__name__)
 
 
 class StepFailed(Exception):
@@ -112,3 +117,14 @@ def on_run_approved(hook: ApprovedHook) -> ApprovedHook:
 
 def run_approved_hooks() -> list[ApprovedHook]:
     return list(_RUN_APPROVED_HOOKS)
+
+
+def call_hooks(hooks: list[Callable[..., None]], *args, event: str, run) -> None:
+    """Call each hook in a savepoint of the caller's transaction: a broken hook is logged and
+    rolled back alone, and never undoes the transition that called it."""
+    for hook in hooks:
+        try:
+            with transaction.atomic():
+                hook(*args)
+        except Exception:  # noqa: BLE001 - logged; the transition stands
+            logger.exception("A %s hook of %s failed", event, run.run_id)

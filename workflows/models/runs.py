@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import secrets
 from typing import ClassVar
 
@@ -18,8 +17,6 @@ from workflows.models.prompts import PromptVersion
 from workflows.models.registries import BrandRules, ClaimSet, LegalRestrictionSet
 from workflows.models.workflows import CampaignBrief, Workflow
 from workflows.vocabulary import RiskLevel
-
-logger = logging.getLogger(__name__)
 
 
 def history_user_of_run(instance, request=None, **kwargs):
@@ -231,14 +228,10 @@ class Run(Lifecycle):
         with transaction.atomic():
             self.transition(to, by=by, reason=reason)
             if to == self.Status.APPROVED:
-                for hook in pipeline.run_approved_hooks():
-                    try:
-                        with (
-                            transaction.atomic()
-                        ):  # a savepoint: a broken hook never undoes the decision
-                            hook(self, by)
-                    except Exception:  # noqa: BLE001 - logged; publishing can still be started by hand
-                        logger.exception("A run-approved hook of %s failed", self.run_id)
+                # Publishing can still be started by hand when a hook fails.
+                pipeline.call_hooks(
+                    pipeline.run_approved_hooks(), self, by, event="run-approved", run=self
+                )
 
     @transaction.atomic
     def record_risk_level(self, level: str, *, by) -> None:
@@ -274,14 +267,8 @@ class Run(Lifecycle):
             error_detail=error,
             finished_at=timezone.now(),
         )
-        for hook in pipeline.run_failed_hooks():
-            try:
-                with (
-                    transaction.atomic()
-                ):  # a savepoint: a broken hook never keeps the run from failing
-                    hook(self)
-            except Exception:  # noqa: BLE001 - logged; deciding the item is refused anyway, the run is failed
-                logger.exception("A run-failed hook of %s failed", self.run_id)
+        # Deciding the item is refused anyway when its hook fails: the run is failed.
+        pipeline.call_hooks(pipeline.run_failed_hooks(), self, event="run-failed", run=self)
 
     def record_progress(self) -> None:
         """The worker is alive and got something done (the sweeper measures silence from here)."""
