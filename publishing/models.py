@@ -64,6 +64,7 @@ class Destination(models.Model):
     )
     secret_name = models.CharField(
         max_length=120,
+        blank=True,
         help_text="Name of the operator-configured secret (MARKETINGAI_SECRET_NAMES) holding the API key, "
         "bot token or webhook URL. The value itself is never stored.",
     )
@@ -115,6 +116,8 @@ class Destination(models.Model):
             errors["kind"] = f"{self.get_kind_display()} destinations are not available yet."
         if self.secret_name.strip() and (reason := secrets.refusal(self.secret_name.strip())):
             errors["secret_name"] = reason
+        elif adapter is not None and adapter.needs_secret and not self.secret_name.strip():
+            errors["secret_name"] = "Name the secret holding this destination's credential."
         if self.api_base_url and (
             reason := outbound.static_refusal(self.api_base_url, label="The API base URL")
         ):
@@ -137,6 +140,9 @@ class Destination(models.Model):
                 )
         if adapter is not None and adapter.per_recipient and not self.sender.strip():
             errors["sender"] = "Email destinations need a From address."
+        if adapter is not None:
+            for name, error in adapter.destination_errors(self).items():
+                errors.setdefault(name, error)
         if errors:
             raise ValidationError(errors)
 

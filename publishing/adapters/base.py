@@ -46,6 +46,8 @@ class Payload:
     idempotency_key: str
     recipients: tuple[Addressee, ...] = ()
     send_at: datetime | None = None
+    # The run's variant these recipients were assigned (RunVariant.key; "" for a single output).
+    variant_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,12 @@ class Adapter:
     # Email kinds: one message per recipient, chunked; others: one message per destination.
     per_recipient: ClassVar[bool] = False
     chunk_size: ClassVar[int] = 1
+    # Whether the destination names a secret (SMTP takes its credentials from Django's settings).
+    needs_secret: ClassVar[bool] = True
+
+    def destination_errors(self, destination) -> dict[str, str]:
+        """Field -> error for what this kind needs of a destination beyond the common checks."""
+        return {}
 
     def send(self, attempt, payload: Payload) -> Outcome:
         raise NotImplementedError

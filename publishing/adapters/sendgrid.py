@@ -54,7 +54,15 @@ class SendGridAdapter(Adapter):
         destination = attempt.destination
         document = {
             "personalizations": [
-                {"to": [{"email": r.email}], "subject": payload.message.subject}
+                {
+                    "to": [{"email": r.email}],
+                    "subject": payload.message.subject,
+                    # Echoed in SendGrid's event webhook: which recipient got which variant.
+                    "custom_args": {
+                        "marketingai_recipient": r.customer_id,
+                        "marketingai_variant": payload.variant_key,
+                    },
+                }
                 for r in payload.recipients
             ],
             "from": {"email": destination.sender},

@@ -275,6 +275,7 @@ def _payload(attempt: PublishAttempt) -> tuple[Payload, dict[str, int]]:
         idempotency_key=attempt.idempotency_key,
         recipients=tuple(recipients),
         send_at=attempt.destination.scheduled_for,
+        variant_key=attempt.variant.key if attempt.variant_id else "",
     )
     return payload, dropped
 
