@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from inputs.importing import RecipientRow, parse_recipients
 from inputs.models import AudienceImport, Recipient
-from workflows.models import AudienceSegment, with_history_context
+from workflows import pipeline
+from workflows.models import AudienceSegment, Workflow, with_history_context
 from workflows.uploads import UploadSource
 
 RECIPIENT_BATCH = 2000
@@ -134,4 +135,16 @@ def audience_import_rows(
         batch_size=RECIPIENT_BATCH,
     )
     segment.record_refresh(at=now, by=imported_by, reason=reason)
+    pipeline.announce_new_data(
+        pipeline.NewData(
+            source=f"audience:{segment.slug}",
+            snapshot=f"audience-import:{record.pk}",
+            workflow_ids=tuple(
+                Workflow.objects.filter(briefs__audience_segment=segment)
+                .distinct()
+                .values_list("pk", flat=True)
+            ),
+            by=imported_by,
+        )
+    )
     return record

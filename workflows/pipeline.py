@@ -119,6 +119,44 @@ def run_approved_hooks() -> list[ApprovedHook]:
     return list(_RUN_APPROVED_HOOKS)
 
 
+@dataclass(frozen=True)
+class NewData:
+    """A source of some workflows received a new snapshot (an audience import or pull, an analytics import).
+
+    ``snapshot`` is unique per snapshot (e.g. ``"audience-import:42"``), so a listener acts once
+    per snapshot; ``workflow_ids`` are the workflows whose inputs it is.
+    """
+
+    source: str
+    snapshot: str
+    workflow_ids: tuple[int, ...]
+    by: Any = None
+
+
+NewDataHook = Callable[[NewData], None]
+_NEW_DATA_HOOKS: list[NewDataHook] = []
+
+
+def on_new_data(hook: NewDataHook) -> NewDataHook:
+    """Register ``hook(new_data)``, called after the transaction that stored the snapshot commits."""
+    if hook not in _NEW_DATA_HOOKS:
+        _NEW_DATA_HOOKS.append(hook)
+    return hook
+
+
+def new_data_hooks() -> list[NewDataHook]:
+    return list(_NEW_DATA_HOOKS)
+
+
+def announce_new_data(new_data: NewData) -> None:
+    """Tell the listeners (e.g. new-data triggers) once the snapshot is committed."""
+
+    def call() -> None:
+        call_hooks(new_data_hooks(), new_data, event="new data", run=None)
+
+    transaction.on_commit(call)
+
+
 def call_hooks(hooks: list[Callable[..., None]], *args, event: str, run) -> None:
     """Call each hook in a savepoint of the caller's transaction: a broken hook is logged and
     rolled back alone, and never undoes the transition that called it."""
@@ -127,4 +165,4 @@ def call_hooks(hooks: list[Callable[..., None]], *args, event: str, run) -> None
             with transaction.atomic():
                 hook(*args)
         except Exception:  # noqa: BLE001 - logged; the transition stands
-            logger.exception("A %s hook of %s failed", event, run.run_id)
+            logger.exception("A %s hook of %s failed", event, run.run_id if run else "no run")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -40,10 +40,14 @@ def run_start(
     started_by,
     fresh_sample: bool = False,
     enqueue: bool = True,
+    as_of: date | None = None,
+    trigger: dict | None = None,
 ) -> Run:
     """Record a queued run on the workflow's production prompt and the inputs in force now.
 
     With ``enqueue`` the pipeline runs on the django-q2 cluster once the run is committed.
+    ``as_of`` is the date its data is judged as of (today by default); ``trigger`` says what
+    started it (``{"kind": "schedule", ...}``; a person pressing Start by default).
     """
     if brief.workflow_id != workflow.pk:
         raise ValidationError(f"{brief} belongs to another workflow, not {workflow.slug}.")
@@ -66,11 +70,27 @@ def run_start(
             max_tokens=version.max_tokens,
             fresh_sample=fresh_sample,
             started_by=started_by,
+            as_of=as_of or timezone.localdate(),
+            trigger=trigger or manual_trigger(started_by),
         ),
         by=started_by,
-        reason=f"Run started on {version.label}",
+        reason=f"Run started on {version.label}"
+        + (f" ({run_trigger_label(trigger)})" if trigger else ""),
         enqueue=enqueue,
     )
+
+
+def manual_trigger(user) -> dict:
+    return {
+        "kind": "manual",
+        "by": user.get_username() if user else None,
+        "at": timezone.now().isoformat(),
+    }
+
+
+def run_trigger_label(trigger: dict) -> str:
+    details = ", ".join(f"{k} {v}" for k, v in trigger.items() if k not in ("kind", "at") and v)
+    return f"trigger: {trigger.get('kind', 'unknown')}" + (f", {details}" if details else "")
 
 
 def run_start_revision(
@@ -98,6 +118,13 @@ def run_start_revision(
             started_by=original.started_by,
             revision_of=original,
             reviewer_note=reviewer_note.strip(),
+            as_of=original.as_of,
+            trigger={
+                "kind": "revision",
+                "of": original.run_id,
+                "by": requested_by.get_username() if requested_by else None,
+                "at": timezone.now().isoformat(),
+            },
         ),
         by=requested_by,
         reason=f"Revision of {original.run_id} requested by {requested_by}: {reviewer_note.strip()}",

@@ -25,6 +25,8 @@ def new_document(run, *, endpoint_url: str, structured_output: str) -> dict[str,
         "started_by": run.started_by.get_username() if run.started_by else None,
         "created_at": run.created_at.isoformat(),
         "revision_of": run.revision_of.run_id if run.revision_of_id else None,
+        "as_of": run.as_of.isoformat() if run.as_of else None,
+        "trigger": dict(run.trigger or {}),
         "inputs": {
             "campaign_brief_id": brief.label,
             "audience_segment_id": brief.audience_segment.label,

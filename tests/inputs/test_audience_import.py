@@ -345,6 +345,33 @@ class TestAudienceImportService:
         segment.refresh_from_db()
         assert segment.refreshed_at == later
 
+    def test_good_import_announces_new_data_once_committed_and_a_rejected_one_does_not(
+        self, segment, django_capture_on_commit_callbacks
+    ):
+        from inputs.imports import audience_import
+        from workflows import pipeline
+
+        heard = []
+        pipeline.on_new_data(heard.append)
+        try:
+            with django_capture_on_commit_callbacks(execute=False) as callbacks:
+                record = audience_import(
+                    segment=segment, data=GOOD_CSV.encode(), filename="a.csv", now=NOW
+                )
+            assert heard == []  # not before the snapshot is committed
+            for callback in callbacks:
+                callback()
+            assert heard == [
+                pipeline.NewData(
+                    source="audience:s1", snapshot=f"audience-import:{record.pk}", workflow_ids=()
+                )
+            ]
+            with django_capture_on_commit_callbacks(execute=True):
+                audience_import(segment=segment, data=b"customer_id\n", filename="bad.csv")
+            assert len(heard) == 1
+        finally:
+            pipeline._NEW_DATA_HOOKS.remove(heard.append)
+
     def test_rejected_import_changes_no_recipient_and_records_its_errors(self, segment, imported):
         from inputs.imports import audience_import
         from inputs.models import AudienceImport, Recipient

@@ -5,6 +5,7 @@ import json
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 
 from workflows.models import Run
 
@@ -19,6 +20,37 @@ class TestRunWorkflowCommand:
         assert document["status"] == "awaiting_approval"
         assert document["generation"]["input_tokens"] == 321
         assert document["started_by"] == "ops"
+
+    def test_trace_names_a_manual_trigger_and_the_as_of_date(
+        self, workspace, model_server, reply, valid_email, capsys
+    ):
+        model_server.push(reply.json(valid_email))
+        call_command(
+            "run_workflow",
+            "trial_expiration_email",
+            "--sync",
+            "--json",
+            "--user",
+            "ops",
+            "--as-of",
+            "2026-11-30",
+        )
+        document = json.loads(capsys.readouterr().out)
+        assert document["as_of"] == "2026-11-30"
+        assert document["trigger"]["kind"] == "manual"
+        assert document["trigger"]["by"] == "ops"
+        assert Run.objects.get().as_of.isoformat() == "2026-11-30"
+
+    def test_as_of_defaults_to_today(self, workspace, model_server, reply, valid_email, capsys):
+        model_server.push(reply.json(valid_email))
+        call_command("run_workflow", "trial_expiration_email", "--sync", "--json", "--user", "ops")
+        document = json.loads(capsys.readouterr().out)
+        assert document["as_of"] == timezone.localdate().isoformat()
+
+    def test_as_of_that_is_not_a_date_is_refused_before_any_run_starts(self, workspace):
+        with pytest.raises(CommandError, match="is not a date: use YYYY-MM-DD"):
+            call_command("run_workflow", "trial_expiration_email", "--sync", "--as-of", "30/11")
+        assert not Run.objects.exists()
 
     def test_brief_of_another_workflow_is_refused(self, workspace):
         with pytest.raises(CommandError, match="is not a brief of trial_expiration_email"):

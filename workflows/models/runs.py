@@ -118,6 +118,18 @@ class Run(Lifecycle):
     fresh_sample = models.BooleanField(
         default=False, help_text="Skip the cache of identical generations and sample anew."
     )
+    as_of = models.DateField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The date the run judges its data as of (the day it started unless given).",
+    )
+    trigger = models.JSONField(
+        default=dict,
+        blank=True,
+        editable=False,
+        help_text="What started the run: kind (manual, schedule, event, new_data) and its details.",
+    )
     status = models.CharField(
         max_length=24, choices=Status.choices, default=Status.QUEUED, editable=False
     )

@@ -1,5 +1,7 @@
+import argparse
 import json
 import time
+from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
@@ -7,6 +9,13 @@ from django.core.management.base import BaseCommand, CommandError
 from workflows import services
 from workflows.management.options import acting_user, workflow_named
 from workflows.models import Run
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date: use YYYY-MM-DD.") from None
 
 
 class Command(BaseCommand):
@@ -31,6 +40,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--user",
             help="Username recorded as the one who started the run (default: the service account).",
+        )
+        parser.add_argument(
+            "--as-of",
+            type=_date,
+            help="Judge the run's data as of this date, YYYY-MM-DD (default: today).",
         )
         parser.add_argument(
             "--no-wait", action="store_true", help="Queue the run and return at once."
@@ -61,6 +75,7 @@ class Command(BaseCommand):
                 started_by=user,
                 fresh_sample=options["fresh"],
                 enqueue=not options["sync"],
+                as_of=options["as_of"],
             )
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None
