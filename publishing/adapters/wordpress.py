@@ -48,6 +48,8 @@ POSTS_PATH = "/wp-json/wp/v2/posts"
 # What ``target`` may say: the status of a post sent at once ("" is publish).
 STATUS_NOW = {"": "publish", "publish": "publish", "draft": "draft"}
 SLUG_TITLE_CHARS = 60
+# A look-up is short, so a try (look-up, create, look-up) stays well within the stale-send limit.
+LOOKUP_TIMEOUT_SECONDS = 10.0
 
 
 def post_slug(idempotency_key: str, subject: str) -> str:
@@ -134,8 +136,10 @@ class WordPressAdapter(Adapter):
         except Unanswered as exc:
             try:
                 found = self.find(destination, credential, slug)
-            except SendError:
-                found = []
+            except SendError as lookup:
+                raise Unanswered(
+                    f"{exc} Looking the post up by its slug failed: {lookup}"
+                ) from None
             if found:
                 return self.adopted(found, slug, document, "the unanswered request")
             raise Unanswered(f"{exc} No post with its slug ({slug}) was found yet.") from None
@@ -191,6 +195,7 @@ class WordPressAdapter(Adapter):
             answer = outbound.get_json(
                 f"{self.posts_url(destination)}?{query}",
                 headers=credential.header,
+                timeout=LOOKUP_TIMEOUT_SECONDS,
                 label=destination.label,
                 secrets_to_redact=credential.redact,
             )
