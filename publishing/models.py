@@ -49,7 +49,8 @@ class Destination(models.Model):
     target = models.CharField(
         max_length=300,
         blank=True,
-        help_text="The Slack channel id, the mailing list's name, or the site URL: what the kind sends to.",
+        help_text="What the kind sends to: the Slack channel id, the mailing list's name; for "
+        "WordPress the status a post sent now gets (draft or publish).",
     )
     sender = models.CharField(
         max_length=254,

@@ -108,6 +108,9 @@ class Adapter:
     default_base_url: ClassVar[str] = ""
     # Whether the provider honours a key that makes a repeated request a no-op.
     takes_idempotency_key: ClassVar[bool] = False
+    # Whether ``send`` first looks up what an earlier try left on the platform (and adopts it),
+    # so a send whose worker stopped may be resumed without a key.
+    reconciles: ClassVar[bool] = False
     # Whether the platform itself can send at a later time (Destination.schedule "at").
     schedules: ClassVar[bool] = False
     max_schedule_ahead: ClassVar[timedelta | None] = None

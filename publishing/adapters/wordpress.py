@@ -92,6 +92,7 @@ class Credential:
 class WordPressAdapter(Adapter):
     kind = "wordpress"
     takes_idempotency_key = False
+    reconciles = True  # looks the post up by its slug before sending again
     schedules = True
     per_recipient = False
 

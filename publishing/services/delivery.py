@@ -76,7 +76,8 @@ def run_deliver(*, run_id: int) -> DeliveryReport:
       provider that honours the idempotency key; otherwise the attempt is ``unknown`` and a
       person checks the platform before retrying.
     - An attempt left ``sending`` longer than ``STALE_SENDING_SECONDS`` lost its worker: it is
-      resent with the same key, or becomes ``unknown`` where the provider takes no key.
+      resent with the same key (or by an adapter that first looks up what the earlier try left),
+      else it becomes ``unknown``.
     """
     run = Run.objects.with_related().get(pk=run_id)
     report = DeliveryReport(run=run)
@@ -101,7 +102,7 @@ def run_deliver(*, run_id: int) -> DeliveryReport:
         if attempt.status == PublishAttempt.Status.SENDING:
             if attempt.sending_started_at and attempt.sending_started_at > stale_before:
                 continue  # another worker is sending it now
-            if not adapter.takes_idempotency_key:
+            if not (adapter.takes_idempotency_key or adapter.reconciles):
                 try:
                     _finish(
                         attempt,

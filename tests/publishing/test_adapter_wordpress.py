@@ -223,7 +223,7 @@ def test_when_the_post_cannot_be_looked_up_the_attempt_waits_for_a_person(
     assert len(wordpress.creates()) == 1  # nothing is sent while it is unknown
 
 
-def test_a_worker_stopped_after_wordpress_stored_the_post_is_adopted_when_published_again(
+def test_a_worker_stopped_after_wordpress_stored_the_post_resumes_and_adopts_it(
     audience_workspace, wordpress, awaiting
 ):
     destination = blog(audience_workspace, wordpress)
@@ -240,19 +240,28 @@ def test_a_worker_stopped_after_wordpress_stored_the_post_is_adopted_when_publis
     services.run_deliver(run_id=run.pk)
 
     attempt.refresh_from_db()
-    assert attempt.status == "unknown" and "The worker stopped while sending" in attempt.error
-    assert len(wordpress.creates()) == 1
-    # A person who did not find it (or did not look) says it was not delivered; Publish again.
-    manager = audience_workspace["users"]["manager"]
-    services.attempt_resolve(attempt=attempt, user=manager, delivered=False, note="Not seen")
-    started = services.run_publish(run=run, user=manager, reason="Again", enqueue=False)
-    services.run_deliver(run_id=run.pk)
-
-    assert started.retried == [attempt]
-    attempt.refresh_from_db()
     assert attempt.status == "delivered" and attempt.external_ids["post_id"] == post["id"]
     assert len(wordpress.creates()) == 1 and len(wordpress.posts) == 1
     assert "adopted" in attempt.detail
+    assert wordpress.requests[-1]["route"] == LOOKUP
+
+
+def test_a_stopped_worker_whose_post_cannot_be_looked_up_waits_for_a_person(
+    audience_workspace, wordpress, awaiting
+):
+    destination = blog(audience_workspace, wordpress)
+    run = publish(awaiting, audience_workspace)
+    attempt = PublishAttempt.objects.get(destination=destination)
+    PublishAttempt.objects.filter(pk=attempt.pk).update(
+        status="sending", sending_started_at=timezone.now() - timedelta(hours=1), external_ids={}
+    )
+    wordpress.script(LOOKUP, "500")
+
+    services.run_deliver(run_id=run.pk)
+
+    attempt.refresh_from_db()
+    assert attempt.status == "unknown" and "check the platform before retrying" in attempt.error
+    assert len(wordpress.creates()) == 1
 
 
 def test_unpublish_returns_a_public_post_to_draft_and_says_it_may_have_been_read(
