@@ -1,5 +1,5 @@
 """One module per provider; importing this package registers every adapter."""
 
-from publishing.adapters import sendgrid, slack_bot, slack_webhook
+from publishing.adapters import resend, sendgrid, slack_bot, slack_webhook, smtp
 
-__all__ = ["sendgrid", "slack_bot", "slack_webhook"]
+__all__ = ["resend", "sendgrid", "slack_bot", "slack_webhook", "smtp"]
