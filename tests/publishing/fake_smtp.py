@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import email
 import email.policy
+import logging
 import socket
 import threading
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+
+logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command at INFO
 
 SMTP_USER = "mailer@kestrel.example"
 SMTP_PASSWORD = "smtp-fake-password-0000"
@@ -127,7 +130,7 @@ class _Handler:
                 {
                     "mail_from": envelope.mail_from,
                     "to": list(envelope.rcpt_tos),
-                    "headers": {name: str(value) for name, value in parsed.items()},
+                    "headers": {name: str(value).strip() for name, value in parsed.items()},
                     "body": parsed.get_body(("plain",)).get_content(),
                 }
             )
