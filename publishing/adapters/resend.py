@@ -33,10 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from email.utils import parseaddr
 
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.utils import timezone
 
 from publishing import registry
@@ -48,6 +45,7 @@ from publishing.adapters.base import (
     RollbackOutcome,
     classify,
     json_body,
+    sender_error,
 )
 from workflows import outbound
 
@@ -59,8 +57,8 @@ TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 KEY_REUSED = (
     "Resend answered 409: the idempotency key {key} was already used in the last 24 hours, "
     "either by a request still in progress or by one with a different body (a recipient's "
-    "consent changed between tries). The earlier request may have been delivered: check "
-    "Resend's emails tagged marketingai_key={key} before sending again."
+    "consent or the copy changed between tries). The earlier request may have been delivered: "
+    "check Resend's emails tagged marketingai_key={key} before sending again."
 )
 
 
@@ -77,14 +75,8 @@ def tag_value(value: str) -> str:
     return clean[:MAX_TAG_CHARS]
 
 
-def sender_error(sender: str) -> str | None:
-    """Why ``sender`` is not a From address ("news@example.com" or "News <news@example.com>")."""
-    address = parseaddr(sender)[1]
-    try:
-        validate_email(address)
-    except ValidationError:
-        return "Give the From address as news@example.com or News <news@example.com>."
-    return None
+def _tags(**values: str) -> list[dict[str, str]]:
+    return [{"name": name, "value": tag_value(value)} for name, value in values.items() if value]
 
 
 @registry.register
@@ -105,21 +97,17 @@ class ResendAdapter(Adapter):
     def emails(self, attempt, payload: Payload) -> list[dict]:
         """One email per recipient, each tagged with the recipient, the variant and the key."""
         sender = attempt.destination.sender.strip()
-        shared_tags = [{"name": "marketingai_key", "value": tag_value(payload.idempotency_key)}]
-        if payload.variant_key:
-            shared_tags.append(
-                {"name": "marketingai_variant", "value": tag_value(payload.variant_key)}
-            )
         return [
             {
                 "from": sender,
                 "to": [recipient.email],
                 "subject": payload.message.subject,
                 "text": payload.message.text,
-                "tags": [
-                    {"name": "marketingai_recipient", "value": tag_value(recipient.customer_id)},
-                    *shared_tags,
-                ],
+                "tags": _tags(
+                    marketingai_recipient=recipient.customer_id,
+                    marketingai_variant=payload.variant_key,
+                    marketingai_key=payload.idempotency_key,
+                ),
             }
             for recipient in payload.recipients
         ]

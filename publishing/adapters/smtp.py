@@ -43,8 +43,8 @@ from publishing.adapters.base import (
     Retryable,
     RollbackOutcome,
     Unanswered,
+    sender_error,
 )
-from publishing.adapters.resend import sender_error
 from workflows.outbound import DEFAULT_MAX_TIMEOUT_SECONDS
 from workflows.redaction import redact
 from workflows.transactions import refuse_inside_transaction
