@@ -158,6 +158,15 @@ SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 EMAIL_BACKEND = os.environ.get(
     "MARKETINGAI_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
 )
+# The SMTP server of django.core.mail.backends.smtp.EmailBackend (queue emails and the "smtp"
+# publishing destinations); the password is read from the environment only.
+EMAIL_HOST = os.environ.get("MARKETINGAI_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("MARKETINGAI_EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("MARKETINGAI_EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("MARKETINGAI_EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("MARKETINGAI_EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("MARKETINGAI_EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_float("MARKETINGAI_EMAIL_TIMEOUT", 10.0)
 
 # Approvals: links in notifications point here; the chat webhook is a secret, read only from the environment.
 MARKETINGAI_PUBLIC_URL = os.environ.get(

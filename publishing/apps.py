@@ -13,4 +13,5 @@ class PublishingConfig(AppConfig):
         from workflows import pipeline
 
         checks.register(publishing_checks.check_stale_limit)
+        checks.register(publishing_checks.check_smtp_backend, checks.Tags.database)
         pipeline.on_run_approved(services.run_approved_publish)

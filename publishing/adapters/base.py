@@ -16,9 +16,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
+from email.utils import parseaddr, parsedate_to_datetime
 from typing import Any, ClassVar
 
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.utils import timezone
 
 from workflows import outbound, secrets
@@ -174,3 +176,12 @@ def json_body(response: outbound.Response) -> Any:
         return json.loads(response.body or b"null")
     except (UnicodeDecodeError, json.JSONDecodeError):
         return None
+
+
+def sender_error(sender: str) -> str | None:
+    """Why an email destination's sender is not a From address; None when it is one."""
+    try:
+        validate_email(parseaddr(sender)[1])
+    except ValidationError:
+        return "Give the From address as news@example.com or News <news@example.com>."
+    return None

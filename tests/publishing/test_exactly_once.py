@@ -148,9 +148,13 @@ class KeyedAdapter(Adapter):
 
 @pytest.fixture
 def keyed(provider):
+    real = registry.adapter_or_none("resend")
+    registry.unregister("resend")
     registry.register(KeyedAdapter)
     yield
     registry.unregister("resend")
+    if real is not None:
+        registry.register(type(real))
 
 
 def test_with_a_key_an_unanswered_send_and_a_stopped_worker_resend_with_the_same_key(
