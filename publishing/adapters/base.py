@@ -9,6 +9,8 @@ It never retries: the delivery service does, knowing from the exception what is 
 - ``Unanswered``: the request may have reached the provider, whose answer never came. Sending
   again is safe only with an idempotency key the provider honours.
 - ``Rejected``: the provider refused the request (4xx, an error body): nothing was sent.
+- ``Uncertain``: the provider answered, and the answer says an earlier request may have been
+  delivered (a reused idempotency key): a person checks the platform; nothing is sent again.
 """
 
 from __future__ import annotations
@@ -84,6 +86,10 @@ class Unanswered(SendError):
 
 
 class Rejected(SendError):
+    pass
+
+
+class Uncertain(SendError):
     pass
 
 

@@ -26,7 +26,8 @@
   once is delivered and cannot be taken back, and Unpublish says so.
 
 Errors go through ``Adapter.post``: 429 (Retry-After) and 5xx are retried; a 409 is refused
-with a sentence saying the key was already used (the earlier request may have been delivered).
+as uncertain: the key was already used and the earlier request may have been delivered, so
+the attempt waits for a person (unknown) instead of counting as failed and being sent again.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from publishing.adapters.base import (
     Payload,
     Rejected,
     RollbackOutcome,
+    Uncertain,
     classify,
     json_body,
     sender_error,
@@ -160,7 +162,7 @@ class ResendAdapter(Adapter):
         except outbound.OutboundError as exc:
             if exc.status == 409:
                 key = (headers or {}).get("Idempotency-Key", "")
-                raise Rejected(KEY_REUSED.format(key=key)) from None
+                raise Uncertain(KEY_REUSED.format(key=key)) from None
             raise classify(exc) from None
 
     def rollback(self, attempt) -> RollbackOutcome:

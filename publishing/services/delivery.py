@@ -21,6 +21,7 @@ from publishing.adapters.base import (
     Rejected,
     Retryable,
     Unanswered,
+    Uncertain,
 )
 from publishing.models import (
     PublishAttempt,
@@ -182,6 +183,8 @@ def _send_with_retries(attempt, adapter, payload) -> tuple[str, Outcome | None, 
             return PublishAttempt.Status.DELIVERED, adapter.send(attempt, payload), ""
         except Rejected as exc:
             return PublishAttempt.Status.FAILED, None, str(exc)
+        except Uncertain as exc:
+            return PublishAttempt.Status.UNKNOWN, None, f"{exc} ({CHECK_THE_PLATFORM})"
         except Retryable as exc:
             if number == max_tries:
                 return PublishAttempt.Status.FAILED, None, f"{exc} Gave up after {number} tries."
