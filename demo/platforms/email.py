@@ -117,6 +117,55 @@ def _batch(document: dict, errors: list) -> OutboxBatch | None:
     return batch
 
 
+def _body(document: dict, errors: list) -> str:
+    """The plain-text body (else the first content block's), noting what SendGrid refuses."""
+    content = document.get("content")
+    if not isinstance(content, list) or not content:
+        errors.append(("content", "There must be at least one content block."))
+        content = []
+    for n, block in enumerate(content):
+        if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+            errors.append((f"content.{n}.type", "Each content block needs a type."))
+        elif not isinstance(block.get("value"), str) or not block["value"]:
+            errors.append(
+                (
+                    f"content.{n}.value",
+                    "The content value must be a string at least one character in length.",
+                )
+            )
+    if (
+        content
+        and isinstance(content[0], dict)
+        and content[0].get("type") not in (None, "text/plain")
+    ):
+        if any(isinstance(b, dict) and b.get("type") == "text/plain" for b in content[1:]):
+            errors.append(("content.0.type", "text/plain content must come first."))
+    texts = [b for b in content if isinstance(b, dict) and isinstance(b.get("value"), str)]
+    plain = [b for b in texts if b.get("type") == "text/plain"]
+    return (plain or texts)[0]["value"] if texts else ""
+
+
+def _addresses(personalization: dict, where: str, errors: list) -> list[str]:
+    """The personalization's to, cc and bcc addresses, noting what SendGrid refuses."""
+    addresses = []
+    for kind in ("to", "cc", "bcc"):
+        entries = personalization.get(kind)
+        if entries is None and kind != "to":
+            continue
+        if not isinstance(entries, list) or (kind == "to" and not entries):
+            errors.append(
+                (f"{where}.{kind}", f"The {kind} array must hold at least one email object.")
+            )
+            continue
+        for m, entry in enumerate(entries):
+            email = entry.get("email") if isinstance(entry, dict) else None
+            if not _is_email(email):
+                errors.append((f"{where}.{kind}.{m}.email", "Does not contain a valid address."))
+            else:
+                addresses.append(email)
+    return addresses
+
+
 def mail_errors(document) -> tuple[list[tuple[str | None, str]], list[dict]]:
     """SendGrid's refusals of a mail send, and the messages it would send (one per address)."""
     if not isinstance(document, dict):
@@ -142,33 +191,10 @@ def mail_errors(document) -> tuple[list[tuple[str | None, str]], list[dict]]:
     if subject is not None and not isinstance(subject, str):
         errors.append(("subject", "The subject must be a string."))
         subject = None
-    content = document.get("content")
-    if not isinstance(content, list) or not content:
-        errors.append(("content", "There must be at least one content block."))
-        content = []
-    for n, block in enumerate(content):
-        if not isinstance(block, dict) or not isinstance(block.get("type"), str):
-            errors.append((f"content.{n}.type", "Each content block needs a type."))
-        elif not isinstance(block.get("value"), str) or not block["value"]:
-            errors.append(
-                (
-                    f"content.{n}.value",
-                    "The content value must be a string at least one character in length.",
-                )
-            )
-    if (
-        content
-        and isinstance(content[0], dict)
-        and content[0].get("type") not in (None, "text/plain")
-    ):
-        if any(isinstance(b, dict) and b.get("type") == "text/plain" for b in content[1:]):
-            errors.append(("content.0.type", "text/plain content must come first."))
+    body = _body(document, errors)
     message_args = _custom_args(document.get("custom_args"), "custom_args", errors)
     send_at = _send_at(document, errors)
     batch = _batch(document, errors)
-    texts = [b for b in content if isinstance(b, dict) and isinstance(b.get("value"), str)]
-    plain = [b for b in texts if b.get("type") == "text/plain"]
-    body = (plain or texts)[0]["value"] if texts else ""
     messages: list[dict] = []
     total = 0
     for n, personalization in enumerate(personalizations):
@@ -176,24 +202,7 @@ def mail_errors(document) -> tuple[list[tuple[str | None, str]], list[dict]]:
         if not isinstance(personalization, dict):
             errors.append((where, "Each personalization must be an object."))
             continue
-        addresses = []
-        for kind in ("to", "cc", "bcc"):
-            entries = personalization.get(kind)
-            if entries is None and kind != "to":
-                continue
-            if not isinstance(entries, list) or (kind == "to" and not entries):
-                errors.append(
-                    (f"{where}.{kind}", f"The {kind} array must hold at least one email object.")
-                )
-                continue
-            for m, entry in enumerate(entries):
-                email = entry.get("email") if isinstance(entry, dict) else None
-                if not _is_email(email):
-                    errors.append(
-                        (f"{where}.{kind}.{m}.email", "Does not contain a valid address.")
-                    )
-                else:
-                    addresses.append(email)
+        addresses = _addresses(personalization, where, errors)
         lowered = [a.lower() for a in addresses]
         if len(set(lowered)) != len(lowered):
             errors.append(
