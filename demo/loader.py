@@ -3,7 +3,8 @@
 ``load_demo()`` creates role users, audience segments, the approved input registries
 (claims_v14, brand_v6, legal_v3), the prompt history v4..v7 with v7 in production, the
 workflow with its fallback content, five campaign briefs, the data contract and recipients,
-the evals (dataset, candidates v8..v10, criteria) and the review routing, all for the
+the evals (dataset, candidates v8..v10, criteria), the review routing and, while the demo
+platforms are on, the destinations that publish to them (the Outbox), all for the
 fictional product "Kestrel Boards" (project analytics for software teams). Each part lives
 in its own module of this app; this one holds the loader they share and the order they load in.
 
@@ -26,6 +27,7 @@ from django.utils import timezone
 
 from demo.approvals import load_demo_approvals
 from demo.audience import load_demo_audience, load_demo_contract, load_demo_source, load_segments
+from demo.destinations import load_demo_destinations
 from demo.evals import load_demo_evals
 from demo.prompts import load_prompts
 from demo.registries import load_registries
@@ -254,4 +256,5 @@ def load_demo(*, stdout=None, force: bool = False) -> DemoSummary:
         workflow = load_workflow(loader, template, production)
         load_briefs(loader, workflow, segment)
         _load_features(loader, workflow, segment)
+        load_demo_destinations(loader, workflow)
         return _summary(loader, workflow, inputs)

@@ -1,4 +1,5 @@
-"""The demo's endpoints; marketingai/urls.py includes them only when MARKETINGAI_DEMO_CDP is on."""
+"""The demo CDP endpoint; marketingai/urls.py includes it only when MARKETINGAI_DEMO_CDP is on
+(the demo platforms are routed from demo/platforms/urls.py)."""
 
 from django.urls import path
 

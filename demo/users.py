@@ -36,10 +36,19 @@ DEMO_USERS: dict[str, tuple[str, str, str | None]] = {
 DEMO_SERVICE_USER = "marketingai-bot"
 
 
+# Demo pages the role groups see on top of their roles (approvals.roles owns the rest).
+DEMO_GROUP_PERMISSIONS: dict[str, list[str]] = {
+    "Managers": ["demo.view_outboxmessage"],
+    "Marketing ops": ["demo.view_outboxmessage"],
+}
+
+
 def load_users(loader: DemoLoader) -> None:
     from approvals.roles import roles_sync  # approvals owns the role groups
 
+    granted_before = _demo_grants()
     groups = {group.name: group for group in roles_sync()}
+    _grant_demo_permissions(loader, groups, granted_before)
     User = get_user_model()
     for username, (first_name, last_name, group_name) in DEMO_USERS.items():
         is_admin = username == "admin"
@@ -103,3 +112,26 @@ def load_service_user(loader: DemoLoader) -> None:
     if user.groups.exists():
         user.groups.clear()
         loader.note("updated", f"service account {DEMO_SERVICE_USER} groups (none)")
+
+
+def _demo_grants() -> set[tuple[str, str]]:
+    """(group name, "app.codename") of the demo permissions the role groups hold now."""
+    from django.contrib.auth.models import Group
+
+    rows = Group.permissions.through.objects.filter(
+        group__name__in=DEMO_GROUP_PERMISSIONS, permission__content_type__app_label="demo"
+    ).values_list("group__name", "permission__codename")
+    return {(group, f"demo.{codename}") for group, codename in rows}
+
+
+def _grant_demo_permissions(loader: DemoLoader, groups, granted_before) -> None:
+    """Give the role groups the demo pages; roles_sync() resets each group to its role, so the
+    grants are noted only where a group did not hold them before."""
+    from approvals.roles import resolve_permissions
+
+    for group_name, names in DEMO_GROUP_PERMISSIONS.items():
+        group = groups[group_name]
+        group.permissions.add(*resolve_permissions(names))
+        added = [name for name in names if (group_name, name) not in granted_before]
+        if added:
+            loader.note("updated", f"group {group_name} ({', '.join(added)})")

@@ -184,6 +184,9 @@ MARKETINGAI_SERVICE_USER = os.environ.get("MARKETINGAI_SERVICE_USER", "").strip(
 
 # The demo CDP endpoint (/demo-cdp/...) serves made-up recipients for the offline demo.
 MARKETINGAI_DEMO_CDP = env_bool("MARKETINGAI_DEMO_CDP", MARKETINGAI_DEMO)
+# The demo platforms (/demo-platforms/...): a local email platform, chat and CMS that the demo's
+# destinations publish to, and the Outbox page that shows what each received.
+MARKETINGAI_DEMO_PLATFORMS = env_bool("MARKETINGAI_DEMO_PLATFORMS", MARKETINGAI_DEMO)
 
 
 # --- Outbound HTTP and operator-named secrets (workflows/outbound.py, workflows/secrets.py) ---
@@ -198,13 +201,18 @@ MARKETINGAI_OUTBOUND_ALLOWED_HOSTS = env_list("MARKETINGAI_OUTBOUND_ALLOWED_HOST
 MARKETINGAI_OUTBOUND_MAX_TIMEOUT = env_float("MARKETINGAI_OUTBOUND_MAX_TIMEOUT", 30.0)
 MARKETINGAI_OUTBOUND_MAX_BYTES = env_int("MARKETINGAI_OUTBOUND_MAX_BYTES", 50 * 1024 * 1024)
 MARKETINGAI_SECRETS = env_list("MARKETINGAI_SECRET_NAMES")
-if MARKETINGAI_DEMO_CDP:
-    # The demo's own source: the admin serves the demo CDP on loopback, behind this token
-    # (demo.cdp.DEMO_CDP_TOKEN_ENV).
+if MARKETINGAI_DEMO_CDP or MARKETINGAI_DEMO_PLATFORMS:
+    # The demo's own source and destinations: the admin serves them on loopback.
     MARKETINGAI_OUTBOUND_ALLOWED_HOSTS.append(
         f"127.0.0.1:{os.environ.get('MARKETINGAI_ADMIN_PORT', '8000')}"
     )
+if MARKETINGAI_DEMO_CDP:
+    # The demo CDP's bearer token (demo.cdp.DEMO_CDP_TOKEN_ENV).
     MARKETINGAI_SECRETS.append("MARKETINGAI_DEMO_CDP_TOKEN")
+if MARKETINGAI_DEMO_PLATFORMS:
+    # The demo platforms' token, and the demo CMS's "user:application password" built from it
+    # (demo.platforms.common).
+    MARKETINGAI_SECRETS += ["MARKETINGAI_DEMO_PLATFORM_TOKEN", "MARKETINGAI_DEMO_CMS_CREDENTIAL"]
 # --- end of outbound HTTP and secrets ---
 
 # --- Publishing (publishing/services/) ---------------------------------------------------

@@ -14,3 +14,6 @@ urlpatterns = [
 if settings.MARKETINGAI_DEMO_CDP:
     # The demo CDP endpoint serves made-up recipients: routed only while the demo is on.
     urlpatterns.append(path("", include("demo.urls")))
+if settings.MARKETINGAI_DEMO_PLATFORMS:
+    # The demo's email platform, chat and CMS take in what the demo publishes (the Outbox).
+    urlpatterns.append(path("demo-platforms/", include("demo.platforms.urls")))

@@ -10,6 +10,10 @@ export MARKETINGAI_LOCAL_MODEL_PORT=$MODEL_PORT
 mkdir -p var/log
 # The demo CDP endpoint (served by the admin) and its source in the demo share this token.
 export MARKETINGAI_DEMO_CDP_TOKEN=${MARKETINGAI_DEMO_CDP_TOKEN:-demo-cdp-token}
+# The demo platforms (email, chat, CMS; served by the admin) and the demo's destinations share
+# this token; the CMS takes it as WordPress's "user:application password".
+export MARKETINGAI_DEMO_PLATFORM_TOKEN=${MARKETINGAI_DEMO_PLATFORM_TOKEN:-demo-platform-token}
+export MARKETINGAI_DEMO_CMS_CREDENTIAL=${MARKETINGAI_DEMO_CMS_CREDENTIAL:-demo:$MARKETINGAI_DEMO_PLATFORM_TOKEN}
 export MARKETINGAI_ADMIN_PORT=$ADMIN_PORT
 # The local demo asks for debug pages and the demo (its users with published passwords, the demo CDP).
 export MARKETINGAI_DEBUG=${MARKETINGAI_DEBUG:-1}
@@ -61,6 +65,18 @@ from demo.users import DEMO_PASSWORDS
 print("\n".join(f"    {u:8} {p}" for u, p in DEMO_PASSWORDS.items()))')
   Try: Workflows > Workflows > Trial expiration email > Start run
   Or:  $PY manage.py run_workflow trial_expiration_email --user ops --json
+
+  From brief to a delivered message, offline (what each platform received: Admin > Demo > Outbox,
+  http://127.0.0.1:$ADMIN_PORT/admin/demo/outboxmessage/):
+    $PY manage.py run_workflow trial_expiration_email --user ops --sync --json
+    $PY manage.py approval_queue
+    $PY manage.py decide_item <item> --decision approve --user legal
+        (the reviewer of the item's queue: legal, brand, lifecycle or product; the chat post arrives)
+    $PY manage.py publish_run <run> --user manager
+        (a manager, not the run's starter: one email per recipient, scheduled for 09:00 UTC;
+         run it again and nothing more arrives)
+    $PY manage.py unpublish_run <run> --user manager --reason "Wrong offer"
+        (the scheduled emails are cancelled, the chat post deleted)
   Stop with Ctrl-C.
 
 MSG

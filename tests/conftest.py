@@ -91,6 +91,17 @@ def demo_cdp_on(settings):
 
 
 @pytest.fixture
+def demo_platforms_on(settings):
+    """The demo platforms switched on and routed (the URLconf reads the setting once, at import)."""
+    was = settings.MARKETINGAI_DEMO_PLATFORMS
+    settings.MARKETINGAI_DEMO_PLATFORMS = True
+    _reload_urlconf()
+    yield
+    settings.MARKETINGAI_DEMO_PLATFORMS = was
+    _reload_urlconf()
+
+
+@pytest.fixture
 def valid_email():
     return dict(VALID_EMAIL)
 

@@ -236,11 +236,16 @@ def check_deploy_secrets_and_demo(app_configs=None, **kwargs) -> list[checks.Che
                 id="workflows.W010",
             )
         )
-    if settings.MARKETINGAI_DEMO or settings.MARKETINGAI_DEMO_CDP:
+    if (
+        settings.MARKETINGAI_DEMO
+        or settings.MARKETINGAI_DEMO_CDP
+        or getattr(settings, "MARKETINGAI_DEMO_PLATFORMS", False)
+    ):
         messages.append(
             checks.Warning(
-                "The demo is on: load_demo creates users with published passwords and /demo-cdp/ serves made-up recipients.",
-                hint="Unset MARKETINGAI_DEMO and MARKETINGAI_DEMO_CDP outside a local demo.",
+                "The demo is on: load_demo creates users with published passwords, /demo-cdp/ serves made-up "
+                "recipients and /demo-platforms/ takes in what the demo publishes.",
+                hint="Unset MARKETINGAI_DEMO, MARKETINGAI_DEMO_CDP and MARKETINGAI_DEMO_PLATFORMS outside a local demo.",
                 id="workflows.W011",
             )
         )
