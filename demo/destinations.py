@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 
 from demo.platforms.common import CMS_CREDENTIAL_ENV, PLATFORM_TOKEN_ENV
-from publishing import registry
 from publishing.models import Destination
 from workflows.models import Workflow
 
@@ -80,21 +79,18 @@ def demo_destinations() -> list[dict]:
             "requires_publish_gate": False,
             "enabled": True,
         },
+        {
+            "name": CMS_DESTINATION,
+            "kind": Destination.Kind.WORDPRESS,
+            "target": "draft",
+            "sender": "",
+            "api_base_url": platforms_url("cms"),
+            "secret_name": CMS_CREDENTIAL_ENV,
+            "schedule": Destination.Schedule.NOW,
+            "requires_publish_gate": False,
+            "enabled": True,
+        },
     ]
-    if registry.adapter_or_none(Destination.Kind.WORDPRESS) is not None:
-        destinations.append(
-            {
-                "name": CMS_DESTINATION,
-                "kind": Destination.Kind.WORDPRESS,
-                "target": "draft",
-                "sender": "",
-                "api_base_url": platforms_url("cms"),
-                "secret_name": CMS_CREDENTIAL_ENV,
-                "schedule": Destination.Schedule.NOW,
-                "requires_publish_gate": False,
-                "enabled": True,
-            }
-        )
     return destinations
 
 

@@ -33,9 +33,9 @@ from demo.destinations import (
 )
 from demo.loader import load_demo
 from demo.models import OutboxMessage
+from demo.outbox import runs_of
 from demo.platforms.common import CMS_CREDENTIAL_ENV, PLATFORM_TOKEN_ENV
 from inputs.models import RecipientAssignment
-from publishing import registry
 from publishing import services as publishing
 from publishing.models import Destination, PublishAttempt
 from workflows import services as workflow_services
@@ -176,12 +176,16 @@ def test_the_demo_story_ends_in_the_outbox(platforms, model_server, reply, valid
     assert page.status_code == 200 and "Outbox" in html
     assert html.count(reverse("admin:workflows_run_change", args=[run.pk])) == min(len(emails), 100)
 
-    # Unpublished: the scheduled emails are cancelled, the chat post deleted.
+    # Unpublished: the scheduled emails are cancelled, the chat post deleted, the blog post a draft.
     taken_back = publishing.run_unpublish(run=run, user=people["manager"], reason="Wrong offer")
 
     assert not [t.not_taken_back for t in taken_back if t.not_taken_back]
     statuses = Counter(OutboxMessage.objects.values_list("platform", "status"))
-    assert statuses == {("email", "cancelled"): len(expected), ("chat", "deleted"): 1}
+    assert statuses == {
+        ("email", "cancelled"): len(expected),
+        ("chat", "deleted"): 1,
+        ("cms", "draft"): 1,
+    }
     assert set(PublishAttempt.objects.filter(run=run).values_list("status", flat=True)) == {
         "rolled_back"
     }
@@ -211,10 +215,6 @@ def test_a_wrong_token_is_refused_and_nothing_reaches_the_outbox(
 
 
 @live
-@pytest.mark.skipif(
-    registry.adapter_or_none("wordpress") is None,
-    reason="The WordPress adapter is not registered on this branch.",
-)
 def test_the_approved_run_becomes_one_blog_draft_in_the_demo_cms(
     platforms, model_server, reply, valid_email
 ):
@@ -229,6 +229,7 @@ def test_the_approved_run_becomes_one_blog_draft_in_the_demo_cms(
     post = OutboxMessage.objects.get(platform="cms")
     assert post.status == "draft" and post.subject == subject_of(run.output)
     assert post.to.endswith("/demo-platforms/cms")
+    assert runs_of([post]) == {post.pk: run}
 
 
 # --- The demo destinations ---------------------------------------------------------------------
@@ -263,9 +264,7 @@ def test_the_demo_destinations_are_loaded_once_and_restored_when_they_drift(demo
     workflow = Workflow.objects.get(slug="trial_expiration_email")
     destinations = {d.name: d for d in workflow.destinations.all()}
     email, chat = destinations[EMAIL_DESTINATION], destinations[CHAT_DESTINATION]
-    wanted = {EMAIL_DESTINATION, CHAT_DESTINATION}
-    if registry.adapter_or_none("wordpress") is not None:
-        wanted.add(CMS_DESTINATION)
+    wanted = {EMAIL_DESTINATION, CHAT_DESTINATION, CMS_DESTINATION}
     assert set(destinations) == wanted
     assert (email.kind, email.api_base_url, email.secret_name, email.sender) == (
         "sendgrid",
