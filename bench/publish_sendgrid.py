@@ -257,7 +257,8 @@ def main() -> None:
     bench = Bench(port=port, seed=args.seed, timeout=args.timeout)
     rss_resettable = reset_rss_peak()
     print(
-        f"SQLite (WAL) in {workdir}; {os.cpu_count()} cores\n"
+        f"SQLite (WAL) in {workdir}; {os.cpu_count()} cores, load average "
+        f"{os.getloadavg()[0]:.1f} at the start\n"
         f"SendGrid fake on 127.0.0.1:{port} (child process): {args.failure_rate:.0%} of mail sends "
         f"fail, half with 500, half accepted then never answered (seed {args.seed}); outbound "
         f"deadline {args.timeout:g} s\n"
@@ -278,22 +279,25 @@ def main() -> None:
         fake_process.terminate()
         fake_process.join(5)
     if len(results) > 1:
-        print("\nMemory against size (timed pass RSS; traced pass Python peak):")
+        print("\nAgainst size (times and RSS: timed pass; Python peak: traced pass):")
         print(
-            f"{'recipients':>10} {'chunks':>6} {'plan s':>7} {'deliver s':>9} {'recip/s':>8} "
-            f"{'RSS before':>10} {'RSS peak':>8} {'traced plan':>11} {'traced deliver':>14}"
+            f"{'recipients':>10} {'chunks':>6} {'plan s':>7} {'(CPU)':>6} {'deliver s':>9} "
+            f"{'(CPU)':>6} {'recip/s':>7} {'RSS before':>10} {'RSS peak':>8} "
+            f"{'traced plan':>11} {'traced deliver':>14}"
         )
         for timed, traced in results:
             total = sum(timed.chunks.values())
             print(
-                f"{timed.size:>10,} {total:>6} {timed.plan_s:>7.2f} {timed.deliver_s:>9.2f} "
-                f"{timed.size / (timed.plan_s + timed.deliver_s):>8.0f} "
-                f"{timed.rss_before:>7.0f} MiB {max(timed.rss_plan_peak, timed.rss_deliver_peak):>4.0f} MiB "
+                f"{timed.size:>10,} {total:>6} {timed.plan_s:>7.2f} {timed.plan_cpu:>6.2f} "
+                f"{timed.deliver_s:>9.2f} {timed.deliver_cpu:>6.2f} "
+                f"{timed.size / (timed.plan_s + timed.deliver_s):>7.0f} "
+                f"{timed.rss_before:>6.0f} MiB "
+                f"{max(timed.rss_plan_peak, timed.rss_deliver_peak):>4.0f} MiB "
                 f"{traced.traced_plan_peak:>7.1f} MiB {traced.traced_deliver_peak:>10.1f} MiB"
             )
     print(
         f"\nmax resident set size of the process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
-        " (includes building the data)"
+        f" (includes building the data); load average {os.getloadavg()[0]:.1f} at the end"
     )
 
 
@@ -324,7 +328,10 @@ class Bench:
         )
         destination.full_clean()
         destination.save()
-        Destination.objects.exclude(pk=destination.pk).filter(workflow=self.workflow).delete()
+        others = Destination.objects.filter(workflow=self.workflow, enabled=True)
+        assert others.exclude(pk=destination.pk).count() == 0, (
+            "the bench publishes to the fake only"
+        )
         self.snapshot_size = 0
 
     # --- Data ----------------------------------------------------------------------------------
@@ -377,6 +384,8 @@ class Bench:
 
     def approved_run(self, size: int):
         """A run with its variants and outputs, its recipients assigned in bulk, approved by a reviewer."""
+        from django.db import transaction
+
         from approvals.models import ApprovalItem
         from approvals.services import item_decide, run_auto_approve, run_request_approval
         from inputs.models import Recipient, RecipientAssignment
@@ -384,7 +393,8 @@ class Bench:
         from workflows.models import Run, RunOutput, RunVariant, with_history_context
 
         if self.snapshot_size != size:
-            self.import_snapshot(size)
+            with transaction.atomic():
+                self.import_snapshot(size)
         ops = self.users["ops"]
         run = services.run_start(
             workflow=self.workflow, brief=self.brief, started_by=ops, enqueue=False
@@ -418,24 +428,24 @@ class Bench:
             with_history_context(output, by=ops, reason="Bench output")
             output.save()
             variants.append(variant)
-        ids = Recipient.objects.filter(audience_import=self.snapshot).values_list("pk", flat=True)
-        batch: list = []
-        for position, recipient_id in enumerate(ids.order_by("pk").iterator(chunk_size=5000)):
-            variant = variants[position % len(variants)]
-            batch.append(
-                RecipientAssignment(
-                    run=run,
-                    recipient_id=recipient_id,
-                    variant=variant,
-                    treatment=RecipientAssignment.Treatment.GENERIC
-                    if variant.is_generic
-                    else RecipientAssignment.Treatment.PERSONALIZED,
+        ids = list(
+            Recipient.objects.filter(audience_import=self.snapshot)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        with transaction.atomic():
+            for start in range(0, len(ids), 5000):
+                RecipientAssignment.objects.bulk_create(
+                    RecipientAssignment(
+                        run=run,
+                        recipient_id=recipient_id,
+                        variant=variants[position % len(variants)],
+                        treatment=RecipientAssignment.Treatment.GENERIC
+                        if variants[position % len(variants)].is_generic
+                        else RecipientAssignment.Treatment.PERSONALIZED,
+                    )
+                    for position, recipient_id in enumerate(ids[start : start + 5000], start)
                 )
-            )
-            if len(batch) == 5000:
-                RecipientAssignment.objects.bulk_create(batch)
-                batch = []
-        RecipientAssignment.objects.bulk_create(batch)
         routed = run_request_approval(run=run, run_flags=[])
         run.mark_generated(
             by=ops, source=Run.OutputSource.MODEL, status=Run.Status.AWAITING_APPROVAL
