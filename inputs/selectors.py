@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+
+from django.db.models import Count
 
 from inputs.models import AudienceImport, DataCheck, Recipient, RecipientAssignment
 
@@ -23,6 +26,38 @@ def run_recipients_by_variant(*, run_id: int) -> dict[int, list[int]]:
     for variant_id, recipient_id in rows:
         grouped.setdefault(variant_id, []).append(recipient_id)
     return grouped
+
+
+def run_variant_sizes(*, run_id: int) -> dict[int, int]:
+    """How many recipients the run assigned each variant (excluded ones left out): variant id -> count."""
+    return dict(
+        RecipientAssignment.objects.filter(run_id=run_id, variant__isnull=False)
+        .values_list("variant_id")
+        .annotate(recipients=Count("pk"))
+        .order_by()
+    )
+
+
+def run_variant_recipient_ids(*, run_id: int, variant_id: int, batch: int) -> Iterator[list[int]]:
+    """The recipients the run assigned ``variant_id``, in id order, ``batch`` at a time.
+
+    Each batch is its own query starting after the last id of the one before, so memory holds
+    one batch whatever the audience's size and no cursor stays open while the caller writes.
+    """
+    after = 0
+    while True:
+        ids = list(
+            RecipientAssignment.objects.filter(
+                run_id=run_id, variant_id=variant_id, recipient_id__gt=after
+            )
+            .order_by("recipient_id")
+            .values_list("recipient_id", flat=True)[:batch]
+        )
+        if ids:
+            yield ids
+        if len(ids) < batch:
+            return
+        after = ids[-1]
 
 
 @dataclass(frozen=True)

@@ -87,13 +87,23 @@ def run_deliver(*, run_id: int) -> DeliveryReport:
         report.refusal = refusal
         return report
     stale_before = timezone.now() - timedelta(seconds=option("STALE_SENDING_SECONDS"))
-    attempts = list(
+    # Ids first, each attempt (and its recipients) read when its turn comes: memory holds one chunk.
+    attempt_ids = list(
         PublishAttempt.objects.filter(run=run)
         .to_send()
-        .select_related("destination", "request__requested_by", "variant")
         .order_by("destination__name", "destination_id", "chunk_index")
+        .values_list("pk", flat=True)
     )
-    for attempt in attempts:
+    for attempt_id in attempt_ids:
+        attempt = (
+            PublishAttempt.objects.filter(pk=attempt_id)
+            .to_send()
+            .select_related("destination", "request__requested_by", "variant")
+            .first()
+        )
+        if attempt is None:
+            continue  # ended meanwhile (another worker sent it)
+        attempt.run = run  # already read, with its brief and segment
         adapter = registry.adapter_or_none(attempt.destination.kind)
         if adapter is None:
             logger.error(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
@@ -57,19 +59,31 @@ class Chunk:
     recipient_ids: list[int]
 
 
-def plan_chunks(run: Run, destination: Destination) -> list[Chunk]:
-    """The deliveries of ``run`` to ``destination``: per variant, chunks of its assigned recipients."""
+def chunk_count(destination: Destination, variant_sizes: dict[int, int]) -> int:
+    """How many chunks ``plan_chunks`` yields, from ``run_variant_sizes`` (no recipient is read)."""
+    adapter = registry.adapter_for(destination.kind)
+    if not adapter.per_recipient:
+        return 1
+    return sum(math.ceil(n / adapter.chunk_size) for n in variant_sizes.values())
+
+
+def plan_chunks(run: Run, destination: Destination) -> Iterator[Chunk]:
+    """The deliveries of ``run`` to ``destination``: per variant, chunks of its assigned recipients.
+
+    Read one chunk at a time, so memory stays flat however many recipients the run has.
+    """
     adapter = registry.adapter_for(destination.kind)
     if not adapter.per_recipient:
         output = run.output
-        return [Chunk(0, output.variant_id if output else None, [])]
-    chunks = []
-    grouped = input_selectors.run_recipients_by_variant(run_id=run.pk)
-    for variant_id in sorted(grouped):
-        ids = grouped[variant_id]
-        for start in range(0, len(ids), adapter.chunk_size):
-            chunks.append(Chunk(len(chunks), variant_id, ids[start : start + adapter.chunk_size]))
-    return chunks
+        yield Chunk(0, output.variant_id if output else None, [])
+        return
+    index = 0
+    for variant_id in sorted(input_selectors.run_variant_sizes(run_id=run.pk)):
+        for ids in input_selectors.run_variant_recipient_ids(
+            run_id=run.pk, variant_id=variant_id, batch=adapter.chunk_size
+        ):
+            yield Chunk(index, variant_id, ids)
+            index += 1
 
 
 # --- Publish --------------------------------------------------------------------------------------
@@ -151,27 +165,32 @@ def _publish_locked(*, run: Run, user, reason: str, include_gated: bool) -> Publ
             f"No adapter delivers to {', '.join(unavailable)} yet: disable it or change its kind."
         )
     started = PublishStarted(request=None, waiting_for_gate=[] if include_gated else gated)
-    plans = [(d, plan_chunks(run, d)) for d in chosen]
-    empty = [d.name for d, chunks in plans if not chunks]
+    # Counted, not loaded: the chunks' recipients are read one chunk at a time when created.
+    variant_sizes = input_selectors.run_variant_sizes(run_id=run.pk)
+    counts = [(d, chunk_count(d, variant_sizes)) for d in chosen]
+    empty = [d.name for d, count in counts if not count]
     if empty:
         raise PublishRefused(
             f"{run.run_id} assigned no recipients, so {', '.join(empty)} has nobody to send to."
         )
-    existing = {a.idempotency_key: a for a in PublishAttempt.objects.filter(run=run)}
+    existing = dict(  # idempotency key -> status
+        PublishAttempt.objects.filter(run=run).values_list("idempotency_key", "status")
+    )
     missing = [
-        (d, chunk)
-        for d, chunks in plans
-        for chunk in chunks
-        if idempotency_key(run_id=run.pk, destination_id=d.pk, chunk_index=chunk.index)
-        not in existing
+        d
+        for d, count in counts
+        if any(
+            idempotency_key(run_id=run.pk, destination_id=d.pk, chunk_index=index) not in existing
+            for index in range(count)
+        )
     ]
     chosen_ids = {d.pk for d in chosen}
-    failed = [
-        a
-        for a in existing.values()
-        if a.status == PublishAttempt.Status.FAILED and a.destination_id in chosen_ids
-    ]
-    started.unsent = sum(1 for a in existing.values() if a.status in _UNSENT)
+    failed = list(
+        PublishAttempt.objects.filter(
+            run=run, status=PublishAttempt.Status.FAILED, destination_id__in=chosen_ids
+        ).values_list("pk", flat=True)
+    )
+    started.unsent = sum(1 for status in existing.values() if status in _UNSENT)
     if not missing and not failed:
         update_publish_trace(run, by=user, reason="Publish: nothing new to deliver")
         return started
@@ -186,32 +205,44 @@ def _publish_locked(*, run: Run, user, reason: str, include_gated: bool) -> Publ
     with_history_context(request, by=user, reason=reason or "Publish")
     request.save()
     started.request = request
-    for destination, chunk in missing:
-        attempt, created = _attempt_get_or_create(
-            PublishAttempt(
-                run=run,
-                destination=destination,
-                chunk_index=chunk.index,
-                variant_id=chunk.variant_id,
-                recipient_ids=chunk.recipient_ids,
-                request=request,
-                idempotency_key=idempotency_key(
-                    run_id=run.pk, destination_id=destination.pk, chunk_index=chunk.index
+    for destination in missing:
+        for chunk in plan_chunks(run, destination):
+            key = idempotency_key(
+                run_id=run.pk, destination_id=destination.pk, chunk_index=chunk.index
+            )
+            if key in existing:
+                continue
+            attempt, created = _attempt_get_or_create(
+                PublishAttempt(
+                    run=run,
+                    destination=destination,
+                    chunk_index=chunk.index,
+                    variant_id=chunk.variant_id,
+                    recipient_ids=chunk.recipient_ids,
+                    request=request,
+                    idempotency_key=key,
                 ),
-            ),
-            by=user,
-        )
-        if created:
-            started.created.append(attempt)
-    for attempt in failed:
+                by=user,
+            )
+            if created:
+                started.created.append(_without_recipient_ids(attempt))
+    for attempt_id in failed:
+        attempt = PublishAttempt.objects.select_related("destination").get(pk=attempt_id)
         attempt.mark_pending_again(
             by=user, reason=f"Send again, at {user}'s request" + (f": {reason}" if reason else "")
         )
-        started.retried.append(attempt)
+        started.retried.append(_without_recipient_ids(attempt))
     update_publish_trace(
         run, by=user, reason=f"Publish by {user}" + (f": {reason}" if reason else "")
     )
     return started
+
+
+def _without_recipient_ids(attempt: PublishAttempt) -> PublishAttempt:
+    """The attempt with its chunk's recipient ids deferred (read again if asked for), so a
+    publish holds no recipient list after it is stored."""
+    attempt.__dict__.pop("recipient_ids", None)
+    return attempt
 
 
 def _attempt_get_or_create(attempt: PublishAttempt, *, by) -> tuple[PublishAttempt, bool]:

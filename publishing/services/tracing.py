@@ -37,6 +37,7 @@ def publish_section(run: Run, *, refusal: str = "") -> dict[str, Any]:
     attempts = list(
         PublishAttempt.objects.filter(run=run)
         .select_related("request__requested_by")
+        .defer("recipient_ids")  # the section counts recipients; their ids would only fill memory
         .order_by("destination_id", "chunk_index")
     )
     requests = list(
