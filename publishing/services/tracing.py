@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
 from publishing.models import (
     Destination,
     PublishAttempt,
@@ -29,6 +32,33 @@ def _destination_status(statuses: set[str]) -> str:
     return S.DELIVERED if S.DELIVERED in statuses else "partly_rolled_back"
 
 
+# A platform answering one id per recipient (Resend) would fill the trace: it keeps the first few.
+IDS_SHOWN = 10
+
+
+def _brief_ids(ids: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name: {"count": len(value), "first": value[:IDS_SHOWN]}
+        if isinstance(value, list) and len(value) > IDS_SHOWN
+        else value
+        for name, value in ids.items()
+    }
+
+
+def _scheduled_for(attempts: list[PublishAttempt]) -> str | None:
+    """When the platform sends the delivered attempts, if that is still ahead (else None)."""
+    now = timezone.now()
+    times = set()
+    for attempt in attempts:
+        if attempt.status != PublishAttempt.Status.DELIVERED:
+            continue
+        when = parse_datetime(str(attempt.external_ids.get("send_at") or ""))
+        if when is None or when <= now:
+            return None
+        times.add(when)
+    return _iso(min(times)) if times else None
+
+
 def publish_section(run: Run, *, refusal: str = "") -> dict[str, Any]:
     """The trace's ``publish`` section: each destination with its status, ids, keys and counts."""
     destinations = list(
@@ -52,8 +82,12 @@ def publish_section(run: Run, *, refusal: str = "") -> dict[str, Any]:
         if not mine and not destination.enabled:
             continue
         first = mine[0] if mine else None
+        scheduled_for = None
         if mine:
             status = _destination_status({a.status for a in mine})
+            if status == PublishAttempt.Status.DELIVERED:
+                scheduled_for = _scheduled_for(mine)
+                status = "scheduled" if scheduled_for else status
         elif destination.requires_publish_gate:
             status = "waiting_for_publish_gate"
         else:
@@ -67,6 +101,8 @@ def publish_section(run: Run, *, refusal: str = "") -> dict[str, Any]:
                 "requires_publish_gate": destination.requires_publish_gate,
                 "schedule": _iso(destination.scheduled_for) or "now",
                 "status": status,
+                # Accepted by the platform; "scheduled" until it sends them at scheduled_for.
+                **({"scheduled_for": scheduled_for} if scheduled_for else {}),
                 "delivered": sum(
                     a.sent_count for a in mine if a.status == PublishAttempt.Status.DELIVERED
                 ),
@@ -78,13 +114,13 @@ def publish_section(run: Run, *, refusal: str = "") -> dict[str, Any]:
                 "published_by": first.publisher.get_username() if first else None,
                 "published_at": _iso(first.request.requested_at) if first else None,
                 "idempotency_keys": [a.idempotency_key for a in mine],
-                "external_ids": [a.external_ids for a in mine if a.external_ids],
+                "external_ids": [_brief_ids(a.external_ids) for a in mine if a.external_ids],
                 "attempts": [
                     {
                         "chunk": a.chunk_index,
                         "status": a.status,
                         "idempotency_key": a.idempotency_key,
-                        "external_ids": a.external_ids,
+                        "external_ids": _brief_ids(a.external_ids),
                         "sent": a.sent_count,
                         "dropped": a.dropped_count,
                         "failed": a.failed_count,

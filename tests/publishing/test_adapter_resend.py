@@ -126,6 +126,15 @@ def test_a_variant_of_more_than_a_hundred_recipients_goes_in_chunks_of_a_hundred
     assert resend.sends_per_key() == {a.idempotency_key: a.sent_count for a in attempts}
     mailed = resend.recipients_mailed()
     assert len(mailed) == len(set(mailed)) == sum(sizes)
+    # The trace keeps the first ids of a chunk of 100 and their count, not all of them.
+    run.trace.refresh_from_db()
+    (entry,) = run.trace.document["publish"]["destinations"]
+    full = max(attempts, key=lambda a: a.sent_count)
+    shown = next(a for a in entry["attempts"] if a["chunk"] == full.chunk_index)
+    assert shown["external_ids"]["email_ids"] == {
+        "count": full.sent_count,
+        "first": full.external_ids["email_ids"][:10],
+    }
 
 
 def test_a_500_then_a_429_are_retried_and_each_batch_is_sent_once(

@@ -62,6 +62,10 @@ def test_sendgrid_scheduled_send_uses_a_batch_and_unpublish_cancels_it(
     assert len(provider.batches) == 7
     for mail in provider.mails:
         assert mail["batch_id"] in provider.batches and mail["send_at"] == int(send_at.timestamp())
+    run.trace.refresh_from_db()
+    (entry,) = run.trace.document["publish"]["destinations"]
+    assert entry["status"] == "scheduled" and entry["delivered"] > 40
+    assert entry["scheduled_for"] == send_at.isoformat()
     results = unpublish(run, audience_workspace)
 
     assert sorted(provider.cancelled) == sorted(provider.batches)
