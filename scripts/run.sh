@@ -21,6 +21,18 @@ export MARKETINGAI_DEMO=${MARKETINGAI_DEMO:-1}
 # Commands run without --user, and scheduled tasks, act as this account (load_demo creates it).
 export MARKETINGAI_SERVICE_USER=${MARKETINGAI_SERVICE_USER:-marketingai-bot}
 
+# Commands run from another shell (publish_run, pull_audience, ...) see the same settings:
+# manage.py reads this file for the variables its environment lacks (marketingai/envfile.py).
+{
+  echo "# Written by make run (scripts/run.sh): the running demo's settings. Safe to delete."
+  for name in MARKETINGAI_DEBUG MARKETINGAI_DEMO MARKETINGAI_ADMIN_PORT MARKETINGAI_LOCAL_MODEL_PORT \
+    MARKETINGAI_SERVICE_USER MARKETINGAI_DEMO_CDP_TOKEN MARKETINGAI_DEMO_PLATFORM_TOKEN \
+    MARKETINGAI_DEMO_CMS_CREDENTIAL; do
+    echo "$name=${!name}"
+  done
+} >var/marketingai.env
+chmod 600 var/marketingai.env
+
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done

@@ -9,6 +9,9 @@ from tests.support.scripted_openai import Reply, ScriptedOpenAIServer
 # Browser tests: the `chromium` and `page` fixtures, failure screenshots, the `browser` marker.
 pytest_plugins = ["tests.support.browser"]
 
+# Processes the tests start (manage.py qcluster, ...) never read the demo's var/marketingai.env.
+os.environ["MARKETINGAI_ENV_FILE"] = ""
+
 # Markers of the tests a tier leaves to another (scripts/test.sh): "e2e browser" on Postgres.
 DESELECT_ENV = "MARKETINGAI_TEST_DESELECT"
 
