@@ -63,10 +63,11 @@ class DestinationForm(forms.ModelForm):
             choices.append((current, f"{current} (not a configured secret: pick another)"))
         self.fields["secret_name"].choices = choices
         # The admin's split date and time inputs have no label of their own (axe: "label").
-        for part, widget in zip(
-            ("date", "time"), getattr(self.fields["send_at"].widget, "widgets", ()), strict=False
-        ):
-            widget.attrs["aria-label"] = f"Send at: {part}"
+        # A view-only form has no send_at field.
+        if "send_at" in self.fields:
+            parts = getattr(self.fields["send_at"].widget, "widgets", ())
+            for part, widget in zip(("date", "time"), parts, strict=False):
+                widget.attrs["aria-label"] = f"Send at: {part}"
 
     def clean_requires_publish_gate(self):
         gated = self.cleaned_data.get("requires_publish_gate")
