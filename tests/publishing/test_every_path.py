@@ -17,7 +17,7 @@ import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
-from django.core.management import call_command
+from django.core.management import call_command, get_commands
 from django.core.management.base import CommandError
 from django.test import Client, RequestFactory
 from django.urls import URLPattern, reverse
@@ -29,7 +29,7 @@ from publishing import services, tasks
 from publishing.models import Destination, PublishAttempt, PublishRequest, SuppressedAddress
 from tests.publishing.conftest import REVIEWER_OF_TEAM, approve, destination_for, run_to_review
 from tests.publishing.fakes import SLACK_HOOK_PATH
-from tests.support.history_forms import form_data
+from tests.support.history_forms import form_data, stored_row
 from workflows import admin_extensions
 from workflows import services as workflow_services
 from workflows.models import Run
@@ -154,7 +154,14 @@ def walk_admin(users: list, objects: dict, *, only=None) -> tuple[set[str], list
 
 
 def walk_commands_and_tasks(run: Run, users: list, *, hook_by) -> list[str]:
-    """publish_run and unpublish_run as each user and as the service account, the tasks, the hook."""
+    """publish_run and unpublish_run as each user and as the service account, the tasks, the hook.
+
+    A command or task publishing adds later fails here until the walk runs it too.
+    """
+    commands = {name for name, app in get_commands().items() if app == "publishing"}
+    assert commands == {"publish_run", "unpublish_run"}, commands
+    task_names = {name for name in vars(tasks) if name.endswith("_task")}
+    assert task_names == {"publish_attempts_task", "resume_publishing_task"}, task_names
     said = []
     for user in [*users, None]:
         as_user = ["--user", user.username] if user else []
@@ -445,3 +452,26 @@ def test_only_a_person_with_the_publish_permission_lifts_a_destinations_gate(
     bot.refresh_from_db()
     assert not bot.requires_publish_gate
     assert bot.history.latest("history_date").history_user == users["admin"]
+
+
+def test_an_attempt_and_a_press_cannot_be_reverted_from_their_history(
+    client, workspace, model_server, reply, valid_email, provider, destinations
+):
+    """simple-history's revert form saves for anyone who may view: here it is refused outright."""
+    run = approve(run_to_review(workspace, model_server, reply, valid_email, variants=1), workspace)
+    services.run_deliver(run_id=run.pk)
+    attempt = PublishAttempt.objects.get(run=run)
+    assert attempt.status == "delivered" and attempt.history.count() > 1
+    client.force_login(workspace["users"]["admin"])  # a superuser: every permission there is
+
+    for obj in (attempt, attempt.request):
+        row = obj.history.earliest("history_date")
+        url = reverse(
+            f"admin:publishing_{obj._meta.model_name}_simple_history", args=[obj.pk, row.history_id]
+        )
+        before, count = stored_row(obj), obj.history.count()
+        data = {**form_data(client.get(url).content.decode()), "reason": "Rewritten"}
+
+        assert client.post(url, data).status_code == 403
+        assert (stored_row(obj), obj.history.count()) == (before, count)
+    assert PublishAttempt.objects.get(pk=attempt.pk).status == "delivered"
