@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import get_object_or_404, redirect
+from django.http import Http404
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
@@ -36,7 +38,14 @@ DESTINATION_FIELDS = (
 
 
 class DestinationForm(forms.ModelForm):
-    """The credential is picked from the secrets the operator named, never typed in."""
+    """The credential is picked from the secrets the operator named, never typed in.
+
+    Only a person with the publish permission lifts the final gate of a high-risk destination:
+    otherwise whoever configures destinations (and starts runs) could clear it and publish.
+    """
+
+    # The signed-in user the admin built the form for (``_for_user``).
+    user = None
 
     secret_name = forms.ChoiceField(
         label="Credential secret", help_text=Destination._meta.get_field("secret_name").help_text
@@ -53,6 +62,36 @@ class DestinationForm(forms.ModelForm):
         if current and current not in secrets.names():
             choices.append((current, f"{current} (not a configured secret: pick another)"))
         self.fields["secret_name"].choices = choices
+        # The admin's split date and time inputs have no label of their own (axe: "label").
+        # A view-only form has no send_at field.
+        if "send_at" in self.fields:
+            parts = getattr(self.fields["send_at"].widget, "widgets", ())
+            for part, widget in zip(("date", "time"), parts, strict=False):
+                widget.attrs["aria-label"] = f"Send at: {part}"
+
+    def clean_requires_publish_gate(self):
+        gated = self.cleaned_data.get("requires_publish_gate")
+        # The stored value: a history revert builds the form on the old row, not the current one.
+        stored = (
+            self.instance.pk is not None
+            and Destination.objects.filter(pk=self.instance.pk, requires_publish_gate=True).exists()
+        )
+        if (
+            stored
+            and not gated
+            and not (self.user and self.user.has_perm(services.PUBLISH_PERMISSION))
+        ):
+            raise forms.ValidationError(
+                "Only a person with the publish permission lifts the final gate of a high-risk "
+                "destination."
+            )
+        return gated
+
+
+def _for_user(form_class, user):
+    """The form class (a fresh one the admin just built) knowing who fills it in."""
+    form_class.user = user
+    return form_class
 
 
 class DestinationInline(admin.StackedInline):
@@ -61,6 +100,11 @@ class DestinationInline(admin.StackedInline):
     extra = 0
     fields = DESTINATION_FIELDS
     verbose_name_plural = "Publishing: destinations"
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        _for_user(formset.form, request.user)
+        return formset
 
 
 @admin.register(Destination)
@@ -79,6 +123,9 @@ class DestinationAdmin(GuardedHistoryAdmin):
     search_fields = ("name", "target")
     list_select_related = ("workflow",)
     fields = ("workflow", *DESTINATION_FIELDS)
+
+    def get_form(self, request, obj=None, **kwargs):
+        return _for_user(super().get_form(request, obj, **kwargs), request.user)
 
 
 @admin.register(PublishAttempt)
@@ -142,9 +189,7 @@ class PublishAttemptAdmin(ReadOnlyAdminMixin, GuardedHistoryAdmin):
         """A person who checked the platform says whether an unknown attempt was delivered."""
         if not request.user.has_perm(services.PUBLISH_PERMISSION):
             raise PermissionDenied
-        attempt = get_object_or_404(
-            PublishAttempt.objects.select_related("run", "destination"), pk=object_id
-        )
+        attempt = _object_or_404(self, request, object_id)
         form = ResolveForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
@@ -256,6 +301,14 @@ class ReasonForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
 
 
+def _object_or_404(model_admin, request, object_id):
+    """The object, or 404 for an id that names none (a malformed one too, never a 500)."""
+    obj = model_admin.get_object(request, unquote(object_id))
+    if obj is None:
+        raise Http404(f"No {model_admin.opts.verbose_name} {object_id}.")
+    return obj
+
+
 def _confirmation(
     model_admin, request, obj, *, title, intro, form, buttons, problem="", rows=(), columns=()
 ):
@@ -277,7 +330,7 @@ def _confirmation(
 def publish_view(model_admin, request, object_id):
     if not request.user.has_perm(services.PUBLISH_PERMISSION):
         raise PermissionDenied
-    run = get_object_or_404(Run.objects.with_related(), pk=object_id)
+    run = _object_or_404(model_admin, request, object_id)
     form = ReasonForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -349,7 +402,7 @@ def publish_view(model_admin, request, object_id):
 def unpublish_view(model_admin, request, object_id):
     if not request.user.has_perm(services.PUBLISH_PERMISSION):
         raise PermissionDenied
-    run = get_object_or_404(Run.objects.with_related(), pk=object_id)
+    run = _object_or_404(model_admin, request, object_id)
     form = ReasonForm(request.POST or None)
     form.fields["reason"].required = True
     if request.method == "POST" and form.is_valid():

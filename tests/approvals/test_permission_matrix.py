@@ -1,4 +1,8 @@
-"""Every role against every sensitive action, through the admin and the decision service."""
+"""Every role against every sensitive action, through the admin and the decision service.
+
+Publishing goes through the run page's real Publish and Unpublish pages: allowed means the
+page offered the button and its POST recorded the press.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,9 @@ from django.urls import reverse
 
 from approvals import services
 from approvals.models import ApprovalItem, Decision, ReviewTeam
+from publishing.models import PublishRequest
+from tests.publishing.conftest import approve, destination_for
+from tests.publishing.fakes import provider, provider_process  # noqa: F401 - fixtures
 from tests.support.runs import routed_run
 from workflows.models import CampaignBrief, ClaimSet, PromptVersion
 
@@ -28,17 +35,19 @@ ACTIONS = [
     "decide in product marketing queue",
     "view runs",
     "export",
+    "publish run",
+    "unpublish run",
 ]
 Y, N = True, False
 # role (demo user) -> allowed, in ACTIONS order
 MATRIX = {
-    "ops": [Y, Y, Y, Y, N, N, N, N, N, Y, N],
-    "legal": [N, N, N, N, N, Y, N, N, N, Y, N],
-    "brand": [N, N, N, N, N, N, Y, N, N, Y, N],
-    "lifecycle": [N, N, N, N, N, N, N, Y, N, Y, N],
-    "product": [N, N, N, N, N, N, N, N, Y, Y, N],
-    "manager": [N, N, N, N, N, N, N, N, N, Y, Y],
-    "admin": [Y, Y, Y, Y, Y, Y, Y, Y, Y, Y, Y],
+    "ops": [Y, Y, Y, Y, N, N, N, N, N, Y, N, N, N],
+    "legal": [N, N, N, N, N, Y, N, N, N, Y, N, N, N],
+    "brand": [N, N, N, N, N, N, Y, N, N, Y, N, N, N],
+    "lifecycle": [N, N, N, N, N, N, N, Y, N, Y, N, N, N],
+    "product": [N, N, N, N, N, N, N, N, Y, Y, N, N, N],
+    "manager": [N, N, N, N, N, N, N, N, N, Y, Y, Y, Y],
+    "admin": [Y, Y, Y, Y, Y, Y, Y, Y, Y, Y, Y, Y, Y],
 }
 
 
@@ -63,13 +72,43 @@ def queues(workspace, model_server, reply, valid_email):
     return items
 
 
+@pytest.fixture
+def published(workspace, queues, provider, model_server, reply, valid_email):
+    """An approved run started by the starter (no role publishes it as its own), already
+    published on approval to a destination without a gate: Unpublish has something to take back."""
+    destination_for(workspace, provider, "slack_webhook")
+    run = approve(
+        routed_run(workspace, model_server, reply, valid_email, user="starter"), workspace
+    )
+    assert not run.started_by.has_perm("publishing.publish_run")
+    assert PublishRequest.objects.filter(run=run).exists()
+    return {"run": run, "provider": provider}
+
+
+def _pressed(client, user, url: str, button: str, action: str, run) -> bool:
+    """The confirmation page offers the button and its POST records a press by ``user``.
+
+    Allowed means the page acted, not only rendered; a page that offers the button without
+    acting, or acts without offering it, is a failure of its own.
+    """
+    page = client.get(url)
+    offered = page.status_code == 200 and f'name="{button}"' in page.content.decode()
+    before = PublishRequest.objects.filter(run=run, action=action, requested_by=user).count()
+    client.post(url, {"reason": f"{action} by {user}", button: button})
+    acted = (
+        PublishRequest.objects.filter(run=run, action=action, requested_by=user).count() > before
+    )
+    assert offered == acted, f"{user} / {action}: offered {offered}, acted {acted}"
+    return acted
+
+
 def _request(user):
     request = RequestFactory().get("/")
     request.user = user
     return request
 
 
-def allowed(client, user, action: str, workspace, queues) -> bool:
+def allowed(client, user, action: str, workspace, queues, published) -> bool:
     client.force_login(user)
     workflow = workspace["workflow"]
     if action == "start run":
@@ -104,10 +143,26 @@ def allowed(client, user, action: str, workspace, queues) -> bool:
         return client.get(reverse("admin:workflows_run_changelist")).status_code == 200
     if action == "export":
         return "export_csv" in admin.site._registry[Decision].get_actions(_request(user))
+    if action == "publish run":
+        run = published["run"]
+        # A high-risk destination of its own, so each press has something new to publish.
+        destination_for(
+            workspace,
+            published["provider"],
+            "slack_bot",
+            name=f"Gated for {user.username}",
+            requires_publish_gate=True,
+        )
+        url = reverse("admin:workflows_run_publish", args=[run.pk])
+        return _pressed(client, user, url, "_publish", "publish", run)
+    if action == "unpublish run":
+        run = published["run"]
+        url = reverse("admin:workflows_run_unpublish", args=[run.pk])
+        return _pressed(client, user, url, "_unpublish", "unpublish", run)
     raise AssertionError(action)
 
 
-def test_every_role_against_every_sensitive_action(client, workspace, queues):
+def test_every_role_against_every_sensitive_action(client, workspace, queues, published):
     PromptVersion.objects.create(
         template=workspace["workflow"].prompt_template,
         system_prompt="s",
@@ -116,7 +171,14 @@ def test_every_role_against_every_sensitive_action(client, workspace, queues):
     )
     got = {
         role: [
-            allowed(client, get_user_model().objects.get(username=role), action, workspace, queues)
+            allowed(
+                client,
+                get_user_model().objects.get(username=role),
+                action,
+                workspace,
+                queues,
+                published,
+            )
             for action in ACTIONS
         ]
         for role in MATRIX

@@ -1,7 +1,8 @@
 """The pages reviewers and operators spend their day on pass axe-core's WCAG 2 A/AA checks.
 
 axe-core (the engine behind most accessibility audits) runs in the real headless Chromium over
-the run page, the approval checkpoint and the reviewer's queue; a violation of impact serious or
+the run page, the approval checkpoint, the reviewer's queue and the publishing pages (Publish,
+Unpublish, Resolve, the destinations on the workflow page); a violation of impact serious or
 critical fails the test, naming each rule and the elements it found.
 """
 
@@ -14,6 +15,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from approvals.models import ApprovalItem
+from publishing import services as publishing_services
+from publishing.models import PublishAttempt
+from tests.publishing.conftest import approve, destination_for
+from tests.publishing.fakes import (  # noqa: F401 - fixtures
+    SLACK_HOOK_PATH,
+    provider,
+    provider_process,
+)
 from tests.support.approvals import open_item, with_unsupported_claim
 from tests.support.browser import login_as
 from tests.support.runs import routed_run
@@ -24,12 +33,14 @@ WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 FAILING_IMPACTS = {"serious", "critical"}
 
 
-def axe_violations(page) -> list[dict]:
-    """axe-core's WCAG 2 A/AA violations on ``page`` of impact serious or critical."""
+def axe_violations(page, within: str | None = None) -> list[dict]:
+    """axe-core's WCAG 2 A/AA violations on ``page`` (or the part ``within`` selects) of impact
+    serious or critical."""
     from axe_playwright_python.sync_playwright import Axe
 
     results = Axe().run(
         page,
+        context={"include": [[within]]} if within else None,
         options={"runOnly": {"type": "tag", "values": WCAG_TAGS}, "resultTypes": ["violations"]},
     )
     return [v for v in results.response["violations"] if v.get("impact") in FAILING_IMPACTS]
@@ -47,8 +58,9 @@ def describe(violations: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def assert_accessible(page, url: str) -> None:
-    """axe over ``url`` in the admin's light theme and in its dark one (the system's preference).
+def assert_accessible(page, url: str, *, within: str | None = None) -> None:
+    """axe over ``url`` (or the part ``within`` selects) in the admin's light theme and in its
+    dark one (the system's preference).
 
     The page is loaded afresh in each: switching the scheme of a loaded page starts the admin's
     colour transitions, and axe would measure colours halfway through them.
@@ -57,8 +69,8 @@ def assert_accessible(page, url: str) -> None:
     for scheme in ("light", "dark"):
         page.emulate_media(color_scheme=scheme)
         page.goto(url)
-        page.locator("#content").wait_for()
-        violations = axe_violations(page)
+        page.locator(within or "#content").wait_for()
+        violations = axe_violations(page, within)
         if violations:
             found.append(f"in the {scheme} theme:\n{describe(violations)}")
     assert not found, f"axe found on {url} " + "\n".join(found)
@@ -101,3 +113,63 @@ def test_the_reviewer_queue_has_no_serious_accessibility_violation(legal_page, r
 
 def test_the_admin_index_with_its_queue_counts_passes_the_same_checks(legal_page, reviewed_run):
     assert_accessible(legal_page, reverse("admin:index"))
+
+
+# --- Publishing ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def published_run(workspace, model_server, reply, valid_email, provider):
+    """An approved run (started by ops) with a high-risk Slack channel waiting for Publish, and a
+    webhook post published on approval whose answer never came: unknown, so Resolve acts."""
+    destination_for(workspace, provider, "slack_bot", requires_publish_gate=True)
+    destination_for(workspace, provider, "slack_webhook")
+    provider.script(SLACK_HOOK_PATH, "accept_then_timeout")
+    run = approve(routed_run(workspace, model_server, reply, valid_email), workspace)
+    publishing_services.run_deliver(run_id=run.pk)
+    attempt = PublishAttempt.objects.get(run=run)
+    assert attempt.status == PublishAttempt.Status.UNKNOWN
+    return run, attempt
+
+
+@pytest.fixture
+def manager_page(page, live_server, workspace):
+    """The browser, logged in as a manager (who holds the publish permission)."""
+    login_as(page, live_server, workspace["users"]["manager"])
+    return page
+
+
+def test_the_publish_confirmation_page_has_no_serious_accessibility_violation(
+    manager_page, published_run
+):
+    run, _ = published_run
+    assert_accessible(manager_page, reverse("admin:workflows_run_publish", args=[run.pk]))
+    assert manager_page.locator('input[name="_publish"]').count() == 1
+
+
+def test_the_unpublish_confirmation_page_has_no_serious_accessibility_violation(
+    manager_page, published_run
+):
+    run, _ = published_run
+    assert_accessible(manager_page, reverse("admin:workflows_run_unpublish", args=[run.pk]))
+    assert manager_page.locator('input[name="_unpublish"]').count() == 1
+
+
+def test_the_attempt_resolve_page_has_no_serious_accessibility_violation(
+    manager_page, published_run
+):
+    _, attempt = published_run
+    url = reverse("admin:publishing_publishattempt_resolve", args=[attempt.pk])
+    assert_accessible(manager_page, url)
+    assert manager_page.locator('input[name="outcome"]').count() == 2
+
+
+def test_the_destinations_inline_of_the_workflow_page_has_no_serious_accessibility_violation(
+    page, live_server, workspace, published_run
+):
+    """The destinations, as the admin edits them. (The page's other inlines are their apps'.)"""
+    login_as(page, live_server, workspace["users"]["admin"])
+    url = reverse("admin:workflows_workflow_change", args=[workspace["workflow"].pk])
+    assert_accessible(page, url, within="#destinations-group")
+    for n in (0, 1):  # both destinations, editable
+        assert page.locator(f"#id_destinations-{n}-secret_name").count() == 1
