@@ -156,6 +156,12 @@ def _publish_locked(*, run: Run, user, reason: str, include_gated: bool) -> Publ
             refusal = gate_refusal(run=run, user=user, destination=destination)
             if refusal:
                 raise PublishRefused(refusal)
+        if not user.has_perm(PUBLISH_PERMISSION):
+            # A press of Publish is a publisher's, whatever the destinations: the approval
+            # itself publishes the ungated ones.
+            raise PublishRefused(
+                "Your role does not publish runs: it needs the publish permission."
+            )
         chosen = destinations
     else:
         chosen = [d for d in destinations if not d.requires_publish_gate]

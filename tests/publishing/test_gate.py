@@ -208,3 +208,16 @@ def test_a_rejected_run_is_never_published_and_its_trace_keeps_saying_why(
         "reason": "rejected in review",
     }
     assert not PublishAttempt.objects.exists() and provider.requests == []
+
+
+def test_pressing_publish_needs_the_publish_permission_even_without_a_gated_destination(
+    audience_workspace, provider, awaiting
+):
+    destination_for(audience_workspace, provider, "slack_webhook")  # no gate: sent on approval
+    run = approve(awaiting, audience_workspace)
+    PublishAttempt.objects.all().delete()  # as if the destination were added after the approval
+
+    for username in ("legal", "ops"):
+        with pytest.raises(CommandError, match="needs the publish permission"):
+            call_command("publish_run", run.run_id, "--user", username)
+    assert not PublishAttempt.objects.exists()
