@@ -15,6 +15,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import reverse
 from simple_history.admin import SimpleHistoryAdmin
@@ -54,7 +55,21 @@ class GuardedHistoryAdmin(SimpleHistoryAdmin):
             or bool(self.revert_refusal(request, current))
         )
 
+    def _refuse_malformed_ids(self, object_id, version_id=None) -> None:
+        """A malformed id in the URL is a page that does not exist (404), not a server error."""
+        try:
+            self.model._meta.pk.to_python(unquote(object_id))
+            if version_id is not None:
+                self.model.history.model._meta.pk.to_python(unquote(version_id))
+        except ValidationError:
+            raise Http404 from None
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._refuse_malformed_ids(object_id)
+        return super().history_view(request, object_id, extra_context)
+
     def history_form_view(self, request, object_id, version_id, extra_context=None):
+        self._refuse_malformed_ids(object_id, version_id)
         if request.method != "POST":
             return super().history_form_view(request, object_id, version_id, extra_context)
         current = self.get_object(request, unquote(object_id))

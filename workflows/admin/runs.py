@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
-from django.http import JsonResponse
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -145,7 +145,11 @@ class RunAdmin(ReadOnlyAdminMixin, ExtensibleAdminMixin, GuardedHistoryAdmin):
     def status_view(self, request, object_id):
         if not self.has_view_permission(request):
             raise PermissionDenied
-        run = get_object_or_404(Run.objects.only("status", "trace_id"), pk=object_id)
+        try:
+            pk = Run._meta.pk.to_python(object_id)
+        except ValidationError:
+            raise Http404 from None
+        run = get_object_or_404(Run.objects.only("status", "trace_id"), pk=pk)
         return JsonResponse({"status": run.status, "in_progress": run.is_in_progress})
 
     def render_change_form(self, request, context, *args, obj=None, **kwargs):
