@@ -29,6 +29,7 @@ from demo.audience import load_demo_audience, load_demo_contract, load_demo_sour
 from demo.evals import load_demo_evals
 from demo.prompts import load_prompts
 from demo.registries import load_registries
+from demo.triggers import load_demo_triggers
 from demo.users import DEMO_PASSWORDS, DEMO_SERVICE_USER, DEMO_USERS, load_users
 from demo.workflow import load_briefs, load_workflow
 from workflows.models import (
@@ -254,4 +255,7 @@ def load_demo(*, stdout=None, force: bool = False) -> DemoSummary:
         workflow = load_workflow(loader, template, production)
         load_briefs(loader, workflow, segment)
         _load_features(loader, workflow, segment)
+        # Last: the triggers of whichever demo workflows are loaded, and their schedules synced.
+        for change in load_demo_triggers(by=loader.users["ops"]):
+            loader.note("created", change)
         return _summary(loader, workflow, inputs)

@@ -10,6 +10,7 @@ export MARKETINGAI_LOCAL_MODEL_PORT=$MODEL_PORT
 mkdir -p var/log
 # The demo CDP endpoint (served by the admin) and its source in the demo share this token.
 export MARKETINGAI_DEMO_CDP_TOKEN=${MARKETINGAI_DEMO_CDP_TOKEN:-demo-cdp-token}
+export MARKETINGAI_DEMO_WEBHOOK_SECRET=${MARKETINGAI_DEMO_WEBHOOK_SECRET:-whsec_bWFya2V0aW5nYWktZGVtby13ZWJob29rLXNlY3JldCE=}  # the demo webhook trigger's (docs/triggers.md)
 export MARKETINGAI_ADMIN_PORT=$ADMIN_PORT
 # The local demo asks for debug pages and the demo (its users with published passwords, the demo CDP).
 export MARKETINGAI_DEBUG=${MARKETINGAI_DEBUG:-1}
