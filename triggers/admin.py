@@ -32,12 +32,13 @@ def _outcome(firing_outcome: str | None, at) -> str:
         return "never fired"
     label = TriggerFiring.Outcome(firing_outcome).label
     failing = firing_outcome in (TriggerFiring.Outcome.FAILED, TriggerFiring.Outcome.REFUSED)
-    return format_html(
-        '<span class="{}">{}</span> {}',
-        "mai-trigger-failing" if failing else "mai-trigger-ok",
-        label,
-        _when(at),
-    )
+    if failing:
+        return format_html(
+            '<strong class="mai-trigger-failing" style="color: var(--error-fg)">{}</strong> {}',
+            label,
+            _when(at),
+        )
+    return format_html('<span class="mai-trigger-ok">{}</span> {}', label, _when(at))
 
 
 def with_firing_and_schedule(queryset):

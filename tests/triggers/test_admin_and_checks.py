@@ -97,7 +97,7 @@ def test_the_workflow_page_lists_its_triggers_with_their_latest_firing(
     assert ">Triggers</h2>" in page
     assert "Trial ending (webhook)" in page and "Monday morning" in page
     assert "At 07:00, only on Monday (Europe/Berlin)" in page
-    assert 'class="mai-trigger-failing">Refused' in page
+    assert 'class="mai-trigger-failing" style="color: var(--error-fg)">Refused' in page
     assert reverse("admin:triggers_trigger_add") + f"?workflow={workspace['workflow'].pk}" in page
 
 

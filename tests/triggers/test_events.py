@@ -93,6 +93,13 @@ def test_the_payload_names_the_brief_by_name_or_id(client, event_trigger, worksp
     assert briefs == [workspace["brief"].pk, workspace["brief"].pk, other.pk, other.pk]
 
 
+def test_a_delivery_needs_no_csrf_token(event_trigger):
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    assert post(strict, event_trigger, signed(good_payload())).status_code == 202
+
+
 def test_the_url_without_its_trailing_slash_is_served_too(client, event_trigger):
     path = reverse("triggers:event", args=[event_trigger.token]).rstrip("/")
     response = post(client, event_trigger, signed(good_payload()), path=path)
