@@ -93,6 +93,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         # Publishing: ops configure destinations and the suppression list; a manager presses Publish.
         *_perms(("add", "change", "view"), ("destination", "suppressedaddress"), "publishing"),
         *_perms(("view",), ("publishattempt", "publishrequest"), app_label="publishing"),
+        # Triggers: ops configure what starts runs by itself (runs start as the service account).
+        *_perms(("add", "change", "view"), ("trigger",), app_label="triggers"),
+        *_perms(("view",), ("triggerfiring",), app_label="triggers"),
     ],
     LEGAL_REVIEWERS: [
         *_perms(("view",), _REVIEWER_READS),
@@ -126,6 +129,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "evals.approve_promotion",
         "publishing.view_*",
         "publishing.publish_run",
+        "triggers.view_*",
     ],
 }
 

@@ -31,6 +31,7 @@ from demo.destinations import load_demo_destinations
 from demo.evals import load_demo_evals
 from demo.prompts import load_prompts
 from demo.registries import load_registries
+from demo.triggers import load_demo_triggers
 from demo.users import DEMO_PASSWORDS, DEMO_SERVICE_USER, DEMO_USERS, load_users
 from demo.workflow import load_briefs, load_workflow
 from workflows.models import (
@@ -257,4 +258,7 @@ def load_demo(*, stdout=None, force: bool = False) -> DemoSummary:
         load_briefs(loader, workflow, segment)
         _load_features(loader, workflow, segment)
         load_demo_destinations(loader, workflow)
+        # Last: the triggers of whichever demo workflows are loaded, and their schedules synced.
+        for change in load_demo_triggers(by=loader.users["ops"]):
+            loader.note("created", change)
         return _summary(loader, workflow, inputs)

@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "approvals",
     "inputs",
     "publishing",
+    "triggers",
     # Made-up data, the demo CDP endpoint and demo users; no domain app imports it.
     "demo",
 ]
@@ -213,6 +214,9 @@ if MARKETINGAI_DEMO_PLATFORMS:
     # The demo platforms' token, and the demo CMS's "user:application password" built from it
     # (demo.platforms.common).
     MARKETINGAI_SECRETS += ["MARKETINGAI_DEMO_PLATFORM_TOKEN", "MARKETINGAI_DEMO_CMS_CREDENTIAL"]
+if MARKETINGAI_DEMO:
+    # The demo's event trigger verifies its webhooks with this (public) secret (docs/triggers.md).
+    MARKETINGAI_SECRETS.append("MARKETINGAI_DEMO_WEBHOOK_SECRET")
 # --- end of outbound HTTP and secrets ---
 
 # --- Publishing (publishing/services/) ---------------------------------------------------
@@ -224,6 +228,15 @@ MARKETINGAI_PUBLISH = {
     # An attempt "sending" for longer lost its worker (system check publishing.W001 keeps it
     # above the longest send: tries x (outbound timeout + Retry-After)).
     "STALE_SENDING_SECONDS": env_int("MARKETINGAI_PUBLISH_STALE_SENDING_SECONDS", 300),
+}
+
+# --- Triggers (triggers/services.py, docs/triggers.md) ----------------------------------
+MARKETINGAI_TRIGGERS = {
+    # A scheduled firing this late was missed (the cluster was down): the trigger's policy
+    # runs it once or skips it. Above a task's wait behind busy workers (Q_CLUSTER timeout).
+    "MISSED_RUN_GRACE_SECONDS": env_int("MARKETINGAI_TRIGGER_MISSED_RUN_GRACE", 15 * 60),
+    # The largest event (webhook) body read; a larger one is refused with 413.
+    "MAX_BODY_BYTES": env_int("MARKETINGAI_TRIGGER_MAX_BODY_BYTES", 256 * 1024),
 }
 
 # --- Background work (django-q2) ----------------------------------------------------------

@@ -10,6 +10,8 @@ admin.site.index_title = "Workflows, runs and reviews"
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
+    # Event triggers' signed webhooks (public: each URL carries an unguessable token).
+    path("triggers/", include("triggers.urls")),
 ]
 if settings.MARKETINGAI_DEMO_CDP:
     # The demo CDP endpoint serves made-up recipients: routed only while the demo is on.

@@ -11,7 +11,7 @@ def test_every_model_of_our_apps_carries_history_except_the_per_recipient_rows()
 
     missing = [
         model._meta.label
-        for app in ("workflows", "evals", "inputs", "approvals")
+        for app in ("workflows", "evals", "inputs", "approvals", "triggers")
         for model in apps.get_app_config(app).get_models()
         if not model.__name__.startswith("Historical")
         and not model._meta.proxy

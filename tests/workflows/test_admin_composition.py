@@ -51,7 +51,7 @@ def test_no_module_of_the_project_unregisters_an_admin():
 def test_every_model_is_administered_by_its_own_app_and_no_admin_extends_another_apps_page():
     registered = {type(model_admin) for model_admin in admin.site._registry.values()}
     for model, model_admin in admin.site._registry.items():
-        if model._meta.app_label in {"workflows", "inputs", "evals", "approvals"}:
+        if model._meta.app_label in {"workflows", "inputs", "evals", "approvals", "triggers"}:
             assert _app_of(type(model_admin)) == model._meta.app_config.name, (
                 model,
                 type(model_admin),
