@@ -47,7 +47,7 @@ SEARCH_SEGMENT_SLUG = "search_project_analytics"
 def _asset(kind: str, max_chars: int, pins: tuple[int, ...]) -> dict[str, Any]:
     """One headline or description: a plain string, or ``{"text", "pin"}`` to pin it."""
     text = {"type": "string", "minLength": 1, "maxLength": max_chars}
-    positions = " or ".join(map(str, pins))
+    positions = ", ".join(map(str, pins[:-1])) + f" or {pins[-1]}"
     return {
         "title": kind.capitalize(),
         "anyOf": [
