@@ -1,4 +1,4 @@
-"""The demo's review teams and the trial expiration email's routing rules."""
+"""The demo's review teams and the trial expiration email's routing rules (the loader other kinds reuse)."""
 
 from __future__ import annotations
 
@@ -56,7 +56,8 @@ DEMO_RULES = [
 ]
 
 
-def load_demo_approvals(*, workflow, users) -> list[str]:
+def load_demo_approvals(*, workflow, users, rules=None) -> list[str]:
+    """The teams' due times and the workflow's routing ``rules`` (default: the trial email's)."""
     changes = []
     teams = {team.slug: team for team in services.teams_sync()}
     for slug, hours in DEMO_DUE_HOURS.items():
@@ -67,7 +68,7 @@ def load_demo_approvals(*, workflow, users) -> list[str]:
             team.save(update_fields=["due_hours"])
             changes.append(f"due time of the {team} queue")
     if not RoutingRule.objects.filter(workflow=workflow).exists():
-        for position, name, condition, team_slug, extra in DEMO_RULES:
+        for position, name, condition, team_slug, extra in rules or DEMO_RULES:
             rule = RoutingRule(
                 workflow=workflow,
                 position=position,

@@ -85,9 +85,10 @@ DEMO_CONTRACT = [
 DEMO_AUDIENCE_MAX_AGE = timedelta(hours=12)
 
 
-def load_demo_contract(*, workflow, by) -> list[str]:
+def load_demo_contract(*, workflow, by, contract=None) -> list[str]:
+    """The workflow's data contract: ``contract`` rows (default: the trial email's)."""
     changed = []
-    for input_name, source, freshness, max_age_hours, on_failure in DEMO_CONTRACT:
+    for input_name, source, freshness, max_age_hours, on_failure in contract or DEMO_CONTRACT:
         values = {
             "source": source,
             "freshness": freshness,

@@ -5,7 +5,8 @@
 workflow with its fallback content, five campaign briefs, the data contract and recipients,
 the evals (dataset, candidates v8..v10, criteria), the review routing and, while the demo
 platforms are on, the destinations that publish to them (the Outbox), all for the
-fictional product "Kestrel Boards" (project analytics for software teams). Each part lives
+fictional product "Kestrel Boards" (project analytics for software teams); then a second kind,
+paid_search_ads (demo.paid_search), from configuration only, and last the demo triggers. Each part lives
 in its own module of this app; this one holds the loader they share and the order they load in.
 
 It is idempotent: objects are looked up by natural key (username, slug, version, brief name)
@@ -29,6 +30,7 @@ from demo.approvals import load_demo_approvals
 from demo.audience import load_demo_audience, load_demo_contract, load_demo_source, load_segments
 from demo.destinations import load_demo_destinations
 from demo.evals import load_demo_evals
+from demo.paid_search import load_paid_search
 from demo.prompts import load_prompts
 from demo.registries import load_registries
 from demo.triggers import load_demo_triggers
@@ -60,6 +62,7 @@ class DemoSummary:
     counts: dict[str, int]
     workflow: str = ""
     production_version: str = ""
+    other_workflows: list[str] = field(default_factory=list)  # "slug serves label"
     inputs_in_force: list[str] = field(default_factory=list)
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
@@ -76,6 +79,7 @@ class DemoSummary:
         lines = [
             head,
             f"Workflow {self.workflow} serves {self.production_version or 'no pinned prompt'}.",
+            *(f"Workflow {serving}." for serving in self.other_workflows),
             f"Inputs in force: {', '.join(self.inputs_in_force) or 'none'}.",
             "Counts: " + ", ".join(f"{name} {n}" for name, n in self.counts.items()) + ".",
             "Demo users (local use only: these passwords are public):",
@@ -205,12 +209,22 @@ def _load_features(loader: DemoLoader, workflow: Workflow, segment: AudienceSegm
         loader.note("created", change)
 
 
+def _serving(workflow: Workflow) -> str:
+    pinned = workflow.production_version
+    return f"{workflow.slug} serves {pinned.label if pinned else 'no pinned prompt'}"
+
+
 def _summary(
-    loader: DemoLoader, workflow: Workflow, inputs: list[VersionedArtifact]
+    loader: DemoLoader,
+    workflow: Workflow,
+    inputs: list[VersionedArtifact],
+    also: list[Workflow] = (),
 ) -> DemoSummary:
     from django.contrib.auth.models import Group
 
     workflow.refresh_from_db()
+    for other in also:
+        other.refresh_from_db()
     counted = [
         ("users", get_user_model()),
         ("groups", Group),
@@ -231,6 +245,7 @@ def _summary(
         counts={name: model.objects.count() for name, model in counted},
         workflow=workflow.slug,
         production_version=workflow.production_version.label if workflow.production_version else "",
+        other_workflows=[_serving(other) for other in also],
         inputs_in_force=[str(obj) for obj in inputs if obj.status == ArtifactStatus.APPROVED],
         created=loader.created,
         updated=loader.updated,
@@ -258,7 +273,8 @@ def load_demo(*, stdout=None, force: bool = False) -> DemoSummary:
         load_briefs(loader, workflow, segment)
         _load_features(loader, workflow, segment)
         load_demo_destinations(loader, workflow)
+        paid_search = load_paid_search(loader)
         # Last: the triggers of whichever demo workflows are loaded, and their schedules synced.
         for change in load_demo_triggers(by=loader.users["ops"]):
             loader.note("created", change)
-        return _summary(loader, workflow, inputs)
+        return _summary(loader, workflow, inputs, also=[paid_search])

@@ -40,9 +40,31 @@ def _error_text(error) -> str:
     return f"{where}: {error.message}"
 
 
+def _specific(error) -> list:
+    """For an ``anyOf`` / ``oneOf`` failure, the errors of the one alternative whose type fits the
+    value ("'...' is too long" rather than "not valid under any of the given schemas"); else the error.
+    """
+    if error.validator not in ("anyOf", "oneOf") or not error.context:
+        return [error]
+    by_branch: dict[Any, list] = {}
+    for sub in error.context:
+        by_branch.setdefault(sub.schema_path[0] if sub.schema_path else None, []).append(sub)
+    fitting = [
+        subs
+        for subs in by_branch.values()
+        if not any(sub.validator == "type" and not sub.relative_path for sub in subs)
+    ]
+    if len(fitting) != 1:
+        return [error]
+    return [specific for sub in fitting[0] for specific in _specific(sub)]
+
+
 def validate_document(document: Any, schema: dict) -> ValidationOutcome:
     validator = Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))
+    errors = [
+        specific for error in validator.iter_errors(document) for specific in _specific(error)
+    ]
+    errors.sort(key=lambda e: list(map(str, e.absolute_path)))
     return ValidationOutcome(content=document, errors=[_error_text(e) for e in errors], parsed=True)
 
 

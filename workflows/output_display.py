@@ -9,6 +9,9 @@ does not follow, so nothing the model wrote is hidden. The template
 ``admin/workflows/includes/output_fields.html`` renders the nodes on the run page and the
 approval checkpoint, so a new workflow kind needs no template of its own.
 
+A text leaf whose schema sets ``maxLength`` carries it, so a page shows "24/30" next to the
+text and marks a text over its limit; the count is in code points, as JSON Schema counts.
+
 Text leaves are split into ``Segment`` s; given ``marks`` (spans per field path, as the approval
 checkpoint has them) the marked pieces carry their ``Mark`` and are rendered as ``<mark>``.
 """
@@ -67,6 +70,15 @@ class DisplayNode:
     segments: tuple[Segment, ...] = ()  # text leaves only
     children: tuple[DisplayNode, ...] = ()
     in_schema: bool = True
+    max_length: int | None = None  # text leaves whose schema sets maxLength
+
+    @property
+    def length(self) -> int:
+        return len(self.value) if self.is_text else 0
+
+    @property
+    def over_limit(self) -> bool:
+        return self.max_length is not None and self.length > self.max_length
 
     @property
     def is_text(self) -> bool:
@@ -100,13 +112,19 @@ def display_nodes(
 
 
 def summary(nodes: Iterable[DisplayNode]) -> str:
-    """One line for a list column: the first short text, or the first item of the first list of texts."""
+    """One line for a list column: the first short text, or the first item of the first list of
+    texts (of an object item, its first short text)."""
     for node in nodes:
         if node.kind == SHORT_TEXT and node.value:
             return node.value
-        if node.kind == LIST and node.children and node.children[0].is_text:
-            if node.children[0].value:
-                return node.children[0].value
+        if node.kind == LIST and node.children:
+            first = node.children[0]
+            if first.is_text and first.value:
+                return first.value
+            if first.kind == OBJECT:
+                text = next((c.value for c in first.children if c.kind == SHORT_TEXT), "")
+                if text:
+                    return text
     return ""
 
 
@@ -231,8 +249,15 @@ def _node(
         return DisplayNode(kind=NUMBER, value=value, **common)
     text = value if isinstance(value, str) else str(value)
     kind = LONG_TEXT if _is_long(schema, text) else SHORT_TEXT
+    max_length = schema.get("maxLength")
     return DisplayNode(
-        kind=kind, value=text, segments=segments(text, marks.get(path, ())), **common
+        kind=kind,
+        value=text,
+        segments=segments(text, marks.get(path, ())),
+        max_length=max_length
+        if isinstance(max_length, int) and not isinstance(max_length, bool)
+        else None,
+        **common,
     )
 
 

@@ -125,6 +125,14 @@ def schema_outline(schema: dict) -> dict[str, Any]:
 
     def outline(node: dict) -> Any:
         kind = node.get("type")
+        alternatives = node.get("anyOf") or node.get("oneOf")
+        if (
+            kind is None
+            and isinstance(alternatives, list)
+            and alternatives
+            and isinstance(alternatives[0], dict)
+        ):
+            return outline(alternatives[0])  # the plainest form first, e.g. a string over an object
         if kind == "object":
             return {name: outline(sub) for name, sub in node.get("properties", {}).items()}
         if kind == "array":

@@ -69,15 +69,20 @@ class EvalPolicy(models.Model):
         return f"Eval policy of {self.workflow} (v{self.version})"
 
     def clean(self):
-        from evals.validators import VALIDATORS
+        from evals.validators import known_validators, shape_mismatches
 
-        unknown = [name for name in self.validators or [] if name not in VALIDATORS]
+        known = known_validators()
+        unknown = [name for name in self.validators or [] if name not in known]
         if unknown:
             raise ValidationError(
                 {
-                    "validators": f"Unknown validators: {', '.join(unknown)}. Known: {', '.join(VALIDATORS)}."
+                    "validators": f"Unknown validators: {', '.join(unknown)}. Known: {', '.join(known)}."
                 }
             )
+        if self.workflow_id:
+            mismatch = shape_mismatches(self.validators or [], self.workflow.output_schema)
+            if mismatch:
+                raise ValidationError({"validators": mismatch})
         if not isinstance(self.field_limits, dict) or not all(
             isinstance(v, int) and v > 0 for v in self.field_limits.values()
         ):

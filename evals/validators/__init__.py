@@ -9,11 +9,17 @@ notes for the reviewer and are never sent, so they may name what the copy left o
 
 One module per kind of check (structure, offers, grounding, safety) over shared findings and
 text helpers; this module is the registry, in the order the checks run.
+
+``VALIDATORS`` hold for any output and are every eval policy's default. ``SHAPE_VALIDATORS`` each
+check one shape of output (a responsive search ad, in ``search_ads``): a policy lists them by
+name, and they run only where the output schema has their shape, so no other workflow's findings
+change when a shape's checks are added.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from evals.validators.findings import (
@@ -33,6 +39,8 @@ from evals.validators.safety import (
     _check_risk_flags_empty,
     _check_unsubscribe_language,
 )
+from evals.validators.search_ads import CHECKS as SEARCH_AD_CHECKS
+from evals.validators.search_ads import is_responsive_search_ad
 from evals.validators.structure import (
     _check_cta_once,
     _check_json_schema,
@@ -46,12 +54,17 @@ __all__ = [
     "PASS",
     "REVIEW",
     "REVIEWER_FIELDS",
+    "SHAPE_VALIDATORS",
     "VALIDATORS",
     "Check",
     "EvalContext",
     "Finding",
+    "OutputShape",
     "Span",
+    "applies",
+    "known_validators",
     "run_validators",
+    "shape_mismatches",
 ]
 
 
@@ -96,16 +109,64 @@ VALIDATORS: dict[str, Check] = {
 }
 
 
+@dataclass(frozen=True)
+class OutputShape:
+    """A shape of output some checks are written for; ``fits`` tells it from the output schema."""
+
+    name: str
+    fits: Callable[[Any], bool]
+
+
+@dataclass(frozen=True)
+class ShapeCheck:
+    shape: OutputShape
+    check: Check
+
+
+RESPONSIVE_SEARCH_AD = OutputShape("responsive search ad", is_responsive_search_ad)
+
+SHAPE_VALIDATORS: dict[str, ShapeCheck] = {
+    name: ShapeCheck(RESPONSIVE_SEARCH_AD, _guarded(name, check))
+    for name, check in SEARCH_AD_CHECKS
+}
+
+
+def known_validators() -> list[str]:
+    """Every registered validator, in the order they run: the general ones, then the shapes'."""
+    return [*VALIDATORS, *SHAPE_VALIDATORS]
+
+
+def applies(name: str, output_schema: Any) -> bool:
+    """A general validator applies to every output; a shape's only where the schema has that shape."""
+    shaped = SHAPE_VALIDATORS.get(name)
+    return shaped is None or shaped.shape.fits(output_schema)
+
+
+def shape_mismatches(names: Iterable[str], output_schema: Any) -> str:
+    """A sentence naming the listed shape checks ``output_schema`` does not fit ("" when none do)."""
+    misfits: dict[str, list[str]] = {}
+    for name in names:
+        if name in SHAPE_VALIDATORS and not applies(name, output_schema):
+            misfits.setdefault(SHAPE_VALIDATORS[name].shape.name, []).append(name)
+    return " ".join(
+        f"{', '.join(listed)} only check a {shape}, and the output schema is not one."
+        for shape, listed in misfits.items()
+    )
+
+
 def run_validators(
     output: Any, ctx: EvalContext, *, enabled: Iterable[str] | None = None
 ) -> list[Finding]:
-    """One finding per enabled validator (default: all), in ``VALIDATORS`` order."""
+    """One finding per enabled validator (default: all) that applies to ``ctx.output_schema``,
+    in ``known_validators`` order."""
+    known = known_validators()
     if enabled is None:
-        names = list(VALIDATORS)
+        names = known
     else:
         wanted = set(enabled)
-        unknown = wanted - VALIDATORS.keys()
+        unknown = wanted - set(known)
         if unknown:
             raise ValueError(f"Unknown validators: {', '.join(sorted(unknown))}.")
-        names = [name for name in VALIDATORS if name in wanted]
-    return [VALIDATORS[name](output, ctx) for name in names]
+        names = [name for name in known if name in wanted]
+    checks = {**VALIDATORS, **{name: shaped.check for name, shaped in SHAPE_VALIDATORS.items()}}
+    return [checks[name](output, ctx) for name in names if applies(name, ctx.output_schema)]

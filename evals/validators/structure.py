@@ -62,15 +62,22 @@ def _check_json_schema(output: dict, ctx: EvalContext) -> Finding:
 # --- 2. required_fields ------------------------------------------------------------------
 
 
-def _may_be_empty_list(schema: dict, key: str) -> bool:
-    """An array the schema lets be empty (no minItems), like risk_flags: [] means "nothing"."""
+def _may_be_empty(schema: dict, key: str, value: Any) -> bool:
+    """An empty value the schema allows on purpose: [] for an array without minItems (risk_flags:
+    nothing to flag), "" for a string without minLength (a search ad's display path: none)."""
     spec = (schema.get("properties") or {}).get(key)
-    return isinstance(spec, dict) and spec.get("type") == "array" and not spec.get("minItems")
+    if not isinstance(spec, dict):
+        return False
+    if value == []:
+        return spec.get("type") == "array" and not spec.get("minItems")
+    if value == "":
+        return spec.get("type") == "string" and not spec.get("minLength")
+    return False
 
 
 def _missing(output: dict, schema: dict, key: str) -> bool:
     value = output.get(key)
-    if value == [] and _may_be_empty_list(schema, key):
+    if _may_be_empty(schema, key, value):
         return False
     return _blank(value)
 

@@ -233,6 +233,48 @@ def test_summary_is_the_first_short_text_or_the_first_item_of_the_first_list_of_
     assert od.summary(od.display_nodes(email_schema, {"email_body": "x\ny"})) == ""
 
 
+def test_a_text_whose_schema_sets_max_length_carries_its_count_and_limit():
+    schema = {
+        "type": "object",
+        "properties": {
+            "headlines": {
+                "type": "array",
+                "items": {
+                    "anyOf": [
+                        {"type": "string", "maxLength": 30},
+                        {
+                            "type": "object",
+                            "properties": {"text": {"type": "string", "maxLength": 30}},
+                        },
+                    ]
+                },
+            },
+            "note": {"type": "string"},
+        },
+    }
+    content = {"headlines": ["Cycle Time Dashboards", {"text": "x" * 31}], "note": "Free text"}
+
+    headlines, note = od.display_nodes(schema, content)
+
+    short, pinned = headlines.children
+    assert (short.length, short.max_length, short.over_limit) == (21, 30, False)
+    (text,) = pinned.children
+    assert (text.path, text.length, text.max_length, text.over_limit) == (
+        "headlines/1/text",
+        31,
+        30,
+        True,
+    )
+    assert note.max_length is None and not note.over_limit
+
+
+def test_summary_of_a_list_of_objects_is_the_first_objects_first_short_text():
+    schema = {"type": "object", "properties": {"headlines": {"type": "array"}}}
+    content = {"headlines": [{"pin": 1, "text": "Kestrel Boards"}, "Second"]}
+
+    assert od.summary(od.display_nodes(schema, content)) == "Kestrel Boards"
+
+
 def test_flat_fields_name_every_leaf_by_its_field_path_in_reading_order():
     rows = od.flat_fields(od.display_nodes(AD_SUMMARY_SCHEMA, {**AD_SUMMARY, "observations": []}))
 

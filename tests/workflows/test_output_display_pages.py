@@ -194,3 +194,32 @@ def test_the_output_export_flattens_each_run_by_field_path(
     # Numbers are written as numbers, not as text a spreadsheet must not evaluate.
     assert fields[(ad_summary_run.run_id, "flagged_creatives/0/change_pct")][1] == "-35"
     assert fields[(ad_summary_run.run_id, "on_track")] == ("On track", "")
+
+
+@pytest.mark.django_db(databases=[])
+def test_the_shared_template_shows_each_limited_texts_count_and_flags_one_over_its_limit():
+    from django.template.loader import render_to_string
+
+    from workflows.admin_output import FIELDS_TEMPLATE
+    from workflows.output_display import display_nodes
+
+    schema = {
+        "type": "object",
+        "properties": {
+            "headline": {"type": "string", "maxLength": 30},
+            "path": {"type": "string", "maxLength": 15},
+            "note": {"type": "string"},
+        },
+    }
+    content = {"headline": "Cycle Time Dashboards", "path": "project-analytics", "note": "Free"}
+
+    html = render_to_string(FIELDS_TEMPLATE, {"nodes": display_nodes(schema, content)})
+
+    assert re.search(
+        r'<span class="mai-count" title="21 of at most 30 characters">21/30</span>', html
+    )
+    assert re.search(
+        r'<span class="mai-count mai-over" [^>]*>17/15 over the limit</span>',
+        field_html(html, "path"),
+    )
+    assert "mai-count" not in field_html(html, "note")

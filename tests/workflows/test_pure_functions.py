@@ -136,6 +136,18 @@ class TestRendering:
             "cta_text": "string",
         }
 
+    def test_schema_outline_shows_the_first_alternative_of_an_any_of(self):
+        schema = {
+            "type": "object",
+            "properties": {
+                "headlines": {
+                    "type": "array",
+                    "items": {"anyOf": [{"type": "string"}, {"type": "object"}]},
+                }
+            },
+        }
+        assert rendering.schema_outline(schema) == {"headlines": ["string"]}
+
 
 class TestContracts:
     def test_valid_output_passes(self):
@@ -195,6 +207,28 @@ class TestContracts:
 
     def test_schema_problem_accepts_an_object_schema(self):
         assert contracts.schema_problem(SCHEMA) == ""
+
+    def test_an_any_of_violation_names_the_problem_of_the_alternative_that_fits(self):
+        text = {"type": "string", "maxLength": 30}
+        pinned = {
+            "type": "object",
+            "properties": {"text": text, "pin": {"enum": [1, 2, 3]}},
+            "required": ["text"],
+        }
+        schema = {
+            "type": "object",
+            "properties": {"headlines": {"type": "array", "items": {"anyOf": [text, pinned]}}},
+        }
+        headlines = ["x" * 31, {"text": "y" * 31}, {"text": "ok", "pin": 7}, 5]
+
+        errors = contracts.validate_document({"headlines": headlines}, schema).errors
+
+        assert errors == [
+            f"headlines/0: '{'x' * 31}' is too long",
+            f"headlines/1/text: '{'y' * 31}' is too long",
+            "headlines/2/pin: 7 is not one of [1, 2, 3]",
+            "headlines/3: 5 is not valid under any of the given schemas",  # no alternative fits
+        ]
 
 
 class TestRequestShaping:
