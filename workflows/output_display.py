@@ -4,7 +4,8 @@
 ordered tree of ``DisplayNode``: each field's label (the schema's ``title``, else the key made
 readable), its help (the schema's ``description``), its kind, its field path (``email_body``,
 ``subject_lines/1``, ``flagged_creatives/0/ad_name``: the paths findings name) and its children.
-Schema properties come first, in the schema's order; fields the content has and the schema
+Schema properties come first, in the schema's order (``required`` first: see
+``ordered_properties``); fields the content has and the schema
 does not follow, so nothing the model wrote is hidden. The template
 ``admin/workflows/includes/output_fields.html`` renders the nodes on the run page and the
 approval checkpoint, so a new workflow kind needs no template of its own.
@@ -168,11 +169,28 @@ def humanize(key: str) -> str:
 # --- The walk ------------------------------------------------------------------------------
 
 
+def ordered_properties(schema: dict) -> list[tuple[str, dict]]:
+    """An object schema's properties in the author's order: those in ``required`` (a list keeps
+    its order everywhere), then the others as stored. A JSON object's key order is not kept by
+    every database: Postgres's jsonb stores ``properties`` sorted by key length."""
+    properties = schema.get("properties") if isinstance(schema, dict) else None
+    if not isinstance(properties, dict):
+        return []
+    required = schema.get("required")
+    first = (
+        [k for k in dict.fromkeys(required) if k in properties]
+        if isinstance(required, list)
+        else []
+    )
+    return [(k, properties[k]) for k in first] + [
+        (k, v) for k, v in properties.items() if k not in first
+    ]
+
+
 def _object_children(
     root: dict, schema: dict, content: dict, prefix: str, marks, *, depth: int
 ) -> Iterator[DisplayNode]:
-    properties = schema.get("properties")
-    properties = properties if isinstance(properties, dict) else {}
+    properties = dict(ordered_properties(schema))
     for key, subschema in properties.items():
         yield _node(
             key,

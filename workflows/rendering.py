@@ -6,6 +6,8 @@ import json
 import re
 from typing import Any
 
+from workflows.output_display import ordered_properties
+
 # ``{{name}}`` or ``{{name.field}}``: group 1 is the variable, group 2 its dotted field path (may be empty).
 PLACEHOLDER = re.compile(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)((?:\.[a-zA-Z_][a-zA-Z0-9_]*)*)\s*\}\}")
 
@@ -134,7 +136,7 @@ def schema_outline(schema: dict) -> dict[str, Any]:
         ):
             return outline(alternatives[0])  # the plainest form first, e.g. a string over an object
         if kind == "object":
-            return {name: outline(sub) for name, sub in node.get("properties", {}).items()}
+            return {name: outline(sub) for name, sub in ordered_properties(node)}
         if kind == "array":
             item = outline(node.get("items", {}))
             count = node.get("minItems") if node.get("minItems") == node.get("maxItems") else None

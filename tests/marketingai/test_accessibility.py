@@ -173,3 +173,24 @@ def test_the_destinations_inline_of_the_workflow_page_has_no_serious_accessibili
     assert_accessible(page, url, within="#destinations-group")
     for n in (0, 1):  # both destinations, editable
         assert page.locator(f"#id_destinations-{n}-secret_name").count() == 1
+
+
+def test_the_demo_outbox_has_no_serious_accessibility_violation(page, live_server, workspace):
+    from demo.models import OutboxMessage
+
+    OutboxMessage.objects.create(
+        platform="email",
+        to="ana@example.com",
+        customer_id="cust_1",
+        variant_key="generic",
+        subject="Your trial ends Friday",
+        body="Keep your dashboards.",
+        status="scheduled",
+        scheduled_for=timezone.now() + timedelta(hours=3),
+    )
+    OutboxMessage.objects.create(
+        platform="chat", to="C0TRIAL", subject="Approved copy", status="delivered"
+    )
+    login_as(page, live_server, workspace["users"]["admin"])
+    assert_accessible(page, reverse("admin:demo_outboxmessage_changelist"))
+    assert page.locator("#result_list tbody tr").count() == 2

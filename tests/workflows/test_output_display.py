@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from workflows import output_display as od
+from workflows import rendering
 from workflows.output_display import DisplayNode, Mark
 
 AD_SUMMARY_SCHEMA = {
@@ -83,6 +84,28 @@ def test_fields_follow_the_schemas_order_whatever_the_contents():
         "suggested_actions",
         "on_track",
     ]
+
+
+def test_required_gives_the_order_when_the_database_sorted_the_properties():
+    """Postgres's jsonb stores an object's keys by length: the required list keeps the author's order."""
+    as_jsonb_stores_it = {
+        **AD_SUMMARY_SCHEMA,
+        "properties": dict(
+            sorted(AD_SUMMARY_SCHEMA["properties"].items(), key=lambda kv: (len(kv[0]), kv[0]))
+        ),
+        "required": ["headline", "flagged_creatives", "observations", "suggested_actions"],
+    }
+
+    keys = [node.key for node in od.display_nodes(as_jsonb_stores_it, AD_SUMMARY)]
+
+    assert keys == [
+        "headline",
+        "flagged_creatives",
+        "observations",
+        "suggested_actions",
+        "on_track",  # not required: after the required ones, as stored
+    ]
+    assert list(rendering.schema_outline(as_jsonb_stores_it))[:4] == keys[:4]
 
 
 def test_short_and_long_text_are_told_apart_by_line_breaks_length_and_max_length():
