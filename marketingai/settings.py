@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "approvals",
     "inputs",
     "publishing",
+    "analytics",
     # Made-up data, the demo CDP endpoint and demo users; no domain app imports it.
     "demo",
 ]
