@@ -3,7 +3,8 @@
 ``load_demo()`` creates role users, audience segments, the approved input registries
 (claims_v14, brand_v6, legal_v3), the prompt history v4..v7 with v7 in production, the
 workflow with its fallback content, five campaign briefs, the data contract and recipients,
-the evals (dataset, candidates v8..v10, criteria) and the review routing, all for the
+the evals (dataset, candidates v8..v10, criteria) and the review routing, then the second
+workflow, the weekly ad performance review with five weeks of made-up analytics, all for the
 fictional product "Kestrel Boards" (project analytics for software teams). Each part lives
 in its own module of this app; this one holds the loader they share and the order they load in.
 
@@ -30,6 +31,7 @@ from demo.evals import load_demo_evals
 from demo.prompts import load_prompts
 from demo.registries import load_registries
 from demo.users import DEMO_PASSWORDS, DEMO_SERVICE_USER, DEMO_USERS, load_users
+from demo.weekly_review import load_weekly_review
 from demo.workflow import load_briefs, load_workflow
 from workflows.models import (
     ArtifactStatus,
@@ -254,4 +256,5 @@ def load_demo(*, stdout=None, force: bool = False) -> DemoSummary:
         workflow = load_workflow(loader, template, production)
         load_briefs(loader, workflow, segment)
         _load_features(loader, workflow, segment)
+        load_weekly_review(loader)
         return _summary(loader, workflow, inputs)

@@ -1,7 +1,8 @@
-"""The demo's endpoints; marketingai/urls.py includes them only when MARKETINGAI_DEMO_CDP is on."""
+"""The demo's endpoints (the CDP, the ad platforms' daily rows); marketingai/urls.py includes them only when MARKETINGAI_DEMO_CDP is on."""
 
 from django.urls import path
 
+from demo.ad_performance import daily_rows_view
 from demo.cdp import recipients_view
 
 urlpatterns = [
@@ -10,4 +11,5 @@ urlpatterns = [
         recipients_view,
         name="demo_cdp_recipients",
     ),
+    path("demo-ads/<slug:workflow_slug>/daily.json", daily_rows_view, name="demo_ads_daily"),
 ]
