@@ -242,7 +242,7 @@ def _features(loader: DemoLoader, workflow: Workflow) -> list[str]:
     changes = []
     if not EvalPolicy.objects.filter(workflow=workflow).exists():
         _save(
-            EvalPolicy(workflow=workflow, validators=list(VALIDATORS), field_limits={}, judges=[]),
+            EvalPolicy(workflow=workflow, validators=list(VALIDATORS), judges=[]),
             by=ops,
             reason="Demo eval policy: the summary checks",
         )

@@ -115,12 +115,12 @@ def provides_prompt_variable(
         raise ValueError(f"{name!r} is one of the run's own prompt variables; choose another name.")
     if not PLACEHOLDER.fullmatch("{{" + name + "}}"):
         raise ValueError(f"{name!r} cannot be written as a placeholder: use letters, digits and _.")
-    variable = StepVariable(
-        name=name, step=step, fields=frozenset(fields), description=description
-    )
+    variable = StepVariable(name=name, step=step, fields=frozenset(fields), description=description)
     known = _STEP_VARIABLES.get(name)
     if known is not None and known != variable:
-        raise ValueError(f"The prompt variable {name!r} is already provided by step {known.step!r}.")
+        raise ValueError(
+            f"The prompt variable {name!r} is already provided by step {known.step!r}."
+        )
     _STEP_VARIABLES[name] = variable
     return variable
 
