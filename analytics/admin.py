@@ -30,16 +30,26 @@ def reads_analytics(workflow: Workflow | None) -> bool:
     return workflow is not None and bool(ANALYTICS_STEPS & set(workflow.steps or []))
 
 
-class PerformanceReviewSettingsInline(admin.StackedInline):
+class AnalyticsInlineMixin:
+    """Shown only on the pages of workflows whose steps read analytics."""
+
+    def has_view_permission(self, request, obj=None):
+        return super().has_view_permission(request, obj) and (obj is None or reads_analytics(obj))
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and (obj is None or reads_analytics(obj))
+
+    def has_add_permission(self, request, obj=None):
+        return super().has_add_permission(request, obj) and (obj is None or reads_analytics(obj))
+
+
+class PerformanceReviewSettingsInline(AnalyticsInlineMixin, admin.StackedInline):
     model = PerformanceReviewSettings
     extra = 0
     max_num = 1
     fields = ("drop_threshold_pct", "min_impressions")
     verbose_name = "ad performance review settings"
     verbose_name_plural = "Ad performance review settings (defaults without a row: 15 % and 1,000)"
-
-    def has_add_permission(self, request, obj=None):
-        return super().has_add_permission(request, obj) and (obj is None or reads_analytics(obj))
 
 
 class AnalyticsSourceForm(forms.ModelForm):
@@ -64,7 +74,7 @@ class AnalyticsSourceForm(forms.ModelForm):
         self.fields["auth_secret"].choices = choices
 
 
-class AnalyticsSourceInline(admin.StackedInline):
+class AnalyticsSourceInline(AnalyticsInlineMixin, admin.StackedInline):
     model = AnalyticsSource
     form = AnalyticsSourceForm
     extra = 0
@@ -81,9 +91,6 @@ class AnalyticsSourceInline(admin.StackedInline):
     readonly_fields = ("last_fetched_at", "last_status")
     verbose_name = "ad analytics source (HTTP JSON)"
     verbose_name_plural = "Ad analytics sources (HTTP JSON)"
-
-    def has_add_permission(self, request, obj=None):
-        return super().has_add_permission(request, obj) and (obj is None or reads_analytics(obj))
 
 
 @admin.register(AnalyticsImport)
