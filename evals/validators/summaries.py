@@ -32,7 +32,8 @@ FLAGGED_NUMBERS = ("ctr_last_week", "ctr_prior_4_weeks", "change_pct")
 NOT_APPLICABLE = "Not applicable: the run computed no ad performance table."
 
 _ISO_DATE = re.compile(r"(?<!\d)\d{4}-\d{2}-\d{2}(?!\d)")
-_TEXT_NUMBER = re.compile(r"(?<![\w.,])[-+−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\w]|[.,]\d)")
+# A number not inside a word or an id ("li_ad_101", "Q4"); "12k" reads as 12, not understood.
+_TEXT_NUMBER = re.compile(r"(?<![\w.,])[-+−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![.,]?\d)")
 _NAME_FIELD = re.compile(r"^flagged/\d+/(?:ad_id|ad_name)$")
 _QUOTED = re.compile(r"[\"“”‘’'«]([^\"“”‘’'«»\n]{3,80})[\"“”‘’'»]")
 

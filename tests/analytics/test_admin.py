@@ -112,3 +112,30 @@ def test_the_review_settings_are_edited_with_history_and_used_by_the_next_run(ws
     stored = run_compare_ad_performance(run=run)
     assert stored.drop_threshold_pct == 30 and stored.result["flagged"] == []
     assert stored.result["rules"]["drop_threshold_pct"] == 30.0
+
+
+def test_the_checkpoint_shows_the_summary_and_its_checks_to_the_reviewer(
+    client, ws, model_server, reply
+):
+    from approvals.models import ApprovalItem
+
+    import_rows(ws, story_rows())
+    weak = faithful_summary(story_rows())
+    weak["observations"] = ["Clicks will rise 40 % next week."]
+    model_server.push(reply.json(weak))
+    run = services.run_start(
+        workflow=ws["workflow"],
+        brief=ws["brief"],
+        started_by=ws["users"]["ops"],
+        enqueue=False,
+        as_of=AS_OF,
+    )
+    services.run_execute(run_id=run.pk)
+    item = ApprovalItem.objects.open().get(run=run)
+    client.force_login(ws["users"]["product"])
+    html = client.get(
+        reverse("admin:approvals_reviewqueueitem_change", args=[item.pk])
+    ).content.decode()
+    assert "Engineering KPIs" in html and "summary_numbers_in_table" in html
+    assert '<mark class="mai-fail"' in html and ">40</mark>" in html
+    assert 'id="decision-form"' in html

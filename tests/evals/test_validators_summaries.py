@@ -86,6 +86,7 @@ def test_numbers_copied_from_the_table_pass_in_any_written_form(sentence):
         ("CTR went from 2.0% to 1.46%.", "1.46"),
         ("Expect 3,600 more clicks next week.", "3,600"),
         ("Compared with 2026-11-01, things look worse.", "2026-11-01"),
+        ("About 12k more impressions.", "12"),  # abbreviations are not understood
     ],
 )
 def test_a_number_or_date_that_is_not_in_the_table_fails_and_is_marked(sentence, culprit):
