@@ -61,6 +61,12 @@ _REVIEWER_INPUT_READS = ("datacheck", "inputrequirement", "audienceimport")
 
 # Approvals: reviewers work their queues and decide; ops and managers see items and decisions.
 _APPROVAL_READS = ("approvalitem", "decision", "reviewteam", "notification")
+# Ad analytics: ops import and pull the daily rows and keep each review's settings and sources;
+# everyone who reviews a run sees the comparison it summarised.
+_OPS_ANALYTICS_EDITS = ("analyticssource", "performancereviewsettings")
+_OPS_ANALYTICS_READS = ("analyticsimport", "addailyrow", "adcomparison")
+_REVIEWER_ANALYTICS_READS = ("adcomparison", "performancereviewsettings")
+
 _REVIEWER_APPROVALS = [
     *_perms(("view",), (*_APPROVAL_READS, "reviewqueueitem", "routingrule"), app_label="approvals"),
     "approvals.decide_approvalitem",
@@ -73,6 +79,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_perms(("add", "change", "view"), _OPS_INPUT_EDITS, app_label="inputs"),
         *_perms(("view",), _OPS_INPUT_READS, app_label="inputs"),
         "inputs.import_recipient",
+        *_perms(("add", "change", "view"), _OPS_ANALYTICS_EDITS, app_label="analytics"),
+        *_perms(("view",), _OPS_ANALYTICS_READS, app_label="analytics"),
+        "analytics.import_analytics",
         "workflows.start_run",
         *_perms(("view",), _APPROVAL_READS, app_label="approvals"),
         # Evals: ops import datasets and outcomes, run suites and request promotions; a manager approves.
@@ -100,6 +109,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     LEGAL_REVIEWERS: [
         *_perms(("view",), _REVIEWER_READS),
         *_perms(("view",), _REVIEWER_INPUT_READS, app_label="inputs"),
+        *_perms(("view",), _REVIEWER_ANALYTICS_READS, app_label="analytics"),
         "workflows.approve_legalrestrictionset",
         "workflows.approve_claimset",
         *_REVIEWER_APPROVALS,
@@ -107,17 +117,20 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     BRAND_REVIEWERS: [
         *_perms(("view",), _REVIEWER_READS),
         *_perms(("view",), _REVIEWER_INPUT_READS, app_label="inputs"),
+        *_perms(("view",), _REVIEWER_ANALYTICS_READS, app_label="analytics"),
         "workflows.approve_brandrules",
         *_REVIEWER_APPROVALS,
     ],
     LIFECYCLE_REVIEWERS: [
         *_perms(("view",), _REVIEWER_READS),
         *_perms(("view",), _REVIEWER_INPUT_READS, app_label="inputs"),
+        *_perms(("view",), _REVIEWER_ANALYTICS_READS, app_label="analytics"),
         *_REVIEWER_APPROVALS,
     ],
     PRODUCT_MARKETING_REVIEWERS: [
         *_perms(("view",), _REVIEWER_READS),
         *_perms(("view",), _REVIEWER_INPUT_READS, app_label="inputs"),
+        *_perms(("view",), _REVIEWER_ANALYTICS_READS, app_label="analytics"),
         *_REVIEWER_APPROVALS,
     ],
     MANAGERS: [
@@ -130,6 +143,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "publishing.view_*",
         "publishing.publish_run",
         "triggers.view_*",
+        "analytics.view_*",
     ],
 }
 

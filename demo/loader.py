@@ -5,8 +5,10 @@
 workflow with its fallback content, five campaign briefs, the data contract and recipients,
 the evals (dataset, candidates v8..v10, criteria), the review routing and, while the demo
 platforms are on, the destinations that publish to them (the Outbox), all for the
-fictional product "Kestrel Boards" (project analytics for software teams); then a second kind,
-paid_search_ads (demo.paid_search), from configuration only, and last the demo triggers. Each part lives
+fictional product "Kestrel Boards" (project analytics for software teams); then the other
+kinds: the weekly ad performance review with five weeks of made-up analytics
+(demo.weekly_review) and paid_search_ads (demo.paid_search), from configuration only, and last
+the demo triggers. Each part lives
 in its own module of this app; this one holds the loader they share and the order they load in.
 
 It is idempotent: objects are looked up by natural key (username, slug, version, brief name)
@@ -35,6 +37,7 @@ from demo.prompts import load_prompts
 from demo.registries import load_registries
 from demo.triggers import load_demo_triggers
 from demo.users import DEMO_PASSWORDS, DEMO_SERVICE_USER, DEMO_USERS, load_users
+from demo.weekly_review import load_weekly_review
 from demo.workflow import load_briefs, load_workflow
 from workflows.models import (
     ArtifactStatus,
@@ -273,6 +276,7 @@ def load_demo(*, stdout=None, force: bool = False) -> DemoSummary:
         load_briefs(loader, workflow, segment)
         _load_features(loader, workflow, segment)
         load_demo_destinations(loader, workflow)
+        load_weekly_review(loader)
         paid_search = load_paid_search(loader)
         # Last: the triggers of whichever demo workflows are loaded, and their schedules synced.
         for change in load_demo_triggers(by=loader.users["ops"]):

@@ -16,4 +16,5 @@ def evaluate(ctx: RunContext) -> None:
         endpoint=ctx.endpoint,
         deadline=ctx.deadline,
         breaker=ctx.breaker,
+        source_data=ctx.prompt_variables,
     )

@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "inputs",
     "publishing",
     "triggers",
+    "analytics",
     # Made-up data, the demo CDP endpoint and demo users; no domain app imports it.
     "demo",
 ]

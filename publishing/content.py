@@ -17,10 +17,17 @@ SLACK_FALLBACK_CHARS = 3000
 CUT = "…"
 
 
-def message_parts(content: Any) -> dict[str, str]:
-    """Subject, body, preview and call to action of an output (the email schema's field names)."""
+def message_parts(content: Any, *, review_note: str = "") -> dict[str, str]:
+    """Subject, body, preview and call to action of an output (the email schema's field names).
+
+    A summary (``headline`` and a ``flagged`` list, the weekly ad performance review) reads as
+    its headline over its flagged creatives with their numbers, observations and suggested
+    actions, with the reviewer's note; an email never carries the note.
+    """
     if not isinstance(content, dict):
         return {"subject": "", "text": "" if content is None else str(content)}
+    if isinstance(content.get("headline"), str) and isinstance(content.get("flagged"), list):
+        return summary_parts(content, review_note=review_note)
     subject = content.get("subject") or content.get("subject_line") or ""
     lines = content.get("subject_lines")
     if not subject and isinstance(lines, list) and lines:
@@ -35,6 +42,71 @@ def message_parts(content: Any) -> dict[str, str]:
         "text": str(text),
         "preview": str(content.get("preview_text") or ""),
         "call_to_action": str(content.get("cta_text") or ""),
+    }
+
+
+def _mrkdwn(value: Any) -> str:
+    """Model text made inert for Slack: &, < and > escaped (no links, mentions or @channel)."""
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").strip()
+
+
+def _number(value: Any, unit: str = "") -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "?"
+    return f"{value:g}{unit}"
+
+
+def _named_in(note: str, *phrases: str) -> bool:
+    folded = note.casefold()
+    for phrase in phrases:
+        phrase = phrase.strip().casefold()
+        start = folded.find(phrase) if phrase else -1
+        while start >= 0:
+            before = folded[start - 1] if start else " "
+            after = folded[start + len(phrase)] if start + len(phrase) < len(folded) else " "
+            if not (before.isalnum() or before in "_-") and not (after.isalnum() or after in "_-"):
+                return True
+            start = folded.find(phrase, start + 1)
+    return False
+
+
+def summary_parts(content: dict, *, review_note: str = "") -> dict[str, str]:
+    """The weekly ad performance summary as a chat message: its headline as the subject; the
+    flagged creatives (CTR last week against the prior 4 weeks, the change), marked where the
+    reviewer's note names them; the observations, the suggested actions and the note."""
+    note = (review_note or "").strip()
+    lines = []
+    flagged = [item for item in content.get("flagged") or [] if isinstance(item, dict)]
+    if flagged:
+        lines.append("*Flagged creatives* (CTR last week against the prior 4 weeks)")
+        for item in flagged:
+            ad_id, ad_name = str(item.get("ad_id") or ""), str(item.get("ad_name") or "")
+            marked = note and _named_in(note, ad_id, ad_name)
+            lines.append(
+                f"• *{_mrkdwn(ad_name) or _mrkdwn(ad_id)}* (`{_mrkdwn(ad_id)}`): "
+                f"{_number(item.get('ctr_last_week'), ' %')} vs "
+                f"{_number(item.get('ctr_prior_4_weeks'), ' %')}, "
+                f"change {_number(item.get('change_pct'), ' %')}"
+                + (" — *needs action (reviewer)*" if marked else "")
+            )
+    else:
+        lines.append("*No creative was flagged this week.*")
+    for key, title in (
+        ("observations", "Observations"),
+        ("suggested_actions", "Suggested actions"),
+    ):
+        items = [i for i in content.get(key) or [] if isinstance(i, str) and i.strip()]
+        if items:
+            lines.append("")
+            lines.append(f"*{title}*")
+            lines += [f"• {_mrkdwn(i)}" for i in items]
+    if note:
+        lines += ["", f"*Reviewer's note:* {_mrkdwn(note)}"]
+    return {
+        "subject": str(content.get("headline") or "").strip(),
+        "text": "\n".join(lines),
+        "preview": "",
+        "call_to_action": "",
     }
 
 

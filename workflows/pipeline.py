@@ -51,6 +51,9 @@ class RunContext:
     end_reason: str = ""
     # Called once the run is in its end status (e.g. an auto-approval by a routing rule).
     after_finish: list[Callable[[], None]] = field(default_factory=list)
+    # Values steps computed for this run (e.g. a comparison table), by template variable name:
+    # render_prompt adds them to the run's own variables, and evaluate checks outputs against them.
+    prompt_variables: dict[str, Any] = field(default_factory=dict)
 
     @property
     def actor(self):
@@ -86,6 +89,44 @@ def get_step(name: str) -> StepFunction:
         return _STEPS[name]
     except KeyError:
         raise StepFailed(f"The workflow lists an unknown step {name!r}.") from None
+
+
+@dataclass(frozen=True)
+class StepVariable:
+    """A template variable a pipeline step computes (``ctx.prompt_variables[name]``), so a
+    prompt version may use ``{{name}}`` (and ``{{name.field}}`` for the declared ``fields``)."""
+
+    name: str
+    step: str
+    fields: frozenset[str] = frozenset()
+    description: str = ""
+
+
+_STEP_VARIABLES: dict[str, StepVariable] = {}
+
+
+def provides_prompt_variable(
+    name: str, *, step: str, fields=(), description: str = ""
+) -> StepVariable:
+    """Declare that the step named ``step`` provides the template variable ``name``."""
+    from workflows.rendering import KNOWN_VARIABLES, PLACEHOLDER
+
+    if name in KNOWN_VARIABLES:
+        raise ValueError(f"{name!r} is one of the run's own prompt variables; choose another name.")
+    if not PLACEHOLDER.fullmatch("{{" + name + "}}"):
+        raise ValueError(f"{name!r} cannot be written as a placeholder: use letters, digits and _.")
+    variable = StepVariable(name=name, step=step, fields=frozenset(fields), description=description)
+    known = _STEP_VARIABLES.get(name)
+    if known is not None and known != variable:
+        raise ValueError(
+            f"The prompt variable {name!r} is already provided by step {known.step!r}."
+        )
+    _STEP_VARIABLES[name] = variable
+    return variable
+
+
+def step_variables() -> dict[str, StepVariable]:
+    return dict(_STEP_VARIABLES)
 
 
 RunHook = Callable[["Run"], None]

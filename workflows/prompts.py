@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workflows import rendering
+from workflows import pipeline, rendering
 from workflows.models import Run, RunVariant
 
 MISSING_INPUT_HINTS = {
@@ -25,13 +25,23 @@ def needed_variables(prompt_version) -> set[str]:
     )
 
 
+def missing_input_hint(name: str) -> str:
+    if name in MISSING_INPUT_HINTS:
+        return MISSING_INPUT_HINTS[name]
+    provided = pipeline.step_variables().get(name)
+    if provided is not None:
+        return (
+            f"The input {name!r} is computed by the step {provided.step!r}: "
+            "list that step before render_prompt in the workflow's steps."
+        )
+    return f"The input {name!r} has no value."
+
+
 def prompt_messages(prompt_version, variables: dict[str, Any]) -> list[dict[str, str]]:
     """The version's messages filled in with ``variables``; MissingInputs when an input it uses has none."""
     missing = sorted(needed_variables(prompt_version) - variables.keys())
     if missing:
-        raise MissingInputs(
-            " ".join(MISSING_INPUT_HINTS.get(n, f"The input {n!r} has no value.") for n in missing)
-        )
+        raise MissingInputs(" ".join(missing_input_hint(n) for n in missing))
     return rendering.build_messages(
         system_prompt=prompt_version.system_prompt,
         user_template=prompt_version.user_template,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from workflows.output_display import ordered_properties
@@ -48,19 +49,28 @@ def template_fields(template: str) -> set[str]:
     return {name + path for name, path in PLACEHOLDER.findall(template) if path}
 
 
-def placeholder_problems(template: str) -> list[str]:
-    """Why a template's placeholders cannot be filled: unknown variables or fields. Empty when all is well."""
+def placeholder_problems(
+    template: str, *, extra_variables: Mapping[str, frozenset[str]] | None = None
+) -> list[str]:
+    """Why a template's placeholders cannot be filled: unknown variables or fields. Empty when all is well.
+
+    ``extra_variables``: variables pipeline steps provide besides the run's own, each with the
+    fields a placeholder may pick (none: the whole value only).
+    """
+    extra = dict(extra_variables or {})
+    known_variables = KNOWN_VARIABLES | extra.keys()
+    known_fields = {**KNOWN_FIELDS, **{name: fields for name, fields in extra.items() if fields}}
     problems = []
-    unknown = sorted(template_variables(template) - KNOWN_VARIABLES)
+    unknown = sorted(template_variables(template) - known_variables)
     if unknown:
         problems.append(
-            f"Unknown placeholders: {', '.join(unknown)}. Available: {', '.join(sorted(KNOWN_VARIABLES))}."
+            f"Unknown placeholders: {', '.join(unknown)}. Available: {', '.join(sorted(known_variables))}."
         )
     for dotted in sorted(template_fields(template)):
         name, *path = dotted.split(".")
         if name in unknown:
             continue
-        fields = KNOWN_FIELDS.get(name)
+        fields = known_fields.get(name)
         if fields is None:
             problems.append(f"{{{{{dotted}}}}}: {name} has no fields to pick; use {{{{{name}}}}}.")
         elif len(path) > 1 or path[0] not in fields:

@@ -34,8 +34,14 @@ def render_prompt(ctx: RunContext) -> None:
     note_in_template = "reviewer_note" in needed_variables(version)
     hashes = {}
     for variant in ctx.variants:
+        variables = prompt_variables(ctx.run, variant)
+        clash = sorted(variables.keys() & ctx.prompt_variables.keys())
+        if clash:
+            raise StepFailed(
+                f"A step computed {', '.join(clash)}, which the run itself provides: rename the step's variable."
+            )
         try:
-            messages = prompt_messages(version, prompt_variables(ctx.run, variant))
+            messages = prompt_messages(version, {**variables, **ctx.prompt_variables})
         except MissingInputs as exc:
             raise StepFailed(str(exc)) from None
         if not note_in_template:

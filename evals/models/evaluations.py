@@ -17,9 +17,9 @@ from workflows.vocabulary import RiskLevel, Verdict, check_results, judge_check
 
 
 def default_validators() -> list[str]:
-    from evals.validators import VALIDATORS
+    from evals.validators import DEFAULT_VALIDATORS
 
-    return list(VALIDATORS)
+    return list(DEFAULT_VALIDATORS)
 
 
 def default_field_limits() -> dict[str, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.db import transaction
@@ -49,6 +50,7 @@ def evaluation_context(
     legal: LegalRestrictionSet | None,
     brief: CampaignBrief | None = None,
     prompt_text: str = "",
+    source_data: Mapping[str, Any] | None = None,
 ) -> validators.EvalContext:
     return validators.EvalContext(
         output_schema=workflow.output_schema,
@@ -64,6 +66,7 @@ def evaluation_context(
         known_competitors=tuple(policy.known_competitors or ()),
         known_features=tuple(policy.known_features or ()),
         prompt_text=prompt_text,
+        source_data=dict(source_data or {}),
     )
 
 
@@ -186,8 +189,11 @@ def run_evaluate(
     endpoint,
     deadline: float | None = None,
     breaker: llm.EndpointBreaker | None = None,
+    source_data: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Evaluate every variant's output; store the results and the run's risk level; return the trace section.
+
+    ``source_data``: what the run's steps computed for the prompt (checks of summaries read it).
 
     The judges (network calls) run first, outside any transaction; the results are then
     written in one short transaction.
@@ -215,6 +221,7 @@ def run_evaluate(
             legal=run.legal_restrictions,
             brief=run.brief,
             prompt_text=prompt_text,
+            source_data=source_data,
         )
         findings, verdicts, level = evaluate_output(
             output=output.content,

@@ -47,6 +47,12 @@ from evals.validators.structure import (
     _check_length_limits,
     _check_required_fields,
 )
+from evals.validators.summaries import (
+    _check_summary_ads_exist,
+    _check_summary_flagged_ads_mentioned,
+    _check_summary_flags_match_table,
+    _check_summary_numbers_in_table,
+)
 
 __all__ = [
     "FAIL",
@@ -54,6 +60,8 @@ __all__ = [
     "PASS",
     "REVIEW",
     "REVIEWER_FIELDS",
+    "DEFAULT_VALIDATORS",
+    "SUMMARY_VALIDATORS",
     "SHAPE_VALIDATORS",
     "VALIDATORS",
     "Check",
@@ -105,8 +113,23 @@ VALIDATORS: dict[str, Check] = {
         ("unsubscribe_language", _check_unsubscribe_language),
         ("personalization_safety", _check_personalization_safety),
         ("risk_flags_empty", _check_risk_flags_empty),
+        # Summaries of computed data (the weekly ad performance review); not applicable elsewhere.
+        ("summary_numbers_in_table", _check_summary_numbers_in_table),
+        ("summary_ads_exist", _check_summary_ads_exist),
+        ("summary_flagged_ads_mentioned", _check_summary_flagged_ads_mentioned),
+        ("summary_flags_match_table", _check_summary_flags_match_table),
     ]
 }
+
+# A new eval policy's validators: the checks of marketing copy. A workflow whose output
+# summarises computed data names the summary checks in its policy.
+SUMMARY_VALIDATORS = (
+    "summary_numbers_in_table",
+    "summary_ads_exist",
+    "summary_flagged_ads_mentioned",
+    "summary_flags_match_table",
+)
+DEFAULT_VALIDATORS = tuple(name for name in VALIDATORS if name not in SUMMARY_VALIDATORS)
 
 
 @dataclass(frozen=True)

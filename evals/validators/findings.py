@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from typing import Any
 
 from workflows.vocabulary import Verdict
 
@@ -54,3 +55,6 @@ class EvalContext:
     known_features: tuple[str, ...] = ()
     prompt_text: str = ""
     unsubscribe_required_channels: tuple[str, ...] = ("email",)
+    # What pipeline steps computed and gave the prompt (RunContext.prompt_variables), by variable
+    # name, e.g. "ad_performance": checks of summaries hold the output to it.
+    source_data: Mapping[str, Any] = field(default_factory=dict)

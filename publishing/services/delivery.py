@@ -40,7 +40,7 @@ from publishing.services.publish import approval_refusal
 from publishing.services.tracing import update_publish_trace
 from workflows.identity import service_user_refusal
 from workflows.lifecycle import TransitionRefused
-from workflows.models import Run, RunOutput
+from workflows.models import Run, RunOutput, Trace
 
 logger = logging.getLogger(__name__)
 
@@ -244,6 +244,13 @@ def _finish(
         attempt.mark_finished(status, sent=sent, dropped=dropped, failed=failed, error=error)
 
 
+def _review_note(run) -> str:
+    """The note of the decision that approved the run (the trace's approval section)."""
+    trace = Trace.objects.filter(run_id=run.pk).values_list("document", flat=True).first() or {}
+    approval = trace.get("approval") or {}
+    return str(approval.get("note") or "") if approval.get("decision") == "approve" else ""
+
+
 def _message_of(attempt: PublishAttempt) -> Message:
     output = None
     if attempt.variant_id:
@@ -252,7 +259,7 @@ def _message_of(attempt: PublishAttempt) -> Message:
         output = attempt.run.output
     if output is None or output.content is None:
         raise Rejected(f"{attempt.run.run_id} has no output to publish.")
-    parts = content.message_parts(output.content)
+    parts = content.message_parts(output.content, review_note=_review_note(attempt.run))
     return Message(
         subject=parts["subject"],
         text=parts["text"],

@@ -31,6 +31,10 @@ def test_validators_run_in_the_documented_order():
         "unsubscribe_language",
         "personalization_safety",
         "risk_flags_empty",
+        "summary_numbers_in_table",
+        "summary_ads_exist",
+        "summary_flagged_ads_mentioned",
+        "summary_flags_match_table",
     ]
 
 

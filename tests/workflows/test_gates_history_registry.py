@@ -8,16 +8,22 @@ Walks ``admin.site._registry``, so a model registered later is covered without a
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.test import RequestFactory
 from simple_history.admin import SimpleHistoryAdmin
 
+from analytics.imports import analytics_import_rows
+from analytics.models import PerformanceReviewSettings
+from tests.factories.analytics import ad_rows
 from tests.factories.evals import CampaignOutcomeFactory, PromotionCriteriaFactory, eval_dataset
 from tests.factories.users import TEAM
 from tests.support.history_forms import history_url, revert_form_data, stored_row
 from workflows import services
+from workflows.models import with_history_context
 
 pytestmark = pytest.mark.django_db
 
@@ -29,6 +35,8 @@ MUST_COVER = {
     "evals.PromotionCriteria",
     "workflows.PromptVersion",
     "workflows.ClaimSet",
+    "analytics.PerformanceReviewSettings",
+    "analytics.AnalyticsImport",
 }
 MARK = " (reverted)"
 
@@ -78,6 +86,16 @@ def test_every_history_admin_refuses_reverts_the_role_may_not_make(client, audie
     PromotionCriteriaFactory(workflow=workflow, history_user=users["admin"])
     eval_dataset(workflow=workflow, by=users["ops"])
     CampaignOutcomeFactory(prompt_version=workflow.production_version, imported_by=users["ops"])
+    # And the analytics app's: a workflow's review settings and an import.
+    review_settings = PerformanceReviewSettings(workflow=workflow)
+    with_history_context(review_settings, by=users["ops"], reason="Test data")
+    review_settings.save()
+    analytics_import_rows(
+        workflow=workflow,
+        rows=ad_rows("li_1", [date(2026, 11, 28)], impressions=100, clicks=1),
+        source_name="test.csv",
+        imported_by=users["ops"],
+    )
     # A run and its trace have history too (read-only audit data).
     services.run_start(
         workflow=audience_workspace["workflow"],

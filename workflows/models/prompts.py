@@ -67,14 +67,17 @@ class PromptVersion(VersionedArtifact):
         return f"{self.template.slug}:v{self.version}"
 
     def clean(self):
-        from workflows import rendering
+        from workflows import pipeline, rendering
 
+        step_variables = {v.name: v.fields for v in pipeline.step_variables().values()}
         errors = {}
         schema_problem = contracts.schema_problem(self.output_schema)
         if schema_problem:
             errors["output_schema"] = schema_problem
         for field in ("system_prompt", "user_template"):
-            problems = rendering.placeholder_problems(getattr(self, field))
+            problems = rendering.placeholder_problems(
+                getattr(self, field), extra_variables=step_variables
+            )
             if problems:
                 errors[field] = " ".join(problems)
         if errors:
