@@ -1,5 +1,5 @@
-"""The demo's triggers: a Monday 07:00 Berlin schedule when the weekly review workflow is
-loaded, a signed webhook on the trial-expiration email, and nothing twice."""
+"""The demo's triggers: a Monday 07:00 Berlin schedule on the weekly review workflow, a signed
+webhook on the trial-expiration email, and nothing twice."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from django_q.models import Schedule
 
 from demo.loader import load_demo
 from demo.triggers import DEFAULT_DEMO_WEBHOOK_SECRET, load_demo_triggers
-from tests.factories.workflows import WorkflowFactory
 from tests.triggers.conftest import good_payload, post, signed
 from triggers import services
 from triggers.models import Trigger
@@ -29,11 +28,18 @@ def demo(settings, monkeypatch):
     return load_demo()
 
 
-def test_without_the_weekly_review_workflow_the_demo_has_only_the_webhook_trigger(demo):
-    trigger = Trigger.objects.get()
-    assert (trigger.workflow.slug, trigger.kind) == ("trial_expiration_email", "event")
-    assert not Schedule.objects.filter(func=services.SCHEDULE_TASK).exists()
+def test_the_demo_has_a_webhook_on_the_email_and_a_monday_schedule_on_the_weekly_review(demo):
+    triggers = {t.workflow.slug: t for t in Trigger.objects.select_related("workflow")}
+    assert set(triggers) == {"trial_expiration_email", "weekly_ad_performance_review"}
+    assert triggers["trial_expiration_email"].kind == "event"
     assert any("POST /triggers/events/" in line for line in demo.created)
+    weekly = triggers["weekly_ad_performance_review"]
+    assert weekly.kind == "schedule"
+    assert weekly.schedule_words == "At 07:00, only on Monday (Europe/Berlin)"
+    schedule = Schedule.objects.get(func=services.SCHEDULE_TASK)
+    assert schedule.schedule_type == Schedule.CRON
+    assert "weekly_ad_performance_review" in schedule.name
+    assert schedule.next_run is not None
 
 
 def test_the_demo_webhook_starts_a_run_with_the_published_secret(demo, client):
@@ -44,19 +50,12 @@ def test_the_demo_webhook_starts_a_run_with_the_published_secret(demo, client):
     assert Run.objects.get().trigger["inputs"] == {"campaign": "demo"}
 
 
-def test_with_the_weekly_review_workflow_a_monday_schedule_is_created_once(demo):
+def test_loading_the_demo_triggers_again_changes_nothing(demo):
     from django.contrib.auth import get_user_model
 
-    weekly = WorkflowFactory(slug="weekly_ad_performance_review", name="Weekly ad review")
     ops = get_user_model().objects.get(username="ops")
+    before = {t.pk: t.history.count() for t in Trigger.objects.all()}
 
-    changes = load_demo_triggers(by=ops)
-    again = load_demo_triggers(by=ops)
-
-    assert len(changes) == 1 and again == []
-    schedule = Schedule.objects.get(func=services.SCHEDULE_TASK)
-    assert schedule.schedule_type == Schedule.CRON
-    assert "weekly_ad_performance_review" in schedule.name
-    trigger = Trigger.objects.get(workflow=weekly)
-    assert trigger.schedule_words == "At 07:00, only on Monday (Europe/Berlin)"
-    assert trigger.history.count() == 1
+    assert load_demo_triggers(by=ops) == []
+    assert {t.pk: t.history.count() for t in Trigger.objects.all()} == before
+    assert Schedule.objects.filter(func=services.SCHEDULE_TASK).count() == 1
