@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
 from django.urls import reverse
 
+from tests.support.cluster import purge_task_queue, start_cluster
 from workflows import localmodel
 from workflows.models import Run
 
 pytestmark = pytest.mark.e2e
-PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
@@ -88,39 +84,23 @@ def bundled_settings(settings, bundled_model):
     return settings
 
 
-def subprocess_database_url() -> str:
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 @pytest.fixture
 def task_cluster(transactional_db, bundled_model, tmp_path):
     """`manage.py qcluster` in its own process, on the test database and the bundled model."""
-    from django_q.brokers import get_broker
-
-    get_broker().purge_queue()
-    env = {
-        **os.environ,
-        "DATABASE_URL": subprocess_database_url(),
-        "OPENAI_BASE_URL": bundled_model["base_url"],
-        "MARKETINGAI_LOCAL_MODEL_PORT": str(bundled_model["port"]),
-        "MARKETINGAI_MODEL_TIMEOUT": "120",
-        "MARKETINGAI_Q_WORKERS": "2",
-    }
-    log = tmp_path / "qcluster.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "qcluster"],
-            cwd=PROJECT_DIR,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    yield {"process": process, "log": log}
-    stop(process)
+    purge_task_queue()
+    cluster = start_cluster(
+        env={
+            "OPENAI_BASE_URL": bundled_model["base_url"],
+            "MARKETINGAI_LOCAL_MODEL_PORT": str(bundled_model["port"]),
+            "MARKETINGAI_MODEL_TIMEOUT": "120",
+            "MARKETINGAI_Q_WORKERS": "2",
+        },
+        log=tmp_path / "qcluster.log",
+    )
+    try:
+        yield {"process": cluster.process, "log": cluster.log}
+    finally:
+        cluster.stop()
 
 
 def test_admin_run_goes_through_the_cluster_to_a_traced_output(

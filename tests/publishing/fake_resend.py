@@ -15,8 +15,10 @@ What it speaks, as Resend documents it (https://resend.com/docs/api-reference/em
   ``invalid_idempotent_request``.
 
 Scripted failures are taken in order before the normal answer: ``"500"``, ``("429", seconds)``
-with Retry-After, and ``"accept_then_timeout"``: the batch is accepted, sent and recorded like
-any other (its key remembered), and the answer never comes (the client's deadline runs out).
+with Retry-After, ``"accept_then_timeout"``: the batch is accepted, sent and recorded like
+any other (its key remembered), and the answer never comes (the client's deadline runs out),
+and ``"hold"``: the batch is accepted, sent and recorded, and its answer waits until the test
+calls ``hold.release()`` (or ``Hold.SECONDS`` pass): a worker can be killed while it waits.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from collections import Counter, defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+
+from tests.publishing.fakes import Hold
 
 RESEND_KEY = "re_fake_resend_key_0000000000"
 BATCH_PATH = "/emails/batch"
@@ -75,6 +79,9 @@ class ResendFake:
 
     def reset(self):
         with self.lock:
+            if hasattr(self, "hold"):
+                self.hold.release()
+            self.hold = Hold()
             self.requests: list[dict] = []  # every request, failures included
             self.emails: list[dict] = []  # every email sent, with its id
             self.answers: dict[str, tuple] = {}  # idempotency key -> (body hash, answer)
@@ -109,6 +116,8 @@ class ResendFake:
         if failure == "accept_then_timeout":
             time.sleep(3)  # sent and recorded; the answer never comes in time
             return
+        if failure == "hold":
+            self.hold.wait()  # sent and recorded; the answer waits for the test
         _send(handler, status, document, extra)
 
     def answer(self, path, headers, raw, body):

@@ -13,8 +13,10 @@ One threaded HTTP server on 127.0.0.1 speaks the parts of each API the adapters 
 - Slack incoming webhook: ``POST /hooks/...`` answers ``ok``.
 
 Scripted failures are taken in order per path before the normal answer: ``"500"``,
-``("429", seconds)`` with Retry-After, and ``"accept_then_timeout"``: the request is accepted and
-recorded like any other, and the answer never comes (the client's deadline runs out).
+``("429", seconds)`` with Retry-After, ``"accept_then_timeout"``: the request is accepted and
+recorded like any other, and the answer never comes (the client's deadline runs out), and
+``"hold"``: the request is accepted and recorded, and its answer waits until the test calls
+``hold.release()`` (or ``Hold.SECONDS`` pass): a worker can be killed while it waits.
 """
 
 from __future__ import annotations
@@ -33,6 +35,23 @@ SLACK_HOOK_PATH = "/hooks/T000/B000/fakewebhooksecret"
 KEYED_PATH = "/keyed/messages"
 MAX_BLOCKS = 50
 MAX_SECTION_CHARS = 3000
+
+
+class Hold:
+    """The answers of ``"hold"`` requests, held back until the test releases them."""
+
+    SECONDS = 60.0
+
+    def __init__(self):
+        self.taken = threading.Event()  # a held request was accepted and recorded
+        self._released = threading.Event()
+
+    def wait(self) -> None:
+        self.taken.set()
+        self._released.wait(self.SECONDS)
+
+    def release(self) -> None:
+        self._released.set()
 
 
 class ProviderFake:
@@ -66,6 +85,9 @@ class ProviderFake:
 
     def reset(self):
         with self.lock:
+            if hasattr(self, "hold"):
+                self.hold.release()
+            self.hold = Hold()
             self.requests: list[dict] = []  # every request, failures included
             self.mails: list[dict] = []  # accepted mail sends
             self.batches: list[str] = []
@@ -110,6 +132,8 @@ class ProviderFake:
         if failure == "accept_then_timeout":
             time.sleep(3)  # accepted and recorded; the answer never comes in time
             return
+        if failure == "hold":
+            self.hold.wait()  # accepted and recorded; the answer waits for the test
         _send(handler, status, document, extra)
 
     def answer(self, path, headers, body):
