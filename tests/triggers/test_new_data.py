@@ -115,3 +115,40 @@ def test_a_new_data_source_must_be_named(workspace):
             workflow=workspace["workflow"], name="x", kind="new_data", source="audience"
         ).full_clean()
     assert "audience:" in caught.value.message_dict["source"][0]
+
+
+def test_an_analytics_import_starts_the_review_once_per_new_snapshot(
+    django_capture_on_commit_callbacks, service_account
+):
+    from analytics.imports import analytics_import
+    from tests.factories.analytics import review_workspace
+
+    ws = review_workspace()
+    new_data_trigger(ws, source="analytics:")
+    row = "2026-11-28,linkedin,c,li_1,Ad one,1000,10,5,EUR\n"
+    header = "date,platform,campaign_id,ad_id,ad_name,impressions,clicks,spend,currency\n"
+
+    def import_file(name):
+        return analytics_import(
+            workflow=ws["workflow"],
+            data=(header + row).encode(),
+            filename=name,
+            imported_by=ws["users"]["ops"],
+        )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        first = import_file("monday.csv")
+    run = Run.objects.get()
+    assert run.trigger["kind"] == "new_data"
+    assert run.trigger["source"] == f"analytics:{ws['workflow'].slug}"
+    assert run.trigger["snapshot"] == f"analytics-import:{first.pk}"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        rejected = analytics_import(
+            workflow=ws["workflow"], data=b"date\nnot-a-date\n", filename="bad.csv"
+        )
+    assert rejected.status == "rejected" and Run.objects.count() == 1  # no new snapshot
+
+    with django_capture_on_commit_callbacks(execute=True):
+        import_file("tuesday.csv")
+    assert Run.objects.count() == 2
