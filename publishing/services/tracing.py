@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timezone as dt_timezone
 from typing import Any
 
 from django.utils import timezone
@@ -52,7 +53,11 @@ def _scheduled_for(attempts: list[PublishAttempt]) -> str | None:
     for attempt in attempts:
         if attempt.status != PublishAttempt.Status.DELIVERED:
             continue
-        when = parse_datetime(str(attempt.external_ids.get("send_at") or ""))
+        ids = attempt.external_ids or {}
+        # SendGrid's send_at (with offset); WordPress's date_gmt (UTC, without one).
+        when = parse_datetime(str(ids.get("send_at") or ids.get("date_gmt") or ""))
+        if when is not None and timezone.is_naive(when):
+            when = timezone.make_aware(when, dt_timezone.utc)
         if when is None or when <= now:
             return None
         times.add(when)

@@ -111,6 +111,9 @@ def test_target_and_schedule_make_a_draft_a_public_post_or_a_future_one_with_dat
         assert attempt.external_ids["date_gmt"] == when
     else:
         assert "date_gmt" not in request["body"]
+    (entry,) = attempt.run.trace.document["publish"]["destinations"]
+    assert entry["status"] == ("scheduled" if ahead else "delivered")
+    assert ("scheduled_for" in entry) == bool(ahead)
 
 
 @pytest.mark.parametrize(
