@@ -89,7 +89,10 @@ print("\n".join(f"    {u:8} {p}" for u, p in DEMO_PASSWORDS.items()))')
         (a manager, not the run's starter: one email per recipient, scheduled for 09:00 UTC;
          run it again and nothing more arrives)
     $PY manage.py unpublish_run <run> --user manager --reason "Wrong offer"
-        (the scheduled emails are cancelled, the chat post deleted)
+        (the scheduled emails are cancelled, the chat post deleted, the blog post a draft again)
+
+  The weekly ad performance review (scheduled Mondays 07:00 Europe/Berlin; Triggers > Triggers):
+    $PY manage.py run_workflow weekly_ad_performance_review --user ops --sync --json
   Stop with Ctrl-C.
 
 MSG
