@@ -131,6 +131,39 @@ def _sends_needed(
     return high
 
 
+def _wilson(events: int, sends: int, z: float) -> tuple[float, float]:
+    rate = events / sends
+    centre = (rate + z**2 / (2 * sends)) / (1 + z**2 / sends)
+    half = z / (1 + z**2 / sends) * math.sqrt(rate * (1 - rate) / sends + z**2 / (4 * sends**2))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def newcombe_interval(
+    *,
+    candidate_events: int,
+    candidate_sends: int,
+    baseline_events: int,
+    baseline_sends: int,
+    confidence: float,
+) -> tuple[float, float]:
+    """Newcombe's hybrid score interval (1998, method 10) for candidate rate minus baseline rate.
+
+    Ends are one-sided bounds at ``confidence``, like ``NonInferiority.interval``. Unlike Wald it
+    stays informative with zero or few events, so it is the one to show at small counts.
+    """
+    _check_counts((candidate_events, candidate_sends), (baseline_events, baseline_sends))
+    _check_confidence(confidence)
+    z = _STANDARD_NORMAL.inv_cdf(confidence)
+    rate_c, rate_b = candidate_events / candidate_sends, baseline_events / baseline_sends
+    low_c, high_c = _wilson(candidate_events, candidate_sends, z)
+    low_b, high_b = _wilson(baseline_events, baseline_sends, z)
+    difference = rate_c - rate_b
+    return (
+        difference - math.sqrt((rate_c - low_c) ** 2 + (high_b - rate_b) ** 2),
+        difference + math.sqrt((high_c - rate_c) ** 2 + (rate_b - low_b) ** 2),
+    )
+
+
 def superiority_or_equal(
     *,
     candidate_events: int,
@@ -164,8 +197,8 @@ class SequenceLook:
 def mixture_rho(*, alpha: float, planned_sends: int) -> float:
     """The tuning constant that makes the sequence narrowest at ``planned_sends`` total sends.
 
-    Waudby-Smith et al. (2024), the choice recommended after their Theorem 2.2:
-    rho = sqrt((-2 log alpha + log(-2 log alpha + 1)) / t*).
+    rho^2 = (-2 log alpha + log(-2 log alpha + 1)) / t*: the asymptotic expansion of the
+    Lambert-W optimum of Waudby-Smith et al. (2024) (their R package asympcs, best_rho2_approx).
     """
     if planned_sends <= 0:
         raise ValueError("Planned sends must be positive.")

@@ -20,6 +20,7 @@ from evals.statistics import (
     confidence_sequence,
     guardrail_breached,
     mixture_rho,
+    newcombe_interval,
     non_inferiority,
     split_point,
     superiority_or_equal,
@@ -189,7 +190,7 @@ def test_confidence_sequence_is_wider_than_the_fixed_sample_interval():
         0.06 * 0.94 / 2000 + 0.05 * 0.95 / 18000
     )
 
-    # Theorem 2.2 evaluated by hand for these counts: half-width 0.0168553572...
+    # Theorem 2.2 by hand (asympcs std_conjmix_margin times sigma): half-width 0.0168553572...
     assert look.difference == pytest.approx(0.01)
     assert (look.lower, look.upper) == pytest.approx((-0.006855357219312418, 0.02685535721931241))
     assert look.upper - look.difference > fixed_half_width
@@ -336,3 +337,24 @@ def test_different_tests_split_independently():
 def test_a_share_outside_zero_to_one_is_refused():
     with pytest.raises(ValueError):
         assigned_to_candidate(recipient_key="a", test_key="b", share=1.5)
+
+
+def test_newcombe_interval_matches_statsmodels():
+    def newcombe(candidate, baseline):
+        return newcombe_interval(
+            candidate_events=candidate[0],
+            candidate_sends=candidate[1],
+            baseline_events=baseline[0],
+            baseline_sends=baseline[1],
+            confidence=0.95,
+        )
+
+    # statsmodels: confint_proportions_2indep(..., method="newcomb", compare="diff", alpha=0.10)
+    assert newcombe((62, 20000), (55, 20000)) == pytest.approx(
+        (-0.0005455847448905444, 0.0012510962326424953)
+    )
+    assert newcombe((3, 40), (0, 40)) == pytest.approx((-0.00249499214280037, 0.17348017873690041))
+    # where Wald collapses to a point, the score interval still says "could be 5 points either way"
+    assert newcombe((0, 50), (0, 50)) == pytest.approx(
+        (-0.051333185786270163, 0.051333185786270163)
+    )
