@@ -164,7 +164,7 @@ def report_runs(
         )
         runs = runs.filter(created_at__lt=end)
     if run_ids is not None:
-        runs = runs.filter(pk__in=list(run_ids))
+        runs = runs.filter(pk__in=run_ids)
     return runs
 
 
