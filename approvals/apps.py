@@ -15,3 +15,7 @@ class ApprovalsConfig(AppConfig):
 
         pipeline.on_run_failed(services.run_failed_withdraw_items)
         acceptance.register_acceptance_source(selectors.review_acceptance_by_prompt_version)
+        from approvals import run_report
+        from workflows.run_report import register_columns
+
+        register_columns(run_report.provider)

@@ -6,4 +6,10 @@ class EvalsConfig(AppConfig):
     verbose_name = "Evals"
 
     def ready(self):
-        from evals import steps  # noqa: F401 - registers the "evaluate" pipeline step
+        from evals import (
+            run_report,
+            steps,  # noqa: F401 - registers the "evaluate" pipeline step
+        )
+        from workflows.run_report import register_columns
+
+        register_columns(run_report.provider)

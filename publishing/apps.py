@@ -15,3 +15,7 @@ class PublishingConfig(AppConfig):
         checks.register(publishing_checks.check_stale_limit)
         checks.register(publishing_checks.check_smtp_backend, checks.Tags.database)
         pipeline.on_run_approved(services.run_approved_publish)
+        from publishing import run_report
+        from workflows.run_report import register_columns
+
+        register_columns(run_report.provider)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import tempfile
+
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, JsonResponse
+from django.http import FileResponse, Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from workflows import admin_output
+from workflows import admin_output, run_report
 from workflows.admin.common import (
     ReadOnlyAdminMixin,
     pretty_json,
@@ -22,6 +24,8 @@ from workflows.models import (
     RunOutput,
     Trace,
 )
+
+REPORT_EXPORT_PERMISSION = "approvals.export_decision"
 
 
 @admin.register(Run)
@@ -51,7 +55,7 @@ class RunAdmin(ReadOnlyAdminMixin, ExtensibleAdminMixin, GuardedHistoryAdmin):
     list_select_related = ("workflow", "brief", "prompt_version__template", "started_by")
     date_hierarchy = "created_at"
     change_form_template = "admin/workflows/run/change_form.html"
-    actions = ("export_outputs",)
+    actions = ("export_outputs", "export_report_csv", "export_report_xlsx")
     sections = (
         Section(
             10,
@@ -119,6 +123,31 @@ class RunAdmin(ReadOnlyAdminMixin, ExtensibleAdminMixin, GuardedHistoryAdmin):
     @admin.action(description="Export the selected runs' outputs (CSV)", permissions=["view"])
     def export_outputs(self, request, queryset):
         return admin_output.export_response(queryset)
+
+    def has_export_permission(self, request):
+        # The managers' export permission, the one the decisions report asks for.
+        return request.user.has_perm(REPORT_EXPORT_PERMISSION)
+
+    @admin.action(description="Export the selected runs (report, CSV)", permissions=["export"])
+    def export_report_csv(self, request, queryset):
+        runs = run_report.report_runs(run_ids=queryset.values_list("pk", flat=True))
+        response = StreamingHttpResponse(run_report.csv_lines(runs), content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="runs.csv"'
+        return response
+
+    @admin.action(description="Export the selected runs (report, XLSX)", permissions=["export"])
+    def export_report_xlsx(self, request, queryset):
+        report = tempfile.TemporaryFile(suffix=".xlsx")
+        run_report.export_runs(
+            stream=report, format="xlsx", run_ids=queryset.values_list("pk", flat=True)
+        )
+        report.seek(0)
+        return FileResponse(
+            report,
+            as_attachment=True,
+            filename="runs.xlsx",
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
 
     @admin.display(description="Output")
     def output_view(self, obj):
