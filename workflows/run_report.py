@@ -198,6 +198,9 @@ def report_rows(runs, *, chunk_size: int = CHUNK_SIZE) -> Iterator[list[Any]]:
 
 
 def _iso(value: Any) -> Any:
+    """Dates and times as ISO 8601; a time in CSV says its offset (XLSX cells cannot hold one)."""
+    if isinstance(value, datetime.datetime) and timezone.is_naive(value):
+        value = timezone.make_aware(value)
     if isinstance(value, (datetime.date, datetime.datetime)):
         return value.isoformat()
     return value
