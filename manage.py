@@ -6,7 +6,10 @@ import sys
 def main():
     from marketingai.envfile import load_env_file
 
-    load_env_file()
+    try:
+        load_env_file()
+    except (OSError, ValueError) as exc:  # a bad settings file: say which line, no traceback
+        sys.exit(f"marketingai: {exc}")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketingai.settings")
     from django.core.management import execute_from_command_line
 

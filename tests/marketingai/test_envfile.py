@@ -65,3 +65,21 @@ def test_manage_py_reads_the_file_before_the_settings(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-3:] == ["True", "True", "from-the-file"]
+
+
+def test_manage_py_names_a_bad_line_of_the_file_without_a_traceback(tmp_path):
+    env_file = tmp_path / "broken.env"
+    env_file.write_text("MARKETINGAI_DEMO=1\nnot a setting\n")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("MARKETINGAI_")}
+    environ[ENV_FILE_VARIABLE] = str(env_file)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "line 2: expected NAME=value" in result.stderr
+    assert "Traceback" not in result.stderr
