@@ -18,11 +18,10 @@ from analytics.imports import analytics_import
 from analytics.models import AnalyticsImport, AnalyticsSource
 from workflows import outbound, secrets
 from workflows.import_errors import count_errors
-from workflows.models import with_history_context
+from workflows.pulls import pull_headers, record_pull
 from workflows.redaction import redact, safe_url
 
 MAX_RESPONSE_BYTES = 50 * 1024 * 1024
-STATUS_MAX_LENGTH = AnalyticsSource._meta.get_field("last_status").max_length
 
 
 class SourceError(Exception):
@@ -46,30 +45,15 @@ def records_at(payload: Any, records_path: str) -> list:
 
 
 def _headers(source: AnalyticsSource) -> tuple[dict[str, str], list[str]]:
-    headers = {"Accept": "application/json"}
-    name = source.auth_secret.strip()
-    if not name:
-        return headers, []
+    """Request headers and the secrets that must not appear in any message."""
     try:
-        credential = secrets.get(name)
+        return pull_headers(secret_name=source.auth_secret, header=source.auth_header)
     except secrets.SecretError as exc:
         raise SourceError(str(exc)) from None
-    header = source.auth_header.strip() or "Authorization"
-    value = credential
-    if header.lower() == "authorization" and " " not in credential.strip():
-        value = f"Bearer {credential.strip()}"
-    headers[header] = value
-    return headers, [credential, credential.strip(), value]
 
 
 def _record(source: AnalyticsSource, *, status: str, fetched_at: datetime | None, by) -> None:
-    source.last_status = status[:STATUS_MAX_LENGTH]
-    fields = ["last_status"]
-    if fetched_at is not None:
-        source.last_fetched_at = fetched_at
-        fields.append("last_fetched_at")
-    with_history_context(source, by=by, reason=f"Pull: {source.last_status}")
-    source.save(update_fields=fields)
+    record_pull(source, status=status, fetched_at=fetched_at, by=by)
 
 
 def analytics_pull(

@@ -18,7 +18,7 @@ from inputs.imports import audience_import
 from inputs.models import AudienceImport, AudienceSource
 from workflows import outbound, secrets
 from workflows.import_errors import count_errors
-from workflows.models import with_history_context
+from workflows.pulls import pull_headers, record_pull
 from workflows.redaction import redact, safe_url
 
 # Our recipient fields; any other field of ours (or unmapped field of theirs) is an attribute.
@@ -33,7 +33,6 @@ RECIPIENT_FIELDS = (
 )
 ATTRIBUTES = "attributes"
 MAX_RESPONSE_BYTES = 50 * 1024 * 1024
-STATUS_MAX_LENGTH = AudienceSource._meta.get_field("last_status").max_length
 _MISSING = object()
 
 
@@ -111,20 +110,10 @@ def map_records(payload: Any, *, records_path: str, field_mapping: dict[str, str
 
 def _headers(source: AudienceSource) -> tuple[dict[str, str], list[str]]:
     """Request headers and the secrets that must not appear in any message."""
-    headers = {"Accept": "application/json"}
-    name = source.auth_secret.strip()
-    if not name:
-        return headers, []
     try:
-        credential = secrets.get(name)
+        return pull_headers(secret_name=source.auth_secret, header=source.auth_header)
     except secrets.SecretError as exc:
         raise SourceError(str(exc)) from None
-    header = source.auth_header.strip() or "Authorization"
-    value = credential
-    if header.lower() == "authorization" and " " not in credential.strip():
-        value = f"Bearer {credential.strip()}"  # a bare token: the usual scheme
-    headers[header] = value
-    return headers, [credential, credential.strip(), value]
 
 
 def _fetch(
@@ -147,13 +136,7 @@ def _fetch(
 
 
 def _record(source: AudienceSource, *, status: str, fetched_at: datetime | None, by) -> None:
-    source.last_status = status[:STATUS_MAX_LENGTH]
-    fields = ["last_status"]
-    if fetched_at is not None:
-        source.last_fetched_at = fetched_at
-        fields.append("last_fetched_at")
-    with_history_context(source, by=by, reason=f"Pull: {source.last_status}")
-    source.save(update_fields=fields)
+    record_pull(source, status=status, fetched_at=fetched_at, by=by)
 
 
 def audience_pull(
