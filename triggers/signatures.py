@@ -9,6 +9,9 @@ minutes from now, either way. Nothing here keeps the secret or the signature.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
@@ -50,15 +53,32 @@ def verify(*, secret: str, body: bytes, headers: Mapping[str, str]) -> datetime:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise Unverified("The body is not UTF-8 text, so it cannot match a signature.") from None
+    if picked["webhook-signature"] and not _well_formed(picked["webhook-signature"]):
+        raise Unverified(MALFORMED)
     try:
         hook.verify(text, picked, json_parse=False)
     except WebhookVerificationError as exc:
         raise Unverified(_explain(str(exc))) from None
-    except ValueError:  # a signature without "v1," or not base64
-        raise Unverified(
-            "The webhook-signature header is malformed: expected 'v1,<base64>' entries."
-        ) from None
+    except ValueError:  # older package versions raise this for a bad entry
+        raise Unverified(MALFORMED) from None
     return datetime.fromtimestamp(float(picked["webhook-timestamp"]), tz=UTC)
+
+
+MALFORMED = "The webhook-signature header is malformed: expected 'v1,<base64>' entries."
+
+
+def _well_formed(header: str) -> bool:
+    """Every space-separated entry is ``v<version>,<base64>``; checked here because package
+    versions differ on whether a malformed entry raises or is skipped."""
+    for entry in header.split():
+        version, comma, signature = entry.partition(",")
+        if not comma or not re.fullmatch(r"v\d+", version):
+            return False
+        try:
+            base64.b64decode(signature, validate=True)
+        except binascii.Error:
+            return False
+    return True
 
 
 def _explain(message: str) -> str:

@@ -160,6 +160,55 @@ def run_approved_hooks() -> list[ApprovedHook]:
     return list(_RUN_APPROVED_HOOKS)
 
 
+ReviewedHook = Callable[["Run", Any, str], None]
+_RUN_REVIEWED_HOOKS: list[ReviewedHook] = []
+
+
+def on_run_reviewed(hook: ReviewedHook) -> ReviewedHook:
+    """Register ``hook(run, by, status)``, called inside the transaction that records any review
+    outcome (approved, changes requested, rejected); e.g. a dataset rule collects the run."""
+    if hook not in _RUN_REVIEWED_HOOKS:
+        _RUN_REVIEWED_HOOKS.append(hook)
+    return hook
+
+
+def run_reviewed_hooks() -> list[ReviewedHook]:
+    return list(_RUN_REVIEWED_HOOKS)
+
+
+@dataclass(frozen=True)
+class MetricsRecorded:
+    """Campaign events were counted for runs of these prompt versions (e.g. a webhook batch)."""
+
+    prompt_version_ids: frozenset[int]
+    source: str
+
+
+MetricsHook = Callable[[MetricsRecorded], None]
+_METRICS_HOOKS: list[MetricsHook] = []
+
+
+def on_metrics_recorded(hook: MetricsHook) -> MetricsHook:
+    """Register ``hook(recorded)``, called after the transaction that counted the events commits
+    (e.g. a rollout checks its guardrails as data arrives)."""
+    if hook not in _METRICS_HOOKS:
+        _METRICS_HOOKS.append(hook)
+    return hook
+
+
+def metrics_hooks() -> list[MetricsHook]:
+    return list(_METRICS_HOOKS)
+
+
+def announce_metrics_recorded(recorded: MetricsRecorded) -> None:
+    """Tell the listeners once the counted events are committed."""
+
+    def call() -> None:
+        call_hooks(metrics_hooks(), recorded, event="metrics recorded", run=None)
+
+    transaction.on_commit(call)
+
+
 @dataclass(frozen=True)
 class NewData:
     """A source of some workflows received a new snapshot (an audience import or pull, an analytics import).

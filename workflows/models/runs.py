@@ -239,6 +239,9 @@ class Run(Lifecycle):
             )
         with transaction.atomic():
             self.transition(to, by=by, reason=reason)
+            pipeline.call_hooks(
+                pipeline.run_reviewed_hooks(), self, by, to, event="run-reviewed", run=self
+            )
             if to == self.Status.APPROVED:
                 # Publishing can still be started by hand when a hook fails.
                 pipeline.call_hooks(
