@@ -69,7 +69,7 @@ class ReviewedRunItemAdmin(ReadOnlyAdminMixin, GuardedHistoryAdmin):
         "added_by",
         "added_at",
     )
-    list_filter = ("dataset", "rule")
+    list_filter = ("dataset", ("rule", admin.EmptyFieldListFilter))
     search_fields = ("item__external_id", "item__name")
     list_select_related = ("run", "item", "dataset", "rule__workflow", "rule__dataset", "added_by")
     readonly_fields = ("run_link", "item_link", "dataset", "rule", "labels", "added_by", "added_at")

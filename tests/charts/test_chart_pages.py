@@ -206,3 +206,12 @@ def test_the_workflow_and_prompt_version_pages_show_their_charts(client, workspa
         assert title in workflow_html
     assert workflow_html.count("<details>") >= 3
     assert "Eval pass rates of" in version_page.content.decode()
+
+
+def test_the_new_workflow_page_shows_no_chart_yet(client, workspace):
+    client.force_login(workspace["users"]["admin"])
+
+    page = client.get(reverse("admin:workflows_workflow_add"))
+
+    assert page.status_code == 200 and b"Runs per day by outcome" in page.content
+    assert b'class="chart"' not in page.content

@@ -227,3 +227,37 @@ def test_the_item_pages_link_back_to_the_run(client, suite_setup, model_server, 
     run_url = reverse("admin:workflows_run_change", args=[run.pk]).encode()
     assert items.status_code == links.status_code == 200
     assert run_url in items.content and run_url in links.content
+
+
+def _rejected_runs(ws, n):
+    """Runs stored as rejected (no pipeline), each added to the dataset by ops."""
+    from tests.charts.test_chart_pages import _runs
+
+    runs = _runs(ws, [(0, "rejected", "high")] * n)
+    for run in runs:
+        services.run_add_to_dataset(run=run, dataset=ws["dataset"], by=ws["users"]["ops"])
+
+
+@pytest.mark.parametrize(
+    "changelist",
+    [
+        "admin:evals_reviewedrunitem_changelist",
+        "admin:evals_evaldatasetitem_changelist",
+        "admin:evals_datasetrule_changelist",
+    ],
+)
+def test_the_loop_lists_take_the_same_queries_at_two_sizes(client, suite_setup, changelist):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(suite_setup["users"]["ops"])
+    _rule(suite_setup)
+    _rejected_runs(suite_setup, 2)
+    with CaptureQueriesContext(connection) as small:
+        assert client.get(reverse(changelist)).status_code == 200
+    _rule(suite_setup, outcomes=["changes_requested"])
+    _rejected_runs(suite_setup, 6)
+    with CaptureQueriesContext(connection) as large:
+        assert client.get(reverse(changelist)).status_code == 200
+
+    assert len(large) == len(small)
