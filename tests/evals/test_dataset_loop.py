@@ -261,3 +261,45 @@ def test_the_loop_lists_take_the_same_queries_at_two_sizes(client, suite_setup, 
         assert client.get(reverse(changelist)).status_code == 200
 
     assert len(large) == len(small)
+
+
+def test_a_rule_that_cannot_add_the_run_leaves_the_review_standing(
+    suite_setup, model_server, reply, valid_email
+):
+    _rule(suite_setup)
+    run = routed_run(suite_setup, model_server, reply, with_unsupported_claim(valid_email))
+    EvalDatasetItem.objects.create(  # an imported brief that took the run's id
+        dataset=suite_setup["dataset"],
+        external_id=run.run_id,
+        name="Imported",
+        audience_role="admin",
+        plan_name="Team",
+    )
+
+    approval_services.item_decide(
+        item_id=open_item(run).pk,
+        decision="reject",
+        reviewer=suite_setup["users"]["legal"],
+        note=NOTE,
+        enqueue=False,
+    )
+
+    run.refresh_from_db()
+    assert run.status == Run.Status.REJECTED
+    assert not ReviewedRunItem.objects.exists()
+    with pytest.raises(ValidationError, match="did not come from the run"):
+        services.run_add_to_dataset(run=run, dataset=suite_setup["dataset"], by=None)
+
+
+def test_a_rule_adds_only_to_a_dataset_of_its_own_workflow(suite_setup):
+    from tests.factories.workflows import WorkflowFactory
+
+    other = WorkflowFactory(
+        slug="other", name="Other", prompt_template=suite_setup["prompt"].template
+    )
+    rule = DatasetRule(workflow=other, dataset=suite_setup["dataset"], outcomes=["rejected"])
+
+    with pytest.raises(ValidationError) as refused:
+        rule.full_clean()
+
+    assert "dataset of another workflow" in str(refused.value.message_dict["dataset"])
