@@ -143,7 +143,9 @@ def add_to_eval_dataset(model_admin, request, queryset):
         dataset = form.cleaned_data["dataset"]
         if result.added:
             model_admin.message_user(
-                request, f"Added {len(result.added)} runs to {dataset}.", messages.SUCCESS
+                request,
+                f"Added {len(result.added)} run{'s' if len(result.added) != 1 else ''} to {dataset}.",
+                messages.SUCCESS,
             )
         if result.already:
             model_admin.message_user(

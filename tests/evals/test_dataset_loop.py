@@ -165,7 +165,7 @@ def test_the_admin_action_asks_for_the_dataset_then_adds_the_reviewed_runs(
 
     done = _action(client, [rejected, waiting], apply="1", dataset=suite_setup["dataset"].pk)
     messages = [str(m) for m in done.context["messages"]]
-    assert f"Added 1 runs to {suite_setup['dataset']}." in messages
+    assert f"Added 1 run to {suite_setup['dataset']}." in messages
     assert any("only reviewed runs" in m for m in messages)
     link = ReviewedRunItem.objects.get()
     assert (link.run, link.rule, link.added_by) == (rejected, None, suite_setup["users"]["ops"])
