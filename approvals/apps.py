@@ -19,3 +19,7 @@ class ApprovalsConfig(AppConfig):
         from workflows.run_report import register_columns
 
         register_columns(run_report.provider)
+        from approvals.reviews import run_reviews
+        from workflows.reviews import register_review_source
+
+        register_review_source(run_reviews)

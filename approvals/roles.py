@@ -85,11 +85,16 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "workflows.start_run",
         *_perms(("view",), _APPROVAL_READS, app_label="approvals"),
         # Evals: ops import datasets and outcomes, run suites and request promotions; a manager approves.
-        *_perms(("add", "change", "view"), ("evaldataset", "campaignoutcome"), app_label="evals"),
+        *_perms(
+            ("add", "change", "view"),
+            ("evaldataset", "campaignoutcome", "datasetrule"),
+            app_label="evals",
+        ),
         *_perms(
             ("view",),
             (
                 "evaldatasetitem",
+                "reviewedrunitem",
                 "evalsuiterun",
                 "evalsuiteresult",
                 "promotionrequest",

@@ -13,3 +13,7 @@ class EvalsConfig(AppConfig):
         from workflows.run_report import register_columns
 
         register_columns(run_report.provider)
+        from evals.services.dataset_loop import run_reviewed_apply_dataset_rules
+        from workflows import pipeline
+
+        pipeline.on_run_reviewed(run_reviewed_apply_dataset_rules)

@@ -13,9 +13,12 @@ it, never by ``INSTALLED_APPS`` or import order. The kernel's own sections carry
 - ``register_object_tool(model, template=..., order=..., context=...)``: buttons on the change page.
 - ``register_admin_url(model, route=..., view=..., name=...)``: a view under the model's admin URLs;
   ``view(model_admin, request, **kwargs)``; the name starts with ``<app_label>_<model_name>_``.
+- ``register_action(model, function, order=..., allowed=...)``: an action of the model's changelist,
+  ``function(model_admin, request, queryset)`` (``@admin.action(description=...)``), offered only
+  to users for whom ``allowed(request)`` is true.
 
-Sections interleave with the kernel's own by order (see each kernel admin's ``sections``);
-inlines and columns follow the kernel's own, buttons precede them, each sorted by order.
+Sections interleave with the kernel's own by order (see each kernel admin's ``sections``; a page
+without its own sections shows the contributed ones after its fields); inlines and columns follow the kernel's own, buttons precede them, each sorted by order.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from django.contrib.admin.options import IS_POPUP_VAR
 from django.db.models import Model
 from django.template.loader import render_to_string
 from django.urls import path
@@ -75,6 +79,17 @@ class ObjectTool:
     order: int
     template: str
     context: Callable | None = None
+
+
+@dataclass(frozen=True)
+class Action:
+    order: int
+    function: Callable
+    allowed: Callable | None = None
+
+    @property
+    def name(self) -> str:
+        return self.function.__name__
 
 
 @dataclass(frozen=True)
@@ -153,6 +168,18 @@ class AdminExtensions:
             )
         self._items[(model, "url")].append(AdminUrl(route=route, view=view, name=name))
 
+    def register_action(
+        self, model, function: Callable, *, order: int, allowed: Callable | None = None
+    ) -> None:
+        if any(a.name == function.__name__ for a in self.actions(model)):
+            raise ValueError(
+                f"An action {function.__name__} is already contributed to the {model._meta.label} admin."
+            )
+        self._add(model, "action", Action(order=order, function=function, allowed=allowed))
+
+    def actions(self, model) -> list[Action]:
+        return self._sorted(model, "action")
+
     def sections(self, model) -> list[Section]:
         return self._sorted(model, "section")
 
@@ -186,6 +213,7 @@ register_inline = extensions.register_inline
 register_column = extensions.register_column
 register_object_tool = extensions.register_object_tool
 register_admin_url = extensions.register_admin_url
+register_action = extensions.register_action
 
 
 class _ContributedDisplays:
@@ -245,7 +273,16 @@ class ExtensibleAdminMixin(_ContributedDisplays):
 
     def get_fieldsets(self, request, obj=None):
         if not self.sections:
-            return super().get_fieldsets(request, obj)
+            contributed = self.extensions.sections(self.model)
+            own = super().get_fieldsets(request, obj)
+            if not contributed:
+                return own
+            names = {display_name(f) for s in contributed for f in s.fields}
+            own = [
+                (title, {**options, "fields": [f for f in options["fields"] if f not in names]})
+                for title, options in own
+            ]
+            return [*own, *(section.fieldset() for section in contributed)]
         return [section.fieldset() for section in self.composed_sections()]
 
     def get_readonly_fields(self, request, obj=None):
@@ -284,6 +321,16 @@ class ExtensibleAdminMixin(_ContributedDisplays):
         return super().render_change_form(request, context, *args, obj=obj, **kwargs)
 
     # --- lists ----------------------------------------------------------------------------------
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if self.actions is None or IS_POPUP_VAR in request.GET:
+            return actions
+        for action in self.extensions.actions(self.model):
+            if action.allowed is None or action.allowed(request):
+                description = self._get_action_description(action.function, action.name)
+                actions[action.name] = (action.function, action.name, description)
+        return actions
 
     def get_list_display(self, request):
         return [*super().get_list_display(request), *self.column_names()]

@@ -4,6 +4,6 @@ Its part of the kernel's run page (review state, decisions, revisions) is a sect
 in ``run_page``. Importing this package registers every admin.
 """
 
-from approvals.admin import audit, configuration, review_queue, run_page
+from approvals.admin import audit, configuration, review_queue, run_page, turnaround
 
-__all__ = ["audit", "configuration", "review_queue", "run_page"]
+__all__ = ["audit", "configuration", "review_queue", "run_page", "turnaround"]

@@ -6,6 +6,6 @@ the run's Evals section in ``evaluations``, the prompt version's in ``promotion`
 Importing this package registers every admin.
 """
 
-from evals.admin import datasets, evaluations, promotion, suites
+from evals.admin import charts, dataset_loop, datasets, evaluations, promotion, suites
 
-__all__ = ["datasets", "evaluations", "promotion", "suites"]
+__all__ = ["charts", "dataset_loop", "datasets", "evaluations", "promotion", "suites"]

@@ -152,11 +152,22 @@ class EvalDatasetItemAdmin(ReadOnlyAdminMixin, GuardedHistoryAdmin):
         "plan_name",
         "offer_expires_at",
         "tag_list",
+        "source_run",
     )
     list_filter = ("dataset", "plan_name")
     search_fields = ("external_id", "name", "product_usage_summary", "offer", "key_facts")
-    list_select_related = ("dataset",)
+    list_select_related = ("dataset", "reviewed_run__run")
+    readonly_fields = ("source_run",)
 
     @admin.display(description="Tags")
     def tag_list(self, obj):
         return ", ".join(obj.tags or [])
+
+    @admin.display(description="From run")
+    def source_run(self, obj):
+        reviewed = getattr(obj, "reviewed_run", None)
+        if reviewed is None:
+            return "-"
+        url = reverse("admin:workflows_run_change", args=[reviewed.run_id])
+        label = reviewed.labels.get("outcome", "")
+        return format_html('<a href="{}">{}</a> ({})', url, reviewed.run, label)

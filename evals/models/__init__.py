@@ -1,8 +1,9 @@
 """Checks on outputs: eval policies, judge rubrics, results; eval suites, promotion criteria and requests.
 
-One module per concept; every name other code imports is re-exported here.
+One module per concept (reviewed runs joining datasets: ``dataset_loop``); every name other code imports is re-exported here.
 """
 
+from evals.models.dataset_loop import DatasetRule, ReviewedRunItem
 from evals.models.evaluations import (
     CheckResult,
     EvalPolicy,
@@ -20,6 +21,7 @@ from evals.models.suites import EvalDataset, EvalDatasetItem, EvalSuiteResult, E
 __all__ = [
     "CampaignOutcome",
     "CheckResult",
+    "DatasetRule",
     "EvalDataset",
     "EvalDatasetItem",
     "EvalPolicy",
@@ -29,6 +31,7 @@ __all__ = [
     "OutputEvaluation",
     "PromotionCriteria",
     "PromotionRequest",
+    "ReviewedRunItem",
     "RiskLevel",
     "Rubric",
     "default_field_limits",

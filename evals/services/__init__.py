@@ -4,6 +4,11 @@ One module per subdomain; every service other code calls is re-exported here, so
 ``from evals import services; services.suite_start(...)`` keeps working.
 """
 
+from evals.services.dataset_loop import (
+    run_add_to_dataset,
+    run_reviewed_apply_dataset_rules,
+    runs_add_to_dataset,
+)
 from evals.services.datasets import DatasetImportResult, dataset_import
 from evals.services.evaluation import (
     HIGH_RISK_JUDGES,
@@ -55,7 +60,10 @@ __all__ = [
     "promotion_reject",
     "promotion_request",
     "risk_level",
+    "run_add_to_dataset",
     "run_evaluate",
+    "run_reviewed_apply_dataset_rules",
+    "runs_add_to_dataset",
     "suite_enqueue",
     "suite_execute",
     "suite_report",

@@ -86,7 +86,8 @@ def suite_report(
 ) -> dict[str, Any]:
     """Count both sides, measure what the metrics hold, decide, and lay it out like the eval result screen."""
     results = list(suite.results.all())
-    items = suite.dataset.items.count()
+    # The items the suite ran on (two generations each), not items added to the dataset since.
+    items = suite.progress_total // 2 if suite.progress_total else suite.dataset.items.count()
     criteria_row = PromotionCriteria.objects.filter(workflow=suite.workflow).first()
     rules = criteria_row.as_rules() if criteria_row else decision.Criteria()
     version_ids = [suite.candidate_id, suite.baseline_id]

@@ -7,6 +7,7 @@ One module per concept; importing this package registers every admin, and the na
 apps build on (ReadOnlyAdminMixin, VersionedArtifactAdmin, pretty_json) are re-exported here.
 """
 
+from workflows.admin import charts  # noqa: F401 - registers the workflow page's charts
 from workflows.admin.briefs import AudienceSegmentAdmin, CampaignBriefAdmin
 from workflows.admin.common import ReadOnlyAdminMixin, VersionedArtifactAdmin, pretty_json
 from workflows.admin.prompts import PromptTemplateAdmin, PromptVersionAdmin, prompt_diff
