@@ -9,7 +9,9 @@ import ipaddress
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.contrib.staticfiles.storage import ManifestFilesMixin
 from django.core import checks
+from django.core.files.storage import storages
 from django.http.request import validate_host
 
 LOOPBACK_NAMES = {"localhost"}
@@ -73,6 +75,20 @@ def check_production_settings(app_configs=None, **kwargs) -> list[checks.CheckMe
                 "signs sessions with the key it generated, so a login on one host fails on another.",
                 hint="Set DJANGO_SECRET_KEY to one long random value, the same on every host.",
                 id="marketingai.E005",
+            )
+        )
+    static = storages["staticfiles"]
+    if (
+        not settings.DEBUG
+        and isinstance(static, ManifestFilesMixin)
+        and not static.manifest_storage.exists(static.manifest_name)
+    ):
+        errors.append(
+            checks.Error(
+                f"The static files are not collected into {settings.STATIC_ROOT}: with debug off every "
+                "admin page fails until they are.",
+                hint="Run `python manage.py collectstatic --noinput` (make serve does) after each upgrade.",
+                id="marketingai.E006",
             )
         )
     return errors

@@ -156,7 +156,7 @@ STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("MARKETINGAI_STATIC_ROOT") or VAR_DIR / "static")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    # Hashed names (cached for a year) and gzip/brotli copies, from collectstatic's manifest.
+    # Hashed names (cached for a year) and gzip copies (brotli too when installed), per the manifest.
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 if os.environ.get("PYTEST_VERSION"):
