@@ -165,9 +165,11 @@ def test_a_loopback_public_url_over_http_is_fine_for_a_local_server(settings):
 # --- make serve: gunicorn + WhiteNoise, DEBUG off --------------------------------------------------
 
 
-@pytest.fixture
-def served(transactional_db, tmp_path, static_root, scripted_server):
-    """scripts/serve.sh (what `make serve` runs) on a free loopback port, on the test database."""
+@pytest.fixture(scope="module")
+def served(django_db_setup, tmp_path_factory, static_root, scripted_server):
+    """scripts/serve.sh (what `make serve` runs) on a free loopback port, on the test database
+    (migrated: its `migrate` finds nothing to do; these tests write nothing)."""
+    tmp_path = tmp_path_factory.mktemp("serve")
     port = free_port()
     log = tmp_path / "serve.log"
     env = {
