@@ -161,9 +161,7 @@ STORAGES = {
 }
 if os.environ.get("PYTEST_VERSION"):
     # Under pytest (which sets PYTEST_VERSION) pages render without a collectstatic manifest.
-    STORAGES["staticfiles"] = {
-        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-    }
+    STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 if "MARKETINGAI_STATIC_ROOT" not in os.environ:
     STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns about a missing directory
 
