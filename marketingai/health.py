@@ -2,8 +2,8 @@
 
 Public (a load balancer or a monitor asks without logging in), so it says only ok or what
 failed, in a few words: never a host, a URL, a key or an exception's text. Each check runs in
-its own thread with the same deadline, so one that hangs (a firewalled host) cannot hold the
-answer longer than MARKETINGAI_HEALTH_TIMEOUT; none runs inside a database transaction.
+its own thread, side by side, so one that hangs (a firewalled host) holds the answer no longer
+than MARKETINGAI_HEALTH_TIMEOUT plus a second; none runs inside a database transaction.
 """
 
 from __future__ import annotations
@@ -48,16 +48,20 @@ def check_database(timeout: float) -> str:
 def check_broker(timeout: float) -> str:
     """django-q2's own broker (ORM or Redis, as Q_CLUSTER says) answers its ping."""
     from django_q.brokers import get_broker
+    from django_q.conf import Conf
 
     try:
         broker = get_broker()
+        pool = getattr(broker.connection, "connection_pool", None)
+        if pool is not None and not Conf.DJANGO_REDIS:  # a Redis client of its own: bound it
+            pool.connection_kwargs.update(socket_timeout=timeout, socket_connect_timeout=timeout)
         try:
             if not broker.ping():
                 raise CheckFailed("the task broker did not answer its ping")
             # The ORM broker's ping always says yes: read its queue table too.
             broker.queue_size()
         finally:
-            if hasattr(broker.connection, "connection_pool"):  # a Redis client
+            if pool is not None and not Conf.DJANGO_REDIS:
                 broker.connection.close()
     except CheckFailed:
         raise
@@ -132,8 +136,8 @@ def health_report(*, timeout: float | None = None) -> dict:
     executor = ThreadPoolExecutor(max_workers=len(CHECKS), thread_name_prefix="healthz")
     started = time.perf_counter()
     futures = {name: executor.submit(_run_one, check, timeout) for name, check in CHECKS.items()}
-    # A little over the checks' own timeout, so a check that times out itself reports why.
-    wait(futures.values(), timeout=timeout + 0.5)
+    # A second over the checks' own timeout, so a check that times out itself says why.
+    wait(futures.values(), timeout=timeout + 1.0)
     executor.shutdown(wait=False, cancel_futures=True)
     checks = {}
     for name, future in futures.items():

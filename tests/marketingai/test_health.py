@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 
 import pytest
 from django.db import connections
@@ -212,3 +213,36 @@ def test_healthz_is_exempt_from_the_https_redirect(client, healthy_endpoint, set
 
     assert client.get("/healthz").status_code == 200  # a load balancer's plain-http probe
     assert client.get("/admin/login/").status_code == 301
+
+
+@pytest.mark.django_db
+def test_a_redis_broker_that_never_answers_fails_within_the_health_timeout(
+    client, healthy_endpoint, redis_broker_at, settings
+):
+    settings.MARKETINGAI_HEALTH_TIMEOUT = 0.3
+    with socket.socket() as silent:  # accepts connections (the kernel's backlog), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        redis_broker_at(f"redis://127.0.0.1:{silent.getsockname()[1]}/0")
+
+        status, report = healthz(client)
+
+    assert status == 503
+    assert report["checks"]["broker"]["error"] == "could not reach the task broker"
+
+
+def test_a_check_that_hangs_is_reported_once_the_deadline_passes(monkeypatch):
+    from marketingai import health
+
+    release = threading.Event()
+    checks = {"database": lambda timeout: release.wait(30) and "", "broker": lambda timeout: ""}
+    monkeypatch.setattr(health, "CHECKS", checks)
+    try:
+        report = health.health_report(timeout=0.1)
+    finally:
+        release.set()
+
+    assert report["status"] == "degraded"
+    assert report["checks"]["database"]["status"] == "error"
+    assert report["checks"]["database"]["error"] == "no answer within 0.1 s"
+    assert report["checks"]["broker"]["status"] == "ok"
