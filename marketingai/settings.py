@@ -78,10 +78,14 @@ INSTALLED_APPS = [
     "analytics",
     # Made-up data, the demo CDP endpoint and demo users; no domain app imports it.
     "demo",
+    # The project itself: the production-settings checks of `check --deploy` (marketingai/checks.py).
+    "marketingai",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files (the admin's styles) from STATIC_ROOT, compressed and cached for good.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -148,7 +152,18 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
+# `manage.py collectstatic` (make serve runs it) writes here; WhiteNoise serves it.
+STATIC_ROOT = Path(os.environ.get("MARKETINGAI_STATIC_ROOT") or VAR_DIR / "static")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Hashed names (cached for a year) and gzip copies (brotli too when installed), per the manifest.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+if os.environ.get("PYTEST_VERSION"):
+    # Under pytest (which sets PYTEST_VERSION) pages render without a collectstatic manifest.
+    STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+if "MARKETINGAI_STATIC_ROOT" not in os.environ:
+    STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns about a missing directory
 
 LOGIN_URL = "admin:login"
 # Django 6 behaviour now: URL fields without a scheme assume https.
@@ -305,6 +320,8 @@ SECURE_HSTS_SECONDS = env_int("MARKETINGAI_HSTS_SECONDS", 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("MARKETINGAI_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_HSTS_PRELOAD = env_bool("MARKETINGAI_HSTS_PRELOAD", False)
 SECURE_SSL_REDIRECT = env_bool("MARKETINGAI_SSL_REDIRECT", False)
+# A load balancer's plain-http probe of /healthz gets its answer, not a redirect.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 # Only behind a proxy that sets X-Forwarded-Proto itself (and strips it from clients).
 if env_bool("MARKETINGAI_BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -315,3 +332,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 # The largest recipient, dataset or outcomes file an import reads (forms and commands alike).
 MARKETINGAI_MAX_UPLOAD_BYTES = env_int("MARKETINGAI_MAX_UPLOAD_BYTES", 10 * 1024 * 1024)
+
+# --- Health (/healthz, marketingai/health.py) ----------------------------------------------
+# Seconds /healthz waits for each of its checks (database, broker, model endpoint), all at once.
+MARKETINGAI_HEALTH_TIMEOUT = env_float("MARKETINGAI_HEALTH_TIMEOUT", 2.0)

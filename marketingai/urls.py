@@ -3,6 +3,8 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from marketingai import health
+
 admin.site.site_header = "marketingai"
 admin.site.site_title = "marketingai"
 admin.site.index_title = "Workflows, runs and reviews"
@@ -10,6 +12,8 @@ admin.site.index_title = "Workflows, runs and reviews"
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
+    # Database, task broker and model endpoint, for load balancers and monitors (no login; no secrets).
+    path("healthz", health.healthz, name="healthz"),
     # Event triggers' signed webhooks (public: each URL carries an unguessable token).
     path("triggers/", include("triggers.urls")),
 ]

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: the static checks, then two tiers side by side.
 #   SQLite + ORM broker     every test, the end-to-end and browser tests included (always)
-#   Postgres + Redis broker every test but the e2e and browser ones (when both answer on
-#                           127.0.0.1): the database behaviour again, on the production stack
+#   Postgres + Redis broker every test but the e2e, browser and server ones (when both answer
+#                           on 127.0.0.1): the database behaviour again, on the production stack
 # The SQLite tier prints as it runs; the Postgres tier writes var/test-logs/postgres.log, printed
 # once both are done, so the output ends with a pytest summary line. The exit status is
 # non-zero when either tier failed. Arguments go to pytest in both tiers.
@@ -39,16 +39,17 @@ echo "==> Format: ruff format --check"
 mkdir -p "$LOGS"
 started=$SECONDS
 if [ "$pg_up" = 1 ]; then
-  # The e2e tests (the bundled model) and the browser tests prove no database behaviour: once is enough.
+  # The e2e tests (the bundled model), the browser tests and the server tests (gunicorn) prove no
+  # database behaviour: once is enough.
   # Its own pytest cache, so --lf reruns each tier's own failures.
   DATABASE_URL=${MARKETINGAI_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/marketingai} \
   MARKETINGAI_REDIS_URL=${MARKETINGAI_TEST_REDIS_URL:-redis://127.0.0.1:6379/7} \
-  MARKETINGAI_TEST_DESELECT="e2e browser" \
+  MARKETINGAI_TEST_DESELECT="e2e browser server" \
     "$PY" -m pytest -o cache_dir=.pytest_cache/postgres "$@" >"$LOGS/postgres.log" 2>&1 &
   pg_pid=$!
   # A background job ignores Ctrl-C: stop it with the script.
   trap 'kill "$pg_pid" 2>/dev/null' INT TERM
-  echo "==> Tier 2: Postgres + django-q2 Redis broker, all but the e2e and browser tests (running; log: $LOGS/postgres.log)"
+  echo "==> Tier 2: Postgres + django-q2 Redis broker, all but the e2e, browser and server tests (running; log: $LOGS/postgres.log)"
 fi
 
 echo "==> Tier 1: SQLite (WAL) + django-q2 ORM broker, every test"

@@ -12,7 +12,7 @@ pytest_plugins = ["tests.support.browser"]
 # Processes the tests start (manage.py qcluster, ...) never read the demo's var/marketingai.env.
 os.environ["MARKETINGAI_ENV_FILE"] = ""
 
-# Markers of the tests a tier leaves to another (scripts/test.sh): "e2e browser" on Postgres.
+# Markers of the tests a tier leaves to another (scripts/test.sh): "e2e browser server" on Postgres.
 DESELECT_ENV = "MARKETINGAI_TEST_DESELECT"
 
 

@@ -194,7 +194,9 @@ def static_refusal(url: str, *, label: str | None = None) -> str | None:
     return str(_refused_internal(target)) if internal else None
 
 
-def vetted_addresses(target: Target) -> list[tuple[int, tuple]]:
+def vetted_addresses(
+    target: Target, *, also_allowed: frozenset[str] = frozenset()
+) -> list[tuple[int, tuple]]:
     """(family, sockaddr) of every address of the host, all checked; OutboundRefused if one is internal."""
     try:
         infos = socket.getaddrinfo(
@@ -209,7 +211,7 @@ def vetted_addresses(target: Target) -> list[tuple[int, tuple]]:
     ]
     if not addresses:
         raise OutboundError(f"Could not resolve the host of {target.label}.")
-    if target.key not in allowed_host_ports() and any(
+    if target.key not in allowed_host_ports() | also_allowed and any(
         is_internal_address(sockaddr[0]) for _, sockaddr in addresses
     ):
         raise _refused_internal(target)
@@ -341,8 +343,13 @@ def request(
     max_bytes: int | None = None,
     label: str | None = None,
     secrets_to_redact: Iterable[str] = (),
+    also_allowed: Iterable[str] = (),
 ) -> Response:
-    """Send one request through the guard and return a 2xx response; OutboundError otherwise."""
+    """Send one request through the guard and return a 2xx response; OutboundError otherwise.
+
+    ``also_allowed``: ``host:port`` entries the operator configured in another setting (the model
+    endpoint's URL), allowed for this request as if listed in MARKETINGAI_OUTBOUND_ALLOWED_HOSTS.
+    """
     refuse_inside_transaction("An outbound HTTP request")
     secrets = [s for s in secrets_to_redact if s] + url_secrets(url)
     try:
@@ -354,6 +361,7 @@ def request(
             timeout=timeout,
             max_bytes=max_bytes,
             label=label,
+            also_allowed=frozenset(filter(None, map(parse_allow_entry, also_allowed))),
         )
     except OutboundError as exc:
         raise type(exc)(_sentence(redact(str(exc), secrets))).with_facts_of(exc) from None
@@ -365,16 +373,20 @@ def _sentence(text: str) -> str:
     return text if "://" in first_word else text[:1].upper() + text[1:]
 
 
-def _request(method, url, *, headers, body, timeout, max_bytes, label) -> Response:
+def _request(method, url, *, headers, body, timeout, max_bytes, label, also_allowed) -> Response:
     progress = {"sent": False}
     try:
-        return _exchange(method, url, headers, body, timeout, max_bytes, label, progress)
+        return _exchange(
+            method, url, headers, body, timeout, max_bytes, label, progress, also_allowed
+        )
     except OutboundError as exc:
         exc.request_sent = exc.request_sent or progress["sent"]
         raise
 
 
-def _exchange(method, url, headers, body, timeout, max_bytes, label, progress) -> Response:
+def _exchange(
+    method, url, headers, body, timeout, max_bytes, label, progress, also_allowed
+) -> Response:
     target = target_for(url, label=label)
     label = target.label
     ceiling = float(
@@ -387,7 +399,7 @@ def _exchange(method, url, headers, body, timeout, max_bytes, label, progress) -
             getattr(settings, "MARKETINGAI_OUTBOUND_MAX_BYTES", DEFAULT_MAX_BYTES),
         )
     )
-    addresses = vetted_addresses(target)
+    addresses = vetted_addresses(target, also_allowed=also_allowed)
     connection_class = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
     connection = connection_class(target.host, target.port, addresses=addresses, timeout=seconds)
     deadline = _Deadline(seconds)
