@@ -10,6 +10,8 @@ admin.site.index_title = "Workflows, runs and reviews"
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
+    # The REST API (docs/api.md): /api/v1/..., its schema and its docs page.
+    path("api/", include("api.urls")),
     # Event triggers' signed webhooks (public: each URL carries an unguessable token).
     path("triggers/", include("triggers.urls")),
 ]
