@@ -97,6 +97,17 @@ class DecisionIn(serializers.Serializer):
         required=False, allow_blank=True, default="", help_text="A team's slug, to escalate."
     )
 
+    def validate(self, attrs):
+        # The decision model's own declarations: which kinds need a note, which a team.
+        kind = Decision.Kind(attrs["decision"])
+        if kind in Decision.NOTE_REQUIRED and not attrs["note"].strip():
+            raise serializers.ValidationError(
+                {"note": [f"A note is required to {kind.label.lower()}."]}
+            )
+        if kind == Decision.Kind.ESCALATE and not attrs["escalate_to"]:
+            raise serializers.ValidationError({"escalate_to": ["Choose the team to escalate to."]})
+        return attrs
+
 
 class DecisionOut(serializers.Serializer):
     item = serializers.IntegerField()
