@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "publishing",
     "triggers",
     "analytics",
+    "measurement",
     # Made-up data, the demo CDP endpoint and demo users; no domain app imports it.
     "demo",
 ]
