@@ -241,6 +241,12 @@ MARKETINGAI_TRIGGERS = {
     "MAX_BODY_BYTES": env_int("MARKETINGAI_TRIGGER_MAX_BODY_BYTES", 256 * 1024),
 }
 
+# Campaign events (docs/measurement.md): a webhook signature older than the tolerance is a replay.
+MARKETINGAI_MEASUREMENT = {
+    "WEBHOOK_TOLERANCE_SECONDS": env_int("MARKETINGAI_EVENT_WEBHOOK_TOLERANCE", 600),
+    "MAX_BODY_BYTES": env_int("MARKETINGAI_EVENT_WEBHOOK_MAX_BODY_BYTES", 8 * 1024 * 1024),
+}
+
 # --- Background work (django-q2) ----------------------------------------------------------
 REDIS_URL = os.environ.get("MARKETINGAI_REDIS_URL", "")
 Q_CLUSTER = {

@@ -10,9 +10,13 @@ suppression list and keeps only the recipient's customer id.
 
 from __future__ import annotations
 
+import secrets as random_tokens
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
@@ -28,6 +32,58 @@ class EventKind(models.TextChoices):
 
 # Kinds whose address joins the suppression list.
 SUPPRESSING_KINDS = frozenset({EventKind.UNSUBSCRIBED, EventKind.COMPLAINED})
+
+
+def new_token() -> str:
+    """The unguessable part of a webhook's URL (192 random bits)."""
+    return random_tokens.token_urlsafe(24)
+
+
+class EventWebhook(models.Model):
+    """A public URL an email platform posts its events to, verified with the platform's key."""
+
+    class Kind(models.TextChoices):
+        SENDGRID = "sendgrid", "SendGrid Event Webhook (signed)"
+
+    name = models.CharField(max_length=120, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.SENDGRID)
+    source = models.CharField(
+        max_length=40,
+        default="sendgrid",
+        help_text="The events' source name: event ids are unique per source.",
+    )
+    verification_key_name = models.CharField(
+        max_length=120,
+        help_text="Name of the operator-configured secret (MARKETINGAI_SECRET_NAMES) holding the "
+        "platform's verification key (SendGrid: Mail Settings > Signed Event Webhook).",
+    )
+    token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=["sendgrid"]), name="eventwebhook_kind_valid"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("measurement:events", args=[self.token])
+
+    def clean(self):
+        from workflows import secrets
+
+        self.source = (self.source or "").strip().lower()
+        name = self.verification_key_name.strip()
+        if name and (reason := secrets.refusal(name)):
+            raise ValidationError({"verification_key_name": reason})
 
 
 class EventIngest(models.Model):

@@ -10,16 +10,16 @@ counted for (``workflows.pipeline.announce_metrics_recorded``).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import islice
-from typing import Any
 
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from measurement.events import EventIn, IngestResult
 from measurement.models import (
     SUPPRESSING_KINDS,
     CampaignEvent,
@@ -43,30 +43,6 @@ MAX_LENGTHS = {
     "key": CampaignEvent._meta.get_field("attempt_key").max_length,
     "variant": CampaignEvent._meta.get_field("variant_key").max_length,
 }
-
-
-@dataclass(frozen=True)
-class EventIn:
-    """One event as a source reported it, before it is stored."""
-
-    event_id: str
-    kind: str
-    occurred_at: datetime
-    email: str = ""
-    recipient: str = ""
-    key: str = ""
-    variant: str = ""
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class IngestResult:
-    stored: int = 0
-    duplicates: int = 0
-    unattributed: int = 0
-    refused: list[str] = field(default_factory=list)
-    ingest_id: int | None = None
-    prompt_version_ids: frozenset[int] = frozenset()
 
 
 class _Refusals:
@@ -118,6 +94,7 @@ def events_ingest(
     by=None,
     channel: str = EventIngest.Channel.API,
     source_name: str = "",
+    refused: Iterable[str] = (),
 ) -> IngestResult:
     """Store, attribute and count ``events`` from ``source``; returns what became of them.
 
@@ -126,6 +103,7 @@ def events_ingest(
     counted nowhere. An event whose publish key names no delivery (or whose variant key is not
     the run's) is stored and counted as unattributed, never rolled up. An event that cannot be
     stored (no id, unknown kind, a time without zone) is refused with a reason; the rest go on.
+    ``refused`` adds what a source's parser already refused, so the ingest record lists it too.
     """
     source = (source or "").strip().lower()
     if not source or len(source) > MAX_LENGTHS["source"]:
@@ -138,6 +116,8 @@ def events_ingest(
 
     result = IngestResult(ingest_id=ingest.pk)
     refusals = _Refusals()
+    for message in refused:
+        refusals.add(message)
     seen: set[str] = set()
     touched: set[int] = set()
     received = 0
