@@ -6,4 +6,7 @@ class MeasurementConfig(AppConfig):
     verbose_name = "Campaign measurement"
 
     def ready(self):
-        from measurement import run_report  # noqa: F401 - registers the run report's metric columns
+        from measurement import run_report
+        from workflows.run_report import register_columns
+
+        register_columns(run_report.provider)

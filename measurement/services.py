@@ -20,6 +20,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from measurement.events import EventIn, IngestResult
+from measurement.importing import parse_events
 from measurement.models import (
     SUPPRESSING_KINDS,
     CampaignEvent,
@@ -31,9 +32,10 @@ from measurement.models import (
 from publishing.selectors import runs_by_attempt_key
 from publishing.services.suppression import addresses_suppress
 from workflows import pipeline
-from workflows.import_errors import MAX_ERRORS, MORE_ERRORS_PREFIX
+from workflows.import_errors import MAX_ERRORS, MORE_ERRORS_PREFIX, count_errors
 from workflows.lifecycle import with_history_context
 from workflows.models import Run, RunVariant
+from workflows.uploads import UploadSource
 
 CHUNK_SIZE = 5000
 MAX_LENGTHS = {
@@ -313,3 +315,47 @@ def _rollups_add(
         DailyRollup.objects.filter(run_variant_id=variant_id, day=day).update(
             **{name: F(name) + amount for name, amount in counts.items()}
         )
+
+
+def events_import(
+    *,
+    data: UploadSource,
+    filename: str,
+    source: str,
+    by=None,
+    format: str | None = None,
+) -> EventIngest:
+    """Import a file of events (bytes, an upload or an open binary file), all or nothing.
+
+    A file with any bad row is recorded as a rejected import listing its row errors, and nothing
+    is stored. A clean file goes through ``events_ingest`` in one transaction; events already
+    stored (by id, per source) are duplicates, so importing a file again counts nothing twice.
+    """
+    now = timezone.now()
+    parsed = parse_events(
+        data, zone=timezone.get_current_timezone(), now=now, filename=filename, format=format
+    )
+    if not parsed.ok:
+        ingest = EventIngest(
+            channel=EventIngest.Channel.FILE,
+            source=(source or "").strip().lower()[: MAX_LENGTHS["source"]] or "(none)",
+            source_name=(filename or "(unnamed)")[:300],
+            status=EventIngest.Status.REJECTED,
+            errors=[str(error) for error in parsed.errors],
+            refused_count=count_errors([str(error) for error in parsed.errors]),
+            received_by=by,
+        )
+        with_history_context(
+            ingest, by=by, reason=f"Rejected {filename}: {ingest.refused_count} errors"
+        )
+        ingest.save()
+        return ingest
+    with transaction.atomic():
+        result = events_ingest(
+            events=parsed.events,
+            source=source,
+            by=by,
+            channel=EventIngest.Channel.FILE,
+            source_name=filename or "(unnamed)",
+        )
+    return EventIngest.objects.get(pk=result.ingest_id)
