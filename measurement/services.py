@@ -120,25 +120,30 @@ def events_ingest(
     refusals = _Refusals()
     for message in refused:
         refusals.add(message)
-    seen: set[str] = set()
     touched: set[int] = set()
     received = 0
+    watermark = 0  # the highest primary key this ingest has stored so far
     for chunk in _chunks(events, CHUNK_SIZE):
         received += len(chunk)
-        fresh: list[EventIn] = []
+        fresh: dict[str, EventIn] = {}
         for event in chunk:
             reason = event_refusal(event)
             if reason:
                 refusals.add(f"event {str(event.event_id)[:80] or '(no id)'}: {reason}")
                 continue
-            if event.event_id in seen:
+            if event.event_id in fresh:
                 result.duplicates += 1
                 continue
-            seen.add(event.event_id)
-            fresh.append(event)
+            fresh[event.event_id] = event
         if fresh:
-            _ingest_chunk(
-                fresh, source=source, ingest=ingest, by=by, result=result, touched=touched
+            watermark = _ingest_chunk(
+                list(fresh.values()),
+                source=source,
+                ingest=ingest,
+                watermark=watermark,
+                by=by,
+                result=result,
+                touched=touched,
             )
 
     result.refused = refusals.as_list()
@@ -211,8 +216,16 @@ def _day(moment: datetime) -> date:
 
 @transaction.atomic
 def _ingest_chunk(
-    events: list[EventIn], *, source: str, ingest: EventIngest, by, result: IngestResult, touched
-) -> None:
+    events: list[EventIn],
+    *,
+    source: str,
+    ingest: EventIngest,
+    watermark: int,
+    by,
+    result: IngestResult,
+    touched: set[int],
+) -> int:
+    """Store, count and roll up one chunk (event ids unique within it); returns the new watermark."""
     attribution = _attribute(events)
     now = timezone.now()
     rows = []
@@ -235,13 +248,12 @@ def _ingest_chunk(
                 extra=dict(event.extra),
             )
         )
-    # The unique (source, event_id) constraint drops what is already stored; reading back this
-    # ingest's rows tells which of the chunk were new, whatever another writer did meanwhile.
+    # The unique (source, event_id) constraint drops what is already stored (by an earlier
+    # chunk or ingest, or another writer meanwhile). This ingest's rows above the watermark are
+    # exactly the ones this chunk added: only this call writes rows of this ingest.
     CampaignEvent.objects.bulk_create(rows, ignore_conflicts=True)
     stored_pk = dict(
-        CampaignEvent.objects.filter(
-            source=source, ingest=ingest, event_id__in=[event.event_id for event in events]
-        ).values_list("event_id", "pk")
+        CampaignEvent.objects.filter(ingest=ingest, pk__gt=watermark).values_list("event_id", "pk")
     )
     result.stored += len(stored_pk)
     result.duplicates += len(events) - len(stored_pk)
@@ -284,6 +296,7 @@ def _ingest_chunk(
     _rollups_add(events_counted, variant_home)
     if suppress:
         addresses_suppress(addresses=suppress, by=by)
+    return max(stored_pk.values(), default=watermark)
 
 
 def _rollups_add(

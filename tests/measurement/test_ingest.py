@@ -168,3 +168,21 @@ def test_totals_take_a_values_list_queryset_of_runs(ws, sent):
     assert selectors.totals(run_ids=[other.run.pk], until=DAY1.date()) == selectors.Totals(
         delivered=1
     )
+
+
+def test_a_repeat_in_a_later_chunk_of_the_same_batch_is_a_duplicate(sent, monkeypatch):
+    from measurement import services
+
+    monkeypatch.setattr(services, "CHUNK_SIZE", 2)
+    result = events_ingest(
+        events=[
+            event("k1", "clicked", DAY1, sent=sent),
+            event("k2", "clicked", DAY1, sent=sent, recipient="cus_2"),
+            event("k1", "clicked", DAY1, sent=sent),
+            event("k3", "clicked", DAY1, sent=sent, recipient="cus_3"),
+        ],
+        source="sendgrid",
+    )
+    assert (result.stored, result.duplicates) == (3, 1)
+    assert selectors.totals(run_ids=[sent.run.pk]).clicked == 3
+    assert DailyRollup.objects.get().clicked_events == 3
