@@ -74,6 +74,7 @@ def test_the_schema_is_served_as_json(client):
     assert schema["openapi"].startswith("3.")
     assert schema["components"]["securitySchemes"]["bearerToken"]["scheme"] == "bearer"
     assert "/api/v1/runs/" in schema["paths"]
+    assert client.get("/api/schema/?format=json").json() == schema
 
 
 @pytest.mark.django_db
