@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from approvals.models import Decision
 from evals.models import EvalSuiteRun
+from measurement.models import CampaignEvent, EventKind
 
 
 class RunStartIn(serializers.Serializer):
@@ -154,6 +155,59 @@ class SuiteOut(serializers.Serializer):
         allow_null=True, help_text="The suite report (evals.services.suite_report) once finished."
     )
     links = LinksOut()
+
+
+def _max_length(field: str) -> int:
+    return CampaignEvent._meta.get_field(field).max_length
+
+
+class CampaignEventIn(serializers.Serializer):
+    event_id = serializers.CharField(max_length=_max_length("event_id"))
+    kind = serializers.ChoiceField(choices=EventKind.choices)
+    occurred_at = serializers.DateTimeField(
+        help_text="ISO 8601; without an offset it is read in the server's time zone."
+    )
+    key = serializers.CharField(
+        max_length=_max_length("attempt_key"),
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The publish key the email carried (marketingai_key).",
+    )
+    variant = serializers.CharField(
+        max_length=_max_length("variant_key"),
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The run variant's key (marketingai_variant).",
+    )
+    recipient = serializers.CharField(
+        max_length=_max_length("recipient"), required=False, allow_blank=True, default=""
+    )
+    email = serializers.EmailField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Only to suppress an unsubscribe or a complaint; never stored.",
+    )
+
+
+class CampaignEventsIn(serializers.Serializer):
+    MAX_EVENTS = 5000
+
+    source = serializers.SlugField(
+        max_length=_max_length("source"), help_text="Who reports the events: sendgrid, crm, ..."
+    )
+    events = CampaignEventIn(many=True, allow_empty=False, max_length=MAX_EVENTS)
+
+
+class CampaignEventsOut(serializers.Serializer):
+    ingest = serializers.IntegerField(help_text="The ingest record (admin: Event ingests).")
+    received = serializers.IntegerField()
+    stored = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    unattributed = serializers.IntegerField()
+    refused = serializers.ListField(child=serializers.CharField())
 
 
 class ErrorOut(serializers.Serializer):

@@ -25,4 +25,5 @@ urlpatterns = [
     ),
     path("v1/eval-suites/", views.EvalSuiteListView.as_view(), name="eval-suite-list"),
     path("v1/eval-suites/<int:pk>/", views.EvalSuiteDetailView.as_view(), name="eval-suite-detail"),
+    path("v1/campaign-events/", views.CampaignEventsView.as_view(), name="campaign-events"),
 ]

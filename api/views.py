@@ -23,6 +23,7 @@ from approvals import services as approval_services
 from approvals.models import ApprovalItem, Decision, ReviewTeam
 from evals import services as eval_services
 from evals.models import EvalDataset, EvalSuiteRun
+from measurement import services as measurement_services
 from workflows import services as workflow_services
 from workflows.models import CampaignBrief, PromptVersion, Run, Trace, Workflow
 
@@ -396,6 +397,44 @@ class EvalSuiteDetailView(APIView):
     )
     def get(self, request, pk: int):
         return Response(suite_document(request, get_object_or_404(suites(), pk=pk)))
+
+
+class CampaignEventsView(APIView):
+    required_permissions = {"POST": ["measurement.import_events"]}
+
+    @extend_schema(
+        operation_id="campaign_events_ingest",
+        summary="Post campaign events (delivered, opened, clicked, ... converted)",
+        description="measurement.services.events_ingest, the path webhooks and file imports "
+        "take: each event is stored once per source and event id, tied to its run through the "
+        "publish key and variant, and counted; unsubscribes and complaints suppress the address. "
+        "A malformed batch is refused whole (400) and nothing is stored.",
+        request=s.CampaignEventsIn,
+        responses={201: s.CampaignEventsOut, **errors(400)},
+    )
+    def post(self, request):
+        data = _valid(s.CampaignEventsIn, request)
+        events = [measurement_services.EventIn(**event) for event in data["events"]]
+        try:
+            result = measurement_services.events_ingest(
+                events=events,
+                source=data["source"],
+                by=request.user,
+                source_name=f"API token {request.auth.display_prefix}",
+            )
+        except ValueError as exc:
+            raise exceptions.ValidationError({"source": [str(exc)]}) from None
+        return Response(
+            {
+                "ingest": result.ingest_id,
+                "received": len(events),
+                "stored": result.stored,
+                "duplicates": result.duplicates,
+                "unattributed": result.unattributed,
+                "refused": result.refused,
+            },
+            status=status.HTTP_201_CREATED,
+        )
 
 
 def _valid(serializer_class, request) -> dict:
