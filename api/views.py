@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -142,8 +143,6 @@ class RunTraceView(APIView):
 
 
 def prompt_document(workflow: Workflow, version: PromptVersion) -> dict:
-    from django.conf import settings
-
     content = {
         "workflow": workflow.slug,
         "version": version.label,
