@@ -269,10 +269,11 @@ class DecisionView(APIView):
     def post(self, request, pk: int):
         data = _valid(s.DecisionIn, request)
         item = get_object_or_404(ApprovalItem.objects.with_related(), pk=pk)
-        if item.is_open:
-            reason = approval_services.refusal_reason(user=request.user, item=item)
-            if reason:
-                raise exceptions.PermissionDenied(reason)
+        # Who may not decide is 403 (as the admin's item page); a closed item is 409 from the
+        # service, but only for the people of its queue.
+        reason = approval_services.refusal_reason(user=request.user, item=item)
+        if reason and (item.is_open or item.team is None or not item.team.has_member(request.user)):
+            raise exceptions.PermissionDenied(reason)
         escalate_to = None
         if data["escalate_to"]:
             escalate_to = ReviewTeam.objects.filter(slug=data["escalate_to"]).first()

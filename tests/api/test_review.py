@@ -71,6 +71,8 @@ def test_a_reviewer_approves_and_a_second_decision_gets_409(workspace, api_as, w
     again = decide(api_as("lifecycle"), waiting, decision="approve")
     assert again.status_code == 409
     assert again.json()["error"].startswith("This item was already decided by lifecycle (approve)")
+    outsider = decide(api_as("legal"), waiting, decision="approve")
+    assert outsider.status_code == 403 and "not a member" in outsider.json()["error"]
 
 
 def test_request_changes_starts_a_revision_run(
