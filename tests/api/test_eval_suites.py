@@ -79,11 +79,12 @@ def test_the_service_refuses_comparing_a_version_with_itself_with_409(suite_setu
     [
         ({"candidate": 1}, "workflow"),
         ({"workflow": "trial_expiration_email", "candidate": 999999}, "candidate"),
-        ({"workflow": "trial_expiration_email", "candidate": 1, "dataset": "none"}, "dataset"),
-        ({"workflow": "trial_expiration_email", "candidate": 1, "concurrency": 0}, "concurrency"),
+        ({"workflow": "trial_expiration_email", "dataset": "none"}, "dataset"),
+        ({"workflow": "trial_expiration_email", "concurrency": 0}, "concurrency"),
     ],
 )
 def test_bad_suite_input_gets_400(suite_setup, api_as, body, field):
+    body = {"candidate": suite_setup["candidate"].pk, **body}
     response = api_as("ops").post(URL, body, format="json")
     assert response.status_code == 400 and field in response.json()["fields"]
 
