@@ -76,6 +76,12 @@ INSTALLED_APPS = [
     "publishing",
     "triggers",
     "analytics",
+    "measurement",
+    # The REST API over the services (api/), its schema and its offline docs page.
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "api",
     # Made-up data, the demo CDP endpoint and demo users; no domain app imports it.
     "demo",
     # The project itself: the production-settings checks of `check --deploy` (marketingai/checks.py).
@@ -255,6 +261,12 @@ MARKETINGAI_TRIGGERS = {
     "MAX_BODY_BYTES": env_int("MARKETINGAI_TRIGGER_MAX_BODY_BYTES", 256 * 1024),
 }
 
+# Campaign events (docs/measurement.md): a webhook signature older than the tolerance is a replay.
+MARKETINGAI_MEASUREMENT = {
+    "WEBHOOK_TOLERANCE_SECONDS": env_int("MARKETINGAI_EVENT_WEBHOOK_TOLERANCE", 600),
+    "MAX_BODY_BYTES": env_int("MARKETINGAI_EVENT_WEBHOOK_MAX_BODY_BYTES", 8 * 1024 * 1024),
+}
+
 # --- Background work (django-q2) ----------------------------------------------------------
 REDIS_URL = os.environ.get("MARKETINGAI_REDIS_URL", "")
 Q_CLUSTER = {
@@ -336,3 +348,31 @@ MARKETINGAI_MAX_UPLOAD_BYTES = env_int("MARKETINGAI_MAX_UPLOAD_BYTES", 10 * 1024
 # --- Health (/healthz, marketingai/health.py) ----------------------------------------------
 # Seconds /healthz waits for each of its checks (database, broker, model endpoint), all at once.
 MARKETINGAI_HEALTH_TIMEOUT = env_float("MARKETINGAI_HEALTH_TIMEOUT", 2.0)
+# --- REST API (api/, docs/api.md) ------------------------------------------------------------
+# Personal tokens (Authorization: Bearer ...) act as their user; every view names the
+# permissions it needs. Requests per token and period ("120/min", "5000/hour").
+MARKETINGAI_API_RATE = os.environ.get("MARKETINGAI_API_RATE", "120/min")
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.BearerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.HasRequiredPermissions"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.TokenRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "api.exceptions.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "marketingai API",
+    "DESCRIPTION": "Start runs, read traces, fetch production prompts, review and decide. "
+    "Send a personal token as `Authorization: Bearer <token>` (docs/api.md).",
+    "VERSION": "1",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and the docs page hold no data: served without a token (docs/api.md).
+    "SERVE_AUTHENTICATION": [],
+    # The docs page loads Swagger UI from this installation's static files, never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}

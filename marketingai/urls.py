@@ -14,8 +14,12 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # Database, task broker and model endpoint, for load balancers and monitors (no login; no secrets).
     path("healthz", health.healthz, name="healthz"),
+    # The REST API (docs/api.md): /api/v1/..., its schema and its docs page.
+    path("api/", include("api.urls")),
     # Event triggers' signed webhooks (public: each URL carries an unguessable token).
     path("triggers/", include("triggers.urls")),
+    # Email platforms' event webhooks (public: each URL carries an unguessable token).
+    path("measurement/", include("measurement.urls")),
 ]
 if settings.MARKETINGAI_DEMO_CDP:
     # The demo CDP endpoint serves made-up recipients: routed only while the demo is on.
