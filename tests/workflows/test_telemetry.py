@@ -447,3 +447,16 @@ class TestRunPageLink:
     )
     def test_only_a_runs_usual_trace_id_maps_to_an_otel_trace_id(self, trace_id, expected):
         assert telemetry.otel_trace_id(trace_id) == expected
+
+
+def test_debug_pages_hide_the_exporters_headers_and_endpoint():
+    from marketingai.reporting import SecretHidingExceptionReporterFilter
+
+    hidden = SecretHidingExceptionReporterFilter.hidden_settings
+    for name in (
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+    ):
+        assert hidden.search(name), name
+    assert not hidden.search("OTEL_SERVICE_NAME")
