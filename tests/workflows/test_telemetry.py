@@ -19,7 +19,12 @@ from django_q.conf import Conf
 
 from evals.models import EvalPolicy, default_judges
 from tests.factories.workspace import workspace as build_workspace
-from tests.support.cluster import PROJECT_DIR, subprocess_database_url
+from tests.support.cluster import (  # noqa: F401 - the clusters fixture
+    PROJECT_DIR,
+    clusters,
+    subprocess_database_url,
+    wait_until,
+)
 from tests.support.otlp import OTLPReceiver
 from tests.support.runs import start_and_execute
 from workflows import llm, services, telemetry
@@ -73,6 +78,17 @@ def judged_workspace(db, service_account):
         judges_only_after_deterministic_pass=False
     )
     return loaded
+
+
+def model_env(model_server, receiver) -> dict[str, str]:
+    """A process of its own: the scripted model, and export to the receiver on flush only."""
+    return {
+        "OPENAI_BASE_URL": model_server.base_url,
+        "OPENAI_API_KEY": "sk-test-placeholder-key-0001",
+        "MARKETINGAI_MODEL": "scripted-model",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+        "OTEL_BSP_SCHEDULE_DELAY": NO_SCHEDULED_EXPORT_MS,
+    }
 
 
 def exported(receiver) -> list[dict]:
@@ -346,6 +362,31 @@ class TestFlushing:
         assert f"run {run.run_id}" in names and "step generate" in names
 
     @pytest.mark.django_db(transaction=True)
+    def test_a_qcluster_worker_exports_a_runs_spans_when_its_task_ends(
+        self, receiver, clusters, workspace, model_server, reply, valid_email
+    ):
+        receiver.reset()
+        model_server.push(reply.json(valid_email))
+        cluster = clusters(**model_env(model_server, receiver), MARKETINGAI_Q_WORKERS="1")
+
+        run = services.run_start(
+            workflow=workspace["workflow"],
+            brief=workspace["brief"],
+            started_by=workspace["users"]["ops"],
+        )
+
+        def run_span_received():
+            cluster.assert_running()
+            return by_name(receiver.spans(), "run ")
+
+        (run_span,) = wait_until(run_span_received, timeout=60, what="the run's span")
+        run.refresh_from_db()
+        assert run.status == Run.Status.AWAITING_APPROVAL, run.error_detail
+        assert run_span["trace_id"] == run.trace_id.removeprefix("trace_")
+        assert run_span["attributes"]["marketingai.run.status"] == "awaiting_approval"
+        assert len(by_name(receiver.spans(), "chat ")) == 1
+
+    @pytest.mark.django_db(transaction=True)
     def test_a_command_exiting_exports_its_spans(
         self, receiver, workspace, model_server, reply, valid_email
     ):
@@ -354,11 +395,7 @@ class TestFlushing:
         env = {
             **os.environ,
             "DATABASE_URL": subprocess_database_url(),
-            "OPENAI_BASE_URL": model_server.base_url,
-            "OPENAI_API_KEY": "sk-test-placeholder-key-0001",
-            "MARKETINGAI_MODEL": "scripted-model",
-            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
-            "OTEL_BSP_SCHEDULE_DELAY": NO_SCHEDULED_EXPORT_MS,
+            **model_env(model_server, receiver),
             "OTEL_SERVICE_NAME": "marketingai-test",
         }
 
