@@ -28,6 +28,7 @@ import atexit
 import contextvars
 import functools
 import json
+import logging
 import os
 import re
 import threading
@@ -48,6 +49,7 @@ EVALUATION_EVENT = "gen_ai.evaluation.result"
 RUN_TRACE_ID = re.compile(r"trace_([0-9a-f]{32})")
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _decided = False
@@ -83,7 +85,10 @@ def _active_tracer():
     with _lock:
         if not _decided:
             if export_requested():
-                _configure()
+                try:
+                    _configure()
+                except Exception:  # noqa: BLE001 - a run never fails for its telemetry
+                    logger.exception("OpenTelemetry export is off: its configuration failed.")
             _decided = True
     return _tracer
 

@@ -316,6 +316,24 @@ class TestOff:
         assert telemetry.flush()
         assert made == [] and receiver.requests == []
 
+    def test_an_exporter_that_cannot_be_made_leaves_runs_untouched(
+        self, otlp, monkeypatch, workspace, model_server, reply, valid_email, caplog
+    ):
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        def refuse(self, *args, **kwargs):
+            raise ValueError("unreadable certificate")
+
+        monkeypatch.setattr(OTLPSpanExporter, "__init__", refuse)
+        model_server.push(reply.json(valid_email))
+
+        run = start_and_execute(workspace)
+
+        assert run.status == Run.Status.AWAITING_APPROVAL
+        assert not telemetry.enabled()
+        assert "OpenTelemetry export is off: its configuration failed." in caplog.text
+        assert otlp.requests == []
+
     @pytest.mark.parametrize(
         "environ, requested",
         [
