@@ -220,7 +220,7 @@ class RunSpan(_Span):
         """Record where the run ended: its status, and its (stored, redacted) error."""
         self.set("marketingai.run.status", run.status)
         self.set("marketingai.run.risk_level", run.risk_level or None)
-        if run.status == "failed":
+        if run.status == run.Status.FAILED:
             self.fail("run_failed", (run.error_detail or "")[:500])
 
 
