@@ -18,6 +18,8 @@ class SecretHidingExceptionReporterFilter(SafeExceptionReporterFilter):
 
     hidden_settings = re.compile(
         r"API|TOKEN|KEY|SECRET|PASS|SIGNATURE|COOKIE|AUTH|CREDENTIAL|DATABASE|URL|URI|DSN|WEBHOOK|REDIS|BROKER"
-        r"|^Q_CLUSTER$|^MARKETINGAI_LLM$",
+        r"|^Q_CLUSTER$|^MARKETINGAI_LLM$"
+        # The trace exporter's headers (a collector's API key) and endpoint.
+        r"|^OTEL_EXPORTER_OTLP",
         flags=re.IGNORECASE,
     )

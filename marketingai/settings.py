@@ -310,6 +310,14 @@ MARKETINGAI_LLM = {
     "RUN_BUDGET_SECONDS": env_int("MARKETINGAI_RUN_BUDGET_SECONDS", 600),
 }
 
+# --- OpenTelemetry traces (workflows/telemetry.py, docs/telemetry.md) ---------------------
+# Exported only when the standard OTEL_EXPORTER_OTLP_ENDPOINT is set; the OpenTelemetry SDK reads
+# it and the other OTEL_* variables (headers, timeout, OTEL_SERVICE_NAME, ...) itself.
+# Prompts, outputs and eval explanations go into spans only when this is on (redacted).
+MARKETINGAI_OTEL_CAPTURE_CONTENT = env_bool("MARKETINGAI_OTEL_CAPTURE_CONTENT", False)
+# The run page links to its exported trace: a URL with {trace_id} (32 hex), e.g. a Grafana/Jaeger view.
+MARKETINGAI_OTEL_TRACE_URL = os.environ.get("MARKETINGAI_OTEL_TRACE_URL", "").strip()
+
 # An eval suite is one background task for all its generations (120 briefs x 2 versions).
 MARKETINGAI_EVAL_SUITE_TIMEOUT_SECONDS = env_int("MARKETINGAI_EVAL_SUITE_TIMEOUT", 4 * 3600)
 

@@ -22,7 +22,7 @@ import httpx2
 import openai
 from django.conf import settings
 
-from workflows import localmodel
+from workflows import localmodel, telemetry
 from workflows.contracts import storable_text
 from workflows.redaction import redact, safe_url
 from workflows.transactions import refuse_inside_transaction
@@ -254,33 +254,52 @@ def chat_json(
         if refused:
             raise ModelCallError(ModelCallError.NOT_CALLED, refused)
     extra_body = localmodel.SAMPLING_OPTIONS if config.is_bundled_local_model else None
-    started = time.monotonic()
-    try:
-        response = _client(config).chat.completions.create(
-            model=model,
-            messages=messages,
-            temperature=float(temperature),
-            max_tokens=int(max_tokens),
-            response_format=response_format(config.resolved_structured_output, schema),
-            extra_body=extra_body,
-            **({"seed": int(seed)} if seed is not None else {}),
+    with telemetry.model_call_span(
+        base_url=config.base_url,
+        model=model,
+        messages=messages,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        seed=seed,
+        secrets=[config.api_key],
+    ) as span:
+        started = time.monotonic()
+        try:
+            response = _client(config).chat.completions.create(
+                model=model,
+                messages=messages,
+                temperature=float(temperature),
+                max_tokens=int(max_tokens),
+                response_format=response_format(config.resolved_structured_output, schema),
+                extra_body=extra_body,
+                **({"seed": int(seed)} if seed is not None else {}),
+            )
+        except openai.APIError as exc:
+            error = _describe(exc, config)
+            if breaker is not None:
+                breaker.record(config, model, error)
+            span.record_error(error.kind, str(error))
+            raise error from None
+        latency_ms = int((time.monotonic() - started) * 1000)
+        choice = response.choices[0] if response.choices else None
+        usage = response.usage
+        result = ChatResult(
+            text=storable_text(choice.message.content or "") if choice else "",
+            model=response.model or model,
+            input_tokens=(usage.prompt_tokens or 0) if usage else 0,
+            output_tokens=(usage.completion_tokens or 0) if usage else 0,
+            latency_ms=latency_ms,
+            finish_reason=(choice.finish_reason or "") if choice else "",
         )
-    except openai.APIError as exc:
-        error = _describe(exc, config)
-        if breaker is not None:
-            breaker.record(config, model, error)
-        raise error from None
-    latency_ms = int((time.monotonic() - started) * 1000)
-    choice = response.choices[0] if response.choices else None
-    usage = response.usage
-    return ChatResult(
-        text=storable_text(choice.message.content or "") if choice else "",
-        model=response.model or model,
-        input_tokens=(usage.prompt_tokens or 0) if usage else 0,
-        output_tokens=(usage.completion_tokens or 0) if usage else 0,
-        latency_ms=latency_ms,
-        finish_reason=(choice.finish_reason or "") if choice else "",
-    )
+        span.record_response(
+            response_id=response.id,
+            response_model=result.model,
+            input_tokens=result.input_tokens,
+            output_tokens=result.output_tokens,
+            finish_reason=result.finish_reason,
+            output_text=result.text,
+        )
+    return result
 
 
 def bundled_model_problem(config: EndpointConfig) -> str:

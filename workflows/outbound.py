@@ -13,7 +13,8 @@ Every request here:
 - fails with OutboundError: one plain sentence that names the target by its safe label,
   never a resolved address of a refused host, a header value or any secret given.
 
-The openai SDK (workflows/llm.py) is the only other client; it talks to the operator's model endpoint.
+The openai SDK (workflows/llm.py) and the OTLP trace exporter (workflows/telemetry.py) are the only
+other clients; they talk to the operator's model endpoint and trace collector.
 """
 
 from __future__ import annotations

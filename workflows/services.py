@@ -14,7 +14,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from workflows import lifecycle, pipeline, tracing
+from workflows import lifecycle, pipeline, telemetry, tracing
 from workflows.llm import EndpointConfig
 from workflows.models import (
     ArtifactStatus,
@@ -220,6 +220,14 @@ def run_execute(*, run_id: int) -> Run:
     if run.status != Run.Status.QUEUED:
         logger.warning("Run %s is %s, not queued: not executing it again.", run.pk, run.status)
         return run
+    with telemetry.run_span(run) as span:  # the run's trace, exported when OTel is on
+        run = _run_steps(run)
+        span.finish(run)
+    return run
+
+
+def _run_steps(run: Run) -> Run:
+    """run_execute's work on a queued run: generating, every step, then its end status."""
     run.mark_generating(by=run.started_by)
     trace = run.trace
     endpoint = EndpointConfig.from_settings()
@@ -233,7 +241,10 @@ def run_execute(*, run_id: int) -> Run:
     _save_trace(trace, run, ctx.trace, reason="Generation started")
     try:
         for name in run.workflow.steps:
-            with tracing.timed_step(ctx.trace, name):
+            with (
+                telemetry.step_span(name, not_errors=(pipeline.RunStopped,)),
+                tracing.timed_step(ctx.trace, name),
+            ):
                 pipeline.get_step(name)(ctx)
             if _left_generating(run):
                 return _record_worker_stopped(trace, run, ctx.trace)

@@ -9,7 +9,7 @@ from django.db import transaction
 
 from evals import judges, validators
 from evals.models import EvalPolicy, OutputEvaluation, Rubric
-from workflows import llm
+from workflows import llm, telemetry
 from workflows.models import (
     ArtifactStatus,
     BrandRules,
@@ -20,7 +20,7 @@ from workflows.models import (
     Workflow,
     with_history_context,
 )
-from workflows.vocabulary import RiskLevel, Verdict, worst_per_check
+from workflows.vocabulary import RiskLevel, Verdict, judge_check, worst_per_check
 
 # A failure of these means a claim the business cannot stand behind: high risk.
 HIGH_RISK_VALIDATORS = frozenset({"restricted_terms", "grounding", "unsupported_offer_language"})
@@ -263,4 +263,20 @@ def run_evaluate(
             run.record_risk_level(run_level, by=run.started_by)
     section["risk_level"] = run_level
     section["results"] = worst_per_check(v["results"] for v in section["variants"])
+    for variant, findings, verdicts, _ in evaluated:
+        _export_results(variant.key, findings, verdicts)
     return section
+
+
+def _export_results(variant_key: str, findings, verdicts) -> None:
+    """Each check's verdict as an evaluation event of the run's exported trace (when OTel is on)."""
+    results = [(f.name, f.verdict, f.reason) for f in findings] + [
+        (judge_check(v["name"]), v["verdict"], "; ".join(v.get("reasons") or [])) for v in verdicts
+    ]
+    for name, verdict, explanation in results:
+        telemetry.record_evaluation(
+            name=name,
+            label=str(verdict),
+            explanation=explanation,
+            attributes={"marketingai.variant": variant_key},
+        )

@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from workflows import admin_output, run_report
+from workflows import admin_output, run_report, telemetry
 from workflows.admin.common import (
     ReadOnlyAdminMixin,
     pretty_json,
@@ -87,7 +87,7 @@ class RunAdmin(ReadOnlyAdminMixin, ExtensibleAdminMixin, GuardedHistoryAdmin):
             ),
         ),
         Section(70, "Timing", ("created_at", "started_at", "progressed_at", "finished_at")),
-        Section(80, "Trace", ("trace_id", "trace_view")),
+        Section(80, "Trace", ("trace_id", "exported_trace_view", "trace_view")),
     )
     all_fields_read_only = True
 
@@ -155,6 +155,11 @@ class RunAdmin(ReadOnlyAdminMixin, ExtensibleAdminMixin, GuardedHistoryAdmin):
         if output is None:
             return "No output yet." if obj.is_in_progress else "No output."
         return admin_output.output_html(obj, output)
+
+    @admin.display(description="Exported trace")
+    def exported_trace_view(self, obj):
+        url = telemetry.trace_url(obj.trace_id)
+        return format_html('<a href="{}" rel="noopener">Open in tracing</a>', url) if url else "-"
 
     @admin.display(description="Trace document")
     def trace_view(self, obj):
