@@ -144,6 +144,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "publishing.publish_run",
         "triggers.view_*",
         "analytics.view_*",
+        # Rollouts: a manager moves a candidate through its stages (promotion stays two-person).
+        "rollouts.view_*",
+        "rollouts.manage_rollout",
     ],
 }
 
