@@ -78,6 +78,9 @@ class Rollout(Lifecycle):
         Status.PROMOTED: frozenset(),
         Status.ABANDONED: frozenset(),
     }
+    INITIAL: ClassVar[dict[str, frozenset[str]]] = {
+        RolloutStage.OFFLINE_EVALS: frozenset({"stage_entered_at"})
+    }
     LIFECYCLE_FIELDS: ClassVar[frozenset[str]] = frozenset(
         {"share", "paused_stage", "stage_entered_at", "finished_at", "promotion_request"}
     )
