@@ -81,7 +81,9 @@ def test_a_shadow_companion_runs_the_candidate_on_the_same_brief_and_date(ws, ca
         "may_publish": False,
         "companion_of": production.pk,
     }
-    assert shadow.trigger["kind"] == "rollout" and shadow.trigger["companion_of"] == production.run_id
+    assert (
+        shadow.trigger["kind"] == "rollout" and shadow.trigger["companion_of"] == production.run_id
+    )
 
 
 def test_a_shadow_run_is_evaluated_but_never_sent_for_approval_nor_published(
@@ -156,10 +158,14 @@ def test_in_the_audience_test_each_recipient_gets_exactly_one_arm_by_the_stable_
     to_candidate = {
         pk
         for pk, customer in assigned.items()
-        if assigned_to_candidate(recipient_key=customer, test_key=f"rollout-{rollout.pk}", share=0.1)
+        if assigned_to_candidate(
+            recipient_key=customer, test_key=f"rollout-{rollout.pk}", share=0.1
+        )
     }
     assert planned(production) == set(assigned) - to_candidate
-    test_assigned = set(RecipientAssignment.objects.filter(run=test).values_list("recipient_id", flat=True))
+    test_assigned = set(
+        RecipientAssignment.objects.filter(run=test).values_list("recipient_id", flat=True)
+    )
     assert test_assigned == set(assigned)  # the same audience snapshot
     assert planned(test) == to_candidate
     assert planned(production).isdisjoint(planned(test))

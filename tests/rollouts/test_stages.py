@@ -18,13 +18,20 @@ pytestmark = pytest.mark.django_db
 
 def test_a_manager_starts_a_rollout_against_production_in_offline_evals(ws, candidate):
     rollout = services.rollout_start(
-        workflow=ws["workflow"], candidate=candidate, by=ws["users"]["manager"], reason="Shorter copy"
+        workflow=ws["workflow"],
+        candidate=candidate,
+        by=ws["users"]["manager"],
+        reason="Shorter copy",
     )
     assert rollout.status == "offline_evals"
     assert rollout.baseline == ws["prompt"]
     assert rollout.share == 0
     move = rollout.moves.get()
-    assert (move.to_stage, move.moved_by, move.mover) == ("offline_evals", ws["users"]["manager"], "person")
+    assert (move.to_stage, move.moved_by, move.mover) == (
+        "offline_evals",
+        ws["users"]["manager"],
+        "person",
+    )
     assert rollout.history.first().history_user == ws["users"]["manager"]
 
 
@@ -43,15 +50,21 @@ def test_production_or_a_draft_is_not_a_candidate(ws):
 
 
 def test_one_open_rollout_per_workflow_in_the_service_and_in_the_database(ws, candidate):
-    first = services.rollout_start(workflow=ws["workflow"], candidate=candidate, by=ws["users"]["manager"])
+    first = services.rollout_start(
+        workflow=ws["workflow"], candidate=candidate, by=ws["users"]["manager"]
+    )
     with pytest.raises(ValidationError, match="still open"):
-        services.rollout_start(workflow=ws["workflow"], candidate=candidate, by=ws["users"]["manager"])
+        services.rollout_start(
+            workflow=ws["workflow"], candidate=candidate, by=ws["users"]["manager"]
+        )
     with pytest.raises(IntegrityError), transaction.atomic():
         Rollout.objects.create(
             workflow=first.workflow, candidate=candidate, baseline=first.baseline, owner=first.owner
         )
     services.rollout_abandon(rollout=first, by=ws["users"]["manager"], reason="Wrong candidate")
-    again = services.rollout_start(workflow=ws["workflow"], candidate=candidate, by=ws["users"]["manager"])
+    again = services.rollout_start(
+        workflow=ws["workflow"], candidate=candidate, by=ws["users"]["manager"]
+    )
     assert again.status == "offline_evals"
 
 
@@ -70,7 +83,9 @@ def test_moving_past_offline_evals_needs_the_candidate_s_latest_suite_to_say_pro
 
 
 def test_a_move_needs_a_reason_and_the_permission(ws, candidate):
-    rollout = services.rollout_start(workflow=ws["workflow"], candidate=candidate, by=ws["users"]["manager"])
+    rollout = services.rollout_start(
+        workflow=ws["workflow"], candidate=candidate, by=ws["users"]["manager"]
+    )
     with pytest.raises(ValidationError, match="a reason is required"):
         services.rollout_advance(rollout=rollout, by=ws["users"]["manager"], reason="  ")
     with pytest.raises(PermissionDenied):
@@ -115,14 +130,18 @@ def test_a_paused_rollout_may_be_abandoned_and_then_nothing_moves_it(ws, candida
 
 
 def test_the_stage_cannot_be_saved_directly(ws, candidate):
-    rollout = services.rollout_start(workflow=ws["workflow"], candidate=candidate, by=ws["users"]["manager"])
+    rollout = services.rollout_start(
+        workflow=ws["workflow"], candidate=candidate, by=ws["users"]["manager"]
+    )
     rollout.status = "ramp"
     with pytest.raises(ValidationError, match="only through"):
         rollout.save()
 
 
 def test_the_stage_log_is_never_edited(ws, candidate):
-    rollout = services.rollout_start(workflow=ws["workflow"], candidate=candidate, by=ws["users"]["manager"])
+    rollout = services.rollout_start(
+        workflow=ws["workflow"], candidate=candidate, by=ws["users"]["manager"]
+    )
     move = RolloutMove.objects.get(rollout=rollout)
     move.reason = "rewritten"
     with pytest.raises(ValidationError, match="never edited"):
