@@ -136,12 +136,7 @@ class RolloutStartForm(forms.Form):
 # --- The rollout pages ----------------------------------------------------------------------------
 
 
-class RolloutMoveInline(admin.TabularInline):
-    model = RolloutMove
-    verbose_name = "stage change"
-    verbose_name_plural = "stage log"
-    fields = ("at", "from_stage", "to_stage", "share_after", "moved_by_label", "reason", "figures")
-    readonly_fields = fields
+class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
 
@@ -150,6 +145,14 @@ class RolloutMoveInline(admin.TabularInline):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class RolloutMoveInline(ReadOnlyInline):
+    model = RolloutMove
+    verbose_name = "stage change"
+    verbose_name_plural = "stage log"
+    fields = ("at", "from_stage", "to_stage", "share_after", "moved_by_label", "reason", "figures")
+    readonly_fields = fields
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("moved_by")
@@ -163,15 +166,12 @@ class RolloutMoveInline(admin.TabularInline):
         return pretty_json(obj.statistic) if obj.statistic else ""
 
 
-class RolloutNoticeInline(RolloutMoveInline):
+class RolloutNoticeInline(ReadOnlyInline):
     model = RolloutNotice
     verbose_name = "notice"
     verbose_name_plural = "notices"
     fields = ("created_at", "outcome", "subject", "recipients", "error")
     readonly_fields = fields
-
-    def get_queryset(self, request):
-        return admin.TabularInline.get_queryset(self, request)
 
 
 @admin.register(Rollout)
