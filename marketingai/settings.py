@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "triggers",
     "analytics",
     "measurement",
+    "rollouts",
     # The REST API over the services (api/), its schema and its offline docs page.
     "rest_framework",
     "drf_spectacular",
