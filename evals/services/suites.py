@@ -33,7 +33,7 @@ from evals.services.evaluation import (
     policy_for,
 )
 from evals.services.reports import suite_report
-from workflows import generation, generation_cache, llm, localmodel
+from workflows import concurrency, generation, generation_cache, llm
 from workflows.lifecycle import fail_stuck
 from workflows.llm import EndpointConfig
 from workflows.models import (
@@ -300,9 +300,7 @@ def _write_cache(cache: generation_cache.MemoryCache) -> None:
 
 def calls_at_a_time(suite: EvalSuiteRun, endpoint: EndpointConfig) -> int:
     """The suite's concurrency, but never more than the bundled model serves at once."""
-    if endpoint.is_bundled_local_model:
-        return min(suite.concurrency, localmodel.CALLS_AT_A_TIME)
-    return suite.concurrency
+    return concurrency.calls_at_a_time(endpoint, suite.concurrency)
 
 
 def suite_execute(*, suite_id: int) -> EvalSuiteRun:
