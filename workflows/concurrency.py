@@ -6,6 +6,7 @@ one writer), and reads results in the order it asked for them, whatever order th
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -15,6 +16,7 @@ from django.conf import settings
 from workflows import localmodel
 from workflows.transactions import refuse_inside_transaction
 
+_NOTHING = object()
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
@@ -35,18 +37,24 @@ def in_order(
 ) -> Iterator[Result]:
     """Yield ``function(item)`` for each item, in the items' order, with up to ``workers`` running at once.
 
-    An exception is raised when its item's turn comes. When the caller stops early (or raises),
-    calls not yet started are cancelled and the ones under way are waited for. With one worker,
-    the calls run one after another on the caller's thread. Refuses inside a transaction: the
-    calls would hold it open for their whole network wait.
+    Items are taken from ``items`` as it yields them, so a caller's generator may prepare the next
+    ones while the first calls wait on the network. An exception is raised when its item's turn
+    comes. When the caller stops early (or raises), calls not yet started are cancelled and the
+    ones under way are waited for. With one worker, the calls run one after another on the
+    caller's thread. Refuses inside a transaction: the calls would hold it open for their whole
+    network wait.
     """
+    items = iter(items)
+    first = next(items, _NOTHING)
+    if first is _NOTHING:
+        return
     refuse_inside_transaction("Model calls")
-    items = list(items)
-    if workers <= 1 or len(items) <= 1:
+    items = itertools.chain([first], items)
+    if workers <= 1:
         for item in items:
             yield function(item)
         return
-    pool = ThreadPoolExecutor(max_workers=min(workers, len(items)), thread_name_prefix="model")
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="model")
     try:
         futures = [pool.submit(function, item) for item in items]
         for future in futures:

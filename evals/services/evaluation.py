@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from django.db import transaction
@@ -170,29 +170,33 @@ def evaluate_outputs(
     """``evaluate_output`` for each (output, context), with the judges of all of them asked up to
     ``workers`` at a time; the results are in the outputs' order, each judge's verdict in the
     policy's order, whatever order the judges answer in."""
-    findings_of = [
-        validators.run_validators(output, ctx, enabled=policy.validators) for output, ctx in outputs
-    ]
+    findings_of: list[list[validators.Finding]] = []
     verdicts_of: list[list[dict[str, Any]]] = [[] for _ in outputs]
-    questions: list[tuple[int, str, Rubric | None]] = []  # (output index, judge, its rubric)
-    if endpoint is not None and policy.judges:
-        if rubrics is None:
-            rubrics = latest_rubrics(list(policy.judges))
-        for index, findings in enumerate(findings_of):
-            all_passed = all(f.verdict == Verdict.PASS for f in findings)
-            if all_passed or not policy.judges_only_after_deterministic_pass:
-                questions += [(index, name, rubrics.get(name)) for name in policy.judges]
+    judging = endpoint is not None and bool(policy.judges)
+    if judging and rubrics is None:
+        rubrics = latest_rubrics(list(policy.judges))
 
-    def ask(question: tuple[int, str, Rubric | None]) -> dict[str, Any]:
+    def questions() -> Iterator[tuple[int, str, Rubric | None]]:
+        """Each output's checks, then its judges (output index, judge, rubric): the judges of the
+        first outputs are asked while the next ones are checked."""
+        for index, (output, ctx) in enumerate(outputs):
+            findings = validators.run_validators(output, ctx, enabled=policy.validators)
+            findings_of.append(findings)
+            all_passed = all(f.verdict == Verdict.PASS for f in findings)
+            if judging and (all_passed or not policy.judges_only_after_deterministic_pass):
+                for name in policy.judges:
+                    yield index, name, rubrics.get(name)
+
+    def ask(question: tuple[int, str, Rubric | None]) -> tuple[int, dict[str, Any]]:
         index, name, rubric = question
         if rubric is None:
-            return {
+            return index, {
                 "name": name,
                 "rubric": None,
                 "verdict": Verdict.REVIEW,
                 "reasons": [f"No approved rubric named {name}."],
             }
-        return judges.judge(
+        return index, judges.judge(
             name=name,
             rubric_label=rubric.label,
             rubric_instructions=rubric.instructions,
@@ -204,10 +208,12 @@ def evaluate_outputs(
             breaker=breaker,
         )
 
-    if questions:
-        answers = concurrency.in_order(ask, questions, workers=workers)
-        for (index, _, _), verdict in zip(questions, answers, strict=True):
+    if judging:
+        for index, verdict in concurrency.in_order(ask, questions(), workers=workers):
             verdicts_of[index].append(verdict)
+    else:
+        for _ in questions():
+            pass
     return [
         (findings, verdicts, risk_level(findings, verdicts))
         for findings, verdicts in zip(findings_of, verdicts_of, strict=True)
