@@ -41,6 +41,7 @@ def setup_django() -> str:
 
 
 def build(n: int) -> None:
+    from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.db import transaction
     from django.utils import timezone
@@ -54,7 +55,7 @@ def build(n: int) -> None:
     workflows = [w for w in workflows if w.production_version is not None]
     briefs = {w.pk: w.briefs.order_by("pk").first() for w in workflows}
     workflows = [w for w in workflows if briefs[w.pk] is not None]
-    user = Run.objects.model._meta.get_field("started_by").related_model.objects.get(username="ops")
+    user = get_user_model().objects.get(username="ops")
     statuses = [s for s in Run.Status.values if s not in {"queued", "generating"}]
     risks = ["low", "medium", "high", ""]
     start = timezone.now() - timedelta(days=365)
