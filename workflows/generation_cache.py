@@ -1,4 +1,4 @@
-"""The cache of identical generations: its key, and the database and in-memory caches.
+"""The cache of identical generations: its key, and the in-memory cache read from and written to the table.
 
 A generation is identified by everything that determines it (prompt version, rendered messages,
 model and parameters); a hit costs no tokens.
@@ -63,41 +63,11 @@ class GenerationCache(Protocol):
     ) -> None: ...
 
 
-class DatabaseCache:
-    """The generation cache table, written as each valid generation arrives (a run's own thread)."""
-
-    def __init__(self, *, source_run: Run | None = None):
-        self.source_run = source_run
-
-    def lookup(self, key: str) -> CachedGeneration | None:
-        entry = GenerationCacheEntry.objects.filter(key=key).first()
-        if entry is None:
-            return None
-        origin = f"run {entry.source_run_id}" if entry.source_run_id else "an eval suite"
-        return CachedGeneration(text=entry.response_text, origin=origin)
-
-    def record_hit(self, key: str) -> None:
-        GenerationCacheEntry.objects.filter(key=key).update(hits=F("hits") + 1)
-
-    def store(
-        self, key: str, *, model: str, text: str, input_tokens: int, output_tokens: int
-    ) -> None:
-        GenerationCacheEntry.objects.update_or_create(
-            key=key,
-            defaults={
-                "model_name": model,
-                "response_text": text,
-                "input_tokens": input_tokens,
-                "output_tokens": output_tokens,
-                "source_run": self.source_run,
-            },
-        )
-
-
 class MemoryCache:
     """Cache entries read beforehand; hits and new entries are kept for the caller to write.
 
-    For worker threads that must not touch the database (SQLite has one writer).
+    For worker threads that must not touch the database (SQLite has one writer): runs and eval
+    suites read their entries with ``preloaded`` and write with ``write`` on their own thread.
     """
 
     def __init__(
