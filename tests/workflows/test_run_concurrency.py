@@ -23,7 +23,7 @@ from tests.support.runs import start_and_execute
 from tests.workflows.test_gates_runs import VERDICT_PASS, is_judge_request, with_judges
 from workflows import concurrency
 from workflows.llm import EndpointConfig
-from workflows.models import Run, Workflow
+from workflows.models import GenerationCacheEntry, Run, Workflow
 
 GENERATIONS = 7  # the test audience's six cohorts and the generic variant
 JUDGE_CALLS = GENERATIONS * 3  # the default judges, unstaged
@@ -234,3 +234,23 @@ def test_results_come_back_in_the_order_asked_whatever_order_they_finish_in():
 def test_model_calls_are_refused_inside_a_transaction(db):
     with transaction.atomic(), pytest.raises(TransactionManagementError):
         list(concurrency.in_order(str, [1, 2], workers=2))
+
+
+def test_a_concurrent_run_reuses_cached_generations_and_counts_the_hits_as_one_at_a_time(
+    loaded, model_server, reply, valid_email, settings
+):
+    first = run_at(settings, loaded, model_server, CountingResponder(reply, valid_email), 4)
+    settings.MARKETINGAI_LLM = {**settings.MARKETINGAI_LLM, "CONCURRENCY": 4}
+    model_server.reset()
+    model_server.respond_with(CountingResponder(reply, valid_email, gather=4))
+
+    again = start_and_execute(loaded)  # not a fresh sample: the cache answers
+
+    variants = again.trace.document["generation"]["variants"]
+    assert [v["cache_hit"] for v in variants] == [True] * GENERATIONS
+    assert {v["attempt_log"][0]["detail"] for v in variants} == {
+        f"Reused the output of run {first.pk}."
+    }
+    assert not [b for b in model_server.chat_requests if not is_judge_request(b)]
+    entries = GenerationCacheEntry.objects.filter(source_run=first)
+    assert entries.count() == GENERATIONS and {e.hits for e in entries} == {1}
