@@ -309,6 +309,9 @@ MARKETINGAI_LLM = {
     "GENERATION_ATTEMPTS": env_int("MARKETINGAI_GENERATION_ATTEMPTS", 3),
     # No new model call starts after this many seconds of one run's generation.
     "RUN_BUDGET_SECONDS": env_int("MARKETINGAI_RUN_BUDGET_SECONDS", 600),
+    # Model calls one run makes at once (its variants, then its judges); the bundled local
+    # model serves one at a time whatever this says.
+    "CONCURRENCY": env_int("MARKETINGAI_MODEL_CONCURRENCY", 4),
 }
 
 # --- OpenTelemetry traces (workflows/telemetry.py, docs/telemetry.md) ---------------------

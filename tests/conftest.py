@@ -65,6 +65,8 @@ def model_server(scripted_server, settings):
         "STRUCTURED_OUTPUT": "auto",
         "GENERATION_ATTEMPTS": 3,
         "RUN_BUDGET_SECONDS": 60,
+        # Pushed replies are taken in order: one call at a time, unless a test asks for more.
+        "CONCURRENCY": 1,
     }
     yield scripted_server
     scripted_server.reset()

@@ -108,6 +108,8 @@ class AdminExtensions:
 
     def __init__(self):
         self._items: dict[tuple[type[Model], str], list] = defaultdict(list)
+        # Contributed display functions by model and name: a changelist looks names up per cell.
+        self._displays: dict[type[Model], dict[str, Callable]] = {}
 
     def _add(self, model: type[Model], kind: str, item) -> None:
         if not isinstance(getattr(item, "order", 0), int):
@@ -115,6 +117,7 @@ class AdminExtensions:
                 f"The order of a contribution to the {model._meta.label} admin must be an integer."
             )
         self._items[(model, kind)].append(item)
+        self._displays.pop(model, None)
 
     def _sorted(self, model: type[Model], kind: str) -> list:
         return sorted(self._items[(model, kind)], key=lambda item: item.order)
@@ -197,14 +200,15 @@ class AdminExtensions:
 
     def display(self, model, name: str) -> Callable | None:
         """The contributed display function ``name`` of ``model``'s pages, or None."""
-        for column in self.columns(model):
-            if column.name == name:
-                return column.display
-        for section in self.sections(model):
-            for display in section.displays():
-                if display.__name__ == name:
-                    return display
-        return None
+        displays = self._displays.get(model)
+        if displays is None:
+            displays = {}
+            for section in self.sections(model):
+                for display in section.displays():
+                    displays.setdefault(display.__name__, display)
+            displays.update((column.name, column.display) for column in self.columns(model))
+            self._displays[model] = displays
+        return displays.get(name)
 
 
 extensions = AdminExtensions()

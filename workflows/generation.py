@@ -3,22 +3,25 @@
 Identical generations (same prompt version, rendered messages, model and parameters) are
 served from a cache and cost no tokens, unless the run asks for a fresh sample.
 ``generate_with_retries`` is the attempt loop on its own (no run needed): eval suites use it.
-The caches and their key live in ``generation_cache`` and are re-exported here.
+The caches and their key live in ``generation_cache``. A run's variants are generated at once
+(``concurrency.calls_at_a_time``) and stored in order on the run's thread.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.db.models import F
 
-from workflows import contracts, llm
+from workflows import concurrency, contracts, llm
 from workflows.generation_cache import (
-    DatabaseCache,
     GenerationCache,
+    MemoryCache,
     cache_key,
 )
 from workflows.models import Run, RunOutput, RunVariant, with_history_context
@@ -280,18 +283,17 @@ def generate_with_retries(
     return GenerationResult(None, last_text, "", "", last_errors, log)
 
 
-def generate_variant(ctx: RunContext, variant: RunVariant) -> dict[str, Any]:
-    """Produce one variant's output and return its trace summary; StepFailed when nothing usable came."""
+def variant_request(ctx: RunContext, variant: RunVariant) -> GenerationRequest:
+    """What one variant's generation asks for (the run's model, parameters, budget and breaker)."""
     run = ctx.run
     version = run.prompt_version
-    contract_schema = run.workflow.output_schema
     if ctx.deadline is None:
         ctx.deadline = time.monotonic() + float(settings.MARKETINGAI_LLM["RUN_BUDGET_SECONDS"])
-    request = GenerationRequest(
+    return GenerationRequest(
         prompt_version_id=version.pk,
         messages=ctx.messages[variant.key],
         prompt_schema=version.output_schema,
-        contract_schema=contract_schema,
+        contract_schema=run.workflow.output_schema,
         models=model_plan(run.model_name),
         temperature=run.temperature,
         max_tokens=run.max_tokens,
@@ -300,9 +302,15 @@ def generate_variant(ctx: RunContext, variant: RunVariant) -> dict[str, Any]:
         deadline=ctx.deadline,
         breaker=ctx.breaker,
     )
-    result = generate_with_retries(
-        request, endpoint=ctx.endpoint, cache=DatabaseCache(source_run=run)
-    )
+
+
+def store_variant(ctx: RunContext, variant: RunVariant, result: GenerationResult) -> dict[str, Any]:
+    """Store one variant's generation (or the fallback content) and return its trace summary.
+
+    Raises VariantFailed when nothing usable came and the workflow has no valid fallback content.
+    """
+    run = ctx.run
+    contract_schema = run.workflow.output_schema
     log = result.log
 
     def stored(*, content, raw_text: str, source: str, model_used: str) -> dict[str, Any]:
@@ -351,6 +359,48 @@ def generate_variant(ctx: RunContext, variant: RunVariant) -> dict[str, Any]:
     )
 
 
+@dataclass
+class _VariantJob:
+    request: GenerationRequest
+    cache: MemoryCache
+    # Set once an earlier variant asking for the very same generation is done: this one then
+    # finds that output in the cache, as it would one after another.
+    after: threading.Event | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+def _generate_job(job: _VariantJob, *, endpoint) -> GenerationResult:
+    """A worker thread's part: model calls only (the cache is in memory)."""
+    try:
+        if job.after is not None:
+            job.after.wait()
+        return generate_with_retries(job.request, endpoint=endpoint, cache=job.cache)
+    finally:
+        job.done.set()
+
+
+def _variant_jobs(ctx: RunContext, ordered: list[RunVariant]) -> list[_VariantJob]:
+    requests = [variant_request(ctx, variant) for variant in ordered]
+    keys = [key for r in requests for key in (r.cache_key(model) for model, _ in r.models)]
+    origin = f"run {ctx.run.pk}"
+    shared = (
+        MemoryCache(origin=origin)
+        if ctx.run.fresh_sample
+        else MemoryCache.preloaded(keys, origin=origin)
+    )
+    jobs: list[_VariantJob] = []
+    first_with_key: dict[str, _VariantJob] = {}
+    for request in requests:
+        key = request.cache_key(request.models[0][0])
+        earlier = first_with_key.get(key) if request.use_cache else None
+        job = _VariantJob(
+            request=request, cache=shared.view(), after=earlier.done if earlier else None
+        )
+        first_with_key.setdefault(key, job)
+        jobs.append(job)
+    return jobs
+
+
 def _totals(summaries: list[dict[str, Any]]) -> dict[str, Any]:
     sources = {s["source"] for s in summaries if s["source"]}
     return {
@@ -370,6 +420,10 @@ def _totals(summaries: list[dict[str, Any]]) -> dict[str, Any]:
 def generate_all(ctx: RunContext) -> None:
     """One generation per variant, the generic (or only) one first.
 
+    The variants' model calls run at once, up to ``concurrency.calls_at_a_time``; their
+    results are stored here, one variant after another in this order, as the calls would
+    have been made one at a time.
+
     A cohort that yields nothing usable hands its recipients to the generic variant
     (audience rollback); the run fails only when the generic variant itself fails.
     """
@@ -383,10 +437,17 @@ def generate_all(ctx: RunContext) -> None:
     )
     main = ordered[0]
     summaries: list[dict[str, Any]] = []
+    jobs = _variant_jobs(ctx, ordered)
+    results = concurrency.in_order(
+        partial(_generate_job, endpoint=endpoint),
+        jobs,
+        workers=concurrency.calls_at_a_time(endpoint),
+    )
     try:
-        for variant in ordered:
+        for variant, job, result in zip(ordered, jobs, results, strict=True):
+            job.cache.write(source_run=ctx.run)
             try:
-                summaries.append(generate_variant(ctx, variant))
+                summaries.append(store_variant(ctx, variant, result))
                 ctx.run.record_progress()
             except VariantFailed as exc:
                 summaries.append({**exc.summary, "error": str(exc)})
@@ -405,6 +466,7 @@ def generate_all(ctx: RunContext) -> None:
                     f"Cohort {variant.key} failed to generate; its {moved} recipients get the generic variant."
                 )
     finally:
+        results.close()  # a failed run cancels the generations not yet started
         totals = _totals(summaries)
         ctx.trace["generation"] = totals
         ctx.output_source = totals["source"]

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from django.db import transaction
 
 from evals import judges, validators
 from evals.models import EvalPolicy, OutputEvaluation, Rubric
-from workflows import llm, telemetry
+from workflows import concurrency, llm, telemetry
 from workflows.models import (
     ArtifactStatus,
     BrandRules,
@@ -141,44 +141,83 @@ def evaluate_output(
 
     Without an endpoint, judges are not run. With ``rubrics`` given (read beforehand), no database
     access happens here, so worker threads may call it. Judges make network calls: never call
-    this inside a transaction.
+    this inside a transaction. Its judges are asked one after another.
     """
-    findings = validators.run_validators(output, ctx, enabled=policy.validators)
-    verdicts: list[dict[str, Any]] = []
-    all_passed = all(f.verdict == Verdict.PASS for f in findings)
-    if (
-        endpoint is not None
-        and policy.judges
-        and (all_passed or not policy.judges_only_after_deterministic_pass)
-    ):
-        if rubrics is None:
-            rubrics = latest_rubrics(list(policy.judges))
-        for name in policy.judges:
-            rubric = rubrics.get(name)
-            if rubric is None:
-                verdicts.append(
-                    {
-                        "name": name,
-                        "rubric": None,
-                        "verdict": Verdict.REVIEW,
-                        "reasons": [f"No approved rubric named {name}."],
-                    }
-                )
-                continue
-            verdicts.append(
-                judges.judge(
-                    name=name,
-                    rubric_label=rubric.label,
-                    rubric_instructions=rubric.instructions,
-                    output=output,
-                    evidence=evidence,
-                    config=endpoint,
-                    model=judge_model,
-                    deadline=deadline,
-                    breaker=breaker,
-                )
-            )
-    return findings, verdicts, risk_level(findings, verdicts)
+    return evaluate_outputs(
+        [(output, ctx)],
+        policy=policy,
+        endpoint=endpoint,
+        judge_model=judge_model,
+        evidence=evidence,
+        rubrics=rubrics,
+        deadline=deadline,
+        breaker=breaker,
+    )[0]
+
+
+def evaluate_outputs(
+    outputs: list[tuple[Any, validators.EvalContext]],
+    *,
+    policy: EvalPolicy,
+    endpoint=None,
+    judge_model: str = "",
+    evidence: str = "",
+    rubrics: dict[str, Rubric] | None = None,
+    deadline: float | None = None,
+    breaker: llm.EndpointBreaker | None = None,
+    workers: int = 1,
+) -> list[tuple[list[validators.Finding], list[dict[str, Any]], str]]:
+    """``evaluate_output`` for each (output, context), with the judges of all of them asked up to
+    ``workers`` at a time; the results are in the outputs' order, each judge's verdict in the
+    policy's order, whatever order the judges answer in."""
+    findings_of: list[list[validators.Finding]] = []
+    verdicts_of: list[list[dict[str, Any]]] = [[] for _ in outputs]
+    judging = endpoint is not None and bool(policy.judges)
+    if judging and rubrics is None:
+        rubrics = latest_rubrics(list(policy.judges))
+
+    def questions() -> Iterator[tuple[int, str, Rubric | None]]:
+        """Each output's checks, then its judges (output index, judge, rubric): the judges of the
+        first outputs are asked while the next ones are checked."""
+        for index, (output, ctx) in enumerate(outputs):
+            findings = validators.run_validators(output, ctx, enabled=policy.validators)
+            findings_of.append(findings)
+            all_passed = all(f.verdict == Verdict.PASS for f in findings)
+            if judging and (all_passed or not policy.judges_only_after_deterministic_pass):
+                for name in policy.judges:
+                    yield index, name, rubrics.get(name)
+
+    def ask(question: tuple[int, str, Rubric | None]) -> tuple[int, dict[str, Any]]:
+        index, name, rubric = question
+        if rubric is None:
+            return index, {
+                "name": name,
+                "rubric": None,
+                "verdict": Verdict.REVIEW,
+                "reasons": [f"No approved rubric named {name}."],
+            }
+        return index, judges.judge(
+            name=name,
+            rubric_label=rubric.label,
+            rubric_instructions=rubric.instructions,
+            output=outputs[index][0],
+            evidence=evidence,
+            config=endpoint,
+            model=judge_model,
+            deadline=deadline,
+            breaker=breaker,
+        )
+
+    if judging:
+        for index, verdict in concurrency.in_order(ask, questions(), workers=workers):
+            verdicts_of[index].append(verdict)
+    else:
+        for _ in questions():
+            pass
+    return [
+        (findings, verdicts, risk_level(findings, verdicts))
+        for findings, verdicts in zip(findings_of, verdicts_of, strict=True)
+    ]
 
 
 def run_evaluate(
@@ -195,8 +234,9 @@ def run_evaluate(
 
     ``source_data``: what the run's steps computed for the prompt (checks of summaries read it).
 
-    The judges (network calls) run first, outside any transaction; the results are then
-    written in one short transaction.
+    The judges (network calls) of all outputs run first, several at a time
+    (``concurrency.calls_at_a_time``), outside any transaction; the results are then written in
+    one short transaction, in the variants' order.
     """
     policy = policy_for(run.workflow)
     evidence = evidence_for(
@@ -208,33 +248,38 @@ def run_evaluate(
         brief=run.brief,
     )
     rubrics = latest_rubrics(list(policy.judges or []))
-    evaluated = []
-    for variant in variants:
-        output = getattr(variant, "output", None)
-        if output is None or output.content is None:
-            continue
-        prompt_text = "\n".join(m["content"] for m in messages.get(variant.key, []))
-        ctx = evaluation_context(
+    judged = [
+        variant
+        for variant in variants
+        if getattr(variant, "output", None) is not None and variant.output.content is not None
+    ]
+    contexts = [
+        evaluation_context(
             workflow=run.workflow,
             policy=policy,
             claim_set=run.claim_set,
             legal=run.legal_restrictions,
             brief=run.brief,
-            prompt_text=prompt_text,
+            prompt_text="\n".join(m["content"] for m in messages.get(variant.key, [])),
             source_data=source_data,
         )
-        findings, verdicts, level = evaluate_output(
-            output=output.content,
-            ctx=ctx,
-            policy=policy,
-            endpoint=endpoint,
-            judge_model=policy.judge_model or run.model_name,
-            evidence=evidence,
-            rubrics=rubrics,
-            deadline=deadline,
-            breaker=breaker,
-        )
-        evaluated.append((variant, findings, verdicts, level))
+        for variant in judged
+    ]
+    results = evaluate_outputs(
+        [(variant.output.content, ctx) for variant, ctx in zip(judged, contexts, strict=True)],
+        policy=policy,
+        endpoint=endpoint,
+        judge_model=policy.judge_model or run.model_name,
+        evidence=evidence,
+        rubrics=rubrics,
+        deadline=deadline,
+        breaker=breaker,
+        workers=concurrency.calls_at_a_time(endpoint) if endpoint is not None else 1,
+    )
+    evaluated = [
+        (variant, findings, verdicts, level)
+        for variant, (findings, verdicts, level) in zip(judged, results, strict=True)
+    ]
 
     section: dict[str, Any] = {"policy_version": policy.version, "variants": []}
     with transaction.atomic():

@@ -12,7 +12,6 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -33,13 +32,12 @@ from evals.services.evaluation import (
     policy_for,
 )
 from evals.services.reports import suite_report
-from workflows import generation, generation_cache, llm, localmodel
+from workflows import concurrency, generation, generation_cache, llm
 from workflows.lifecycle import fail_stuck
 from workflows.llm import EndpointConfig
 from workflows.models import (
     BrandRules,
     ClaimSet,
-    GenerationCacheEntry,
     LegalRestrictionSet,
     PromptVersion,
     Workflow,
@@ -204,17 +202,9 @@ def _suite_jobs(
 
 
 def _preloaded_cache(jobs: list[_Job]) -> generation_cache.MemoryCache:
-    keys = {job.request.cache_key(model) for job in jobs for model, _ in job.request.models}
-    entries: dict[str, generation_cache.CachedGeneration] = {}
-    ordered = sorted(keys)
-    for start in range(0, len(ordered), 500):
-        for key, text, run_id in GenerationCacheEntry.objects.filter(
-            key__in=ordered[start : start + 500]
-        ).values_list("key", "response_text", "source_run_id"):
-            entries[key] = generation_cache.CachedGeneration(
-                text=text, origin=f"run {run_id}" if run_id else "an eval suite"
-            )
-    return generation_cache.MemoryCache(entries)
+    return generation_cache.MemoryCache.preloaded(
+        job.request.cache_key(model) for job in jobs for model, _ in job.request.models
+    )
 
 
 def _run_job(
@@ -289,20 +279,12 @@ def _store_outcome(suite: EvalSuiteRun, outcome: _JobOutcome) -> EvalSuiteResult
 
 
 def _write_cache(cache: generation_cache.MemoryCache) -> None:
-    hits, new_entries = cache.take_writes()
-    for key in hits:
-        GenerationCacheEntry.objects.filter(key=key).update(hits=F("hits") + 1)
-    for key, values in new_entries.items():
-        GenerationCacheEntry.objects.update_or_create(
-            key=key, defaults={**values, "source_run": None}
-        )
+    cache.write(source_run=None)
 
 
 def calls_at_a_time(suite: EvalSuiteRun, endpoint: EndpointConfig) -> int:
     """The suite's concurrency, but never more than the bundled model serves at once."""
-    if endpoint.is_bundled_local_model:
-        return min(suite.concurrency, localmodel.CALLS_AT_A_TIME)
-    return suite.concurrency
+    return concurrency.calls_at_a_time(endpoint, suite.concurrency)
 
 
 def suite_execute(*, suite_id: int) -> EvalSuiteRun:

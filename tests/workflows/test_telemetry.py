@@ -182,6 +182,20 @@ class TestARunIsATrace:
         assert {c["attributes"]["gen_ai.usage.input_tokens"] for c in judges} == {50}
         assert {c["attributes"]["gen_ai.request.temperature"] for c in judges} == {0.0}
 
+    def test_model_calls_made_several_at_a_time_stay_in_the_runs_trace_under_their_step(
+        self, otlp, judged_workspace, model_server, reply, valid_email, settings
+    ):
+        settings.MARKETINGAI_LLM = {**settings.MARKETINGAI_LLM, "CONCURRENCY": 4}
+        model_server.respond_with(copy_then_verdicts(reply, valid_email))
+
+        run = start_and_execute(judged_workspace)
+
+        spans = exported(otlp)
+        (evaluate,) = [s for s in spans if s["name"] == "step evaluate"]
+        judges = [s for s in by_name(spans, "chat ") if s["parent_span_id"] == evaluate["span_id"]]
+        assert len(judges) == len(default_judges()) > 1
+        assert {s["trace_id"] for s in spans} == {run.trace_id.removeprefix("trace_")}
+
     def test_a_failed_model_call_and_run_carry_the_error(
         self, otlp, workspace, model_server, reply
     ):

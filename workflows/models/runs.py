@@ -190,7 +190,21 @@ class Run(Lifecycle):
         constraints = [
             status_constraint(RunStatus, name="run_status_valid"),
         ]
-        indexes = [models.Index(fields=["workflow", "status"], name="run_workflow_status_idx")]
+        indexes = [
+            models.Index(fields=["workflow", "status"], name="run_workflow_status_idx"),
+            # The runs list: newest first, alone or under one filter, without sorting the table.
+            models.Index(fields=["-created_at", "-id"], name="run_newest_idx"),
+            *(
+                models.Index(fields=[column, "-created_at", "-id"], name=f"run_{column}_newest_idx")
+                for column in (
+                    "status",
+                    "workflow",
+                    "risk_level",
+                    "output_source",
+                    "prompt_version",
+                )
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.run_id
