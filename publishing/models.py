@@ -19,7 +19,12 @@ from django.db.models import Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from workflows.lifecycle import Lifecycle, status_constraint, with_history_context
+from workflows.lifecycle import (
+    Lifecycle,
+    TransitionRefused,
+    status_constraint,
+    with_history_context,
+)
 
 
 class DestinationKind(models.TextChoices):
@@ -310,7 +315,20 @@ class PublishAttempt(Lifecycle):
     def publisher(self):
         return self.request.requested_by
 
+    @transaction.atomic
     def mark_sending(self) -> None:
+        """Claim a pending attempt for this worker. Decided under the row lock: a worker that read
+        it pending while another claimed it is refused (resuming a stale send is ``mark_resumed``)."""
+        stored = (
+            type(self)
+            ._base_manager.select_for_update()
+            .values_list("status", flat=True)
+            .get(pk=self.pk)
+        )
+        if stored != self.Status.PENDING:
+            raise TransitionRefused(
+                f"{self} is {stored}, not pending: another worker claimed it first."
+            )
         self.transition(
             self.Status.SENDING,
             by=self.publisher,

@@ -14,6 +14,7 @@ from publishing.models import PublishAttempt
 from publishing.services import delivery
 from tests.publishing.conftest import approve, destination_for
 from tests.publishing.fakes import KEYED_PATH
+from workflows.lifecycle import TransitionRefused
 
 pytestmark = pytest.mark.django_db
 
@@ -271,3 +272,16 @@ def test_of_two_workers_finding_a_stale_send_only_one_takes_it_over(
     assert first.history.latest("history_date", "history_id").history_change_reason.startswith(
         "Resumed after its worker stopped"
     )
+
+
+def test_of_two_workers_that_read_a_pending_attempt_only_the_first_claims_it(
+    audience_workspace, provider, awaiting
+):
+    bot = destination_for(audience_workspace, provider, "slack_bot")
+    approve(awaiting, audience_workspace)
+    first, second = (PublishAttempt.objects.get(destination=bot) for _ in range(2))
+
+    first.mark_sending()
+    with pytest.raises(TransitionRefused, match="another worker claimed it first"):
+        second.mark_sending()
+    assert PublishAttempt.objects.get(pk=first.pk).history.filter(status="sending").count() == 1
