@@ -128,6 +128,7 @@ PRODUCTION = {
     "ALLOWED_HOSTS": ["marketingai.example.com"],
     "CSRF_TRUSTED_ORIGINS": ["https://marketingai.example.com"],
     "MARKETINGAI_PUBLIC_URL": "https://marketingai.example.com",
+    "SECRET_KEY_FROM_ENV": True,  # the recipe sets DJANGO_SECRET_KEY
 }
 
 
@@ -156,6 +157,7 @@ def test_an_insecure_or_inconsistent_production_setting_is_an_error(settings, ch
 
 
 def test_a_loopback_public_url_over_http_is_fine_for_a_local_server(settings):
+    settings.SECRET_KEY_FROM_ENV = True
     settings.ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
     settings.MARKETINGAI_PUBLIC_URL = "http://127.0.0.1:8000"
 

@@ -61,7 +61,8 @@ def test_a_page_without_its_own_sections_shows_contributed_ones_after_its_fields
 ):
     registry = AdminExtensions()
     registry.register_section(PromptVersion, title="Probe", fields=(probe_view,), order=1)
-    version_admin = _probe(PromptVersionAdmin, PromptVersion, registry)
+    without_sections = type("WithoutSections", (PromptVersionAdmin,), {"sections": ()})
+    version_admin = _probe(without_sections, PromptVersion, registry)
     request = _request(django_user_model.objects.create_superuser("admin"))
 
     fieldsets = version_admin.get_fieldsets(request, None)
