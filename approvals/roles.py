@@ -105,6 +105,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         # Triggers: ops configure what starts runs by itself (runs start as the service account).
         *_perms(("add", "change", "view"), ("trigger",), app_label="triggers"),
         *_perms(("view",), ("triggerfiring",), app_label="triggers"),
+        # Measurement: ops configure event webhooks and import events (e.g. conversions).
+        *_perms(("add", "change", "view"), ("eventwebhook",), app_label="measurement"),
+        *_perms(("view",), ("campaignevent", "eventingest"), app_label="measurement"),
+        "measurement.import_events",
     ],
     LEGAL_REVIEWERS: [
         *_perms(("view",), _REVIEWER_READS),
@@ -144,6 +148,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "publishing.publish_run",
         "triggers.view_*",
         "analytics.view_*",
+        "measurement.view_*",
     ],
 }
 

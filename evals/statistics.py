@@ -291,3 +291,14 @@ def assigned_to_candidate(*, recipient_key: str, test_key: str, share: float) ->
     if not 0 <= share <= 1:
         raise ValueError("The share must be between 0 and 1.")
     return split_point(recipient_key=recipient_key, test_key=test_key) < share
+
+
+def wilson_interval(successes: int, trials: int, confidence: float) -> tuple[float, float]:
+    """Wilson's score interval for one proportion, two-sided at ``confidence`` (e.g. 0.95).
+
+    Newcombe (1998), method 3: stays inside [0, 1] and informative at zero or few successes,
+    so a daily rate with a handful of events still gets an honest band.
+    """
+    _check_counts((successes, trials))
+    _check_confidence(confidence)
+    return _wilson(successes, trials, _STANDARD_NORMAL.inv_cdf(0.5 + confidence / 2))

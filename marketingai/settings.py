@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "publishing",
     "triggers",
     "analytics",
+    "measurement",
     # Made-up data, the demo CDP endpoint and demo users; no domain app imports it.
     "demo",
 ]
@@ -238,6 +239,12 @@ MARKETINGAI_TRIGGERS = {
     "MISSED_RUN_GRACE_SECONDS": env_int("MARKETINGAI_TRIGGER_MISSED_RUN_GRACE", 15 * 60),
     # The largest event (webhook) body read; a larger one is refused with 413.
     "MAX_BODY_BYTES": env_int("MARKETINGAI_TRIGGER_MAX_BODY_BYTES", 256 * 1024),
+}
+
+# Campaign events (docs/measurement.md): a webhook signature older than the tolerance is a replay.
+MARKETINGAI_MEASUREMENT = {
+    "WEBHOOK_TOLERANCE_SECONDS": env_int("MARKETINGAI_EVENT_WEBHOOK_TOLERANCE", 600),
+    "MAX_BODY_BYTES": env_int("MARKETINGAI_EVENT_WEBHOOK_MAX_BODY_BYTES", 8 * 1024 * 1024),
 }
 
 # --- Background work (django-q2) ----------------------------------------------------------

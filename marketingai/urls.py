@@ -12,6 +12,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # Event triggers' signed webhooks (public: each URL carries an unguessable token).
     path("triggers/", include("triggers.urls")),
+    # Email platforms' event webhooks (public: each URL carries an unguessable token).
+    path("measurement/", include("measurement.urls")),
 ]
 if settings.MARKETINGAI_DEMO_CDP:
     # The demo CDP endpoint serves made-up recipients: routed only while the demo is on.

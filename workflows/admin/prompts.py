@@ -14,7 +14,7 @@ from django.utils.html import format_html
 from workflows.admin.common import (
     VersionedArtifactAdmin,
 )
-from workflows.admin_extensions import ExtensibleAdminMixin, ExtensibleInlineMixin
+from workflows.admin_extensions import ExtensibleAdminMixin, ExtensibleInlineMixin, Section
 from workflows.admin_history import GuardedHistoryAdmin
 from workflows.models import (
     PromptTemplate,
@@ -119,6 +119,8 @@ class PromptVersionAdmin(ExtensibleAdminMixin, VersionedArtifactAdmin):
         "approved_at",
         "archived_at",
     )
+    # The kernel's own section; apps add theirs (e.g. campaign metrics) after it, by order.
+    sections = (Section(10, None, fields),)
 
     @admin.display(description="Version", ordering="version")
     def label(self, obj):
