@@ -149,6 +149,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "triggers.view_*",
         "analytics.view_*",
         "measurement.view_*",
+        # Rollouts: a manager moves a candidate through its stages (promotion stays two-person).
+        "rollouts.view_*",
+        "rollouts.manage_rollout",
     ],
 }
 

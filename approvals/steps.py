@@ -7,7 +7,7 @@ from workflows.models import Run
 from workflows.pipeline import RunContext, step
 
 
-@step("request_approval")
+@step("request_approval", sends_for_review=True)
 def request_approval(ctx: RunContext) -> None:
     routed = services.run_request_approval(run=ctx.run, run_flags=list(ctx.flags))
     ctx.trace["approval"] = services.approval_section(ctx.run)

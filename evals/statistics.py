@@ -6,10 +6,22 @@ percent. Formulas and their sources are in docs/rollout-statistics.md.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass
 from statistics import NormalDist
+
+# The hash split lives in the kernel (publishing applies it); re-exported for evals' readers.
+from workflows.audience_split import assigned_to_candidate, split_point
+
+__all__ = [
+    "assigned_to_candidate",
+    "confidence_sequence",
+    "guardrail_breached",
+    "newcombe_interval",
+    "non_inferiority",
+    "split_point",
+    "superiority_or_equal",
+]
 
 NON_INFERIOR, INFERIOR, NOT_ENOUGH_DATA = "non_inferior", "inferior", "not_enough_data"
 
@@ -275,22 +287,6 @@ def guardrail_breached(
     if lower_is_better:
         return look.lower > margin
     return -look.upper > margin
-
-
-def split_point(*, recipient_key: str, test_key: str) -> float:
-    """A uniform number in [0, 1) fixed by the test and the recipient: sha256, first 8 bytes."""
-    digest = hashlib.sha256(f"{test_key}\x1f{recipient_key}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
-
-
-def assigned_to_candidate(*, recipient_key: str, test_key: str, share: float) -> bool:
-    """Whether this recipient gets the candidate in this test at this share (0 to 1).
-
-    Stable across calls and processes, and monotone: raising the share only adds recipients.
-    """
-    if not 0 <= share <= 1:
-        raise ValueError("The share must be between 0 and 1.")
-    return split_point(recipient_key=recipient_key, test_key=test_key) < share
 
 
 def wilson_interval(successes: int, trials: int, confidence: float) -> tuple[float, float]:

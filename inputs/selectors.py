@@ -60,6 +60,11 @@ def run_variant_recipient_ids(*, run_id: int, variant_id: int, batch: int) -> It
         after = ids[-1]
 
 
+def recipient_customer_ids(*, recipient_ids: list[int]) -> dict[int, str]:
+    """Recipient id -> customer id (the key a rollout's audience split hashes)."""
+    return dict(Recipient.objects.filter(pk__in=recipient_ids).values_list("pk", "customer_id"))
+
+
 @dataclass(frozen=True)
 class Consent:
     """A recipient as the segment's newest snapshot has them, at the moment of sending."""

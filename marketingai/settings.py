@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "triggers",
     "analytics",
     "measurement",
+    "rollouts",
     # Made-up data, the demo CDP endpoint and demo users; no domain app imports it.
     "demo",
 ]

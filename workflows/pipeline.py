@@ -62,16 +62,26 @@ class RunContext:
 
 StepFunction = Callable[[RunContext], None]
 _STEPS: dict[str, StepFunction] = {}
+_REVIEW_STEPS: set[str] = set()
 
 
-def step(name: str) -> Callable[[StepFunction], StepFunction]:
+def step(name: str, *, sends_for_review: bool = False) -> Callable[[StepFunction], StepFunction]:
+    """Register a step; ``sends_for_review`` marks the step that hands a run to reviewers
+    (a run that must not go to review, e.g. a rollout's shadow run, skips it)."""
+
     def register(function: StepFunction) -> StepFunction:
         if name in _STEPS and _STEPS[name] is not function:
             raise ValueError(f"A pipeline step named {name!r} is already registered.")
         _STEPS[name] = function
+        if sends_for_review:
+            _REVIEW_STEPS.add(name)
         return function
 
     return register
+
+
+def sends_for_review(name: str) -> bool:
+    return name in _REVIEW_STEPS
 
 
 def known_steps() -> list[str]:
@@ -142,6 +152,23 @@ def on_run_failed(hook: RunHook) -> RunHook:
 
 def run_failed_hooks() -> list[RunHook]:
     return list(_RUN_FAILED_HOOKS)
+
+
+StartedHook = Callable[["Run", bool], None]
+_RUN_STARTED_HOOKS: list[StartedHook] = []
+
+
+def on_run_started(hook: StartedHook) -> StartedHook:
+    """Register ``hook(run, enqueue)``, called inside the transaction that records a run started
+    by ``run_start`` (``enqueue``: whether the run goes to the cluster on commit), e.g. a rollout
+    starts its candidate's companion run on the same brief."""
+    if hook not in _RUN_STARTED_HOOKS:
+        _RUN_STARTED_HOOKS.append(hook)
+    return hook
+
+
+def run_started_hooks() -> list[StartedHook]:
+    return list(_RUN_STARTED_HOOKS)
 
 
 ApprovedHook = Callable[["Run", Any], None]

@@ -42,24 +42,40 @@ def run_start(
     enqueue: bool = True,
     as_of: date | None = None,
     trigger: dict | None = None,
+    rollout_arm: dict | None = None,
+    prompt_version: PromptVersion | None = None,
 ) -> Run:
     """Record a queued run on the workflow's production prompt and the inputs in force now.
 
     With ``enqueue`` the pipeline runs on the django-q2 cluster once the run is committed.
     ``as_of`` is the date its data is judged as of (today by default); ``trigger`` says what
     started it (``{"kind": "schedule", ...}``; a person pressing Start by default).
+    ``rollout_arm`` (the rollouts service only) records the rollout arm the run belongs to
+    (``Run.rollout``) and ``prompt_version`` the approved version that arm runs; the run-started
+    hooks see every run in the transaction that records it.
     """
     if brief.workflow_id != workflow.pk:
         raise ValidationError(f"{brief} belongs to another workflow, not {workflow.slug}.")
-    # The pin and its status as stored now, not as the caller loaded them.
-    version = (
-        PromptVersion.objects.select_related("template").filter(production_for=workflow).first()
-    )
-    if version is None:
-        raise ValidationError(
-            f"{workflow.slug} has no production prompt version pinned: pin an approved version first."
+    if prompt_version is not None and not rollout_arm:
+        raise ValidationError("Only a rollout's arm runs on a version other than production.")
+    if prompt_version is not None:
+        # Its status as stored now, not as the caller loaded it.
+        version = PromptVersion.objects.select_related("template").get(pk=prompt_version.pk)
+        if version.template_id != workflow.prompt_template_id:
+            raise ValidationError(
+                f"{version.label} is not a version of {workflow.prompt_template}."
+            )
+        _refuse_unapproved(version, what=f"The rollout's arm runs {version.label}")
+    else:
+        # The pin and its status as stored now, not as the caller loaded them.
+        version = (
+            PromptVersion.objects.select_related("template").filter(production_for=workflow).first()
         )
-    _refuse_unapproved(version, what=f"{workflow.slug} serves {version.label}")
+        if version is None:
+            raise ValidationError(
+                f"{workflow.slug} has no production prompt version pinned: pin an approved version first."
+            )
+        _refuse_unapproved(version, what=f"{workflow.slug} serves {version.label}")
     return _record_run(
         Run(
             workflow=workflow,
@@ -72,11 +88,13 @@ def run_start(
             started_by=started_by,
             as_of=as_of or timezone.localdate(),
             trigger=trigger or manual_trigger(started_by),
+            rollout=rollout_arm or {},
         ),
         by=started_by,
         reason=f"Run started on {version.label}"
         + (f" ({run_trigger_label(trigger)})" if trigger else ""),
         enqueue=enqueue,
+        announce_start=True,
     )
 
 
@@ -119,6 +137,7 @@ def run_start_revision(
             revision_of=original,
             reviewer_note=reviewer_note.strip(),
             as_of=original.as_of,
+            rollout=original.rollout,
             trigger={
                 "kind": "revision",
                 "of": original.run_id,
@@ -140,7 +159,7 @@ def _refuse_unapproved(version: PromptVersion, *, what: str) -> None:
         )
 
 
-def _record_run(run: Run, *, by, reason: str, enqueue: bool) -> Run:
+def _record_run(run: Run, *, by, reason: str, enqueue: bool, announce_start: bool = False) -> Run:
     endpoint = EndpointConfig.from_settings()
     with transaction.atomic():
         run.claim_set = ClaimSet.objects.latest_approved()
@@ -161,6 +180,10 @@ def _record_run(run: Run, *, by, reason: str, enqueue: bool) -> Run:
         trace.save()
         if enqueue:
             transaction.on_commit(lambda: run_enqueue(run_id=run.pk))
+        if announce_start:
+            pipeline.call_hooks(
+                pipeline.run_started_hooks(), run, enqueue, event="run-started", run=run
+            )
     return run
 
 
@@ -233,6 +256,9 @@ def run_execute(*, run_id: int) -> Run:
     _save_trace(trace, run, ctx.trace, reason="Generation started")
     try:
         for name in run.workflow.steps:
+            if pipeline.sends_for_review(name) and not run.goes_to_review:
+                ctx.trace.setdefault("skipped_steps", []).append(name)
+                continue
             with tracing.timed_step(ctx.trace, name):
                 pipeline.get_step(name)(ctx)
             if _left_generating(run):

@@ -20,6 +20,7 @@ from publishing.models import (
 )
 from publishing.services.common import PUBLISH_PERMISSION, TASK, PublishRefused
 from publishing.services.tracing import update_publish_trace
+from workflows.audience_split import assigned_to_candidate
 from workflows.identity import service_user_refusal
 from workflows.models import Run, with_history_context
 
@@ -31,6 +32,8 @@ logger = logging.getLogger(__name__)
 def gate_refusal(*, run: Run, user, destination: Destination | None = None) -> str | None:
     """Why ``user`` may not press the final gate of a high-risk destination for ``run``; None when they may."""
     where = f" to {destination.name}" if destination is not None else ""
+    if run.publish_refusal:
+        return run.publish_refusal
     if user is None or not user.is_authenticated or not user.is_active:
         return "Sign in as an active user to publish."
     refusal = service_user_refusal(user, what=f"press Publish{where} (a high-risk destination)")
@@ -67,8 +70,37 @@ def chunk_count(destination: Destination, variant_sizes: dict[int, int]) -> int:
     return sum(math.ceil(n / adapter.chunk_size) for n in variant_sizes.values())
 
 
+def planned_chunk_count(run: Run, destination: Destination, variant_sizes: dict[int, int]) -> int:
+    """How many chunks ``plan_chunks`` yields: counted from the sizes, or (for a rollout's arm,
+    whose split drops recipients) by walking the plan one chunk at a time."""
+    if not run.rollout.get("split"):
+        return chunk_count(destination, variant_sizes)
+    return sum(1 for _ in plan_chunks(run, destination))
+
+
+def arm_recipients(run: Run, recipient_ids: list[int]) -> list[int]:
+    """The recipients of ``recipient_ids`` this run sends to under its rollout's audience split:
+    the candidate arm those the stable hash assigns the candidate, the production arm the rest."""
+    split = run.rollout.get("split")
+    if not split:
+        return recipient_ids
+    wants_candidate = run.rollout.get("arm") == "candidate"
+    customers = input_selectors.recipient_customer_ids(recipient_ids=recipient_ids)
+    return [
+        recipient_id
+        for recipient_id in recipient_ids
+        if assigned_to_candidate(
+            recipient_key=customers[recipient_id],
+            test_key=split["test_key"],
+            share=float(split["share"]),
+        )
+        == wants_candidate
+    ]
+
+
 def plan_chunks(run: Run, destination: Destination) -> Iterator[Chunk]:
-    """The deliveries of ``run`` to ``destination``: per variant, chunks of its assigned recipients.
+    """The deliveries of ``run`` to ``destination``: per variant, chunks of its assigned recipients
+    (for a rollout's arm, only those its audience split gives it; empty chunks are left out).
 
     Read one chunk at a time, so memory stays flat however many recipients the run has.
     """
@@ -82,6 +114,9 @@ def plan_chunks(run: Run, destination: Destination) -> Iterator[Chunk]:
         for ids in input_selectors.run_variant_recipient_ids(
             run_id=run.pk, variant_id=variant_id, batch=adapter.chunk_size
         ):
+            ids = arm_recipients(run, ids)
+            if not ids:
+                continue
             yield Chunk(index, variant_id, ids)
             index += 1
 
@@ -140,7 +175,7 @@ def run_publish(
 
 def _publish_locked(*, run: Run, user, reason: str, include_gated: bool) -> PublishStarted:
     status = Run.objects.select_for_update().values_list("status", flat=True).get(pk=run.pk)
-    refusal = approval_refusal(run, status)
+    refusal = approval_refusal(run, status) or run.publish_refusal
     if refusal:
         raise PublishRefused(refusal)
     if user is None or not user.is_authenticated or not user.is_active:
@@ -173,12 +208,15 @@ def _publish_locked(*, run: Run, user, reason: str, include_gated: bool) -> Publ
     started = PublishStarted(request=None, waiting_for_gate=[] if include_gated else gated)
     # Counted, not loaded: the chunks' recipients are read one chunk at a time when created.
     variant_sizes = input_selectors.run_variant_sizes(run_id=run.pk)
-    counts = [(d, chunk_count(d, variant_sizes)) for d in chosen]
+    counts = [(d, planned_chunk_count(run, d, variant_sizes)) for d in chosen]
     empty = [d.name for d, count in counts if not count]
     if empty:
-        raise PublishRefused(
-            f"{run.run_id} assigned no recipients, so {', '.join(empty)} has nobody to send to."
+        given = (
+            "its rollout's audience split gives it no recipients"
+            if run.rollout.get("split")
+            else "assigned no recipients"
         )
+        raise PublishRefused(f"{run.run_id} {given}, so {', '.join(empty)} has nobody to send to.")
     existing = dict(  # idempotency key -> status
         PublishAttempt.objects.filter(run=run).values_list("idempotency_key", "status")
     )

@@ -130,6 +130,16 @@ class Run(Lifecycle):
         editable=False,
         help_text="What started the run: kind (manual, schedule, event, new_data) and its details.",
     )
+    rollout = models.JSONField(
+        default=dict,
+        blank=True,
+        editable=False,
+        help_text=(
+            "The staged rollout this run belongs to, as it stood when the run started: rollout id, "
+            "arm (production or candidate), stage, candidate share and audience test key, whether "
+            "the run goes to review and whether it may publish. Empty for runs outside a rollout."
+        ),
+    )
     status = models.CharField(
         max_length=24, choices=Status.choices, default=Status.QUEUED, editable=False
     )
@@ -189,6 +199,22 @@ class Run(Lifecycle):
     def run_id(self) -> str:
         created = timezone.localtime(self.created_at)
         return f"run_{created:%Y_%m_%d_%H%M}_{self.pk}"
+
+    @property
+    def goes_to_review(self) -> bool:
+        """False for a rollout's shadow run: it is generated and evaluated, never sent for approval."""
+        return self.rollout.get("review", True) is not False
+
+    @property
+    def publish_refusal(self) -> str:
+        """Why the run's rollout arm may not publish (internal review, shadow), or ''."""
+        if self.rollout.get("may_publish", True) is not False:
+            return ""
+        return (
+            f"{self.run_id} is the {self.rollout.get('arm', 'candidate')} arm of rollout "
+            f"{self.rollout.get('rollout_id')} in its {self.rollout.get('stage', '')} stage: "
+            "it is for review and comparison and never publishes."
+        )
 
     @property
     def is_in_progress(self) -> bool:
