@@ -64,6 +64,8 @@ REVIEWER_OF_TEAM = {
     "product_marketing": "product",
 }
 OPTED_OUT_SHARE = 0.01
+# Readers whose events (and upgrades) are reported together.
+REPORT_SLICE = 500
 
 
 @dataclass(frozen=True)
@@ -232,7 +234,9 @@ class RolloutStory:
         if missing:
             raise StoryRefused(f"The demo users {', '.join(missing)} are missing: run load_demo.")
         self.brief = (
-            CampaignBrief.objects.filter(workflow=self.workflow, audience_segment__slug=SEGMENT_SLUG)
+            CampaignBrief.objects.filter(
+                workflow=self.workflow, audience_segment__slug=SEGMENT_SLUG
+            )
             .order_by("pk")
             .first()
         )
@@ -277,7 +281,9 @@ class RolloutStory:
         if problem:
             self.line(f"No winning suite yet ({problem}) — ops runs one on {SAMPLE_SIZE} briefs.")
             suite = self._run_suite()
-        self.line(f"{suite.label}: {suite.get_decision_display()} — {'; '.join(suite.decision_reasons[:2])}")
+        self.line(
+            f"{suite.label}: {suite.get_decision_display()} — {'; '.join(suite.decision_reasons[:2])}"
+        )
         manager = self.users["manager"]
         rollout = rollouts.rollout_start(
             workflow=self.workflow,
@@ -369,11 +375,9 @@ class RolloutStory:
     def _publish(self, run: Run) -> list[OutboxMessage]:
         """manager presses Publish (the email is high risk); delivered here, as `publish_run --sync`."""
         try:
-            run_publish(
-                run=run, user=self.users["manager"], reason="Rollout story", enqueue=False
-            )
+            run_publish(run=run, user=self.users["manager"], reason="Rollout story", enqueue=False)
         except PublishRefused as exc:
-            self.line(f"Publish {run.run_id}: {exc.message}")
+            self.line(f"Publish refused: {exc.message}")
             return []
         run_deliver(run_id=run.pk)
         keys = PublishAttempt.objects.filter(run=run).values_list("idempotency_key", flat=True)
@@ -401,9 +405,8 @@ class RolloutStory:
     # --- events ----------------------------------------------------------------------------------
 
     def _events(self, sent: dict[str, list], rates: dict[str, ArmRates]) -> None:
-        """The platform reports what readers did after the send; billing then reports both
-        arms' upgrades in one batch (one arm's upgrades alone would look like the other's loss)."""
-        upgrades = []
+        """Billing reports which readers upgraded and the platform what they did after the send,
+        a slice of readers at a time, so the guardrail's looks see both arms as they stand."""
         for arm in (decision.PRODUCTION, decision.CANDIDATE):
             messages = sent.get(arm) or []
             if not messages:
@@ -415,26 +418,34 @@ class RolloutStory:
                 .with_status_now(now=reported_at)
                 .order_by("pk")
             )
-            answers = events_post(
-                messages=shown,
-                url=self.events_url,
-                rates=rates[arm].email,
-                seed=self.seed,
-                now=reported_at,
-            )
-            refused = [a["error"] for a in answers if "error" in a]
-            if refused:
-                raise StoryRefused(f"The events webhook refused the platform's post: {refused[0]}")
-            stored = sum(a.get("stored", 0) for a in answers)
+            posts = stored = upgraded = 0
+            for start in range(0, len(shown), REPORT_SLICE):
+                readers = shown[start : start + REPORT_SLICE]
+                # Billing's report of the slice first: sends counted before their upgrades
+                # would look, for a moment, like readers who did not upgrade.
+                upgraded += events_ingest(
+                    events=self._upgrades(readers, rates[arm].upgraded),
+                    source=UPGRADE_SOURCE,
+                    source_name="demo billing: upgrades",
+                ).stored
+                answers = events_post(
+                    messages=readers,
+                    url=self.events_url,
+                    rates=rates[arm].email,
+                    seed=self.seed,
+                    now=reported_at,
+                )
+                refused = [a["error"] for a in answers if "error" in a]
+                if refused:
+                    raise StoryRefused(
+                        f"The events webhook refused the platform's post: {refused[0]}"
+                    )
+                posts += len(answers)
+                stored += sum(a.get("stored", 0) for a in answers)
             self.line(
-                f"{arm} arm: the email platform posts {stored:,} signed events in "
-                f"{len(answers)} batches."
+                f"{arm} arm: the email platform posts {stored:,} signed events in {posts} "
+                f"batches; billing reports {upgraded} upgrades."
             )
-            upgrades += self._upgrades(shown, rates[arm].upgraded)
-        result = events_ingest(
-            events=upgrades, source=UPGRADE_SOURCE, source_name="demo billing: upgrades"
-        )
-        self.line(f"Billing reports {result.stored} upgrades of readers of both arms.")
 
     def _upgrades(self, messages: list, rate: float) -> list[EventIn]:
         """Which delivered readers upgraded (deterministic by seed), as converted events."""
@@ -461,7 +472,11 @@ class RolloutStory:
     def _arms(self, rollout: Rollout) -> str:
         parts = []
         for arm in (decision.CANDIDATE, decision.PRODUCTION):
-            t = totals(run_ids=rollouts.arm_runs(rollout, arm, stage=rollouts.measured_stage(rollout)))
+            since = rollout.stage_entered_at if rollout.status in decision.LIVE_STAGES else None
+            runs = rollouts.arm_runs(
+                rollout, arm, stage=rollouts.measured_stage(rollout), since=since
+            )
+            t = totals(run_ids=runs)
             unsub = t.unsubscribed / t.delivered if t.delivered else None
             upgrade = t.converted / t.delivered if t.delivered else None
             parts.append(
@@ -488,15 +503,21 @@ class RolloutStory:
             picked = rollouts.rollout_pick_pair(
                 candidate_run=companion, by=self.users["lifecycle"], pick=shown
             )
-            self.line(f"lifecycle compares A and B side by side and picks {picked.pick}: {picked.preferred}.")
+            self.line(
+                f"lifecycle compares A and B side by side and picks {picked.pick}: {picked.preferred}."
+            )
         self.line(
             "The production runs are approved as usual; their email waits for Publish (the story "
             "leaves it)."
         )
 
     def _audience_test(self, rollout: Rollout) -> None:
-        self.heading("Audience test: 10 % of the readers, chosen by a stable hash, get the candidate")
-        rollout = self._advance(rollout, "Shadow outputs pass their checks; judge and reviewer prefer it")
+        self.heading(
+            "Audience test: 10 % of the readers, chosen by a stable hash, get the candidate"
+        )
+        rollout = self._advance(
+            rollout, "Shadow outputs pass their checks; judge and reviewer prefer it"
+        )
         self._live_pair(rollout, HEALTHY)
         rollout.refresh_from_db()
         self.line(f"So far: {self._arms(rollout)}.")
@@ -505,6 +526,7 @@ class RolloutStory:
         self.heading("Controlled production: the ramp, checked as events arrive")
         rollout = self._advance(rollout, "The audience test shows no harm")
         self._live_pair(rollout, HEALTHY)
+        self._still_live(rollout)
         rollout = self._advance(rollout, "Healthy at 25 %")
         self.line("This batch goes wrong: the candidate's readers unsubscribe far more often.")
         self._live_pair(rollout, {**HEALTHY, decision.CANDIDATE: BAD_CANDIDATE})
@@ -517,7 +539,9 @@ class RolloutStory:
             f"points, interval [{_points(statistic['lower'])}, {_points(statistic['upper'])}] at "
             f"{statistic['confidence'] * 100:g} %, margin {statistic['margin'] * 100:.2f} points."
         )
-        self.line(f"Share now {rollout.share_percent}: runs started from now on are production only.")
+        self.line(
+            f"Share now {rollout.share_percent}: runs started from now on are production only."
+        )
         notice = RolloutNotice.objects.filter(rollout=rollout).first()
         if notice is not None:
             self.line(
@@ -556,11 +580,19 @@ class RolloutStory:
         )
         self.line(f"manager resumes: {rollout.get_status_display()} at {rollout.share_percent}.")
         self._live_pair(rollout, HEALTHY)
+        self._still_live(rollout)
         for reason in ("Healthy at 25 %", "Healthy at 50 %"):
             rollout = self._advance(rollout, reason)
             self._live_pair(rollout, HEALTHY)
+            self._still_live(rollout)
         rollout.refresh_from_db()
         self.line(f"Since the resume: {self._arms(rollout)}.")
+
+    def _still_live(self, rollout: Rollout) -> None:
+        rollout.refresh_from_db()
+        if rollout.status not in decision.LIVE_STAGES:
+            last = rollout.moves.order_by("at", "pk").last()
+            raise StoryRefused(f"The rollout is {rollout.status} again: {last.reason}")
 
     def _promotion(self, rollout: Rollout) -> str:
         self.heading("The promotion decision")
@@ -606,13 +638,24 @@ class RolloutStory:
             )
         production, candidate = result.pairs[0] if result.pairs else (None, None)
         links = [
-            ("The rollout, its charts and report", _admin_path("rollouts_rollout_change", rollout.pk)),
-            ("A shadow pair, side by side", _admin_path("workflows_run_change", production)
-             if production else ""),
-            ("The candidate's metrics chart", _admin_path("workflows_promptversion_change", self.candidate.pk)),
+            (
+                "The rollout, its charts and report",
+                _admin_path("rollouts_rollout_change", rollout.pk),
+            ),
+            (
+                "A shadow pair, side by side",
+                _admin_path("workflows_run_change", production) if production else "",
+            ),
+            (
+                "The candidate's metrics chart",
+                _admin_path("workflows_promptversion_change", self.candidate.pk),
+            ),
             ("What the platform received (Outbox)", _admin_path("demo_outboxmessage_changelist")),
             ("The events received", _admin_path("measurement_campaignevent_changelist")),
-            ("The pause notice (mail backend: var/log/qcluster.log)", _admin_path("rollouts_rolloutnotice_changelist")),
+            (
+                "The pause notice (mail backend: var/log/qcluster.log)",
+                _admin_path("rollouts_rolloutnotice_changelist"),
+            ),
         ]
         for label, path in links:
             if path:

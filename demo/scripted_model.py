@@ -26,7 +26,10 @@ from demo.workflow import FALLBACK_EMAIL
 MODEL_NAME = "demo-scripted"
 CANDIDATE_PROMPT_OPENING = "You write one short email for Kestrel Boards"
 
-PRODUCTION_EMAIL = {**FALLBACK_EMAIL, "rationale": "Keeps the data-retention and viewer-seat claims."}
+PRODUCTION_EMAIL = {
+    **FALLBACK_EMAIL,
+    "rationale": "Keeps the data-retention and viewer-seat claims.",
+}
 CANDIDATE_EMAIL = {
     "subject_lines": [
         "Your Kestrel Boards trial ends soon",
@@ -54,13 +57,15 @@ def _schema(body: dict) -> dict:
 
 
 def _texts(body: dict) -> tuple[str, str]:
-    system = " ".join(m.get("content", "") for m in body.get("messages", []) if m["role"] == "system")
+    system = " ".join(
+        m.get("content", "") for m in body.get("messages", []) if m["role"] == "system"
+    )
     user = " ".join(m.get("content", "") for m in body.get("messages", []) if m["role"] == "user")
     return system, user
 
 
 def _shorter_version(user_text: str) -> str:
-    """"A" or "B": the version whose shown JSON is shorter."""
+    """Which version ("A", "B" or "tie") shows the shorter JSON."""
     parts = re.split(r"\n\nVersion [AB]:\n", user_text)
     if len(parts) != 3:
         return "tie"

@@ -70,7 +70,9 @@ def test_the_story_moves_the_candidate_through_shadow_audience_test_ramp_pause_a
         "ramp",
         "promoted",
     ]
-    shares = [float(s) for s in rollout.moves.order_by("at", "pk").values_list("share_after", flat=True)]
+    shares = [
+        float(s) for s in rollout.moves.order_by("at", "pk").values_list("share_after", flat=True)
+    ]
     assert shares == [0, 0, 0, 0.1, 0.25, 0.5, 0, 0.25, 0.5, 1, 1]
     movers = list(rollout.moves.order_by("at", "pk").values_list("mover", "moved_by__username"))
     assert movers[6] == ("guardrail", None)
@@ -110,9 +112,10 @@ def test_the_story_moves_the_candidate_through_shadow_audience_test_ramp_pause_a
     assert shadow.count() == 2
     assert not shadow.filter(publish_attempts__isnull=False).exists()
     assert rollout.preferences.filter(chooser="judge").count() == 2
-    assert rollout.preferences.filter(chooser="reviewer", reviewer__username="lifecycle").count() == 2
+    assert (
+        rollout.preferences.filter(chooser="reviewer", reviewer__username="lifecycle").count() == 2
+    )
     assert "/admin/rollouts/rollout/" in told or "Stage log:" in told
-
 
     # A second telling is refused before it changes anything.
     moves = rollout.moves.count()

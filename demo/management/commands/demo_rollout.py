@@ -48,7 +48,9 @@ class Command(BaseCommand):
         model = ScriptedModel() if options["fast"] else nullcontext()
         with model as scripted:
             if scripted is not None:
-                self.stdout.write(f"--fast: the scripted model at {scripted.base_url} writes the copy.")
+                self.stdout.write(
+                    f"--fast: the scripted model at {scripted.base_url} writes the copy."
+                )
                 endpoint = {**settings.MARKETINGAI_LLM, "BASE_URL": scripted.base_url}
                 endpoint |= {"MODEL": MODEL_NAME, "API_KEY": "demo-scripted"}
             with override_settings(MARKETINGAI_LLM=endpoint) if scripted else nullcontext():
