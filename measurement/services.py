@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import islice
 
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 
 from measurement.events import EventIn, IngestResult
 from measurement.importing import parse_events
 from measurement.models import (
+    EVENT_FIELDS,
+    KIND_FIELDS,
     SUPPRESSING_KINDS,
     CampaignEvent,
     DailyRollup,
@@ -38,6 +39,7 @@ from workflows.models import Run, RunVariant
 from workflows.uploads import UploadSource
 
 CHUNK_SIZE = 5000
+COUNTERS = [*KIND_FIELDS, *EVENT_FIELDS]
 MAX_LENGTHS = {
     "source": CampaignEvent._meta.get_field("source").max_length,
     "event_id": CampaignEvent._meta.get_field("event_id").max_length,
@@ -259,7 +261,8 @@ def _ingest_chunk(
     result.duplicates += len(events) - len(stored_pk)
 
     events_counted: dict[tuple[int, date], dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    firsts: dict[tuple[int, str, str], RecipientFirstEvent] = {}
+    # (run variant, kind, recipient) -> (when, event pk, day) of the chunk's earliest such event
+    firsts: dict[tuple[int, str, str], tuple[datetime, int, date]] = {}
     variant_home: dict[int, _Attribution] = {}
     suppress: list[tuple[str, str]] = []
     for event in events:
@@ -279,18 +282,22 @@ def _ingest_chunk(
         if event.recipient:
             first_key = (where.run_variant_id, event.kind, event.recipient)
             earlier = firsts.get(first_key)
-            if earlier is None or event.occurred_at < earlier.event.occurred_at:
-                firsts[first_key] = RecipientFirstEvent(
-                    run_variant_id=where.run_variant_id,
-                    kind=event.kind,
-                    recipient=event.recipient,
-                    event=CampaignEvent(pk=pk, occurred_at=event.occurred_at),
-                    day=day,
-                )
+            if earlier is None or event.occurred_at < earlier[0]:
+                firsts[first_key] = (event.occurred_at, pk, day)
     if firsts:
-        RecipientFirstEvent.objects.bulk_create(list(firsts.values()), ignore_conflicts=True)
+        # A recipient already counted for this variant and kind (an earlier chunk or ingest)
+        # conflicts and is dropped; the rows that went in are read back by their event.
+        RecipientFirstEvent.objects.bulk_create(
+            [
+                RecipientFirstEvent(
+                    run_variant_id=variant_id, kind=kind, recipient=who, event_id=pk, day=day
+                )
+                for (variant_id, kind, who), (_, pk, day) in firsts.items()
+            ],
+            ignore_conflicts=True,
+        )
         for variant_id, kind, day in RecipientFirstEvent.objects.filter(
-            event_id__in=[first.event_id for first in firsts.values()]
+            event_id__in=[pk for _, pk, _ in firsts.values()]
         ).values_list("run_variant_id", "kind", "day"):
             events_counted[(variant_id, day)][kind] += 1
     _rollups_add(events_counted, variant_home)
@@ -302,32 +309,40 @@ def _ingest_chunk(
 def _rollups_add(
     increments: dict[tuple[int, date], dict[str, int]], variant_home: dict[int, _Attribution]
 ) -> None:
+    """Add the counts to each (run variant, day) row, creating the rows that do not exist yet.
+
+    One upsert statement run for every row (SQLite and PostgreSQL both take ``ON CONFLICT ...
+    DO UPDATE``): each counter becomes its stored value plus the increment inside the database,
+    so concurrent writers never overwrite each other's counts, and thousands of rows take one
+    round of ``executemany`` instead of one ORM update each.
+    """
     if not increments:
         return
-    variant_ids = {variant_id for variant_id, _ in increments}
-    days = {day for _, day in increments}
-    existing = set(
-        DailyRollup.objects.filter(run_variant_id__in=variant_ids, day__in=days).values_list(
-            "run_variant_id", "day"
-        )
+    quote = connection.ops.quote_name
+    table = quote(DailyRollup._meta.db_table)
+    keys = ["prompt_version_id", "run_id", "run_variant_id", "day"]
+    columns = ", ".join(quote(name) for name in [*keys, *COUNTERS])
+    placeholders = ", ".join(["%s"] * (len(keys) + len(COUNTERS)))
+    additions = ", ".join(
+        f"{quote(name)} = {table}.{quote(name)} + excluded.{quote(name)}" for name in COUNTERS
     )
-    DailyRollup.objects.bulk_create(
-        [
-            DailyRollup(
-                run_variant_id=variant_id,
-                day=day,
-                run_id=variant_home[variant_id].run_id,
-                prompt_version_id=variant_home[variant_id].prompt_version_id,
-            )
-            for variant_id, day in increments
-            if (variant_id, day) not in existing
-        ],
-        ignore_conflicts=True,
+    statement = (
+        f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "
+        f"ON CONFLICT ({quote('run_variant_id')}, {quote('day')}) DO UPDATE SET {additions}"
     )
-    for (variant_id, day), counts in increments.items():
-        DailyRollup.objects.filter(run_variant_id=variant_id, day=day).update(
-            **{name: F(name) + amount for name, amount in counts.items()}
+    day_field = DailyRollup._meta.get_field("day")
+    rows = [
+        (
+            variant_home[variant_id].prompt_version_id,
+            variant_home[variant_id].run_id,
+            variant_id,
+            day_field.get_db_prep_value(day, connection),
+            *(counts.get(name, 0) for name in COUNTERS),
         )
+        for (variant_id, day), counts in increments.items()
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(statement, rows)
 
 
 def events_import(

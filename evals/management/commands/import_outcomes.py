@@ -10,7 +10,8 @@ from workflows.management.options import acting_user, workflow_named
 class Command(BaseCommand):
     help = (
         "Import campaign outcomes per prompt version from a CSV (prompt_version, period_start, period_end, sends, "
-        "clicks, unsubscribes, upgrades, reviewed, approved, source). A file with any bad row imports nothing."
+        "clicks, unsubscribes, upgrades, reviewed, approved, source). A file with any bad row imports nothing. "
+        "Per-recipient events (a webhook, or a file of conversions) go through import_events instead."
     )
 
     def add_arguments(self, parser):
