@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from statistics import NormalDist
 
 from evals.statistics import (
     INFERIOR,
@@ -346,3 +347,14 @@ def guardrail_look(
 
 def counts_dict(counts: ArmCounts) -> dict:
     return asdict(counts)
+
+
+def wilson_interval(events: int, sends: int, confidence: float) -> tuple[float, float]:
+    """Wilson's score interval of one arm's rate (two-sided at ``confidence``), for charts."""
+    if sends <= 0:
+        raise ValueError("An interval needs at least one send.")
+    z = NormalDist().inv_cdf(1 - (1 - confidence) / 2)
+    rate = events / sends
+    centre = (rate + z**2 / (2 * sends)) / (1 + z**2 / sends)
+    half = z / (1 + z**2 / sends) * (rate * (1 - rate) / sends + z**2 / (4 * sends**2)) ** 0.5
+    return max(0.0, centre - half), min(1.0, centre + half)

@@ -157,7 +157,7 @@ class Rollout(Lifecycle):
         ordering = ["-created_at", "-id"]
         permissions = [("manage_rollout", "Can start, advance, pause and end rollouts")]
         constraints = [
-            status_constraint(RolloutStage, name="rollout_stage_valid"),
+            status_constraint(RolloutStage, name="rollout_status_valid"),
             models.UniqueConstraint(
                 fields=["workflow"],
                 condition=Q(status__in=sorted(OPEN_STAGES)),
@@ -180,7 +180,7 @@ class Rollout(Lifecycle):
         return f"Rollout {self.pk} of {self.candidate.label} on {self.workflow.slug}"
 
     def transition_refusal(self, current: str, to: str) -> str:
-        return f"Rollout {self.pk} is {current}: it cannot move to {to}."
+        return f"Rollout {self.pk} is {current}: it cannot become {to}."
 
     def clean(self):
         try:

@@ -150,7 +150,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='rollout',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['offline_evals', 'internal_review', 'shadow', 'audience_test', 'ramp', 'paused', 'promoted', 'abandoned'])), name='rollout_stage_valid'),
+            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['offline_evals', 'internal_review', 'shadow', 'audience_test', 'ramp', 'paused', 'promoted', 'abandoned'])), name='rollout_status_valid'),
         ),
         migrations.AddConstraint(
             model_name='rollout',

@@ -170,3 +170,27 @@ def test_in_the_audience_test_each_recipient_gets_exactly_one_arm_by_the_stable_
     assert planned(test) == to_candidate
     assert planned(production).isdisjoint(planned(test))
     assert planned(production) | planned(test) == set(assigned)
+
+
+def test_an_approved_internal_review_candidate_is_refused_on_the_approval_s_publish_path(
+    ws, candidate, model_server, reply, valid_email
+):
+    from approvals import services as approvals
+    from publishing.models import PublishAttempt
+    from tests.support.approvals import open_item
+
+    rollout_at(ws, candidate, "internal_review")
+    target = destination(ws)
+    target.requires_publish_gate = False
+    target.save()
+    push_valid(model_server, reply, valid_email, 2)
+    _production, draft = execute(*(lambda p: (p, companion_of(p)))(start(ws)))
+    item = open_item(draft)
+    reviewer = next(
+        u for u in ws["users"].values() if u.groups.filter(pk=item.team.group_id).exists()
+    )
+    approvals.item_decide(item_id=item.pk, decision="approve", reviewer=reviewer, enqueue=False)
+    draft.refresh_from_db()
+    assert draft.status == Run.Status.APPROVED
+    assert not PublishAttempt.objects.filter(run=draft).exists()
+    assert "never publishes" in draft.trace.document["publish"]["reason"]

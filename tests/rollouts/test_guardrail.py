@@ -89,3 +89,24 @@ def test_the_watch_schedule_exists_once():
     from django_q.models import Schedule
 
     assert Schedule.objects.filter(func="rollouts.tasks.rollouts_watch_task").count() == 1
+
+
+def test_only_this_rollout_s_runs_count(ws, ramp):
+    from tests.factories.measurement import sent_run
+
+    outside = sent_run(ws, variants=("default",), prompt_version=ramp.candidate)
+    ingest(outside, delivered=1000, unsubscribed=60, prefix="x")
+    ingest(sent_arm(ws, ramp, "production"), delivered=1000, unsubscribed=5, prefix="p")
+    ingest(sent_arm(ws, ramp, "candidate"), delivered=1000, unsubscribed=5, prefix="c")
+    assert services.rollout_check_guardrails(rollout_id=ramp.pk) is None
+    candidate, production = services.live_counts(ramp)
+    assert (candidate.sends, candidate.unsubscribed) == (1000, 5)
+
+
+def test_runs_of_an_earlier_stage_do_not_count_in_the_ramp(ws, candidate):
+    rollout = rollout_at(ws, candidate, "audience_test")
+    ingest(sent_arm(ws, rollout, "candidate"), delivered=1000, unsubscribed=60, prefix="c")
+    ingest(sent_arm(ws, rollout, "production"), delivered=1000, unsubscribed=5, prefix="p")
+    rollout = services.rollout_advance(rollout=rollout, by=ws["users"]["manager"], reason="Ramp")
+    assert services.rollout_check_guardrails(rollout_id=rollout.pk) is None
+    assert services.live_counts(rollout)[0].sends == 0

@@ -11,7 +11,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from rollouts import services
 from rollouts.models import PairPreference
 from tests.rollouts.conftest import rollout_at
-from tests.support.runs import push_valid
 from workflows import services as run_services
 from workflows.models import Run
 
@@ -76,7 +75,9 @@ def test_a_pair_is_judged_once(pair, model_server, reply):
     assert first == again and len(model_server.chat_requests) == 1
 
 
-def test_an_unusable_judge_answer_stores_nothing_and_the_watch_tries_again(pair, model_server, reply):
+def test_an_unusable_judge_answer_stores_nothing_and_the_watch_tries_again(
+    pair, model_server, reply
+):
     _production, shadow = pair
     model_server.reset()
     model_server.push(reply.json({"winner": "A"}))

@@ -36,6 +36,7 @@ MUST_COVER = {
     "evals.PromotionRequest",
     "approvals.ApprovalItem",
     "publishing.PublishAttempt",
+    "rollouts.Rollout",
 }
 
 
@@ -172,6 +173,16 @@ class Builder:
             ),
         )
 
+    def rollout(self):
+        from rollouts.models import Rollout
+
+        return Rollout.objects.create(
+            workflow=self.workflow(),
+            candidate=self.prompt_version(),
+            baseline=self._a_version(),
+            owner=self.user,
+        )
+
     def claim_set(self):
         from workflows.models import ClaimSet
 
@@ -205,6 +216,7 @@ BUILDERS = {
     "evals.PromotionRequest": Builder.promotion_request,
     "approvals.ApprovalItem": Builder.approval_item,
     "publishing.PublishAttempt": Builder.publish_attempt,
+    "rollouts.Rollout": Builder.rollout,
 }
 
 
