@@ -614,7 +614,7 @@ class RolloutStory:
         if assessment.decision != decision.PROMOTE:
             raise StoryRefused(f"Not promoted: {assessment.sentence}")
         rollout = rollouts.rollout_request_promotion(
-            rollout=rollout, by=self.users["ops"], note=assessment.sentence
+            rollout=rollout, by=self.users["ops"], note="Healthy at 100 % since the resume."
         )
         self.line(f"ops requests the promotion (request {rollout.promotion_request_id}).")
         rollout = rollouts.rollout_promote(
@@ -639,7 +639,7 @@ class RolloutStory:
         production, candidate = result.pairs[0] if result.pairs else (None, None)
         links = [
             (
-                "The rollout, its charts and report",
+                "The rollout: report, statistics, charts, stage log and the pause notice",
                 _admin_path("rollouts_rollout_change", rollout.pk),
             ),
             (
@@ -652,13 +652,12 @@ class RolloutStory:
             ),
             ("What the platform received (Outbox)", _admin_path("demo_outboxmessage_changelist")),
             ("The events received", _admin_path("measurement_campaignevent_changelist")),
-            (
-                "The pause notice (mail backend: var/log/qcluster.log)",
-                _admin_path("rollouts_rolloutnotice_changelist"),
-            ),
         ]
         for label, path in links:
             if path:
                 self.say(f"   {label}: {admin_base_url()}{path}")
         judged = PairPreference.objects.filter(rollout=rollout).count()
-        self.say(f"   ({judged} pairwise picks recorded.)")
+        self.say(
+            f"   ({judged} pairwise picks recorded; the notice's email is in the mail backend:"
+        )
+        self.say("   the console, i.e. var/log/qcluster.log, under make run.)")
