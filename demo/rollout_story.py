@@ -170,6 +170,7 @@ class RolloutStory:
         self.wait_seconds = wait_seconds
         self.say = say
         self.step = 0
+        self.cluster_answers = True
 
     # --- telling ---------------------------------------------------------------------------------
 
@@ -373,13 +374,16 @@ class RolloutStory:
         self.line(f"{reviewer} approves {run.run_id} from the {item.team} queue.")
 
     def _publish(self, run: Run) -> list[OutboxMessage]:
-        """manager presses Publish (the email is high risk); delivered here, as `publish_run --sync`."""
+        """manager presses Publish (the email is high risk); the task cluster delivers, as for
+        `publish_run`. Without a cluster the story delivers here, as `publish_run --sync` does."""
         try:
-            run_publish(run=run, user=self.users["manager"], reason="Rollout story", enqueue=False)
+            run_publish(run=run, user=self.users["manager"], reason="Rollout story")
         except PublishRefused as exc:
             self.line(f"Publish refused: {exc.message}")
             return []
-        run_deliver(run_id=run.pk)
+        if not self._delivered_by_cluster(run):
+            self.line("No task cluster delivered it: delivering here (as publish_run --sync).")
+            run_deliver(run_id=run.pk)
         keys = PublishAttempt.objects.filter(run=run).values_list("idempotency_key", flat=True)
         messages = list(
             OutboxMessage.objects.filter(platform=OutboxMessage.Platform.EMAIL)
@@ -393,11 +397,29 @@ class RolloutStory:
         )
         return messages
 
+    def _delivered_by_cluster(self, run: Run) -> bool:
+        """Wait for the run's attempts to leave pending and sending (once no cluster answered
+        in time, the story stops waiting for it)."""
+        unsent = PublishAttempt.objects.filter(
+            run=run, status__in=[PublishAttempt.Status.PENDING, PublishAttempt.Status.SENDING]
+        )
+        deadline = time.monotonic() + (self.wait_seconds if self.cluster_answers else 0)
+        while unsent.exists():
+            if time.monotonic() >= deadline:
+                self.cluster_answers = False
+                return False
+            time.sleep(0.5)
+        return True
+
     def _live_pair(self, rollout: Rollout, rates: dict[str, ArmRates]) -> dict[str, list]:
         production, companion = self._pair()
         sent = {}
         for arm, run in ((decision.PRODUCTION, production), (decision.CANDIDATE, companion)):
             self._approve(run)
+            # The approval publishes the chat post and blog draft; Publish waits until they are
+            # out, so one delivery of the run runs at a time.
+            if not self._delivered_by_cluster(run):
+                run_deliver(run_id=run.pk)
             sent[arm] = self._publish(Run.objects.get(pk=run.pk))
         self._events(sent, rates)
         return sent
@@ -542,7 +564,7 @@ class RolloutStory:
         self.line(
             f"Share now {rollout.share_percent}: runs started from now on are production only."
         )
-        notice = RolloutNotice.objects.filter(rollout=rollout).first()
+        notice = self._notice(rollout)
         if notice is not None:
             self.line(
                 f"Notice {notice.get_outcome_display().lower()} to {', '.join(notice.recipients)}: "
@@ -552,8 +574,16 @@ class RolloutStory:
             self.line("The notice is queued for the task cluster (it emails the managers).")
         return statistic
 
+    def _notice(self, rollout: Rollout) -> RolloutNotice | None:
+        deadline = time.monotonic() + (self.wait_seconds if self.cluster_answers else 0)
+        while (notice := RolloutNotice.objects.filter(rollout=rollout).first()) is None:
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.5)
+        return notice
+
     def _await_pause(self, rollout: Rollout) -> Rollout:
-        deadline = time.monotonic() + self.wait_seconds
+        deadline = time.monotonic() + (self.wait_seconds if self.cluster_answers else 0)
         while True:
             rollout.refresh_from_db()
             if rollout.status == RolloutStage.PAUSED:

@@ -4,6 +4,7 @@ services; the guardrail's check runs as the cluster would (django-q in sync mode
 
 from __future__ import annotations
 
+import json
 from io import StringIO
 from unittest import mock
 from urllib.parse import urlsplit
@@ -11,14 +12,17 @@ from urllib.parse import urlsplit
 import pytest
 from django.core import mail
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 from django_q.conf import Conf
 
 from demo.loader import load_demo
 from demo.platforms.common import CMS_CREDENTIAL_ENV, PLATFORM_TOKEN_ENV
 from demo.platforms.email_events import demo_public_key
-from demo.rollout_story import EVENT_KEY_NAME
+from demo.rollout_story import EVENT_KEY_NAME, story_recipients
+from demo.scripted_model import CANDIDATE_EMAIL, PRODUCTION_EMAIL, answer
 from measurement.models import CampaignEvent, EventIngest
 from rollouts.models import Rollout, RolloutNotice
+from rollouts.services import PAIR_SCHEMA
 from workflows.models import Run, Workflow
 
 TOKEN = "story-platform-token"
@@ -123,3 +127,29 @@ def test_the_story_moves_the_candidate_through_shadow_audience_test_ramp_pause_a
     with pytest.raises(CommandError, match="already ran on this database"):
         tell()
     assert rollout.moves.count() == moves
+
+
+def test_the_story_readers_are_the_same_for_a_seed_and_differ_across_seeds():
+    now = timezone.now()
+    first = story_recipients(2000, seed=1, now=now)
+    assert first == story_recipients(2000, seed=1, now=now)
+    assert first != story_recipients(2000, seed=2, now=now)
+    assert len({r["customer_id"] for r in first}) == 2000
+    assert 0 < sum(r["consent"] == "opted_out" for r in first) < 60
+
+
+def test_the_scripted_judge_prefers_the_shorter_copy_wherever_the_blind_order_puts_it():
+    short, long = json.dumps(CANDIDATE_EMAIL), json.dumps(PRODUCTION_EMAIL)
+    schema = {"response_format": {"type": "json_schema", "json_schema": {"schema": PAIR_SCHEMA}}}
+
+    def pick(a: str, b: str) -> str:
+        user = f"Brief:\nx\n\nVersion A:\n{a}\n\nVersion B:\n{b}"
+        return answer({**schema, "messages": [{"role": "user", "content": user}]})["preferred"]
+
+    assert (pick(short, long), pick(long, short)) == ("A", "B")
+
+
+def test_the_story_refuses_without_the_demo(settings):
+    settings.MARKETINGAI_DEMO = False
+    with pytest.raises(CommandError, match="needs the demo and its platforms"):
+        call_command("demo_rollout", "--fast", stdout=StringIO())
