@@ -299,3 +299,13 @@ def test_a_body_over_the_limit_is_refused_with_413(client, hook, signing, settin
     now = int(time.time())
     body = b"[" + b" " * 20 + b"]"
     assert post(client, hook, body, signing.headers(body, now)).status_code == 413
+
+
+def test_a_webhook_whose_key_is_not_set_is_a_system_check_warning(hook, monkeypatch):
+    from measurement.checks import check_webhook_keys
+
+    assert check_webhook_keys(databases=["default"]) == []
+    monkeypatch.delenv(KEY_NAME)
+    warnings = check_webhook_keys(databases=["default"])
+    assert [w.id for w in warnings] == ["measurement.W001"]
+    assert "SendGrid events" in warnings[0].msg
