@@ -237,6 +237,8 @@ if MARKETINGAI_DEMO_PLATFORMS:
     # The demo platforms' token, and the demo CMS's "user:application password" built from it
     # (demo.platforms.common).
     MARKETINGAI_SECRETS += ["MARKETINGAI_DEMO_PLATFORM_TOKEN", "MARKETINGAI_DEMO_CMS_CREDENTIAL"]
+    # The demo email platform's event-signing public key (demo.platforms.email_events).
+    MARKETINGAI_SECRETS.append("MARKETINGAI_DEMO_EVENT_WEBHOOK_KEY")
 if MARKETINGAI_DEMO:
     # The demo's event trigger verifies its webhooks with this (public) secret (docs/triggers.md).
     MARKETINGAI_SECRETS.append("MARKETINGAI_DEMO_WEBHOOK_SECRET")

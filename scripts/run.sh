@@ -14,6 +14,8 @@ export MARKETINGAI_DEMO_CDP_TOKEN=${MARKETINGAI_DEMO_CDP_TOKEN:-demo-cdp-token}
 # this token; the CMS takes it as WordPress's "user:application password".
 export MARKETINGAI_DEMO_PLATFORM_TOKEN=${MARKETINGAI_DEMO_PLATFORM_TOKEN:-demo-platform-token}
 export MARKETINGAI_DEMO_CMS_CREDENTIAL=${MARKETINGAI_DEMO_CMS_CREDENTIAL:-demo:$MARKETINGAI_DEMO_PLATFORM_TOKEN}
+# The demo email platform signs its event webhooks; measurement verifies them with this public key.
+export MARKETINGAI_DEMO_EVENT_WEBHOOK_KEY=${MARKETINGAI_DEMO_EVENT_WEBHOOK_KEY:-MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEdi28bMIZPnN8LnONS8cHuotDuCfpTh9sqnRsBHKzFVLn3AMafjfsELsi4ATO8awIzE6w9GW7TWDwHoWl93nk3g==}
 export MARKETINGAI_DEMO_WEBHOOK_SECRET=${MARKETINGAI_DEMO_WEBHOOK_SECRET:-whsec_bWFya2V0aW5nYWktZGVtby13ZWJob29rLXNlY3JldCE=}  # the demo webhook trigger's (docs/triggers.md)
 export MARKETINGAI_ADMIN_PORT=$ADMIN_PORT
 # The local demo asks for debug pages and the demo (its users with published passwords, the demo CDP).
@@ -28,7 +30,7 @@ export MARKETINGAI_SERVICE_USER=${MARKETINGAI_SERVICE_USER:-marketingai-bot}
   echo "# Written by make run (scripts/run.sh): the running demo's settings. Safe to delete."
   for name in MARKETINGAI_DEBUG MARKETINGAI_DEMO MARKETINGAI_ADMIN_PORT MARKETINGAI_LOCAL_MODEL_PORT \
     MARKETINGAI_SERVICE_USER MARKETINGAI_DEMO_CDP_TOKEN MARKETINGAI_DEMO_PLATFORM_TOKEN \
-    MARKETINGAI_DEMO_CMS_CREDENTIAL MARKETINGAI_DEMO_WEBHOOK_SECRET; do
+    MARKETINGAI_DEMO_CMS_CREDENTIAL MARKETINGAI_DEMO_WEBHOOK_SECRET MARKETINGAI_DEMO_EVENT_WEBHOOK_KEY; do
     echo "$name=${!name}"
   done
 } >var/marketingai.env
