@@ -658,7 +658,7 @@ class RolloutStory:
         return assessment.sentence
 
     def _where_to_look(self, rollout: Rollout, result: StoryResult) -> None:
-        self.heading("Where to look in the admin (http://127.0.0.1:8000, as manager)")
+        self.heading(f"Where to look in the admin ({admin_base_url()}, as manager)")
         self.say("")
         self.say("   Stage log:")
         for move in rollout.moves.order_by("at", "pk").select_related("moved_by"):

@@ -212,9 +212,9 @@ def _publish_locked(*, run: Run, user, reason: str, include_gated: bool) -> Publ
     empty = [d.name for d, count in counts if not count]
     if empty:
         given = (
-            "its rollout's audience split gives it no recipients"
+            "gets no recipients from its rollout's audience split (the candidate has them all)"
             if run.rollout.get("split")
-            else "assigned no recipients"
+            else "was assigned no recipients"
         )
         raise PublishRefused(f"{run.run_id} {given}, so {', '.join(empty)} has nobody to send to.")
     existing = dict(  # idempotency key -> status
