@@ -276,6 +276,10 @@ Q_CLUSTER = {
     "name": "marketingai",
     # SQLite has one writer at a time: keep the cluster small there.
     "workers": env_int("MARKETINGAI_Q_WORKERS", 2 if IS_SQLITE else 4),
+    # Tasks a cluster takes from the broker ahead of its free workers (django-q2's default is
+    # workers squared): one, so several qcluster hosts share a queue evenly and a host that dies
+    # takes few runs with it (the Redis broker hands a task out once).
+    "queue_limit": 1,
     "recycle": 200,
     # Above the run budget plus one model call (MARKETINGAI_LLM below); retry must exceed it.
     "timeout": env_int("MARKETINGAI_Q_TIMEOUT", 900),
