@@ -30,11 +30,11 @@ import threading
 import time
 import uuid
 from collections import Counter, defaultdict
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from tests.publishing.fakes import Hold
+from tests.support.loopback import QuietHandler, send_json, serve
 
 RESEND_KEY = "re_fake_resend_key_0000000000"
 BATCH_PATH = "/emails/batch"
@@ -54,15 +54,7 @@ class ResendFake:
         self.reset()
         owner = self
 
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-        class Handler(BaseHTTPRequestHandler):
-            disable_nagle_algorithm = True
-
-            def log_message(self, *args):
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
@@ -73,9 +65,8 @@ class ResendFake:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 owner.handle(self, self.path, headers, raw, body)
 
-        self._server = Server(("127.0.0.1", 0), Handler)
+        self._server = serve(Handler)
         self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def reset(self):
         with self.lock:
@@ -108,17 +99,19 @@ class ResendFake:
             self.requests.append({"path": path, "headers": headers, "body": body})
             failure = self.failures[path].pop(0) if self.failures[path] else None
         if failure == "500":
-            return _send(handler, *_error(500, "internal_server_error", "An unexpected error.")[:2])
+            return send_json(
+                handler, *_error(500, "internal_server_error", "An unexpected error.")[:2]
+            )
         if isinstance(failure, tuple) and failure[0] == "429":
             status, document, _ = _error(429, "rate_limit_exceeded", "Too many requests.")
-            return _send(handler, status, document, {"Retry-After": str(failure[1])})
+            return send_json(handler, status, document, {"Retry-After": str(failure[1])})
         status, document, extra = self.answer(path, headers, raw, body)
         if failure == "accept_then_timeout":
             time.sleep(3)  # sent and recorded; the answer never comes in time
             return
         if failure == "hold":
             self.hold.wait()  # sent and recorded; the answer waits for the test
-        _send(handler, status, document, extra)
+        send_json(handler, status, document, extra)
 
     def answer(self, path, headers, raw, body):
         authorization = headers.get("authorization", "")
@@ -204,20 +197,6 @@ def _batch_problems(body) -> list[str]:
                     f"[{index}] Tags may only contain ASCII letters, numbers, underscores or dashes."
                 )
     return problems
-
-
-def _send(handler, status, document, headers=None):
-    body = json.dumps(document).encode()
-    try:
-        handler.send_response(status)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            handler.send_header(name, value)
-        handler.end_headers()
-        handler.wfile.write(body)
-    except (BrokenPipeError, ConnectionResetError):
-        pass
 
 
 @pytest.fixture(scope="session")

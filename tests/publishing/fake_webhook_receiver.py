@@ -13,14 +13,14 @@ Scripted failures, taken in order before the normal answer: ``"500"``, ``("429",
 from __future__ import annotations
 
 import base64
-import json
 import threading
 import time
 from collections import defaultdict
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
+
+from tests.support.loopback import QuietHandler, send_json, serve
 
 HOOK_PATH = "/hooks/marketingai"
 WEBHOOK_KEY = bytes(range(1, 33))  # 32 bytes
@@ -35,24 +35,15 @@ class WebhookReceiver:
         self.reset()
         owner = self
 
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-        class Handler(BaseHTTPRequestHandler):
-            disable_nagle_algorithm = True
-
-            def log_message(self, *args):
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 owner.handle(self, self.path, headers, raw)
 
-        self._server = Server(("127.0.0.1", 0), Handler)
+        self._server = serve(Handler)
         self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def reset(self):
         with self.lock:
@@ -84,16 +75,16 @@ class WebhookReceiver:
         self.requests.append({"path": path, "headers": headers, "raw": raw})
         failure = self.failures.pop(0) if self.failures else None
         if failure in ("500", "410"):
-            return _send(handler, int(failure), {"error": "scripted"})
+            return send_json(handler, int(failure), {"error": "scripted"})
         if isinstance(failure, tuple) and failure[0] == "429":
-            return _send(handler, 429, {"error": "slow down"}, {"Retry-After": str(failure[1])})
+            return send_json(handler, 429, {"error": "slow down"}, {"Retry-After": str(failure[1])})
         if path != HOOK_PATH:
-            return _send(handler, 404, {"error": "not found"})
+            return send_json(handler, 404, {"error": "not found"})
         try:
             event = Webhook(self.secret).verify(raw, headers)
         except WebhookVerificationError as exc:
             self.refused.append(str(exc))
-            return _send(handler, 401, {"error": "invalid signature"})
+            return send_json(handler, 401, {"error": "invalid signature"})
         webhook_id = headers["webhook-id"]
         with self.lock:
             self.deliveries[webhook_id] += 1
@@ -103,21 +94,7 @@ class WebhookReceiver:
         if failure == "accept_then_timeout":
             time.sleep(3)  # processed; the answer never comes in time
             return
-        _send(handler, 200, {"received": webhook_id, "duplicate": duplicate})
-
-
-def _send(handler, status, document, headers=None):
-    body = json.dumps(document).encode()
-    try:
-        handler.send_response(status)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            handler.send_header(name, value)
-        handler.end_headers()
-        handler.wfile.write(body)
-    except (BrokenPipeError, ConnectionResetError):
-        pass
+        send_json(handler, 200, {"received": webhook_id, "duplicate": duplicate})
 
 
 @pytest.fixture(scope="session")

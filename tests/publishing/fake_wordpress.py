@@ -30,10 +30,11 @@ import threading
 import time
 from collections import defaultdict
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
+from tests.support.loopback import QuietHandler, send_json, serve
 
 WP_USER = "editor"
 WP_APP_PASSWORD = "abcd EFGH 1234 ijkl MNOP 5678"
@@ -58,24 +59,15 @@ class WordPressFake:
         self.reset()
         owner = self
 
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-        class Handler(BaseHTTPRequestHandler):
-            disable_nagle_algorithm = True
-
-            def log_message(self, *args):
-                pass
-
+        class Handler(QuietHandler):
             def do_GET(self):
                 owner.handle(self, "GET")
 
             def do_POST(self):
                 owner.handle(self, "POST")
 
-        self._server = Server(("127.0.0.1", 0), Handler)
+        self._server = serve(Handler)
         self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def reset(self):
         with self.lock:
@@ -273,20 +265,10 @@ class WordPressFake:
 
 
 def _send(handler, status, document, headers=None):
-    body = json.dumps(document).encode()
-    try:
-        handler.send_response(status)
-        handler.send_header("Content-Type", "application/json; charset=UTF-8")
-        handler.send_header("Content-Length", str(len(body)))
-        if isinstance(document, list):
-            handler.send_header("X-WP-Total", str(len(document)))
-            handler.send_header("X-WP-TotalPages", "1")
-        for name, value in (headers or {}).items():
-            handler.send_header(name, value)
-        handler.end_headers()
-        handler.wfile.write(body)
-    except (BrokenPipeError, ConnectionResetError):
-        pass
+    """WordPress answers JSON in UTF-8 and pages collections (X-WP-Total, X-WP-TotalPages)."""
+    if isinstance(document, list):
+        headers = {"X-WP-Total": str(len(document)), "X-WP-TotalPages": "1", **(headers or {})}
+    send_json(handler, status, document, headers, content_type="application/json; charset=UTF-8")
 
 
 @pytest.fixture(scope="session")

@@ -25,9 +25,10 @@ import json
 import threading
 import time
 from collections import defaultdict
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+
+from tests.support.loopback import QuietHandler, send_json, serve
 
 SENDGRID_KEY = "SG.fake-sendgrid-key-000000"
 SLACK_TOKEN = "xoxb-fake-bot-token-000000"
@@ -60,15 +61,7 @@ class ProviderFake:
         self.reset()
         owner = self
 
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-        class Handler(BaseHTTPRequestHandler):
-            disable_nagle_algorithm = True
-
-            def log_message(self, *args):
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
@@ -79,9 +72,8 @@ class ProviderFake:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 owner.handle(self, self.path, headers, body)
 
-        self._server = Server(("127.0.0.1", 0), Handler)
+        self._server = serve(Handler)
         self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def reset(self):
         with self.lock:
@@ -125,16 +117,18 @@ class ProviderFake:
         self.requests.append({"path": path, "headers": headers, "body": body})
         failure = self.failures[path].pop(0) if self.failures[path] else None
         if failure == "500":
-            return _send(handler, 500, {"errors": [{"message": "internal error"}]})
+            return send_json(handler, 500, {"errors": [{"message": "internal error"}]})
         if isinstance(failure, tuple) and failure[0] == "429":
-            return _send(handler, 429, {"error": "ratelimited"}, {"Retry-After": str(failure[1])})
+            return send_json(
+                handler, 429, {"error": "ratelimited"}, {"Retry-After": str(failure[1])}
+            )
         status, document, extra = self.answer(path, headers, body)
         if failure == "accept_then_timeout":
             time.sleep(3)  # accepted and recorded; the answer never comes in time
             return
         if failure == "hold":
             self.hold.wait()  # accepted and recorded; the answer waits for the test
-        _send(handler, status, document, extra)
+        send_json(handler, status, document, extra)
 
     def answer(self, path, headers, body):
         if path.startswith("/v3/"):
@@ -230,22 +224,6 @@ class ProviderFake:
         for mail in self.mails:
             counts[mail["custom_args"]["marketingai_key"]] += 1
         return dict(counts)
-
-
-def _send(handler, status, document, headers=None):
-    body = document if isinstance(document, bytes) else json.dumps(document).encode()
-    try:
-        handler.send_response(status)
-        handler.send_header(
-            "Content-Type", "application/json" if not isinstance(document, bytes) else "text/plain"
-        )
-        handler.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            handler.send_header(name, value)
-        handler.end_headers()
-        handler.wfile.write(body)
-    except (BrokenPipeError, ConnectionResetError):
-        pass
 
 
 @pytest.fixture(scope="session")
